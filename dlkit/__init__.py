@@ -1,0 +1,119 @@
+"""dlkit: the library behind *Deep Learning Internals*.
+
+Every chapter of the book imports dlkit. The package is written to be read: each
+module is small, follows the notation of the chapter that teaches it, and is
+tested against a numpy reference or a closed form.
+
+This top-level module is deliberately small: the version, :func:`show_source` (which
+renders the highlighted source of any dlkit object in a notebook or book page) and
+the seed helper :func:`rng`. Subpackages are imported on demand::
+
+    import dlkit
+    from dlkit import nn, data
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import numpy as np
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "show_source", "Source", "rng"]
+
+_SUBMODULES = {
+    "backend", "nn", "data", "viz", "exercises", "optim", "autograd", "conv",
+    "kernels", "precision", "unsupervised", "cluster", "parallel", "bench",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy subpackages: `dlkit.nn` works after `import dlkit` without importing
+    # matplotlib or numba up front.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'dlkit' has no attribute {name!r}")
+
+
+def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
+    """Return a numpy Generator: the only source of randomness in dlkit.
+
+    Parameters
+    ----------
+    seed : int, Generator or None
+        An int seeds a new ``numpy.random.default_rng``; a Generator is returned
+        as is (so functions can accept either). ``None`` is refused, because an
+        unseeded generator makes a chapter's outputs change from run to run.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        raise ValueError(
+            "dlkit needs a seed: pass an int such as seed=0 (None would make results "
+            "differ between runs)"
+        )
+    if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or numpy Generator, got {type(seed).__name__}")
+    return np.random.default_rng(int(seed))
+
+
+class Source:
+    """Highlighted source code of a Python object.
+
+    Displays as colourised HTML in notebooks and in the built book (inline styles,
+    so no stylesheet is needed) and as plain text elsewhere, e.g. in nbval's
+    comparisons.
+    """
+
+    def __init__(self, obj: Any):
+        try:
+            self.code = inspect.getsource(obj)
+        except (TypeError, OSError) as exc:
+            raise TypeError(
+                f"show_source cannot find the source of {obj!r}: pass a function, class "
+                "or module defined in a .py file"
+            ) from exc
+        self.code = inspect.cleandoc("\n" + self.code) if self.code[:1].isspace() else self.code
+        module = inspect.getmodule(obj)
+        self.module = module.__name__ if module else "?"
+        try:
+            self.lineno = inspect.getsourcelines(obj)[1]
+        except (TypeError, OSError):
+            self.lineno = 1
+        self.name = getattr(obj, "__qualname__", getattr(obj, "__name__", self.module))
+
+    @property
+    def location(self) -> str:
+        return f"{self.module.replace('.', '/')}.py, line {self.lineno}"
+
+    def __repr__(self) -> str:
+        return f"# {self.location}\n{self.code.rstrip()}"
+
+    def _repr_html_(self) -> str:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+
+        body = highlight(
+            self.code,
+            PythonLexer(),
+            HtmlFormatter(noclasses=True, style="friendly", linenos=False, nobackground=True),
+        )
+        return (
+            '<div class="dlkit-source" style="border:1px solid #ddd;border-radius:4px;'
+            'padding:0 0.6em;margin:0.4em 0;background:#f8f8f8;overflow-x:auto">'
+            f'<div style="font:0.8em sans-serif;color:#666;padding-top:0.4em">{self.location}'
+            f"</div>{body}</div>"
+        )
+
+
+def show_source(obj: Any) -> Source:
+    """Return the highlighted source of a dlkit function, class or module.
+
+    Chapters call ``dlkit.show_source(dlkit.nn.Linear)`` so the page shows the code
+    that actually runs, never a copy that can drift from it.
+    """
+    return Source(obj)

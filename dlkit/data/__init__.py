@@ -1,0 +1,13 @@
+"""Datasets: logic gates, 2-D toy problems and handwritten digits, all offline.
+
+Everything here is either generated from a seed or ships with an installed
+package (scikit-learn's digits), so a chapter's numbers are the same on every
+machine.
+"""
+
+from dlkit.data.gates import GATES, gate_table, logic_gate, xnor, xor
+from dlkit.data.synthetic import circles, moons, spirals
+from dlkit.data.digits import Split, load_digits
+
+__all__ = ["GATES", "gate_table", "logic_gate", "xor", "xnor", "moons", "circles", "spirals",
+           "load_digits", "Split"]

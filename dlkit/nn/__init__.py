@@ -1,0 +1,77 @@
+"""Neural-network layers, losses, initialisers and gradient checking.
+
+One convention for every layer (see :mod:`dlkit.nn.core`): a layer owns its
+:class:`Param` s, ``forward(x)`` caches what ``backward(dout)`` needs, and ``backward``
+sets the parameters' gradients and returns the gradient with respect to its input.
+"""
+
+from dlkit.nn import init
+from dlkit.nn.activations import (
+    ELU,
+    FUNCTIONS as ACTIVATIONS,
+    Identity,
+    LeakyReLU,
+    Maxout,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    elu,
+    elu_prime,
+    get_activation,
+    identity,
+    identity_prime,
+    leaky_relu,
+    leaky_relu_prime,
+    relu,
+    relu_prime,
+    sigmoid,
+    sigmoid_prime,
+    tanh,
+    tanh_prime,
+)
+from dlkit.nn.core import Layer, Param, Sequential, check_array, parameters_of
+from dlkit.nn.gradcheck import GradCheck, check_layer, check_loss, numerical_gradient, rel_error
+from dlkit.nn.linear import Linear
+from dlkit.nn.losses import (
+    BCELoss,
+    CrossEntropyLoss,
+    MSELoss,
+    get_loss,
+    log_softmax,
+    one_hot,
+    softmax,
+)
+
+__all__ = [
+    "init", "Layer", "Param", "Sequential", "check_array", "parameters_of",
+    "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Identity", "Softmax", "Maxout",
+    "get_activation", "ACTIVATIONS",
+    "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime",
+    "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "identity", "identity_prime",
+    "MSELoss", "CrossEntropyLoss", "BCELoss", "get_loss", "softmax", "log_softmax", "one_hot",
+    "GradCheck", "check_layer", "check_loss", "numerical_gradient", "rel_error",
+    "mlp",
+]
+
+
+def mlp(sizes, activation: str = "relu", *, seed=0, init=None, dtype=None) -> Sequential:
+    """A fully connected network: ``mlp([2, 8, 8, 1], 'tanh')``.
+
+    Linear layers of the given sizes with `activation` between them (none after the
+    last). Layer i is seeded with ``seed + i`` so networks are reproducible.
+    """
+    import numpy as np
+
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"mlp needs at least an input and an output size, got {sizes}")
+    if init is None:
+        init = "he" if activation in ("relu", "leaky_relu", "elu") else "xavier"
+    dtype = np.float64 if dtype is None else dtype
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(a, b, init=init, seed=seed + i, dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(get_activation(activation))
+    return Sequential(*layers)

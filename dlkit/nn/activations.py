@@ -1,0 +1,292 @@
+"""Activation functions g(z), their derivatives g'(z), and layers that apply them.
+
+=============  ==========================================  =====================================
+name           g(z)                                        g'(z)
+=============  ==========================================  =====================================
+sigmoid        1 / (1 + e^{-z})                            g(z) (1 - g(z))
+tanh           (e^z - e^{-z}) / (e^z + e^{-z})             1 - g(z)^2
+relu           max(0, z)                                   1 if z > 0 else 0
+leaky_relu     max(0.1 z, z)                               1 if z > 0 else 0.1
+elu            z if z > 0 else α (e^z - 1)                 1 if z > 0 else g(z) + α
+identity       z                                           1
+=============  ==========================================  =====================================
+
+Maxout (Goodfellow et al. 2013) is not elementwise: it is a layer taking the max of
+k linear pieces, :class:`Maxout`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from dlkit import rng as _rng
+from dlkit.nn import init as _init
+from dlkit.nn.core import Layer, Param, check_array
+
+LEAKY_SLOPE = 0.1
+
+
+def sigmoid(z):
+    # Written with exp(-|z|) so that large |z| neither overflows nor loses precision.
+    z = np.asarray(z, dtype=np.result_type(z, np.float32))
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+
+
+def sigmoid_prime(z):
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def tanh_prime(z):
+    return 1 - np.tanh(z) ** 2
+
+
+def relu(z):
+    return np.maximum(z, 0)
+
+
+def relu_prime(z):
+    return (np.asarray(z) > 0).astype(np.result_type(z, np.float32))
+
+
+def leaky_relu(z, slope: float = LEAKY_SLOPE):
+    return np.maximum(z, np.multiply(slope, z))
+
+
+def leaky_relu_prime(z, slope: float = LEAKY_SLOPE):
+    z = np.asarray(z)
+    return np.where(z > 0, 1.0, slope).astype(np.result_type(z, np.float32))
+
+
+def elu(z, alpha: float = 1.0):
+    z = np.asarray(z)
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def elu_prime(z, alpha: float = 1.0):
+    z = np.asarray(z)
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(
+        np.result_type(z, np.float32)
+    )
+
+
+def identity(z):
+    return np.asarray(z)
+
+
+def identity_prime(z):
+    return np.ones_like(np.asarray(z, dtype=np.result_type(z, np.float32)))
+
+
+#: name -> (g, g')
+FUNCTIONS: dict[str, tuple[Callable, Callable]] = {
+    "sigmoid": (sigmoid, sigmoid_prime),
+    "tanh": (tanh, tanh_prime),
+    "relu": (relu, relu_prime),
+    "leaky_relu": (leaky_relu, leaky_relu_prime),
+    "elu": (elu, elu_prime),
+    "identity": (identity, identity_prime),
+}
+
+_ALIASES = {"leakyrelu": "leaky_relu", "leaky-relu": "leaky_relu", "linear": "identity",
+            "logistic": "sigmoid"}
+
+
+def _canonical(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"activation name must be a string, got {type(name).__name__}")
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in FUNCTIONS and key != "maxout":
+        raise ValueError(
+            f"unknown activation {name!r}: choose one of "
+            f"{', '.join(sorted(FUNCTIONS) + ['maxout'])}"
+        )
+    return key
+
+
+def function(name: str) -> tuple[Callable, Callable]:
+    """(g, g') for an elementwise activation name."""
+    key = _canonical(name)
+    if key == "maxout":
+        raise ValueError("maxout is a layer with its own weights: use dlkit.nn.Maxout(in, out, k)")
+    return FUNCTIONS[key]
+
+
+class Activation(Layer):
+    """Elementwise g(z): forward caches z, backward returns dout * g'(z)."""
+
+    name = "identity"
+
+    def __init__(self):
+        self._g, self._gprime = FUNCTIONS[self.name]
+        self._z = None
+
+    def forward(self, z):
+        z = check_array(z, type(self).__name__)
+        self._z = z
+        return self._g(z)
+
+    def backward(self, dout):
+        if self._z is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return dout * self._gprime(self._z)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Sigmoid(Activation):
+    name = "sigmoid"
+
+    def forward(self, z):
+        # Cache the output a = g(z): g'(z) = a (1 - a) needs nothing else.
+        self._a = sigmoid(check_array(z, "Sigmoid"))
+        self._z = z
+        return self._a
+
+    def backward(self, dout):
+        if self._z is None:
+            raise RuntimeError("Sigmoid.backward called before forward")
+        a = self._a
+        return dout * a * (1 - a)
+
+
+class Tanh(Activation):
+    name = "tanh"
+
+    def forward(self, z):
+        self._a = np.tanh(check_array(z, "Tanh"))
+        self._z = z
+        return self._a
+
+    def backward(self, dout):
+        if self._z is None:
+            raise RuntimeError("Tanh.backward called before forward")
+        return dout * (1 - self._a * self._a)
+
+
+class ReLU(Activation):
+    name = "relu"
+
+    def forward(self, z):
+        z = check_array(z, "ReLU")
+        self._z = z
+        self._mask = z > 0
+        return z * self._mask
+
+    def backward(self, dout):
+        if self._z is None:
+            raise RuntimeError("ReLU.backward called before forward")
+        return dout * self._mask
+
+
+class LeakyReLU(Activation):
+    """max(slope·z, z) with slope 0.1 by default."""
+
+    name = "leaky_relu"
+
+    def __init__(self, slope: float = LEAKY_SLOPE):
+        super().__init__()
+        if not 0 <= slope < 1:
+            raise ValueError(f"LeakyReLU slope must be in [0, 1), got {slope}")
+        self.slope = slope
+        self._g = lambda z: leaky_relu(z, slope)
+        self._gprime = lambda z: leaky_relu_prime(z, slope)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(slope={self.slope})"
+
+
+class ELU(Activation):
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+        self._g = lambda z: elu(z, alpha)
+        self._gprime = lambda z: elu_prime(z, alpha)
+
+    def __repr__(self) -> str:
+        return f"ELU(alpha={self.alpha})"
+
+
+class Identity(Activation):
+    name = "identity"
+
+
+class Softmax(Layer):
+    """softmax over the last axis; backward uses the full Jacobian-vector product.
+
+    For classification prefer :class:`dlkit.nn.CrossEntropyLoss` on the logits, whose
+    gradient (p - y)/N is simpler and more stable.
+    """
+
+    def forward(self, z):
+        z = check_array(z, "Softmax")
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        self._p = e / e.sum(axis=-1, keepdims=True)
+        return self._p
+
+    def backward(self, dout):
+        p = self._p
+        return p * (dout - (dout * p).sum(axis=-1, keepdims=True))
+
+
+class Maxout(Layer):
+    """h_i = max_j (x W_{ij}^T + b_{ij}), j = 1..k (Goodfellow et al. 2013).
+
+    A maxout unit is k linear units followed by a max: it can learn ReLU, |z| or any
+    convex piecewise-linear activation. Weights ``W`` have shape (out, k, in).
+    """
+
+    def __init__(self, in_features: int, out_features: int, k: int = 2, *, init="xavier",
+                 seed=0, dtype=np.float64):
+        if k < 1:
+            raise ValueError(f"Maxout needs k >= 1 pieces, got k={k}")
+        self.in_features, self.out_features, self.k = in_features, out_features, k
+        self.dtype = np.dtype(dtype)
+        g = _rng(seed)
+        w = _init.get(init)((out_features * k, in_features), g, self.dtype)
+        self.W = Param(w.reshape(out_features, k, in_features), "W")
+        self.b = Param(np.zeros((out_features, k), self.dtype), "b")
+
+    def forward(self, x):
+        who = f"Maxout({self.in_features}, {self.out_features}, k={self.k})"
+        x = check_array(x, who, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"{who} got input of shape {x.shape}; it needs (N, {self.in_features})")
+        z = np.einsum("ni,oki->nok", x, self.W.data) + self.b.data  # (N, out, k)
+        self._x = x
+        self._arg = z.argmax(axis=2)  # which piece won, (N, out)
+        return np.take_along_axis(z, self._arg[..., None], axis=2)[..., 0]
+
+    def backward(self, dout):
+        n = dout.shape[0]
+        dz = np.zeros((n, self.out_features, self.k), dtype=dout.dtype)
+        np.put_along_axis(dz, self._arg[..., None], dout[..., None], axis=2)
+        self.W.grad[...] = np.einsum("nok,ni->oki", dz, self._x)
+        self.b.grad[...] = dz.sum(axis=0)
+        return np.einsum("nok,oki->ni", dz, self.W.data)
+
+    def __repr__(self) -> str:
+        return f"Maxout({self.in_features}, {self.out_features}, k={self.k})"
+
+
+_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
+           "elu": ELU, "identity": Identity}
+
+
+def get_activation(name: str) -> Layer:
+    """A new activation layer by name: 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu'..."""
+    key = _canonical(name)
+    if key == "maxout":
+        raise ValueError("maxout is a layer with its own weights: use dlkit.nn.Maxout(in, out, k)")
+    return _LAYERS[key]()

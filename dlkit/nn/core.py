@@ -1,0 +1,226 @@
+"""The layer convention shared by every layer in dlkit.
+
+A layer owns its parameters (:class:`Param`: the array ``data`` and its gradient
+``grad``). ``forward(x)`` computes the output and caches what the backward pass
+needs; ``backward(dout)`` takes dL/d(output), *sets* each parameter's ``grad`` to
+dL/d(parameter) for the last forward pass, and returns dL/d(input). Shapes follow
+``(N, features)`` for dense layers and ``(N, C, H, W)`` for images.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+
+
+class Param:
+    """A trainable array and its gradient (same shape and dtype).
+
+    Optimizers update ``data`` in place, so a layer, an optimizer and a checkpoint all
+    hold the same array.
+    """
+
+    __slots__ = ("data", "grad", "name")
+
+    def __init__(self, data: np.ndarray, name: str = ""):
+        self.data = data
+        self.grad = np.zeros_like(data)
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __repr__(self) -> str:
+        return f"Param({self.name or '?'}, shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+def check_array(
+    x,
+    who: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    dtype: np.dtype | None = None,
+    check_finite: bool = True,
+) -> np.ndarray:
+    """Validate a layer input and return it as a float array of `dtype`.
+
+    Raises a ``TypeError`` or ``ValueError`` that names the layer (`who`), what was
+    wrong and what to do, instead of a numpy broadcasting error three frames down.
+    Integer and boolean inputs (truth tables, pixel counts) are converted.
+    """
+    if not isinstance(x, np.ndarray):
+        if hasattr(x, "__cuda_array_interface__") or type(x).__module__.startswith("cupy"):
+            raise TypeError(f"{who} got a GPU array; this layer runs on numpy: use .get() first")
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # noqa: BLE001
+            raise TypeError(f"{who} got {type(x).__name__}; pass a numpy array") from exc
+    kind = x.dtype.kind
+    if kind not in "fiub":
+        raise TypeError(
+            f"{who} got an array of dtype {x.dtype}; pass real numbers "
+            f"(e.g. np.asarray(x, dtype=np.float32))"
+        )
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if x.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{who} expects {want} input, got shape {x.shape}")
+    if dtype is not None and x.dtype != dtype:
+        x = x.astype(dtype)
+    elif kind != "f":
+        x = x.astype(np.float64)
+    if check_finite and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ValueError(
+            f"{who} got a non-finite input (first at index {tuple(int(i) for i in bad)}: "
+            f"{x[tuple(bad)]}); check the data, or lower the learning rate if the previous "
+            "layers diverged"
+        )
+    return x
+
+
+class Layer:
+    """Base class: subclasses implement ``forward`` and ``backward``.
+
+    Parameters are the attributes that are :class:`Param` instances, in the order the
+    constructor created them; ``training`` switches layers such as Dropout.
+    """
+
+    training: bool = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(x)")
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement backward(dout)")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def parameters(self) -> list[Param]:
+        return [v for v in vars(self).values() if isinstance(v, Param)]
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Param]]:
+        return [(prefix + k, v) for k, v in vars(self).items() if isinstance(v, Param)]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    def train(self, mode: bool = True) -> "Layer":
+        self.training = mode
+        return self
+
+    def eval(self) -> "Layer":
+        return self.train(False)
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Sequential(Layer):
+    """Layers applied in order; ``backward`` runs them in reverse.
+
+    >>> from dlkit.nn import Sequential, Linear, ReLU
+    >>> net = Sequential(Linear(2, 8, seed=0), ReLU(), Linear(8, 1, seed=1))
+    """
+
+    def __init__(self, *layers: Layer):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential item {i} is {type(layer).__name__}, not a Layer; "
+                    "pass layer instances such as Linear(2, 8) or ReLU()"
+                )
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def parameters(self) -> list[Param]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Param]]:
+        out = []
+        for i, layer in enumerate(self.layers):
+            out += layer.named_parameters(f"{prefix}{i}.")
+        return out
+
+    def train(self, mode: bool = True) -> "Sequential":
+        self.training = mode
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter, keyed ``"<layer index>.<name>"``."""
+        return {k: p.data.copy() for k, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the parameters in place; names and shapes must match."""
+        mine = dict(self.named_parameters())
+        missing, extra = set(mine) - set(state), set(state) - set(mine)
+        if missing or extra:
+            raise KeyError(
+                f"state does not match this network: missing {sorted(missing)}, "
+                f"unexpected {sorted(extra)}"
+            )
+        for k, p in mine.items():
+            if state[k].shape != p.data.shape:
+                raise ValueError(
+                    f"parameter {k}: saved shape {state[k].shape} != network's {p.data.shape}"
+                )
+            p.data[...] = state[k]
+
+    def __getitem__(self, i):
+        return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def summary(self) -> str:
+        """A table of layers and their parameter counts."""
+        rows = [(f"{i}", repr(layer), layer.n_params) for i, layer in enumerate(self.layers)]
+        w = max(len(r[1]) for r in rows) if rows else 10
+        lines = [f"{'#':>3}  {'layer':<{w}}  {'params':>10}"]
+        lines += [f"{i:>3}  {r:<{w}}  {n:>10,}" for i, r, n in rows]
+        lines.append(f"{'':>3}  {'total':<{w}}  {self.n_params:>10,}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
+
+
+def parameters_of(model: Layer | Iterable[Param]) -> list[Param]:
+    """Accept a layer/network or an iterable of Params; return a list of Params."""
+    if isinstance(model, Layer):
+        return model.parameters()
+    params = list(model)
+    for p in params:
+        if not isinstance(p, Param):
+            raise TypeError(f"expected Params (e.g. model.parameters()), got {type(p).__name__}")
+    return params

@@ -1,0 +1,74 @@
+"""Weight initialisers.
+
+Each takes a shape ``(fan_out, fan_in, ...)`` (a Linear layer's ``W`` is
+``(out_features, in_features)``; a conv kernel is ``(C_out, C_in, kh, kw)``), a numpy
+Generator and a dtype, and returns a new array.
+
+- ``xavier`` / ``glorot`` (Glorot & Bengio 2010): U(-a, a), a = sqrt(6 / (fan_in + fan_out)),
+  keeps the variance of activations and gradients equal across sigmoid/tanh layers.
+- ``he`` / ``kaiming`` (He et al. 2015): N(0, 2 / fan_in), for ReLU layers.
+- ``lecun``: N(0, 1 / fan_in).
+- ``normal``: N(0, 0.01^2), the small-random-weights recipe of older papers.
+- ``zeros``: for biases (and to show why weights must not all be equal).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of `shape` = (out, in, *receptive field)."""
+    if len(shape) < 2:
+        raise ValueError(f"a weight needs at least 2 dimensions (out, in), got shape {shape}")
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def xavier(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    fan_in, fan_out = fans(shape)
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=shape).astype(dtype)
+
+
+def he(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    fan_in, _ = fans(shape)
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def lecun(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    fan_in, _ = fans(shape)
+    return (rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(dtype)
+
+
+def normal(shape, rng: np.random.Generator, dtype=np.float64, std: float = 0.01) -> np.ndarray:
+    return (rng.standard_normal(shape) * std).astype(dtype)
+
+
+def zeros(shape, rng: np.random.Generator | None = None, dtype=np.float64) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+INITIALIZERS: dict[str, Callable] = {
+    "xavier": xavier,
+    "glorot": xavier,
+    "he": he,
+    "kaiming": he,
+    "lecun": lecun,
+    "normal": normal,
+    "zeros": zeros,
+}
+
+
+def get(name: str | Callable) -> Callable:
+    """Look an initialiser up by name (or return a callable unchanged)."""
+    if callable(name):
+        return name
+    try:
+        return INITIALIZERS[name.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(
+            f"unknown initialiser {name!r}: choose one of {', '.join(sorted(INITIALIZERS))}"
+        ) from None

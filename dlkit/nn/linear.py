@@ -1,0 +1,79 @@
+"""The fully connected layer.
+
+In the book's notation a layer maps the activations a^(j) (s_j units) to
+z^(j+1) = Θ^(j) [1; a^(j)], with Θ^(j) ∈ R^{s_{j+1} × (s_j + 1)} whose first column
+multiplies the bias unit. dlkit keeps that first column apart, as the bias ``b``, and
+the rest as ``W`` (``out_features × in_features``), and works on a batch at once: for
+``X`` of shape (N, in_features), ``Z = X W^T + b``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlkit import rng as _rng
+from dlkit.nn import init as _init
+from dlkit.nn.core import Layer, Param, check_array
+
+
+class Linear(Layer):
+    """Z = X W^T + b.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        s_j and s_{j+1}.
+    bias : bool
+        Whether the layer has the bias unit's weights ``b`` (shape ``(out_features,)``).
+    init : str or callable
+        Weight initialiser (see :mod:`dlkit.nn.init`); biases start at zero.
+    seed : int or numpy Generator
+        Source of the initial weights.
+    dtype : numpy dtype
+        float64 (default: exact gradient checks) or float32 (speed).
+
+    Shapes: forward ``(N, in_features) -> (N, out_features)``; backward the reverse.
+    Gradients: dW = dZ^T X, db = Σ_n dZ_n, dX = dZ W.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
+                 init="xavier", seed=0, dtype=np.float64):
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.dtype = np.dtype(dtype)
+        g = _rng(seed)
+        self.W = Param(_init.get(init)((self.out_features, self.in_features), g, self.dtype), "W")
+        self.b = Param(np.zeros(self.out_features, self.dtype), "b") if bias else None
+        self._x = None
+
+    def parameters(self) -> list[Param]:
+        return [self.W] if self.b is None else [self.W, self.b]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        who = f"Linear({self.in_features}, {self.out_features})"
+        x = check_array(x, who, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            hint = (
+                f"flatten it to ({x.shape[0]}, {int(np.prod(x.shape[1:]))}) first"
+                if x.ndim > 2 and int(np.prod(x.shape[1:])) == self.in_features
+                else f"it needs shape (N, {self.in_features})"
+            )
+            raise ValueError(f"{who} got input of shape {x.shape}; {hint}")
+        self._x = x
+        z = x @ self.W.data.T
+        if self.b is not None:
+            z += self.b.data
+        return z
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._x is None:
+            raise RuntimeError("Linear.backward called before forward")
+        np.matmul(dout.T, self._x, out=self.W.grad)
+        if self.b is not None:
+            np.sum(dout, axis=0, out=self.b.grad)
+        return dout @ self.W.data
+
+    def __repr__(self) -> str:
+        return f"Linear({self.in_features}, {self.out_features}{'' if self.b else ', bias=False'})"
