@@ -1,0 +1,5 @@
+"""Checks for the chapters' exercises: one module per chapter.
+
+Each check takes the reader's answer, prints a verdict that says what is right or
+what is wrong, and returns True or False. A wrong answer never raises.
+"""
