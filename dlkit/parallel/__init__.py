@@ -1,0 +1,31 @@
+"""Parallel training: data, model and hybrid parallelism on an MPI-shaped communicator.
+
+Every function here takes a communicator ``comm`` with mpi4py's names
+(``Get_rank``, ``Get_size``, ``Allreduce``, ``Allgather``...). The same code runs on a
+simulated cluster (:class:`dlkit.cluster.SimCluster`, which charges virtual time for
+compute and communication) and on a real one (``mpiexec -n 4 python -m mpi4py ...``,
+which passes ``mpi4py.MPI.COMM_WORLD``).
+
+- :mod:`dlkit.parallel.data_parallel`: synchronous data-parallel SGD (each rank a
+  shard of the global batch, gradients averaged by allreduce).
+- :mod:`dlkit.parallel.model_parallel`: a Linear layer whose neurons are split
+  across ranks, activations exchanged by allgather.
+- :mod:`dlkit.parallel.hybrid`: Krizhevsky's (2014) data-parallel convolutions and
+  model-parallel fully connected layers, as a cost model of AlexNet on K GPUs.
+- :mod:`dlkit.parallel.train_digits`: the chapter's training script, runnable
+  under ``mpiexec``.
+"""
+
+from dlkit.parallel.data_parallel import (
+    allreduce_gradients,
+    data_parallel_sgd,
+    global_batches,
+    shard,
+    sgd_reference,
+)
+from dlkit.parallel.model_parallel import ModelParallelLinear
+
+__all__ = [
+    "allreduce_gradients", "data_parallel_sgd", "global_batches", "shard", "sgd_reference",
+    "ModelParallelLinear",
+]
