@@ -1,0 +1,332 @@
+"""Figures and explorers for chapters 1 and 2: single neurons, gates and XOR.
+
+- :func:`truth_table_text` prints a truth table (inputs, weighted inputs, outputs);
+- :func:`plot_decision_line` draws a unit's line w1 x1 + w2 x2 + b = 0 over the four
+  inputs of a gate; :func:`plot_gate_units` does it for several units side by side;
+- :func:`plot_perceptron_errors` draws errors per epoch of the perceptron rule;
+- :func:`plot_step_vs_sigmoid` compares the two activations g(z);
+- :func:`plot_hidden_space` shows a two-layer network's hidden activations, where
+  XOR has become linearly separable;
+- :func:`decision_line_explorer` (chapter 1) and :func:`network_explorer` (chapter 2)
+  are ipywidgets explorers.
+
+Figures are ``matplotlib.figure.Figure`` objects built without pyplot, so drawing
+does not depend on the notebook's matplotlib backend; :func:`show` displays one as a
+PNG in a notebook (and inside a widget's ``Output``, so the saved widget state
+carries the picture into the static book page).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from dlkit.data import GATES
+from dlkit.perceptron import GATE_WEIGHTS, GateNetwork, Neuron, gate_unit, truth_table_inputs
+
+ON, OFF = "#d62728", "#1f77b4"  # colours of output 1 and output 0
+DPI = 80
+
+
+# ------------------------------------------------------------------------- display
+
+
+def png(fig: Figure) -> bytes:
+    """The figure rendered as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def show(fig: Figure) -> None:
+    """Display a figure as a PNG image in the notebook (or in the current widget Output)."""
+    from IPython.display import Image, display
+
+    display(Image(data=png(fig), format="png"))
+
+
+def truth_table_text(columns: Mapping[str, Sequence], digits: int = 4) -> str:
+    """A plain-text table, one column per entry of `columns`.
+
+    Integer-valued columns print as integers, others rounded to `digits` decimals,
+    so the text is identical on every machine.
+    """
+    names = list(columns)
+    cells = []
+    for name in names:
+        col = np.asarray(columns[name])
+        if col.dtype.kind in "iub" or np.all(np.asarray(col, float) == np.round(col)):
+            cells.append([f"{int(v)}" for v in col])
+        else:
+            cells.append([f"{float(v):.{digits}f}" for v in col])
+    n = len(cells[0]) if cells else 0
+    widths = [max(len(name), *(len(c) for c in col)) for name, col in zip(names, cells)]
+    head = "  ".join(f"{name:>{w}}" for name, w in zip(names, widths))
+    rows = ["  ".join(f"{col[i]:>{w}}" for col, w in zip(cells, widths)) for i in range(n)]
+    return "\n".join([head, "-" * len(head), *rows])
+
+
+def unit_table(unit: Neuron, target: str | None = None, digits: int = 4) -> str:
+    """Truth table of a unit over all its 0/1 inputs: x's, z, h (and the target gate)."""
+    X = truth_table_inputs(unit.n_inputs)
+    cols = {f"x{i + 1}": X[:, i].astype(int) for i in range(unit.n_inputs)}
+    cols["z"] = unit.z(X)
+    cols["h = g(z)"] = unit(X)
+    if target is not None:
+        cols[target.upper()] = np.asarray(GATES[target.upper()])
+    return truth_table_text(cols, digits)
+
+
+# ------------------------------------------------------------------------- figures
+
+
+def plot_decision_line(ax, unit: Neuron, target: str | None = None, *, title: str | None = None,
+                       lim: tuple[float, float] = (-0.5, 1.5)) -> None:
+    """Draw unit's decision line w1 x1 + w2 x2 + b = 0 and the 4 gate inputs on `ax`.
+
+    The side where z > 0 is shaded red. Points are coloured by the target gate's
+    output (if given, else by the unit's output); a point the unit gets wrong is
+    drawn with a black cross.
+    """
+    if unit.n_inputs != 2:
+        raise ValueError(f"plot_decision_line draws 2-input units, got {unit.n_inputs} inputs")
+    X = truth_table_inputs(2)
+    g = np.linspace(lim[0], lim[1], 121)
+    G1, G2 = np.meshgrid(g, g)
+    Z = unit.w[0] * G1 + unit.w[1] * G2 + unit.b
+    ax.contourf(G1, G2, (Z > 0).astype(float), levels=[-0.5, 0.5, 1.5], colors=[OFF, ON],
+                alpha=0.12)
+    if np.any(Z > 0) and np.any(Z <= 0):
+        ax.contour(G1, G2, Z, levels=[0.0], colors="k", linewidths=1.5)
+    h = (unit.z(X) > 0).astype(int)
+    y = np.asarray(GATES[target.upper()]) if target else h
+    for (x1, x2), yi, hi in zip(X, y, h):
+        ax.scatter([x1], [x2], s=140, c=ON if yi else OFF, edgecolors="k", zorder=3)
+        if yi != hi:
+            ax.scatter([x1], [x2], s=260, marker="x", c="k", zorder=4)
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title if title is not None else unit.formula().replace("g", "z = ", 1),
+                 fontsize=9)
+
+
+def plot_gate_units(units: Sequence[Neuron], targets: Sequence[str] | None = None) -> Figure:
+    """One panel per 2-input unit: its decision line and the gate's four points."""
+    n = len(units)
+    fig = Figure(figsize=(3.0 * n, 3.2))
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for i, (ax, u) in enumerate(zip(axes, units)):
+        t = targets[i] if targets else None
+        plot_decision_line(ax, u, t, title=f"{u.name or t or ''}\n{u.formula()}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_perceptron_errors(results: Mapping[str, object]) -> Figure:
+    """Misclassified examples after each epoch of the perceptron rule, one line per gate."""
+    fig = Figure(figsize=(6.0, 3.2))
+    ax = fig.subplots()
+    for name, r in results.items():
+        epochs = np.arange(1, len(r.errors) + 1)
+        ax.plot(epochs, r.errors, marker="o", ms=3, label=f"{name} ({r.epochs} epochs)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("misclassified (of 4)")
+    ax.set_yticks(range(5))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Perceptron rule: errors after each epoch", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_vs_sigmoid(marks: Sequence[float] = (1.0, 10.0)) -> Figure:
+    """g(z) for the step and the sigmoid, with g(±m) marked for each m in `marks`."""
+    from dlkit.perceptron import sigmoid, step
+
+    z = np.linspace(-12, 12, 481)
+    fig = Figure(figsize=(6.0, 3.0))
+    ax = fig.subplots()
+    ax.plot(z, step(z), label="step", lw=2)
+    ax.plot(z, sigmoid(z), label="sigmoid $1/(1+e^{-z})$", lw=2)
+    for m in marks:
+        for s in (-m, m):
+            v = float(sigmoid(s))
+            ax.plot([s], [v], "ko", ms=4)
+            ax.annotate(f"g({s:g}) = {v:.3g}", (s, v), textcoords="offset points",
+                        xytext=(6, -12 if s > 0 else 6), fontsize=8)
+    ax.set_xlabel("z")
+    ax.set_ylabel("g(z)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_hidden_space(X: np.ndarray, A: np.ndarray, y: np.ndarray, out_w=None, out_b=None,
+                      *, title: str = "", input_units: Sequence[Neuron] | None = None) -> Figure:
+    """Inputs x (left) and hidden activations a = (a1, a2) (right), coloured by target y.
+
+    If the output unit's weights (out_w, out_b) are given, its line v · a + c = 0 is
+    drawn in the hidden space: one line now separates the classes. ``input_units``
+    draws the hidden units' own lines in the input space.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if A.shape[1] != 2:
+        raise ValueError(f"plot_hidden_space draws 2 hidden units, got A of shape {A.shape}")
+    fig = Figure(figsize=(7.2, 3.4))
+    ax0, ax1 = fig.subplots(1, 2)
+    for ax, P, lab in ((ax0, X, ("$x_1$", "$x_2$")), (ax1, A, ("$a_1$", "$a_2$"))):
+        for p, yi in zip(P, y):
+            ax.scatter([p[0]], [p[1]], s=140, c=ON if yi else OFF, edgecolors="k", zorder=3)
+        ax.set_xlabel(lab[0])
+        ax.set_ylabel(lab[1])
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+    for P, ax in ((X, ax0), (A, ax1)):
+        # Inputs that land on (nearly) the same point share one label.
+        labels: dict[tuple, list[str]] = {}
+        for p, x in zip(P, X):
+            labels.setdefault(tuple(np.round(p, 1)), []).append(f"({int(x[0])},{int(x[1])})")
+        for (p0, p1), texts in labels.items():
+            ax.annotate(" ".join(texts), (p0, p1), textcoords="offset points", xytext=(8, 6),
+                        fontsize=8)
+    lo, hi = min(-0.2, A.min() - 0.3), max(1.2, A.max() + 0.3)
+    ax0.set_xlim(-0.5, 1.5)
+    ax0.set_ylim(-0.5, 1.5)
+    ax1.set_xlim(lo, hi)
+    ax1.set_ylim(lo, hi)
+    t = np.linspace(-0.5, 1.5, 2)
+    for u in input_units or ():
+        _line(ax0, u.w, u.b, t, label=u.name)
+    if out_w is not None:
+        t1 = np.linspace(lo, hi, 2)
+        _line(ax1, np.ravel(out_w), float(np.ravel(out_b)[0]), t1, label="output unit")
+    ax0.set_title("input space: no line separates", fontsize=9)
+    ax1.set_title("hidden space: one line does", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _line(ax, w, b, t, label: str = "") -> None:
+    w1, w2 = float(w[0]), float(w[1])
+    if abs(w2) > 1e-12:
+        ax.plot(t, -(w1 * t + b) / w2, "k--", lw=1.2)
+    elif abs(w1) > 1e-12:
+        ax.axvline(-b / w1, color="k", ls="--", lw=1.2)
+
+
+def plot_training(history, title: str = "") -> Figure:
+    """Loss and accuracy per epoch from a ``dlkit.train.History``."""
+    fig = Figure(figsize=(6.4, 2.8))
+    ax0, ax1 = fig.subplots(1, 2)
+    ax0.plot(history.loss)
+    ax0.set_yscale("log")
+    ax0.set_xlabel("epoch")
+    ax0.set_ylabel("loss")
+    ax1.plot(history.accuracy)
+    ax1.set_ylim(0, 1.05)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("accuracy")
+    for ax in (ax0, ax1):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------- explorers
+
+
+def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
+                           target: str = "AND"):
+    """Sliders for w1, w2 and b of a perceptron; the decision line and the truth table
+    are redrawn as they move. A dropdown picks the gate to compare against.
+
+    Returns an ``ipywidgets.VBox`` (display it as a cell's last expression).
+    """
+    import ipywidgets as W
+
+    two_input = [g for g in GATES if g != "NOT"]
+    if target.upper() not in two_input:
+        raise ValueError(f"target must be one of {', '.join(two_input)}, got {target!r}")
+    opts = dict(min=-40.0, max=40.0, step=1.0, continuous_update=False)
+    s1 = W.FloatSlider(value=w1, description="w1", **opts)
+    s2 = W.FloatSlider(value=w2, description="w2", **opts)
+    sb = W.FloatSlider(value=b, description="b", **opts)
+    dd = W.Dropdown(options=two_input, value=target.upper(), description="target")
+    out = W.Output()
+
+    def redraw(_=None) -> None:
+        unit = Neuron([s1.value, s2.value], sb.value, "step")
+        X = truth_table_inputs(2)
+        right = int(np.sum(unit(X) == np.asarray(GATES[dd.value])))
+        fig = Figure(figsize=(3.6, 3.6))
+        plot_decision_line(fig.subplots(), unit, dd.value)
+        fig.tight_layout()
+        with out:
+            out.clear_output(wait=True)
+            print(unit_table(unit, dd.value))
+            print(f"{right} of 4 rows match {dd.value}")
+            show(fig)
+
+    for c in (s1, s2, sb, dd):
+        c.observe(redraw, names="value")
+    redraw()
+    return W.VBox([W.HBox([W.VBox([s1, s2, sb]), dd]), out])
+
+
+def _matching_gate(h: np.ndarray) -> str:
+    bits = tuple(int(v) for v in np.round(h))
+    names = [g for g, t in GATES.items() if g != "NOT" and t == bits]
+    return names[0] if names else "no named gate"
+
+
+def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: float = 1.0):
+    """Pick the gates of two hidden sigmoid units and of the output unit, and a scale c
+    for all weights (c = 1 is the ±20 weights; small c softens every sigmoid).
+
+    Shows the table of a1, a2 and h for the four inputs, which gate h computes, the
+    hidden units' lines in the input space and the output unit's line in the hidden
+    space. Returns an ``ipywidgets.VBox``.
+    """
+    import ipywidgets as W
+
+    names = [g for g in GATE_WEIGHTS if g != "NOT"]
+    d1 = W.Dropdown(options=names, value=a1.upper(), description="a1 =")
+    d2 = W.Dropdown(options=names, value=a2.upper(), description="a2 =")
+    d3 = W.Dropdown(options=names, value=out.upper(), description="h = a1 ? a2")
+    sc = W.FloatLogSlider(value=scale, base=10, min=-1.5, max=0.5, step=0.05, description="c",
+                          continuous_update=False, readout_format=".2f")
+    panel = W.Output()
+
+    def redraw(_=None) -> None:
+        c = sc.value
+        net = GateNetwork([gate_unit(d1.value, scale=c), gate_unit(d2.value, scale=c)],
+                          gate_unit(d3.value, scale=c))
+        X = truth_table_inputs(2)
+        A, h = net.forward(X)
+        computed = _matching_gate(h)
+        y = np.round(h).astype(int)
+        fig = plot_hidden_space(X, A, y, net.output.w, np.array([net.output.b]),
+                                input_units=net.hidden,
+                                title=f"h computes {computed} (colours: rounded h)")
+        with panel:
+            panel.clear_output(wait=True)
+            print(truth_table_text({"x1": X[:, 0].astype(int), "x2": X[:, 1].astype(int),
+                                    "a1": A[:, 0], "a2": A[:, 1], "h": h}, 3))
+            print(f"rounded, h computes {computed}")
+            show(fig)
+
+    for w in (d1, d2, d3, sc):
+        w.observe(redraw, names="value")
+    redraw()
+    return W.VBox([W.HBox([W.VBox([d1, d2, d3]), sc]), panel])
