@@ -1,0 +1,214 @@
+"""Forward propagation written out in the Θ notation of chapter 3.
+
+A network with L layers has s_j units in layer j (s_1 inputs, s_L outputs). Layer j's
+activations are a^(j) (a^(1) = x). The weights from layer j to layer j+1 form one matrix
+
+    Θ^(j) ∈ R^{s_{j+1} × (s_j + 1)},
+
+whose first column multiplies the *bias unit* a_0^(j) = 1. Forward propagation is
+
+    z^(j+1) = Θ^(j) [1; a^(j)],        a^(j+1) = g(z^(j+1)),
+
+for one example (column vectors), and for a batch X of N examples stored as rows,
+
+    Z^(j+1) = [1 | A^(j)] Θ^(j)ᵀ        (N × s_{j+1}),
+
+the same products done N at a time. :class:`dlkit.nn.Linear` stores the same numbers
+split in two, ``b`` = the first column of Θ^(j) and ``W`` = the rest, so
+Θ^(j) = [b | W]; :func:`theta_from_linear` and :func:`linear_from_theta` convert.
+
+Indices follow the book: ``Thetas[j - 1]`` is Θ^(j), and the result of
+:func:`forward_theta` holds ``a[j]`` for j = 1..L and ``z[j]`` for j = 2..L.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from dlkit.nn.activations import function as _activation_function
+from dlkit.nn.core import Layer, Sequential, check_array
+from dlkit.nn.linear import Linear
+
+__all__ = [
+    "add_bias", "forward_theta", "ForwardPass", "theta_from_linear", "linear_from_theta",
+    "thetas_from_model", "model_from_thetas", "count_parameters",
+]
+
+
+def add_bias(a: np.ndarray) -> np.ndarray:
+    """Prepend the bias unit a_0 = 1.
+
+    Parameters
+    ----------
+    a : array (s_j,) for one example, or (N, s_j) for a batch (one example per row).
+
+    Returns
+    -------
+    array (s_j + 1,) = [1; a], or (N, s_j + 1) = [1 | A] (a column of ones first).
+    """
+    a = check_array(a, "add_bias", ndim=(1, 2))
+    if a.ndim == 1:
+        return np.concatenate([np.ones(1, a.dtype), a])
+    return np.hstack([np.ones((a.shape[0], 1), a.dtype), a])
+
+
+@dataclass
+class ForwardPass:
+    """Every layer's values from one forward pass, indexed as in the book.
+
+    Attributes
+    ----------
+    a : dict j -> a^(j), j = 1..L, *without* the bias unit; a[1] is the input x.
+        Shape (s_j,) for one example, (N, s_j) for a batch.
+    z : dict j -> z^(j), j = 2..L (layer 1 has no z): the weighted inputs.
+    """
+
+    a: dict[int, np.ndarray] = field(default_factory=dict)
+    z: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def L(self) -> int:
+        """Number of layers, counting the input layer."""
+        return len(self.a)
+
+    @property
+    def output(self) -> np.ndarray:
+        """h_Θ(x) = a^(L)."""
+        return self.a[self.L]
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"a[{j}]{tuple(v.shape)}" for j, v in self.a.items())
+        return f"ForwardPass(L={self.L}: {shapes})"
+
+
+def _check_thetas(Thetas: Sequence[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(Thetas, np.ndarray) and Thetas.ndim == 2:
+        Thetas = [Thetas]
+    Thetas = [check_array(T, f"Θ^({j + 1})", ndim=2) for j, T in enumerate(Thetas)]
+    if not Thetas:
+        raise ValueError("forward_theta needs at least one matrix Θ^(1)")
+    for j in range(1, len(Thetas)):
+        s_j, cols = Thetas[j - 1].shape[0], Thetas[j].shape[1]
+        if cols != s_j + 1:
+            raise ValueError(
+                f"Θ^({j}) has {s_j} rows, so layer {j + 1} has {s_j} units and Θ^({j + 1}) "
+                f"needs {s_j} + 1 = {s_j + 1} columns (bias first), but it has {cols}"
+            )
+    return Thetas
+
+
+def forward_theta(Thetas: Sequence[np.ndarray], x: np.ndarray, activation: str = "sigmoid",
+                  output_activation: str = "identity") -> ForwardPass:
+    """Forward propagation with explicit matrices Θ^(1), ..., Θ^(L-1).
+
+    Parameters
+    ----------
+    Thetas : list of arrays; ``Thetas[j - 1]`` is Θ^(j), shape (s_{j+1}, s_j + 1),
+        its first column the bias weights.
+    x : array (s_1,) for one example, or (N, s_1) for a batch of N examples (rows).
+    activation : g of the hidden layers 2..L-1 ('sigmoid', 'tanh', 'relu', ...).
+    output_activation : g of the output layer L. 'identity' (the default) returns the
+        scores z^(L), as :func:`dlkit.nn.mlp` does; 'sigmoid' gives the classic
+        h_Θ(x) = g(z^(L)).
+
+    Returns
+    -------
+    ForwardPass with ``a[j]`` (j = 1..L) and ``z[j]`` (j = 2..L); ``.output`` is a^(L).
+    """
+    Thetas = _check_thetas(Thetas)
+    g, _ = _activation_function(activation)
+    g_out, _ = _activation_function(output_activation)
+    x = check_array(x, "forward_theta input x", ndim=(1, 2))
+    s_1 = Thetas[0].shape[1] - 1
+    if x.shape[-1] != s_1:
+        raise ValueError(
+            f"Θ^(1) has {s_1} + 1 columns, so x needs {s_1} features, got shape {x.shape}"
+            + ("; pass one example as shape (s_1,) or a batch as (N, s_1)" if x.ndim == 2 else "")
+        )
+    one_example = x.ndim == 1
+    result = ForwardPass()
+    result.a[1] = x
+    L = len(Thetas) + 1
+    for j, Theta in enumerate(Thetas, start=1):
+        a_bias = add_bias(result.a[j])          # [1; a^(j)]
+        if one_example:
+            z = Theta @ a_bias                  # z^(j+1) = Θ^(j) [1; a^(j)]
+        else:
+            z = a_bias @ Theta.T                # Z^(j+1) = [1 | A^(j)] Θ^(j)ᵀ
+        result.z[j + 1] = z
+        result.a[j + 1] = g_out(z) if j + 1 == L else g(z)
+    return result
+
+
+def theta_from_linear(layer: Linear) -> np.ndarray:
+    """Θ = [b | W], shape (out_features, in_features + 1), from a Linear layer.
+
+    A layer without bias gets a zero first column.
+    """
+    if not isinstance(layer, Linear):
+        raise TypeError(f"theta_from_linear needs a Linear layer, got {type(layer).__name__}")
+    W = layer.W.data
+    b = layer.b.data if layer.b is not None else np.zeros(W.shape[0], W.dtype)
+    return np.column_stack([b, W])
+
+
+def linear_from_theta(Theta: np.ndarray) -> Linear:
+    """A new Linear(s_j, s_{j+1}) whose b and W are copies of Θ's first column and the rest."""
+    Theta = check_array(Theta, "linear_from_theta", ndim=2)
+    out, cols = Theta.shape
+    if cols < 2:
+        raise ValueError(
+            f"Θ has shape {Theta.shape}: it needs a bias column and at least one weight column"
+        )
+    layer = Linear(cols - 1, out, init="zeros", dtype=Theta.dtype)
+    layer.b.data[...] = Theta[:, 0]
+    layer.W.data[...] = Theta[:, 1:]
+    return layer
+
+
+def thetas_from_model(model: Layer) -> list[np.ndarray]:
+    """[Θ^(1), Θ^(2), ...] from the Linear layers of a Sequential (or one Linear), in order."""
+    if isinstance(model, Linear):
+        return [theta_from_linear(model)]
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            f"thetas_from_model needs a Sequential of Linear layers, got {type(model).__name__}"
+        )
+    Thetas = [theta_from_linear(layer) for layer in model if isinstance(layer, Linear)]
+    if not Thetas:
+        raise ValueError("the model has no Linear layers, so it has no Θ matrices")
+    return Thetas
+
+
+def model_from_thetas(Thetas: Sequence[np.ndarray], activation: str = "sigmoid") -> Sequential:
+    """The Sequential [Linear, g, Linear, g, ..., Linear] holding the given Θ^(j).
+
+    Its ``forward`` equals ``forward_theta(Thetas, X, activation).output``.
+    """
+    from dlkit.nn.activations import get_activation
+
+    Thetas = _check_thetas(Thetas)
+    layers: list[Layer] = []
+    for j, Theta in enumerate(Thetas):
+        layers.append(linear_from_theta(Theta))
+        if j < len(Thetas) - 1:
+            layers.append(get_activation(activation))
+    return Sequential(*layers)
+
+
+def count_parameters(sizes: Sequence[int]) -> int:
+    """Number of weights and biases of a fully connected network with layer sizes s_1..s_L.
+
+    Θ^(j) has s_{j+1} (s_j + 1) entries, so the total is Σ_{j=1}^{L-1} (s_j + 1) s_{j+1}.
+    For 784-100-10: 785·100 + 101·10 = 79,510.
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"a network needs at least an input and an output layer, got {sizes}")
+    for s in sizes:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1:
+            raise ValueError(f"layer sizes must be positive ints, got {sizes}")
+    return int(sum((s_j + 1) * s_next for s_j, s_next in zip(sizes[:-1], sizes[1:])))
