@@ -1,12 +1,17 @@
-"""Mini-batches and the training loop.
+"""Mini-batches, the training loop, and the numbers that judge a classifier.
 
 :func:`batches` yields mini-batches in a seeded random order; :func:`fit` runs
-epochs of forward, loss, backward and optimizer step, and returns the history of
-the loss (and accuracy for classifiers).
+epochs of forward, loss, backward and optimizer step (chapter 4's mini-batch SGD:
+each step follows the gradient averaged over the b examples of one batch), shows a
+tqdm progress bar if asked, stops with a :class:`DivergenceError` that names the step
+and the layer when the loss becomes NaN or infinite, can save a checkpoint after every
+epoch and resume from it, and returns a :class:`History` of the loss and accuracy.
+:func:`accuracy` and :func:`confusion_matrix` score predictions.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -16,10 +21,17 @@ from dlkit import rng as _rng
 from dlkit.nn.core import Layer
 from dlkit.nn.losses import Loss
 
+__all__ = ["batches", "accuracy", "predict", "confusion_matrix", "History", "fit", "evaluate",
+           "DivergenceError", "epoch_seed"]
+
 
 def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
             seed=0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (X_batch, y_batch) covering the data once; the last batch may be smaller."""
+    """Yield (X_batch, y_batch) covering the data once; the last batch may be smaller.
+
+    The order is a permutation drawn from ``dlkit.rng(seed)``: the same seed gives the
+    same batches on every machine.
+    """
     n = len(X)
     if len(y) != n:
         raise ValueError(f"X has {n} examples but y has {len(y)}")
@@ -29,6 +41,14 @@ def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = Tr
     for i in range(0, n, batch_size):
         idx = order[i:i + batch_size]
         yield X[idx], y[idx]
+
+
+def predict(scores: np.ndarray) -> np.ndarray:
+    """Predicted classes: argmax of (N, K) scores, or a 0.5 threshold on one column."""
+    scores = np.asarray(scores)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        return scores.argmax(axis=1)
+    return (scores.reshape(-1) >= 0.5).astype(np.int64)
 
 
 def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
@@ -46,49 +66,203 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(pred == y.reshape(-1)))
 
 
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
+                     num_classes: int | None = None) -> np.ndarray:
+    """C[i, j] = number of examples of true class i predicted as class j.
+
+    `y_pred` may be labels (N,) or scores (N, K) (their argmax is taken). The diagonal
+    holds the correct predictions, so ``C.trace() / C.sum()`` is the accuracy.
+    """
+    y_true = np.asarray(y_true).reshape(-1)
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        if num_classes is None and y_pred.shape[1] > 1:
+            num_classes = y_pred.shape[1]
+        y_pred = predict(y_pred)
+    y_pred = y_pred.reshape(-1)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"confusion_matrix: {y_true.size} labels but {y_pred.size} predictions")
+    for name, a in (("y_true", y_true), ("y_pred", y_pred)):
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"confusion_matrix: {name} must hold integer classes, got {a.dtype}")
+        if a.size and a.min() < 0:
+            raise ValueError(f"confusion_matrix: {name} has a negative class {a.min()}")
+    if num_classes is None:
+        num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+    if y_true.size and max(y_true.max(), y_pred.max()) >= num_classes:
+        raise ValueError(f"confusion_matrix: a class >= num_classes={num_classes}")
+    C = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(C, (y_true, y_pred), 1)
+    return C
+
+
 @dataclass
 class History:
-    """Per-epoch training record."""
+    """Per-epoch training record (plus the loss of every step in ``step_loss``)."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Each record as a float64 array (for checkpoints and plots)."""
+        return {k: np.asarray(v, dtype=np.float64) for k, v in vars(self).items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "History":
+        names = set(vars(cls()))
+        return cls(**{k: [float(x) for x in v] for k, v in arrays.items() if k in names})
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{k}={v[-1]:.4f}" for k, v in vars(self).items()
+                         if v and k != "step_loss")
+        return f"History({self.epochs} epochs{', ' if last else ''}{last})"
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged: the loss (or an activation) became NaN or infinite."""
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffling seed of `epoch`: epoch e of a run always sees the same batches."""
+    return int(seed) * 100003 + int(epoch)
+
+
+def _diagnose(model: Layer, optimizer, what: str, step: int, epoch: int) -> DivergenceError:
+    """Build the error for a blow-up: which layer's gradient (of the last step) is largest."""
+    named = model.named_parameters() if hasattr(model, "named_parameters") else []
+    worst, worst_norm = None, -1.0
+    for name, p in named:
+        with np.errstate(all="ignore"):
+            norm = float(np.sqrt(np.sum(p.grad.astype(np.float64) ** 2)))
+        if not np.isfinite(norm):
+            norm = np.inf
+        if norm > worst_norm:
+            worst, worst_norm = name, norm
+    layer_txt = ""
+    if worst is not None:
+        idx = worst.split(".")[0]
+        layer = model.layers[int(idx)] if hasattr(model, "layers") and idx.isdigit() else model
+        layer_txt = (f" The largest gradient of the previous step was in layer {idx} "
+                     f"({layer!r}), parameter {worst.split('.')[-1]}: norm {worst_norm:.3g}.")
+    lr = getattr(optimizer, "lr", None)
+    lr_txt = f"lr={lr:g}; try lr={lr / 10:g}" if lr else "a lower learning rate"
+    return DivergenceError(
+        f"training diverged at step {step} (epoch {epoch}): {what}.{layer_txt} "
+        f"Lower the learning rate ({lr_txt}), scale the inputs to about [-1, 1], "
+        "or check the initialisation."
+    )
+
+
+def evaluate(model: Layer, loss_fn: Loss, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(loss, accuracy) of `model` on (X, y) in eval mode."""
+    model.eval()
+    out = model.forward(X)
+    return float(loss_fn.forward(out, y)), accuracy(out, y)
 
 
 def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
         epochs: int = 1, batch_size: int | None = None, seed=0, classify: bool | None = None,
         val: tuple[np.ndarray, np.ndarray] | None = None,
-        callback: Callable[[int, History], None] | None = None) -> History:
+        callback: Callable[[int, History], None] | None = None,
+        progress: bool = False, checkpoint: str | os.PathLike | None = None,
+        resume: bool = False, start_epoch: int = 0,
+        history: History | None = None) -> History:
     """Train `model` by mini-batch gradient descent and return its History.
 
     Parameters
     ----------
+    X, y : training inputs (N, ...) and targets (N, ...).
+    epochs : the epoch count to reach (a resumed run continues up to it).
     batch_size : None means full-batch gradient descent.
-    seed : seeds the shuffling; epoch e uses seed (seed, e) so runs are reproducible.
+    seed : seeds the shuffling; epoch e uses seed ``epoch_seed(seed, e)`` so that runs
+        (and runs resumed from a checkpoint) are reproducible.
     classify : record accuracy (default: True unless the loss is MSE).
+    val : optional (X_val, y_val) scored after every epoch.
     callback : called as ``callback(epoch, history)`` after every epoch.
+    progress : show a tqdm progress bar (a widget in notebooks) with the running loss.
+    checkpoint : path of an ``.npz`` file written (atomically) after every epoch with
+        the parameters, the optimizer state, the epoch and the history.
+    resume : if `checkpoint` exists, load it and continue from its epoch.
+    start_epoch, history : continue a run by hand from epoch `start_epoch`.
+
+    Raises
+    ------
+    DivergenceError
+        when the loss becomes NaN/infinite; the message gives the step, the layer
+        with the largest gradient and what to try.
     """
     from dlkit.nn.losses import MSELoss
 
     if classify is None:
         classify = not isinstance(loss_fn, MSELoss)
-    hist = History()
-    bs = len(X) if batch_size is None else batch_size
-    for epoch in range(epochs):
-        model.train()
-        total, count = 0.0, 0
-        for xb, yb in batches(X, y, bs, seed=seed * 100003 + epoch):
-            out = model.forward(xb)
-            total += loss_fn.forward(out, yb) * len(xb)
-            count += len(xb)
-            model.backward(loss_fn.backward())
-            optimizer.step()
-        hist.loss.append(total / count)
-        if classify:
-            model.eval()
-            hist.accuracy.append(accuracy(model.forward(X), y))
-            if val is not None:
-                hist.val_accuracy.append(accuracy(model.forward(val[0]), val[1]))
-        if callback is not None:
-            callback(epoch, hist)
+    hist = History() if history is None else history
+    if checkpoint is not None and resume and os.path.exists(checkpoint):
+        from dlkit import checkpoint as _ckpt
+
+        meta = _ckpt.load(checkpoint, model, optimizer)
+        start_epoch = meta["epoch"]
+        hist = meta["history"]
+    n = len(X)
+    bs = n if batch_size is None else batch_size
+    steps_per_epoch = -(-n // bs) if isinstance(bs, (int, np.integer)) and bs > 0 else 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps_per_epoch * max(epochs - start_epoch, 0), desc="fit",
+                   unit="step", leave=True)
+    step = start_epoch * steps_per_epoch
+    try:
+        for epoch in range(start_epoch, epochs):
+            model.train()
+            total, count = 0.0, 0
+            for xb, yb in batches(X, y, bs, seed=epoch_seed(seed, epoch)):
+                step += 1
+                try:
+                    out = model.forward(xb)
+                    loss = loss_fn.forward(out, yb)
+                except ValueError as exc:
+                    # A non-finite activation inside the network (check_array) after a
+                    # diverging update: report it as a divergence if the data is finite.
+                    if "non-finite" not in str(exc) or not np.isfinite(xb).all():
+                        raise
+                    raise _diagnose(model, optimizer, f"an activation became non-finite "
+                                    f"({exc})", step, epoch) from exc
+                if not np.isfinite(loss):
+                    raise _diagnose(model, optimizer, f"the loss is {loss}", step, epoch)
+                total += loss * len(xb)
+                count += len(xb)
+                hist.step_loss.append(loss)
+                model.backward(loss_fn.backward())
+                optimizer.step()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}", refresh=False)
+            hist.loss.append(total / count)
+            if classify:
+                model.eval()
+                hist.accuracy.append(accuracy(model.forward(X), y))
+                if val is not None:
+                    v_loss, v_acc = evaluate(model, loss_fn, val[0], val[1])
+                    hist.val_loss.append(v_loss)
+                    hist.val_accuracy.append(v_acc)
+            elif val is not None:
+                model.eval()
+                hist.val_loss.append(float(loss_fn.forward(model.forward(val[0]), val[1])))
+            if checkpoint is not None:
+                from dlkit import checkpoint as _ckpt
+
+                _ckpt.save(checkpoint, model, optimizer, epoch=epoch + 1, history=hist)
+            if callback is not None:
+                callback(epoch, hist)
+    finally:
+        if bar is not None:
+            bar.close()
     return hist

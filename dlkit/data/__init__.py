@@ -8,6 +8,7 @@ machine.
 from dlkit.data.gates import GATES, gate_table, logic_gate, xnor, xor
 from dlkit.data.synthetic import circles, moons, spirals
 from dlkit.data.digits import Split, load_digits
+from dlkit.data.mnist import MNISTError as MNISTError, load_mnist as load_mnist
 
 __all__ = ["GATES", "gate_table", "logic_gate", "xor", "xnor", "moons", "circles", "spirals",
            "load_digits", "Split"]

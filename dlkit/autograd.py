@@ -1,0 +1,211 @@
+"""A scalar reverse-mode automatic differentiation engine (chapter 5).
+
+Each :class:`Value` holds a number ``data``, the derivative ``grad`` = ∂L/∂(this value)
+of the output L on which ``backward()`` was called, and the values it was computed
+from. Every operation builds its result *and* a small ``_backward`` closure, written
+right beside the forward formula, that applies the chain rule locally:
+
+    out = a * b          ->   a.grad += b * out.grad,  b.grad += a * out.grad
+
+``backward()`` sorts the graph topologically (every node after the nodes it depends
+on), sets ∂L/∂L = 1 and calls the closures in reverse order. Gradients are *added*
+(``+=``) because a value used twice receives a contribution from each use (the
+multivariate chain rule sums over paths); they are reset to zero at the start of
+every ``backward()``, so calling it again gives the same answer.
+
+:func:`draw_graph` draws the computational graph with matplotlib (no graphviz).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+
+class Value:
+    """A scalar node of the computational graph."""
+
+    __slots__ = ("data", "grad", "_prev", "_op", "_backward", "label")
+
+    def __init__(self, data: float, _prev: Iterable["Value"] = (), _op: str = "",
+                 label: str = ""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._prev = tuple(_prev)
+        self._op = _op
+        self._backward: Callable[[], None] = lambda: None
+        self.label = label
+
+    # -- operations: forward, then the local chain rule ---------------------------------
+    def __add__(self, other) -> "Value":
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other) -> "Value":
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, k: float) -> "Value":
+        if not isinstance(k, (int, float)):
+            raise TypeError("Value ** k supports a constant exponent k (int or float) only")
+        out = Value(self.data**k, (self,), f"**{k:g}")
+
+        def _backward():
+            self.grad += k * self.data ** (k - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def exp(self) -> "Value":
+        out = Value(math.exp(self.data), (self,), "exp")
+
+        def _backward():
+            self.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+
+    def log(self) -> "Value":
+        if self.data <= 0:
+            raise ValueError(f"log of a non-positive value {self.data}")
+        out = Value(math.log(self.data), (self,), "log")
+
+        def _backward():
+            self.grad += out.grad / self.data
+        out._backward = _backward
+        return out
+
+    def tanh(self) -> "Value":
+        out = Value(math.tanh(self.data), (self,), "tanh")
+
+        def _backward():
+            self.grad += (1 - out.data**2) * out.grad
+        out._backward = _backward
+        return out
+
+    def sigmoid(self) -> "Value":
+        z = self.data
+        s = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+        out = Value(s, (self,), "σ")
+
+        def _backward():
+            self.grad += out.data * (1 - out.data) * out.grad
+        out._backward = _backward
+        return out
+
+    def relu(self) -> "Value":
+        out = Value(max(self.data, 0.0), (self,), "relu")
+
+        def _backward():
+            self.grad += (self.data > 0) * out.grad
+        out._backward = _backward
+        return out
+
+    # -- derived operations (built from the ones above) ---------------------------------
+    def __neg__(self) -> "Value":
+        return self * -1
+
+    def __sub__(self, other) -> "Value":
+        return self + (-other)
+
+    def __truediv__(self, other) -> "Value":
+        other = other if isinstance(other, Value) else Value(other)
+        return self * other**-1
+
+    def __radd__(self, other) -> "Value":
+        return self + other
+
+    def __rmul__(self, other) -> "Value":
+        return self * other
+
+    def __rsub__(self, other) -> "Value":
+        return Value(other) - self
+
+    def __rtruediv__(self, other) -> "Value":
+        return Value(other) / self
+
+    # -- the backward pass ---------------------------------------------------------------
+    def backward(self) -> None:
+        """Fill ``grad`` of every node of the graph with ∂(self)/∂(node)."""
+        order = topological_order(self)
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+
+    def __repr__(self) -> str:
+        name = f"{self.label}=" if self.label else ""
+        return f"Value({name}{self.data:.4g}, grad={self.grad:.4g})"
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Nodes of root's graph, each after all the nodes it was computed from."""
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:  # iterative depth-first search, so deep graphs do not hit recursion limits
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in node._prev if id(child) not in seen)
+    return order
+
+
+def draw_graph(root: Value, ax=None, *, show_grad: bool = True):
+    """Draw root's computational graph left to right with matplotlib; return the Axes.
+
+    Boxes are values (label, data and, after ``backward()``, grad); circles are the
+    operations that produced them. Columns are the longest path from an input.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    order = topological_order(root)
+    depth: dict[int, int] = {}
+    for node in order:
+        depth[id(node)] = 1 + max((depth[id(c)] for c in node._prev), default=-1)
+    columns: dict[int, list[Value]] = {}
+    for node in order:
+        columns.setdefault(depth[id(node)], []).append(node)
+    pos = {}
+    for d, nodes in columns.items():
+        for i, node in enumerate(nodes):
+            pos[id(node)] = (2.0 * d, -(i - (len(nodes) - 1) / 2) * 1.2)
+    if ax is None:
+        width = max(4.0, 1.9 * (max(columns) + 1))
+        height = max(2.0, 0.9 * max(len(c) for c in columns.values()) + 0.6)
+        _, ax = plt.subplots(figsize=(width, height))
+    for node in order:
+        x, y = pos[id(node)]
+        for child in node._prev:
+            cx, cy = pos[id(child)]
+            ax.annotate("", xy=(x - 0.62, y), xytext=(cx + 0.62, cy),
+                        arrowprops=dict(arrowstyle="->", color="#555", lw=1))
+        text = (f"{node.label + ' = ' if node.label else ''}{node.data:.4g}"
+                + (f"\ngrad {node.grad:.4g}" if show_grad else ""))
+        ax.add_patch(FancyBboxPatch((x - 0.6, y - 0.32), 1.2, 0.64,
+                                    boxstyle="round,pad=0.02", fc="#e8f0fe", ec="#3367d6"))
+        ax.text(x, y, text, ha="center", va="center", fontsize=8)
+        if node._op:
+            ax.text(x - 0.6, y + 0.42, node._op, ha="center", va="center", fontsize=8,
+                    bbox=dict(boxstyle="circle,pad=0.2", fc="#fde7c5", ec="#e37400"))
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.75)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax

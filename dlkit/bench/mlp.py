@@ -1,0 +1,159 @@
+"""Benchmark group "mlp": one training step of an MLP 784-100-10 (ReLU), and a digits epoch.
+
+A step is forward, cross-entropy loss, backward and an SGD update, in float32 on a
+batch of 64, timed for dlkit, for a plain numpy step written out by hand (the floor
+that dlkit's layer structure adds its overhead to), and for PyTorch CPU with the same
+thread count when it is installed. The epoch row trains an MLP 64-100-10 for one epoch
+on the sklearn digits (1,348 images, batches of 64) with :func:`dlkit.train.fit`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlkit.bench import Row, register, timeit, torch_or_none
+
+SIZES = (784, 100, 10)
+BATCH = 64
+LR = 0.01
+
+
+def _data(n_in: int, n_out: int, batch: int, seed: int = 0):
+    g = np.random.default_rng(seed)
+    X = g.standard_normal((batch, n_in)).astype(np.float32)
+    y = g.integers(0, n_out, batch).astype(np.int64)
+    return X, y
+
+
+def dlkit_step(sizes=SIZES, batch: int = BATCH):
+    """A closure running one dlkit training step (and the network it trains)."""
+    from dlkit import nn
+    from dlkit.optim import SGD
+
+    X, y = _data(sizes[0], sizes[-1], batch)
+    net = nn.mlp(sizes, "relu", seed=0, dtype=np.float32)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = SGD(net.parameters(), lr=LR)
+
+    def step():
+        loss_fn.forward(net.forward(X), y)
+        net.backward(loss_fn.backward())
+        opt.step()
+
+    return step, net
+
+
+def numpy_step(sizes=SIZES, batch: int = BATCH):
+    """The same step in plain numpy, every formula inline (float32, in place).
+
+    Returns the step closure and its parameters (W1, b1, W2, b2), updated in place.
+    """
+    from dlkit import nn
+
+    X, y = _data(sizes[0], sizes[-1], batch)
+    net = nn.mlp(sizes, "relu", seed=0, dtype=np.float32)
+    W1, b1 = net[0].W.data.copy(), net[0].b.data.copy()
+    W2, b2 = net[2].W.data.copy(), net[2].b.data.copy()
+    rows = np.arange(batch)
+
+    def step():
+        z1 = X @ W1.T + b1
+        a1 = np.maximum(z1, 0)
+        z2 = a1 @ W2.T + b2
+        z2 -= z2.max(axis=1, keepdims=True)
+        p = np.exp(z2)
+        p /= p.sum(axis=1, keepdims=True)
+        float(-np.log(p[rows, y]).mean())
+        p[rows, y] -= 1
+        p /= batch
+        dW2, db2 = p.T @ a1, p.sum(axis=0)
+        da1 = p @ W2
+        da1 *= z1 > 0
+        dW1, db1 = da1.T @ X, da1.sum(axis=0)
+        da1 @ W1  # dL/dX, as dlkit's first layer returns it
+        for theta, grad in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
+            theta -= LR * grad
+
+    return step, (W1, b1, W2, b2)
+
+
+def torch_step(torch, sizes=SIZES, batch: int = BATCH):
+    X, y = _data(sizes[0], sizes[-1], batch)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(net(tX), ty)
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
+def _digits_epoch():
+    from dlkit import nn
+    from dlkit.data import load_digits
+    from dlkit.optim import SGD
+    from dlkit.train import fit
+
+    X, y, _, _ = load_digits(dtype=np.float32)
+    net = nn.mlp([64, 100, 10], "relu", seed=0, dtype=np.float32)
+    opt = SGD(net.parameters(), lr=0.05)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch():
+        fit(net, loss_fn, opt, X, y, epochs=1, batch_size=BATCH, seed=0, classify=False)
+
+    return epoch, (X, y)
+
+
+def _torch_digits_epoch(torch, X, y):
+    from dlkit.train import batches
+
+    net = torch.nn.Sequential(torch.nn.Linear(64, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        for xb, yb in batches(X, y, BATCH, seed=0):
+            opt.zero_grad()
+            loss = loss_fn(net(torch.from_numpy(xb)), torch.from_numpy(yb))
+            loss.backward()
+            opt.step()
+            loss.item()
+
+    return epoch
+
+
+@register("mlp")
+def bench_mlp() -> list[Row]:
+    shape = "-".join(map(str, SIZES))
+    step, _ = dlkit_step()
+    t_dl = timeit(step)
+    t_np = timeit(numpy_step()[0])
+    rows = [Row("mlp", f"train step {shape} relu f32 b{BATCH}", t_dl, "numpy", t_np,
+                "hand-written numpy step")]
+    torch = torch_or_none()
+    if torch is not None:
+        t_pt = timeit(torch_step(torch))
+        rows.append(Row("mlp", f"train step {shape} relu f32 b{BATCH}", t_dl, "pytorch-cpu", t_pt,
+                        f"{torch.get_num_threads()} threads"))
+    epoch, (X, y) = _digits_epoch()
+    t_ep = timeit(epoch, repeat=5, min_time=0.2, warmup=1)
+    if torch is not None:
+        rows.append(Row("mlp", f"digits epoch 64-100-10 b{BATCH} ({len(X)} images)", t_ep,
+                        "pytorch-cpu", timeit(_torch_digits_epoch(torch, X, y), repeat=5,
+                                              min_time=0.2, warmup=1)))
+    else:
+        rows.append(Row("mlp", f"digits epoch 64-100-10 b{BATCH} ({len(X)} images)", t_ep,
+                        note="install torch==2.13.0 for the PyTorch column"))
+    return rows

@@ -1,0 +1,151 @@
+"""Optimizers, step by step against their published update rules on hand-computable cases."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dlkit.nn import Param
+from dlkit.optim import (SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp,
+                         get_optimizer)
+
+
+def run(opt_cls, grads, theta0=0.0, **kw):
+    """Apply the given gradients one step at a time; return the parameter after each."""
+    p = Param(np.array([theta0], dtype=np.float64))
+    opt = opt_cls([p], **kw)
+    out = []
+    for g in grads:
+        p.grad[...] = g
+        opt.step()
+        out.append(float(p.data[0]))
+    return out
+
+
+def test_sgd_rule():
+    p = Param(np.array([1.0, 2.0]))
+    p.grad[...] = [0.5, -1.0]
+    SGD([p], lr=0.1).step()
+    np.testing.assert_allclose(p.data, [0.95, 2.1], rtol=0, atol=1e-15)
+
+
+def test_sgd_keeps_old_positional_api():
+    p = Param(np.array([1.0]))
+    p.grad[...] = 1.0
+    opt = SGD([p], 0.5)
+    opt.step()
+    assert p.data[0] == 0.5 and opt.t == 1
+
+
+def test_momentum_rule():
+    # v <- 0.9 v - 0.1 * 1; theta <- theta + v: v = -0.1, -0.19, -0.271
+    got = run(Momentum, [1, 1, 1], lr=0.1, momentum=0.9)
+    assert got == pytest.approx([-0.1, -0.29, -0.561], abs=1e-14)
+
+
+def test_nesterov_rule_by_hand():
+    # v1 = -0.1, theta1 = 0.9*v1 - 0.1 = -0.19; v2 = -0.19, theta2 = -0.19 + 0.9*v2 - 0.1
+    got = run(Nesterov, [1, 1], lr=0.1, momentum=0.9)
+    assert got == pytest.approx([-0.19, -0.19 - 0.171 - 0.1], abs=1e-14)
+
+
+def test_nesterov_equals_lookahead_form_on_quadratic():
+    """dlkit's theta is Nesterov's phi + mu v, where v <- mu v - lr * grad(phi + mu v)."""
+    a, lr, mu = 3.0, 0.05, 0.9
+    p = Param(np.array([1.0]))
+    opt = Nesterov([p], lr=lr, momentum=mu)
+    phi, v = 1.0, 0.0
+    for _ in range(20):
+        p.grad[...] = a * p.data          # gradient at dlkit's (look-ahead) point
+        opt.step()
+        v = mu * v - lr * a * (phi + mu * v)
+        phi = phi + v
+        assert p.data[0] == pytest.approx(phi + mu * v, abs=1e-13)
+
+
+def test_adagrad_rule():
+    # G = 4, 8: theta = 1 - 0.1*2/2, then - 0.1*2/sqrt(8)
+    got = run(AdaGrad, [2, 2], theta0=1.0, lr=0.1, eps=1e-300)
+    assert got == pytest.approx([0.9, 0.9 - 0.2 / math.sqrt(8)], abs=1e-14)
+
+
+def test_rmsprop_rule():
+    # E = 0.1*4 = 0.4, then 0.9*0.4 + 0.1*1 = 0.46
+    got = run(RMSProp, [2, 1], theta0=1.0, lr=0.1, rho=0.9, eps=1e-300)
+    first = 1.0 - 0.1 * 2 / math.sqrt(0.4)
+    assert got == pytest.approx([first, first - 0.1 * 1 / math.sqrt(0.46)], abs=1e-14)
+
+
+def test_adam_rule():
+    # step 1: m^ = g, v^ = g^2, so the step is lr * sign(g).
+    # step 2 with g = 1 then 3: m = 0.09 + 0.3 = 0.39, v = 0.000999 + 0.009 = 0.009999
+    got = run(Adam, [1, 3], theta0=0.0, lr=0.1, betas=(0.9, 0.999), eps=1e-300)
+    m_hat, v_hat = 0.39 / (1 - 0.9**2), 0.009999 / (1 - 0.999**2)
+    assert got == pytest.approx([-0.1, -0.1 - 0.1 * m_hat / math.sqrt(v_hat)], abs=1e-13)
+
+
+def test_adam_eps_placement():
+    # g = 0.0 after the first step leaves sqrt(v^) + eps in the denominator
+    got = run(Adam, [1e-3], lr=1.0, eps=1e-3)
+    assert got[0] == pytest.approx(-1e-3 / (1e-3 + 1e-3), abs=1e-14)
+
+
+def test_weight_decay_l2_and_decoupled():
+    # SGD: g_eff = 0 + 0.1 * theta
+    assert run(SGD, [0.0], theta0=2.0, lr=0.5, weight_decay=0.1)[0] == pytest.approx(1.9)
+    # Adam with L2: the decay enters the adaptive step, so step 1 is lr * sign
+    assert run(Adam, [0.0], theta0=2.0, lr=0.5, weight_decay=0.1)[0] == pytest.approx(1.5)
+    # AdamW: theta <- theta (1 - lr*wd), and a zero gradient makes no adaptive step
+    assert run(AdamW, [0.0], theta0=2.0, lr=0.5, weight_decay=0.1)[0] == pytest.approx(1.9)
+
+
+def test_float32_params_stay_float32():
+    for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"):
+        p = Param(np.ones(3, np.float32))
+        p.grad[...] = 0.5
+        opt = get_optimizer(name, [p], lr=0.01)
+        opt.step()
+        opt.step()
+        assert p.data.dtype == np.float32 and np.all(p.data < 1), name
+
+
+def test_state_dict_round_trip_continues_identically():
+    g = np.random.default_rng(0)
+    grads = g.standard_normal((6, 4))
+    for name in ("momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"):
+        a, b = Param(np.zeros(4)), Param(np.zeros(4))
+        oa = get_optimizer(name, [a], lr=0.01)
+        ob = get_optimizer(name, [b], lr=0.5)  # different lr: must be restored too
+        for gr in grads[:3]:
+            a.grad[...] = gr
+            oa.step()
+        b.data[...] = a.data
+        ob.load_state_dict(oa.state_dict())
+        assert ob.lr == 0.01 and ob.t == 3
+        for gr in grads[3:]:
+            a.grad[...] = gr
+            b.grad[...] = gr
+            oa.step()
+            ob.step()
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_clear_errors():
+    p = Param(np.zeros(2))
+    with pytest.raises(ValueError, match="learning rate"):
+        SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="momentum"):
+        SGD([p], lr=0.1, momentum=1.5)
+    with pytest.raises(ValueError, match="nesterov"):
+        SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="beta1"):
+        Adam([p], betas=(1.0, 0.999))
+    with pytest.raises(ValueError, match="choose one of"):
+        get_optimizer("adamax", [p])
+    with pytest.raises(ValueError, match="no parameters"):
+        Adam([])
+    with pytest.raises(ValueError, match="does not fit"):
+        o = Momentum([p], lr=0.1)
+        p.grad[...] = 1
+        o.step()
+        Momentum([Param(np.zeros(3))], lr=0.1).load_state_dict(o.state_dict())

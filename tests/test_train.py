@@ -1,0 +1,113 @@
+"""Mini-batches, fit, history, accuracy, confusion matrix, divergence detection."""
+
+import numpy as np
+import pytest
+
+from dlkit import nn
+from dlkit.data import load_digits
+from dlkit.optim import SGD, Adam
+from dlkit.train import (DivergenceError, History, accuracy, batches, confusion_matrix, fit,
+                         predict)
+
+
+def test_batches_cover_data_once_in_seeded_order():
+    X = np.arange(10)[:, None]
+    y = np.arange(10)
+    got = list(batches(X, y, 4, seed=3))
+    assert [len(b[1]) for b in got] == [4, 4, 2]
+    seen = np.concatenate([b[1] for b in got])
+    assert sorted(seen) == list(range(10)) and list(seen) != list(range(10))
+    again = np.concatenate([b[1] for b in batches(X, y, 4, seed=3)])
+    np.testing.assert_array_equal(seen, again)
+    for xb, yb in got:
+        np.testing.assert_array_equal(xb[:, 0], yb)
+    with pytest.raises(ValueError, match="batch_size"):
+        list(batches(X, y, 0))
+    with pytest.raises(ValueError, match="examples"):
+        list(batches(X, y[:5], 2))
+
+
+def test_accuracy_and_confusion_matrix():
+    y = np.array([0, 1, 2, 2, 1])
+    scores = np.array([[3, 1, 0], [0, 2, 1], [0, 3, 1], [0, 0, 1], [5, 0, 0]], float)
+    assert accuracy(scores, y) == pytest.approx(0.6)
+    C = confusion_matrix(y, scores)
+    np.testing.assert_array_equal(C, [[1, 0, 0], [1, 1, 0], [0, 1, 1]])
+    assert C.trace() / C.sum() == pytest.approx(accuracy(scores, y))
+    np.testing.assert_array_equal(predict(scores), [0, 1, 1, 2, 0])
+    assert confusion_matrix(y, predict(scores), num_classes=4).shape == (4, 4)
+    with pytest.raises(ValueError, match="integer"):
+        confusion_matrix(y, y.astype(float))
+
+
+def test_fit_learns_digits_and_records_history():
+    X, y, Xt, yt = load_digits()
+    net = nn.mlp([64, 32, 10], "relu", seed=0)
+    hist = fit(net, nn.CrossEntropyLoss(), Adam(net.parameters(), lr=3e-3), X, y, epochs=8,
+               batch_size=32, seed=0, val=(Xt, yt))
+    assert len(hist.loss) == len(hist.accuracy) == len(hist.val_accuracy) == 8
+    assert len(hist.step_loss) == 8 * int(np.ceil(len(X) / 32))
+    assert hist.loss[-1] < hist.loss[0] / 4
+    assert hist.val_accuracy[-1] >= 0.93
+    assert History.from_arrays(hist.as_arrays()) == hist
+
+
+def test_fit_is_reproducible_and_progress_bar_runs(capsys):
+    X, y, _, _ = load_digits()
+    ws = []
+    for progress in (False, True):
+        net = nn.mlp([64, 16, 10], "tanh", seed=1)
+        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=2,
+            batch_size=64, seed=5, progress=progress)
+        ws.append(net[0].W.data.copy())
+    np.testing.assert_array_equal(ws[0], ws[1])
+    assert "fit" in capsys.readouterr().err  # tqdm writes its bar to stderr
+
+
+def test_fit_old_signature_still_works():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    y = np.array([0, 1, 1, 0])
+    net = nn.mlp([2, 8, 2], "tanh", seed=0)
+    hist = fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.5), X, y, epochs=300)
+    assert hist.accuracy[-1] == 1.0
+
+
+def test_divergence_names_step_layer_and_fix():
+    X, y, _, _ = load_digits()
+    net = nn.mlp([64, 32, 1], "relu", seed=0)
+    with np.errstate(all="ignore"), pytest.raises(DivergenceError) as err:
+        fit(net, nn.MSELoss(), SGD(net.parameters(), lr=20.0), X, y.astype(float), epochs=5,
+            batch_size=32)
+    msg = str(err.value)
+    assert "at step" in msg and "layer" in msg and "Linear(" in msg
+    assert "lower the learning rate" in msg.lower() and "lr=2" in msg
+    step = int(msg.split("at step ")[1].split()[0])
+    assert 1 < step <= 5 * 43
+
+
+def test_divergence_inside_the_network_is_reported_too():
+    """A NaN activation (caught by check_array) after a bad update becomes a DivergenceError."""
+    X, y, _, _ = load_digits()
+    net = nn.mlp([64, 16, 10], "relu", seed=0)
+
+    class Exploding(SGD):
+        def step(self):
+            super().step()
+            if self.t == 3:
+                net[0].W.data[0, 0] = np.inf
+                net[0].W.grad[0, 0] = np.inf
+
+    with np.errstate(all="ignore"), pytest.raises(DivergenceError, match="step 4 .*layer 0"):
+        fit(net, nn.CrossEntropyLoss(), Exploding(net.parameters(), lr=0.1), X, y, epochs=1,
+            batch_size=64)
+
+
+def test_bad_data_is_not_called_divergence():
+    X, y, _, _ = load_digits()
+    X = X.copy()
+    X[5, 3] = np.nan
+    net = nn.mlp([64, 16, 10], "relu", seed=0)
+    with pytest.raises(ValueError, match="non-finite input") as err:
+        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=1,
+            batch_size=64)
+    assert not isinstance(err.value, DivergenceError)
