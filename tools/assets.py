@@ -53,6 +53,10 @@ FILES: list[tuple[str, str]] = [
     ("@jupyter-widgets/html-manager/dist/embed-amd.js", "html-manager/embed-amd.js"),
 ]
 HTML_MANAGER_DIST = "@jupyter-widgets/html-manager/dist"
+# The book's own script loaded before embed-amd.js (see the file for what it does).
+LOCAL_FILES: list[tuple[Path, str]] = [
+    (ROOT / "tools" / "offline_widgets.js", "html-manager/setup.js"),
+]
 FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
 
 
@@ -101,11 +105,12 @@ def sources() -> list[tuple[Path, str]]:
     dist = NODE_MODULES / HTML_MANAGER_DIST
     out += [(f, f"html-manager/{f.name}") for f in sorted(dist.iterdir())
             if f.suffix in FONT_SUFFIXES or f.name.endswith(".LICENSE.txt")]
-    return out
+    return out + LOCAL_FILES
 
 
 def manifest() -> dict:
-    return {"lock": lock_hash(), "files": sorted(dst for _, dst in sources())}
+    return {"lock": lock_hash(), "files": sorted(dst for _, dst in sources()),
+            "local": {dst: sha256(src) for src, dst in LOCAL_FILES}}
 
 
 def up_to_date(want: dict) -> bool:

@@ -40,7 +40,8 @@ OFFLINE_DIR = "_offline"
 MATHJAX_JS = "mathjax/tex-chtml-full.js"
 REQUIRE_JS = "requirejs/require.js"
 EMBED_JS = "html-manager/embed-amd.js"
-REQUIRED = (MATHJAX_JS, REQUIRE_JS, EMBED_JS)
+WIDGETS_SETUP_JS = "html-manager/setup.js"  # tools/offline_widgets.js
+REQUIRED = (MATHJAX_JS, REQUIRE_JS, WIDGETS_SETUP_JS, EMBED_JS)
 
 
 # --------------------------------------------------------------------------- assets
@@ -61,8 +62,9 @@ def use_offline_assets(app: Sphinx, config: Config) -> None:
     config.html_static_path = [*config.html_static_path, str(root)]
     config.mathjax_path = MATHJAX_JS
     # myst-nb adds these, in order, to every page with saved widget state: require.js
-    # first, then the embedder, which registers its modules with require.js.
-    config.nb_ipywidgets_js = {REQUIRE_JS: {}, EMBED_JS: {}}
+    # first, then the book's set-up (module paths, MathJax 3 for widget labels), then
+    # the embedder, which registers its modules with require.js and renders the widgets.
+    config.nb_ipywidgets_js = {REQUIRE_JS: {}, WIDGETS_SETUP_JS: {}, EMBED_JS: {}}
     logger.info("offline_assets: serving MathJax and the widget manager from %s", root)
 
 
