@@ -415,8 +415,10 @@ def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width:
 
     Returns an ``ipywidgets.VBox``.
     """
+    import base64
+    import io
+
     import ipywidgets as w
-    from IPython.display import display
 
     ds = w.Dropdown(options=["moons", "circles", "spirals"], value=dataset,
                     description="data")
@@ -436,10 +438,15 @@ def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width:
                           title=f"{'-'.join(map(str, sizes))} {act.value}, {epochs} epochs\n"
                                 f"loss {run.history.loss[-1]:.3f}, "
                                 f"training accuracy {run.accuracy:.3f}")
-        out.clear_output(wait=True)
-        with out:
-            display(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
         plt.close(fig)
+        # The PNG is set as the Output widget's content (its synced `outputs`), not sent
+        # with display(): the picture lives in the widget state, so a saved notebook shows
+        # it, and nothing leaks into the cell's own output, whatever runs the kernel.
+        out.outputs = ({"output_type": "display_data", "metadata": {},
+                        "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                                 "text/plain": "decision boundary"}},)
 
     for c in (ds, act, wid, dep):
         c.observe(draw, names="value")
