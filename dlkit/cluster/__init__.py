@@ -1,0 +1,65 @@
+"""dlkit.cluster: an MPI-shaped communicator, simulated in one process or real.
+
+The distributed chapters write a training step once, as a function of an mpi4py-style
+communicator, and run it in two places:
+
+* **Simulated** - ``SimCluster(n, network=..., compute=..., faults=...).run(train)``
+  runs ``train(comm)`` on n ranks in one process. Time is virtual: messages cost
+  ``alpha + n*beta`` on the chosen network (:mod:`~dlkit.cluster.networks`), work is
+  charged with ``compute(comm, flops)`` at the device's rate
+  (:mod:`~dlkit.cluster.devices`), so every result and timeline is repeatable. A
+  deadlock raises :class:`DeadlockError` naming the blocked ranks and calls; faults
+  (:class:`Faults`) slow ranks down, crash them or delay links.
+* **Real** - the same file on a real MPI installation::
+
+      mpiexec -n 4 python -m mpi4py script.py
+
+  with ``train(MPI.COMM_WORLD)`` at the bottom of the script (``from mpi4py import
+  MPI``). ``compute`` does nothing there. Run it under ``python -m mpi4py``: then an
+  uncaught exception in one rank calls ``MPI_Abort`` and stops the whole job, instead
+  of leaving the other ranks waiting forever in a receive (real MPI has no fault
+  tolerance, so crash experiments are simulation-only). With this repository's
+  virtual environment: ``.venv/bin/mpiexec -n 4 .venv/bin/python -m mpi4py
+  script.py`` (MPICH and mpi4py from PyPI; ``-n`` may exceed the number of cores).
+
+A script that runs in both places::
+
+    import numpy as np
+    from dlkit.cluster import MPI, SimCluster, compute, collectives
+
+    def train(comm):
+        g = np.full(1000, comm.Get_rank(), dtype=np.float64)   # a "gradient"
+        compute(comm, 2e9)                                      # charge 2 GFLOP
+        total = collectives.allreduce_ring(comm, g)             # or comm.Allreduce
+        return total[0]
+
+    if __name__ == "__main__":
+        try:
+            from mpi4py import MPI as REAL
+            if REAL.COMM_WORLD.Get_size() > 1:
+                print(train(REAL.COMM_WORLD)); raise SystemExit
+        except ImportError:
+            pass
+        print(SimCluster(4).run(train).values)
+
+Public names: :class:`SimCluster`, :class:`RunResult`, ``MPI`` (mpi4py's constants and
+classes), :class:`DeadlockError`, :class:`RankCrashed`, :class:`RankError`,
+:func:`compute`, :func:`is_simulated`, :class:`Faults`, the modules ``networks``,
+``devices``, ``collectives`` and ``costs``.
+"""
+
+from . import collectives, costs, devices, networks
+from .comm import Request, SimComm
+from .engine import Event, Transfer
+from .errors import DeadlockError, RankCrashed, RankError
+from .faults import Faults
+from .hooks import compute, is_simulated
+from .mpi import MPI
+from .sim import RunResult, SimCluster
+from .window import Win
+
+__all__ = [
+    "SimCluster", "RunResult", "SimComm", "Request", "Win", "MPI", "DeadlockError",
+    "RankCrashed", "RankError", "compute", "is_simulated", "networks", "devices", "Faults",
+    "collectives", "costs", "Event", "Transfer",
+]

@@ -1,0 +1,530 @@
+"""The simulator's engine: virtual clocks, a deterministic scheduler and message matching.
+
+Each rank runs ``train(comm)`` in its own thread, but only one thread runs at a time:
+the ready rank with the smallest ``(virtual time, rank)``. A rank hands control back
+whenever its clock advances or it must wait (every communication call and every
+``compute`` charge), by releasing the next rank's lock and blocking on its own; there
+is no polling. Because the order in which ranks act depends only on virtual times,
+two runs of the same program produce identical traces.
+
+Timing (see :mod:`dlkit.cluster.networks` for the port model):
+
+* A send is *issued* at the sender's clock ``t_s``; the matching receive is *posted*
+  at the receiver's clock ``t_r``. The transfer starts at
+  ``s = max(t_s, t_r, send port of the sender free, receive port of the receiver free)``
+  and ends at ``e = s + alpha + n*beta (+ link delay)``; it occupies both ports.
+* A receive completes at ``e``. A send of at most ``eager_limit`` bytes completes
+  locally at ``t_s`` (the message is buffered); a larger send completes at ``e``, so a
+  blocking ``Send`` waits for the matching receive to be posted, as MPI may.
+* CPU time is charged only by ``compute`` (flops / device rate) and by the reduction
+  arithmetic of collectives (``gamma`` seconds per byte); messages cost port time.
+
+A run stops with :class:`DeadlockError` when no rank is ready and some are blocked.
+"""
+
+from __future__ import annotations
+
+import heapq
+import pickle
+import threading
+from collections import deque
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .errors import DeadlockError, RankCrashed, _Abort, _Crash
+from .mpi import ANY_SOURCE, ANY_TAG, Status
+
+READY, BLOCKED, DONE = 0, 1, 2
+_CRASH = -1  # version field of a crash entry in the ready heap
+
+
+class Event(NamedTuple):
+    """One interval of a rank's virtual time, as recorded in ``RunResult.trace``.
+
+    kind is one of 'compute', 'reduce' (arithmetic inside collectives), 'send',
+    'recv', 'wait', 'collective', 'barrier', 'win'.
+    """
+
+    rank: int
+    start: float
+    end: float
+    kind: str
+    peer: int | None = None
+    bytes: int = 0
+    label: str = ""
+
+
+class Transfer(NamedTuple):
+    """One message on the wire: ``src`` -> ``dst`` during ``[start, end]``."""
+
+    src: int
+    dst: int
+    start: float
+    end: float
+    bytes: int
+    tag: int
+    label: str = ""
+
+
+class Message:
+    __slots__ = ("src", "dst", "tag", "ctx", "data", "nbytes", "t_send", "sreq", "is_obj")
+
+    def __init__(self, src, dst, tag, ctx, data, nbytes, t_send, sreq, is_obj):
+        self.src, self.dst, self.tag, self.ctx = src, dst, tag, ctx
+        self.data, self.nbytes, self.t_send = data, nbytes, t_send
+        self.sreq, self.is_obj = sreq, is_obj
+
+
+class Request:
+    """A nonblocking operation's handle (mpi4py's ``MPI.Request``): ``wait``/``Wait``,
+    ``test``/``Test``, and the class methods ``Waitall``/``waitall``/``Testall``."""
+
+    __slots__ = ("engine", "owner", "kind", "done", "t_complete", "value", "peer", "tag",
+                 "ctx", "buf", "is_obj", "nbytes", "desc", "status", "t_post")
+
+    def __init__(self, engine, owner, kind, peer, tag, ctx, desc, t_post):
+        self.engine, self.owner, self.kind = engine, owner, kind
+        self.peer, self.tag, self.ctx, self.desc = peer, tag, ctx, desc
+        self.t_post = t_post
+        self.done = False
+        self.t_complete = 0.0
+        self.value = None
+        self.buf = None
+        self.is_obj = False
+        self.nbytes = 0
+        self.status = None
+
+    # mpi4py names ---------------------------------------------------------------
+    def wait(self, status: Status | None = None) -> Any:
+        """Block until complete; return the received object (None for sends)."""
+        self.engine.wait(self.owner, [self], "wait", status=status)
+        return self.value if self.is_obj else None
+
+    def Wait(self, status: Status | None = None) -> bool:
+        self.engine.wait(self.owner, [self], "wait", status=status)
+        return True
+
+    def test(self, status: Status | None = None) -> tuple[bool, Any]:
+        flag = self.engine.test(self.owner, self, status)
+        return flag, (self.value if flag and self.is_obj else None)
+
+    def Test(self, status: Status | None = None) -> bool:
+        return self.engine.test(self.owner, self, status)
+
+    def Free(self) -> None:
+        pass
+
+    @classmethod
+    def Waitall(cls, requests, statuses=None) -> bool:
+        reqs = list(requests)
+        if reqs:
+            reqs[0].engine.wait(reqs[0].owner, reqs, "waitall", statuses=statuses)
+        return True
+
+    @classmethod
+    def waitall(cls, requests, statuses=None) -> list:
+        reqs = list(requests)
+        if reqs:
+            reqs[0].engine.wait(reqs[0].owner, reqs, "waitall", statuses=statuses)
+        return [r.value if r.is_obj else None for r in reqs]
+
+    @classmethod
+    def Testall(cls, requests, statuses=None) -> bool:
+        return all(r.engine.test(r.owner, r, None) for r in list(requests))
+
+    def __repr__(self) -> str:
+        state = f"done at {self.t_complete:.6g} s" if self.done else "pending"
+        return f"<Request {self.desc} of rank {self.owner}, {state}>"
+
+
+def _matches(want_src, want_tag, src, tag) -> bool:
+    return (want_src == ANY_SOURCE or want_src == src) and (want_tag == ANY_TAG or want_tag == tag)
+
+
+class Engine:
+    """Shared state of one simulated run (one instance per ``SimCluster.run`` call)."""
+
+    def __init__(self, n, network, device, faults, eager_limit):
+        self.n = n
+        self.network = network
+        self.device = device
+        self.faults = faults
+        self.eager_limit = eager_limit
+        self.clock = [0.0] * n
+        self.state = [READY] * n
+        self.version = [0] * n
+        self.heap = [(0.0, r, r, 0) for r in range(n)]  # (time, key, rank, version)
+        self.crash_at = [float("inf")] * n
+        for r, t in faults.crash.items():
+            self.crash_at[r] = float(t)
+            self.heap.append((float(t), r, r, _CRASH))
+        heapq.heapify(self.heap)
+        self.slow = [faults.slow_factor(r) for r in range(n)]
+        self.sem = [threading.Lock() for _ in range(n)]
+        for s in self.sem:
+            s.acquire()
+        self.pending = [None] * n  # exception to raise in a rank when it wakes
+        self.waiting = [None] * n  # requests a blocked rank waits for
+        self.blocked_desc = [""] * n
+        self.sendfree = [0.0] * n
+        self.recvfree = [0.0] * n
+        self.unexpected = [deque() for _ in range(n)]  # sent, not yet matched, per receiver
+        self.posted = [[] for _ in range(n)]  # posted receives not yet matched, per receiver
+        self.crashed: dict[int, float] = {}
+        self.quiet = [None] * n  # label of the collective a rank is inside, or None
+        self.trace: list[Event] = []
+        self.messages: list[Transfer] = []
+        self.error: BaseException | None = None
+        self.aborting = False
+        self.done_count = 0
+        self.done_lock = threading.Lock()
+        self.finished = threading.Event()
+        self.values = [None] * n
+        self.polls = 0
+        self.tls = threading.local()
+
+    # ---------------------------------------------------------------- scheduling ----
+    def _pop_valid(self):
+        """Pop the next rank to run (smallest (time, rank)), processing crash entries."""
+        heap = self.heap
+        state, version = self.state, self.version
+        while heap:
+            t, _key, r, v = heapq.heappop(heap)
+            if v == _CRASH:
+                if state[r] != DONE and r not in self.crashed:
+                    # The rank's crash time has come: wake it so its thread unwinds.
+                    self.clock[r] = t
+                    self.pending[r] = _Crash()
+                    state[r] = READY
+                    self.version[r] += 1
+                    return r
+                continue
+            if state[r] == READY and version[r] == v:
+                return r
+        return None
+
+    def _clean_top(self):
+        heap = self.heap
+        while heap:
+            t, _key, r, v = heap[0]
+            if v == _CRASH:
+                if self.state[r] != DONE and r not in self.crashed:
+                    return heap[0]
+            elif self.state[r] == READY and self.version[r] == v:
+                return heap[0]
+            heapq.heappop(heap)
+        return None
+
+    def _push(self, r, key=None):
+        self.version[r] += 1
+        heapq.heappush(self.heap, (self.clock[r], r if key is None else key, r, self.version[r]))
+
+    def yield_(self, me, after_peers=False):
+        """Let ranks with a smaller (time, rank) act before `me` continues."""
+        if self.aborting:
+            raise _Abort()
+        top = self._clean_top()
+        if top is None:
+            return
+        t = self.clock[me]
+        key = me + self.n if after_peers else me
+        if (t, key) < (top[0], top[1]):
+            return
+        self.state[me] = READY
+        self._push(me, key)
+        nxt = self._pop_valid()
+        if nxt == me:
+            self._after_wake(me)
+            return
+        self._handoff(me, nxt)
+
+    def _block(self, me):
+        """`me` cannot continue until a request completes: run someone else."""
+        self.state[me] = BLOCKED
+        nxt = self._pop_valid()
+        if nxt is None:
+            self._stalled()
+            raise _Abort()
+        if nxt == me:
+            self._after_wake(me)
+            return
+        self._handoff(me, nxt)
+
+    def _handoff(self, me, nxt):
+        self.sem[nxt].release()
+        self.sem[me].acquire()
+        self._after_wake(me)
+
+    def _after_wake(self, me):
+        exc = self.pending[me]
+        if exc is not None:
+            self.pending[me] = None
+            raise exc
+        if self.aborting:
+            raise _Abort()
+
+    def _wake(self, r, t):
+        """Make blocked rank r ready at virtual time >= t."""
+        if self.state[r] == BLOCKED:
+            self.clock[r] = max(self.clock[r], t)
+            self.state[r] = READY
+            self._push(r)
+
+    def advance(self, me, t):
+        """Set me's clock to t (>= now), crashing the rank if its crash time comes first."""
+        if t >= self.crash_at[me]:
+            self.clock[me] = max(self.clock[me], self.crash_at[me])
+            raise _Crash()
+        if t > self.clock[me]:
+            self.clock[me] = t
+
+    def _stalled(self):
+        """No rank is ready: either everything finished or the live ranks deadlock."""
+        blocked = {r: self.blocked_desc[r] for r in range(self.n) if self.state[r] == BLOCKED}
+        if not blocked:
+            self.finished.set()
+            return
+        t = max(self.clock[r] for r in blocked)
+        extra = ""
+        if self.crashed:
+            extra = "crashed ranks: " + ", ".join(
+                f"{r} (at {tc:.6g} s)" for r, tc in sorted(self.crashed.items()))
+        if self.error is None:
+            self.error = DeadlockError(blocked, t, extra)
+        self.abort_all()
+
+    def abort_all(self, current=None):
+        """Stop the run: wake every waiting thread so that it unwinds with _Abort."""
+        self.aborting = True
+        for r in range(self.n):
+            if r != current and self.state[r] != DONE:
+                self.pending[r] = _Abort()
+                try:
+                    self.sem[r].release()
+                except RuntimeError:  # already released
+                    pass
+
+    def finish(self, me):
+        """The thread of rank `me` ends (normally, by crash, or unwinding an abort)."""
+        with self.done_lock:
+            self.state[me] = DONE
+            self.done_count += 1
+            if self.aborting:
+                if self.done_count == self.n:
+                    self.finished.set()
+                return
+        nxt = self._pop_valid()
+        if nxt is not None:
+            self.sem[nxt].release()
+        else:
+            self._stalled()
+            if self.done_count == self.n:
+                self.finished.set()
+
+    def rank_failed(self, me, exc):
+        """An exception escaped rank me's train function: stop everyone."""
+        with self.done_lock:
+            if self.error is None and not self.aborting:
+                self.error = (me, exc)
+            self.abort_all(current=me)
+
+    def on_crash(self, me):
+        """Rank me has crashed: tell the ranks that wait on it."""
+        t = self.crash_at[me]
+        self.clock[me] = t
+        self.crashed[me] = t
+        self.posted[me].clear()
+        for r in range(self.n):
+            if self.state[r] != BLOCKED or self.waiting[r] is None:
+                continue
+            waited = self.waiting[r]
+            if any(not q.done and q.peer == me for q in waited):
+                self.pending[r] = RankCrashed(me, t, r, self.blocked_desc[r])
+                self.posted[r] = [q for q in self.posted[r] if q not in waited]
+                self._wake(r, t)
+
+    # --------------------------------------------------------------- recording ----
+    def record(self, rank, start, end, kind, peer=None, nbytes=0, label=""):
+        if self.quiet[rank] is None:
+            self.trace.append(Event(rank, start, end, kind, peer, int(nbytes), label))
+
+    def compute(self, me, seconds, label="compute", kind="compute"):
+        """Charge `seconds` of CPU time to rank me (already scaled by the slow factor)."""
+        if self.aborting:
+            raise _Abort()
+        t0 = self.clock[me]
+        self.advance(me, t0 + seconds)
+        self.record(me, t0, self.clock[me], kind, None, 0, label)
+        self.yield_(me)
+
+    # ------------------------------------------------------------ point to point ----
+    def _check_peer(self, me, peer, what, allow_any=False):
+        if allow_any and peer == ANY_SOURCE:
+            return
+        if not isinstance(peer, (int, np.integer)) or not 0 <= peer < self.n:
+            raise ValueError(f"rank {me}: {what}={peer!r} is not a rank of this "
+                             f"communicator (0..{self.n - 1})")
+
+    def post_send(self, me, dest, tag, ctx, data, nbytes, is_obj, desc):
+        if self.aborting:
+            raise _Abort()
+        self._check_peer(me, dest, "dest")
+        if tag < 0:
+            raise ValueError(f"rank {me}: send tag must be >= 0, got {tag}")
+        t = self.clock[me]
+        if dest in self.crashed:
+            raise RankCrashed(dest, self.crashed[dest], me, desc)
+        sreq = Request(self, me, "send", dest, tag, ctx, desc, t)
+        sreq.nbytes = nbytes
+        if nbytes <= self.eager_limit:
+            sreq.done = True
+            sreq.t_complete = t
+        msg = Message(me, dest, tag, ctx, data, nbytes, t, sreq, is_obj)
+        posted = self.posted[dest]
+        for i, rreq in enumerate(posted):
+            if rreq.ctx == ctx and _matches(rreq.peer, rreq.tag, me, tag):
+                del posted[i]
+                self._match(msg, rreq)
+                break
+        else:
+            self.unexpected[dest].append(msg)
+        return sreq
+
+    def post_recv(self, me, source, tag, ctx, buf, is_obj, desc):
+        if self.aborting:
+            raise _Abort()
+        self._check_peer(me, source, "source", allow_any=True)
+        rreq = Request(self, me, "recv", source, tag, ctx, desc, self.clock[me])
+        rreq.buf = buf
+        rreq.is_obj = is_obj
+        queue = self.unexpected[me]
+        for i, msg in enumerate(queue):
+            if msg.ctx == ctx and _matches(source, tag, msg.src, msg.tag):
+                del queue[i]
+                self._match(msg, rreq)
+                return rreq
+        if source != ANY_SOURCE and source in self.crashed:
+            raise RankCrashed(source, self.crashed[source], me, desc)
+        self.posted[me].append(rreq)
+        return rreq
+
+    def _match(self, msg, rreq):
+        src, dst = msg.src, msg.dst
+        net = self.network
+        alpha, beta = net.link(src, dst, self.n)
+        s = max(msg.t_send, rreq.t_post, self.sendfree[src], self.recvfree[dst])
+        e = s + alpha + msg.nbytes * beta
+        if self.faults.delay:
+            e += self.faults.link_delay(src, dst)
+        self.sendfree[src] = e
+        self.recvfree[dst] = e
+        label = self.quiet[src] or ""
+        self.messages.append(Transfer(src, dst, s, e, msg.nbytes, msg.tag, label))
+        # deliver
+        if rreq.is_obj:
+            if not msg.is_obj:
+                raise TypeError(f"rank {dst}: recv() (pickled object) matched a buffer Send "
+                                f"from rank {src}; use Recv(buf) for buffers")
+            rreq.value = pickle.loads(msg.data)
+        else:
+            if msg.is_obj:
+                raise TypeError(f"rank {dst}: Recv(buf) matched a pickled send() from rank "
+                                f"{src}; use recv() for objects")
+            out = rreq.buf.reshape(-1).view(np.uint8)
+            if msg.nbytes > out.size:
+                raise ValueError(f"rank {dst}: message truncated: rank {src} sent "
+                                 f"{msg.nbytes} bytes (tag {msg.tag}) into a {out.size}-byte "
+                                 "receive buffer; make the buffer larger")
+            out[: msg.nbytes] = msg.data
+        rreq.nbytes = msg.nbytes
+        rreq.status = (src, msg.tag, msg.nbytes)
+        rreq.done = True
+        rreq.t_complete = e
+        self._notify(rreq)
+        sreq = msg.sreq
+        if not sreq.done:
+            sreq.done = True
+            sreq.t_complete = e
+            self._notify(sreq)
+
+    def _notify(self, req):
+        r = req.owner
+        if self.state[r] == BLOCKED:
+            reqs = self.waiting[r]
+            if reqs is not None and all(q.done for q in reqs):
+                self._wake(r, max(q.t_complete for q in reqs))
+
+    def wait(self, me, reqs, kind, status=None, statuses=None, record=True, label=""):
+        """Block rank me until all `reqs` complete; advance its clock to the latest end."""
+        if self.aborting:
+            raise _Abort()
+        t0 = self.clock[me]
+        if not all(q.done for q in reqs):
+            self.waiting[me] = reqs
+            self.blocked_desc[me] = " + ".join(q.desc for q in reqs if not q.done)
+            try:
+                self._block(me)
+            finally:
+                self.waiting[me] = None
+        t1 = max([t0] + [q.t_complete for q in reqs])
+        self.advance(me, t1)
+        if status is not None and reqs[0].status is not None:
+            status._fill(*reqs[0].status)
+        if statuses is not None:
+            for st, q in zip(statuses, reqs):
+                if q.status is not None:
+                    st._fill(*q.status)
+        if record:
+            peer = reqs[0].status[0] if len(reqs) == 1 and reqs[0].status else (
+                reqs[0].peer if len(reqs) == 1 else None)
+            nbytes = sum(q.nbytes for q in reqs)
+            self.record(me, t0, self.clock[me], kind, peer, nbytes, label)
+        self.yield_(me)
+
+    def test(self, me, req, status=None):
+        """Nonblocking completion check at me's current virtual time."""
+        if self.aborting:
+            raise _Abort()
+        t = self.clock[me]
+        if req.done and req.t_complete <= t:
+            if status is not None and req.status is not None:
+                status._fill(*req.status)
+            self.polls = 0
+            return True
+        # Not complete yet: move the clock to the next moment something can change,
+        # and let every other rank at that moment act first.
+        nxt = req.t_complete if req.done else float("inf")
+        top = self._clean_top()
+        if top is not None:
+            nxt = min(nxt, max(top[0], t))
+        if nxt == float("inf"):
+            self.polls += 1
+            if self.polls > 10000:
+                self.blocked_desc[me] = f"polling test() on {req.desc}"
+                self.state[me] = BLOCKED
+                self._stalled()
+                raise _Abort()
+            return False
+        self.advance(me, nxt)
+        self.yield_(me, after_peers=True)
+        return False
+
+    # ---------------------------------------------------------------- helpers ----
+    @staticmethod
+    def pack(buf, what):
+        """Copy a numpy buffer's bytes (the message payload)."""
+        arr = np.asarray(buf)
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
+        return arr.reshape(-1).view(np.uint8).copy(), arr.nbytes
+
+    @staticmethod
+    def check_recv_buf(buf, me):
+        if not isinstance(buf, np.ndarray):
+            raise TypeError(f"rank {me}: Recv needs a numpy array buffer, got "
+                            f"{type(buf).__name__}; use recv() for Python objects")
+        if not buf.flags.c_contiguous or not buf.flags.writeable:
+            raise ValueError(f"rank {me}: Recv buffer must be a writeable C-contiguous array "
+                             "(np.empty(shape) or a contiguous slice)")
+        return buf

@@ -1,0 +1,39 @@
+"""Simulation-only cost hooks that are harmless on a real mpi4py communicator.
+
+A training script charges its arithmetic with ``compute(comm, flops)``: on a simulated
+rank this advances the rank's virtual clock by ``flops / device.flops`` seconds
+(times its slow factor) and records a 'compute' event; on a real ``MPI.COMM_WORLD`` it
+does nothing, because real time passes by itself. So one script runs in both places.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def is_simulated(comm: Any) -> bool:
+    """True if `comm` is a simulated communicator (from ``SimCluster.run``)."""
+    return getattr(comm, "_dlkit_sim", False) is True
+
+
+def compute(comm: Any, flops: float, label: str = "compute") -> None:
+    """Charge ``flops`` floating-point operations to the calling rank.
+
+    Simulated: the rank's clock advances by ``flops / device.flops * slow_factor``
+    seconds and a 'compute' event labelled ``label`` is recorded. Real MPI: no-op.
+    """
+    if not is_simulated(comm):
+        return
+    if flops < 0:
+        raise ValueError(f"compute(comm, flops={flops}): flops must be >= 0")
+    eng, me = comm._engine, comm._rank
+    eng.compute(me, flops / eng.device.flops * eng.slow[me], label, "compute")
+
+
+def charge_reduce(comm: Any, nbytes: int, label: str = "reduce") -> None:
+    """Charge the arithmetic of combining ``nbytes`` bytes in a reduction collective:
+    ``gamma * nbytes`` seconds (times the slow factor) when simulated; no-op on real MPI."""
+    if not is_simulated(comm):
+        return
+    eng, me = comm._engine, comm._rank
+    eng.compute(me, nbytes * eng.network.gamma * eng.slow[me], label, "reduce")
