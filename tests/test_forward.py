@@ -181,3 +181,16 @@ def test_check_forward(capsys):
     assert not ch03.check_forward(no_bias)
     assert not ch03.check_forward(broken)
     assert "RuntimeError" in capsys.readouterr().out
+
+
+def test_boundary_explorer_draws_at_creation_and_retrains():
+    from dlkit.viz import networks as V
+
+    box = V.boundary_explorer("moons", "relu", width=4, depth=1, epochs=50)
+    (ds, act), (wid, dep) = box.children[0].children, box.children[1].children
+    out = box.children[2]
+    first = out.outputs[0]["data"]["image/png"]
+    assert len(out.outputs) == 1 and len(first) > 1000
+    wid.value = 16                      # a control change trains and redraws
+    assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"] != first
+    assert [c.value for c in (ds, act, dep)] == ["moons", "relu", 1]
