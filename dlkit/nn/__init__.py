@@ -31,6 +31,7 @@ from dlkit.nn.activations import (
     tanh_prime,
 )
 from dlkit.nn.core import Layer, Param, Sequential, check_array, parameters_of
+from dlkit.nn.conv import AvgPool2d, Conv2d, Dropout, Flatten, MaxPool2d
 from dlkit.nn.gradcheck import GradCheck, check_layer, check_loss, numerical_gradient, rel_error
 from dlkit.nn.linear import Linear
 from dlkit.nn.losses import (
@@ -45,6 +46,7 @@ from dlkit.nn.losses import (
 
 __all__ = [
     "init", "Layer", "Param", "Sequential", "check_array", "parameters_of",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout",
     "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Identity", "Softmax", "Maxout",
     "get_activation", "ACTIVATIONS",
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime",

@@ -1,0 +1,125 @@
+"""2-D convolution (cross-correlation, as deep-learning frameworks define it) by four
+algorithms, plus a compiled direct kernel.
+
+    out[n, f_o, x, y] = b[f_o] + Σ_{f_i} Σ_{k_x} Σ_{k_y} w[f_o, f_i, k_x, k_y] · in[n, f_i, s·x + k_x, s·y + k_y]
+
+==========  =================================================  =====================
+algorithm   idea                                               applies to
+==========  =================================================  =====================
+direct      the sum as written, looping over kernel offsets    any kernel, stride
+im2col      unfold receptive fields, then one GEMM             any kernel, stride
+            (Chellapilla et al. 2006)
+winograd    F(2×2, 3×3) minimal filtering (Lavin & Gray 2016)  3×3 kernels, stride 1
+fft         pointwise products in frequency space              any kernel; a stride
+            (Mathieu et al. 2014)                              wastes work
+numba       the direct sum, compiled with a vectorising        any kernel, stride
+            loop order (:mod:`dlkit.kernels.cpu`)
+==========  =================================================  =====================
+
+``conv2d(x, w, b, stride, padding, algorithm=...)`` runs any of them;
+``conv2d_backward(dout, x, w, stride, padding, algorithm=...)`` returns (dx, dw, db).
+Every algorithm is tested against ``scipy.signal.correlate``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlkit.conv.common import check_conv_args, dilate, output_size, pad_input
+from dlkit.conv.compiled import conv2d_fast_backward, conv2d_numba, conv2d_numba_backward
+from dlkit.conv.cost import (
+    direct_mults,
+    fft_mults,
+    fft_crossover,
+    im2col_mults,
+    winograd_mults,
+)
+from dlkit.conv.direct import conv2d_direct, conv2d_direct_backward, conv2d_direct_loops
+from dlkit.conv.fft import conv2d_fft, conv2d_fft_backward
+from dlkit.conv.im2col import col2im, conv2d_im2col, conv2d_im2col_backward, im2col
+from dlkit.conv.winograd import AT, BT, G, conv2d_winograd, winograd_check
+
+__all__ = [
+    "ALGORITHMS", "conv2d", "conv2d_backward", "choose_algorithm", "output_size", "pad_input",
+    "dilate", "check_conv_args",
+    "conv2d_direct", "conv2d_direct_loops", "conv2d_direct_backward",
+    "im2col", "col2im", "conv2d_im2col", "conv2d_im2col_backward",
+    "conv2d_winograd", "winograd_check", "BT", "G", "AT",
+    "conv2d_fft", "conv2d_fft_backward",
+    "conv2d_numba", "conv2d_numba_backward", "conv2d_fast_backward",
+    "direct_mults", "im2col_mults", "winograd_mults", "fft_mults", "fft_crossover",
+]
+
+ALGORITHMS = ("direct", "im2col", "winograd", "fft", "numba")
+
+_FORWARD = {
+    "direct": conv2d_direct,
+    "im2col": conv2d_im2col,
+    "winograd": conv2d_winograd,
+    "fft": conv2d_fft,
+    "numba": conv2d_numba,
+}
+
+
+def _numba_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def choose_algorithm(algorithm: str, kernel_shape, stride: int = 1) -> str:
+    """Resolve ``"auto"`` (and check the name): the fastest correct path on a CPU.
+
+    ``auto`` is the compiled direct kernel when numba is installed (it needs no
+    unfolded copy and is parallel over images and channels), else im2col + GEMM.
+    """
+    if algorithm == "auto":
+        return "numba" if _numba_available() else "im2col"
+    if algorithm not in ALGORITHMS:
+        raise ValueError(
+            f"unknown convolution algorithm {algorithm!r}: choose one of "
+            f"'auto', {', '.join(repr(a) for a in ALGORITHMS)}"
+        )
+    if algorithm == "winograd":
+        winograd_check(kernel_shape, stride)
+    return algorithm
+
+
+def conv2d(x, w, b=None, stride: int = 1, padding: int = 0, algorithm: str = "im2col"):
+    """2-D convolution of x (N, C, H, W) with w (F, C, kh, kw) -> (N, F, H_out, W_out).
+
+    H_out = (H + 2·padding − kh) // stride + 1 (same for W).
+    """
+    algorithm = choose_algorithm(algorithm, np.shape(w), stride)
+    return _FORWARD[algorithm](x, w, b, stride, padding)
+
+
+def conv2d_backward(dout, x, w, stride: int = 1, padding: int = 0, algorithm: str = "im2col"):
+    """Gradients of :func:`conv2d`: returns (dx, dw, db) for dout (N, F, H_out, W_out).
+
+    Each algorithm computes them its own way: direct and numba by the transposed
+    loops, im2col by two GEMMs and col2im, fft by FFTs. Winograd computes dx with
+    Winograd itself (the gradient of a 3×3 stride-1 correlation is a 3×3 correlation
+    of the padded dout with the flipped kernel) and dw, whose 'kernel' is the size of
+    the output, by im2col.
+    """
+    algorithm = choose_algorithm(algorithm, np.shape(w), stride)
+    if algorithm == "direct":
+        return conv2d_direct_backward(dout, x, w, stride, padding)
+    if algorithm == "im2col":
+        return conv2d_im2col_backward(dout, x, w, stride, padding)
+    if algorithm == "fft":
+        return conv2d_fft_backward(dout, x, w, stride, padding)
+    if algorithm == "numba":
+        return conv2d_numba_backward(dout, x, w, stride, padding)
+    # winograd
+    x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_backward")
+    F, C = w.shape[:2]
+    from dlkit.conv.im2col import im2col as _im2col
+
+    dout = np.asarray(dout, x.dtype)
+    dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)
+    dw = (dout_m @ _im2col(x, 3, 3, 1, p).T).reshape(w.shape)
+    dxp = conv2d_winograd(dout, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), None, 1, 2)
+    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
+    return np.ascontiguousarray(dx), dw, dout_m.sum(axis=1)

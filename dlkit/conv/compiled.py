@@ -1,0 +1,87 @@
+"""Convolution through the Numba kernels of :mod:`dlkit.kernels.cpu`.
+
+The same direct sum as :mod:`dlkit.conv.direct`, compiled, parallel over the cores
+and ordered so that the innermost loop vectorises (see the kernels' docstrings).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlkit.conv.common import check_conv_args, dilate, pad_input
+
+
+def _kernels():
+    from dlkit.kernels import cpu  # imports numba only when asked for
+
+    return cpu
+
+
+def conv2d_numba(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """Direct convolution by the compiled kernel.
+
+    x (N, C, H, W), w (F, C, kh, kw), b (F,) or None -> out (N, F, H_out, W_out).
+    """
+    x, w, b, s, p = check_conv_args(x, w, b, stride, padding, "conv2d_numba")
+    if b is None:
+        b = np.zeros(w.shape[0], x.dtype)
+    xp = np.ascontiguousarray(pad_input(x, p))
+    return _kernels().conv2d_direct(xp, np.ascontiguousarray(w), b, s)
+
+
+def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
+    """Gradients by the compiled kernels: dx (N, C, H, W), dw (F, C, kh, kw), db (F,).
+
+    dx is a 'full' correlation: dout (dilated by the stride) padded by kh − 1, kw − 1
+    and correlated with the kernel flipped in both axes and with its channel axes
+    swapped, which is exactly what the forward kernel computes.
+    """
+    x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_numba_backward")
+    cpu = _kernels()
+    F, C, kh, kw = w.shape
+    xp = np.ascontiguousarray(pad_input(x, p))
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    dw = cpu.conv2d_weight_grad(dout, xp, kh, kw, s)
+    d = dilate(dout, s)
+    dpad = np.pad(d, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)   # (N, C, Hd+kh-1, ...)
+    Hp, Wp = xp.shape[2:]
+    if full.shape[2:] != (Hp, Wp):                   # rows/cols a stride never reached
+        dxp = np.zeros_like(xp)
+        dxp[:, :, : full.shape[2], : full.shape[3]] = full
+    else:
+        dxp = full
+    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx: bool = True):
+    """The quickest CPU gradients (used by ``Conv2d(algorithm="auto")``).
+
+    dw by one BLAS GEMM against the compiled im2col's columns, dx by the compiled
+    direct kernel as in :func:`conv2d_numba_backward` (skipped when ``need_dx`` is
+    False, e.g. for a network's first layer, whose input needs no gradient).
+    """
+    x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_fast_backward")
+    cpu = _kernels()
+    F, C, kh, kw = w.shape
+    xp = np.ascontiguousarray(pad_input(x, p))
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    cols = cpu.im2col(xp, kh, kw, s)                                # (C·kh·kw, N·Ho·Wo)
+    dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)
+    dw = (dout_m @ cols.T).reshape(w.shape)
+    db = dout_m.sum(axis=1)
+    if not need_dx:
+        return None, dw, db
+    d = dilate(dout, s)
+    dpad = np.pad(d, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)
+    if full.shape[2:] != xp.shape[2:]:
+        dxp = np.zeros_like(xp)
+        dxp[:, :, : full.shape[2], : full.shape[3]] = full
+    else:
+        dxp = full
+    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
+    return dx, dw, db

@@ -1,0 +1,9 @@
+"""Compiled kernels: one source of truth for the loops dlkit runs fast.
+
+- :mod:`dlkit.kernels.cpu`: Numba CPU kernels (``@njit(parallel=True, cache=True)``)
+  for the direct convolution and its gradients, im2col/col2im and a blocked GEMM
+  written for teaching. Importing it imports numba; dlkit imports it only when a
+  numba path is asked for.
+
+Every kernel is tested against a numpy reference (tests/test_kernels.py).
+"""

@@ -1,0 +1,223 @@
+"""Numba CPU kernels for convolution and matrix multiplication.
+
+All kernels are ``@njit(parallel=True, cache=True, fastmath=True)``: ``prange`` splits
+the outermost independent loop over the cores, ``cache=True`` keeps the compiled code
+on disk so only the first run of a new dtype pays the compile time, and ``fastmath``
+lets LLVM reorder the sums so that the innermost loops become SIMD instructions.
+
+The loop order is the whole story. A loop vectorises when its body reads and writes
+memory at consecutive addresses; so each kernel puts the longest contiguous axis
+innermost and hoists everything else (a weight, an offset) out of it:
+
+- :func:`conv2d_direct`: for stride 1 a flat index p = x·W_p + y of the padded image
+  turns the two output axes into one contiguous run of length (H_out−1)·W_p + W_out, and
+  every kernel offset (k_x, k_y) becomes a shift ``off = k_x·W_p + k_y``:
+  ``acc[p] += w · in[off + p]``, one long vectorised loop per weight (the positions
+  with y ≥ W_out wrap into the next row and are discarded).
+- :func:`conv2d_weight_grad`: the same shifts give dw as contiguous dot products; the
+  input gradient is :func:`conv2d_direct` itself, run on the zero-padded dout with the
+  flipped kernel (see :func:`dlkit.conv.compiled.conv2d_numba_backward`).
+- :func:`im2col` / :func:`col2im`: copies in the order of the matrix they fill.
+- :func:`gemm_blocked`: cache blocking plus an i-k-j order with k unrolled by four.
+
+numpy (BLAS) remains the reference: tests/test_kernels.py compares every kernel
+with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_JIT = dict(parallel=True, cache=True, fastmath=True)
+
+
+@njit(**_JIT)
+def conv2d_direct(xp, w, b, stride):
+    """Direct convolution of an already padded input.
+
+    xp (N, C, H_p, W_p), w (F, C, kh, kw), b (F,), stride s -> out (N, F, H_out, W_out).
+    One (image, output channel) pair per parallel task. For stride 1 the innermost
+    loop runs over the flat index p and adds four kernel columns at once
+    (k_y unrolled by four), so each load and store of ``acc[p]`` serves four
+    multiply-adds.
+    """
+    N, C, Hp, Wp = xp.shape
+    F, _, KH, KW = w.shape
+    Ho = (Hp - KH) // stride + 1
+    Wo = (Wp - KW) // stride + 1
+    out = np.empty((N, F, Ho, Wo), xp.dtype)
+    if stride == 1:
+        L = (Ho - 1) * Wp + Wo                      # flat run covering every output
+        xf = xp.reshape(N, C, Hp * Wp)
+        for nf in prange(N * F):
+            n = nf // F
+            f = nf - n * F
+            acc = np.zeros(L, xp.dtype)
+            for c in range(C):
+                xr = xf[n, c]                       # one input channel, flattened
+                for kx in range(KH):
+                    ky = 0
+                    while ky + 4 <= KW:
+                        w0 = w[f, c, kx, ky]
+                        w1 = w[f, c, kx, ky + 1]
+                        w2 = w[f, c, kx, ky + 2]
+                        w3 = w[f, c, kx, ky + 3]
+                        xs = xr[kx * Wp + ky : kx * Wp + ky + L + 3]
+                        for p in range(L):          # contiguous: vectorises
+                            acc[p] += w0 * xs[p] + w1 * xs[p + 1] + w2 * xs[p + 2] + w3 * xs[p + 3]
+                        ky += 4
+                    while ky < KW:
+                        wv = w[f, c, kx, ky]
+                        xs = xr[kx * Wp + ky : kx * Wp + ky + L]
+                        for p in range(L):
+                            acc[p] += wv * xs[p]
+                        ky += 1
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, f, i, j] = acc[i * Wp + j] + b[f]
+    else:
+        for nf in prange(N * F):
+            n = nf // F
+            f = nf - n * F
+            o = out[n, f]
+            o[:, :] = b[f]
+            for c in range(C):
+                for kx in range(KH):
+                    for ky in range(KW):
+                        wv = w[f, c, kx, ky]
+                        for i in range(Ho):
+                            row = xp[n, c, i * stride + kx]
+                            for j in range(Wo):
+                                o[i, j] += wv * row[j * stride + ky]
+    return out
+
+
+@njit(**_JIT)
+def conv2d_weight_grad(dout, xp, KH, KW, stride):
+    """dw[f, c, k_x, k_y] = Σ_n Σ_{x,y} dout[n, f, x, y] · xp[n, c, s·x + k_x, s·y + k_y].
+
+    dout (N, F, H_out, W_out), xp (N, C, H_p, W_p) -> dw (F, C, kh, kw). One (f, c) pair
+    per task; dout is first spread onto the padded grid's flat index (zeros between
+    strided positions and in the wrapped columns), so each kernel offset is one
+    contiguous dot product.
+    """
+    N, C, Hp, Wp = xp.shape
+    F, Ho, Wo = dout.shape[1], dout.shape[2], dout.shape[3]
+    L = (Ho - 1) * stride * Wp + (Wo - 1) * stride + 1
+    dflat = np.zeros((N, F, L), xp.dtype)
+    for n in prange(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    dflat[n, f, i * stride * Wp + j * stride] = dout[n, f, i, j]
+    xf = xp.reshape(N, C, Hp * Wp)
+    dw = np.zeros((F, C, KH, KW), xp.dtype)
+    zero = np.zeros(1, xp.dtype)[0]                 # sums in the input's precision
+    for fc in prange(F * C):
+        f = fc // C
+        c = fc - f * C
+        for kx in range(KH):
+            ky = 0
+            while ky < KW:                          # four kernel columns per pass
+                off = kx * Wp + ky
+                s0, s1, s2, s3 = zero, zero, zero, zero
+                for n in range(N):
+                    d = dflat[n, f]
+                    xs = xf[n, c, off : off + L + 3]
+                    if ky + 4 <= KW:
+                        for p in range(L):          # contiguous dot products
+                            s0 += d[p] * xs[p]
+                            s1 += d[p] * xs[p + 1]
+                            s2 += d[p] * xs[p + 2]
+                            s3 += d[p] * xs[p + 3]
+                    else:
+                        for p in range(L):
+                            s0 += d[p] * xs[p]
+                dw[f, c, kx, ky] = s0
+                if ky + 4 <= KW:
+                    dw[f, c, kx, ky + 1] = s1
+                    dw[f, c, kx, ky + 2] = s2
+                    dw[f, c, kx, ky + 3] = s3
+                    ky += 4
+                else:
+                    ky += 1
+    return dw
+
+
+@njit(**_JIT)
+def im2col(xp, KH, KW, stride):
+    """Unfold a padded (N, C, H_p, W_p) input into cols (C·kh·kw, N·H_out·W_out).
+
+    Same layout as :func:`dlkit.conv.im2col.im2col`; one row (c, k_x, k_y) per task.
+    """
+    N, C, Hp, Wp = xp.shape
+    Ho = (Hp - KH) // stride + 1
+    Wo = (Wp - KW) // stride + 1
+    cols = np.empty((C * KH * KW, N * Ho * Wo), xp.dtype)
+    for r in prange(C * KH * KW):
+        c = r // (KH * KW)
+        kx = (r // KW) % KH
+        ky = r % KW
+        for n in range(N):
+            for i in range(Ho):
+                base = (n * Ho + i) * Wo
+                for j in range(Wo):
+                    cols[r, base + j] = xp[n, c, i * stride + kx, j * stride + ky]
+    return cols
+
+
+@njit(**_JIT)
+def col2im(cols, N, C, Hp, Wp, KH, KW, stride):
+    """Adjoint of :func:`im2col`: sum the columns back into a padded (N, C, H_p, W_p)."""
+    Ho = (Hp - KH) // stride + 1
+    Wo = (Wp - KW) // stride + 1
+    xp = np.zeros((N, C, Hp, Wp), cols.dtype)
+    for n in prange(N):
+        for c in range(C):
+            for kx in range(KH):
+                for ky in range(KW):
+                    r = (c * KH + kx) * KW + ky
+                    for i in range(Ho):
+                        base = (n * Ho + i) * Wo
+                        for j in range(Wo):
+                            xp[n, c, i * stride + kx, j * stride + ky] += cols[r, base + j]
+    return xp
+
+
+@njit(**_JIT)
+def gemm_blocked(A, B, bm=64, bk=128, bn=256):
+    """C = A @ B by cache blocking, written to be read (numpy's BLAS is the fast path).
+
+    A (M, K), B (K, N) -> C (M, N). Row blocks of C run in parallel. Within a block,
+    a (bk × bn) tile of B is reused for bm rows while it sits in the L2 cache; the
+    innermost loop runs along a row of C and four rows of B (k unrolled by four), so
+    each load of C[i, j] serves four multiply-adds and the loop is SIMD.
+    """
+    M, K = A.shape
+    N = B.shape[1]
+    C = np.zeros((M, N), A.dtype)
+    for ib in prange((M + bm - 1) // bm):
+        i0 = ib * bm
+        i1 = min(i0 + bm, M)
+        for k0 in range(0, K, bk):
+            k1 = min(k0 + bk, K)
+            for j0 in range(0, N, bn):
+                j1 = min(j0 + bn, N)
+                for i in range(i0, i1):
+                    k = k0
+                    while k + 4 <= k1:
+                        a0 = A[i, k]
+                        a1 = A[i, k + 1]
+                        a2 = A[i, k + 2]
+                        a3 = A[i, k + 3]
+                        for j in range(j0, j1):
+                            C[i, j] += (a0 * B[k, j] + a1 * B[k + 1, j]
+                                        + a2 * B[k + 2, j] + a3 * B[k + 3, j])
+                        k += 4
+                    while k < k1:
+                        a0 = A[i, k]
+                        for j in range(j0, j1):
+                            C[i, j] += a0 * B[k, j]
+                        k += 1
+    return C

@@ -1,0 +1,325 @@
+"""Layers for convolutional networks: Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout.
+
+Shapes follow (N, C, H, W). Conv2d computes, for every image n and output channel f,
+
+    out[n, f, x, y] = b[f] + Σ_c Σ_{k_x} Σ_{k_y} W[f, c, k_x, k_y] · in[n, c, s·x + k_x, s·y + k_y]
+
+by any algorithm of :mod:`dlkit.conv` (chapter 7). Its weights ``W`` have shape
+(C_out, C_in, kh, kw), like PyTorch's, so state dicts translate one to one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlkit import conv as _conv
+from dlkit import rng as _rng
+from dlkit.nn import init as _init
+from dlkit.nn.core import Layer, Param, check_array
+
+
+def _pair(v, name: str, who: str) -> tuple[int, int]:
+    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(t) != 2 or not all(isinstance(a, (int, np.integer)) and a >= 1 for a in t):
+        raise ValueError(f"{who}: {name} must be a positive int or a pair of them, got {v!r}")
+    return int(t[0]), int(t[1])
+
+
+class Conv2d(Layer):
+    """2-D convolution layer.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C_in and C_out.
+    kernel_size : int or (kh, kw)
+    stride, padding : int
+        Stride s and zero padding p of both spatial axes.
+    algorithm : str
+        ``"auto"`` (the fastest correct CPU path: the compiled direct kernel forward,
+        a GEMM for dW and the compiled kernel for dX), or one of ``"direct"``,
+        ``"im2col"``, ``"winograd"`` (3×3, stride 1), ``"fft"``, ``"numba"``.
+    bias : bool
+    init : str or callable
+        Weight initialiser (default He, for ReLU networks); biases start at zero.
+    input_grad : bool
+        False skips dX in backward (which then returns None): for a network's first
+        layer, whose input is data.
+    seed, dtype
+        Source of the initial weights; float64 (gradient checks) or float32 (speed).
+
+    Shapes: forward (N, C_in, H, W) -> (N, C_out, H_out, W_out), with
+    H_out = (H + 2p − kh) // s + 1; backward the reverse. ``W.grad`` (C_out, C_in, kh, kw),
+    ``b.grad`` (C_out,).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1,
+                 padding: int = 0, *, algorithm: str = "auto", bias: bool = True,
+                 init="he", input_grad: bool = True, seed=0, dtype=np.float64):
+        who = f"Conv2d({in_channels}, {out_channels}, {kernel_size})"
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{who}: {name} must be a positive int, got {v!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size", who)
+        if not isinstance(stride, (int, np.integer)) or stride < 1:
+            raise ValueError(f"{who}: stride must be a positive int, got {stride!r}")
+        if not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise ValueError(f"{who}: padding must be an int >= 0, got {padding!r}")
+        self.stride, self.padding = int(stride), int(padding)
+        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        self.algorithm = algorithm
+        self._path = _conv.choose_algorithm(algorithm, shape, self.stride)
+        self.input_grad = bool(input_grad)
+        self.dtype = np.dtype(dtype)
+        g = _rng(seed)
+        self.W = Param(_init.get(init)(shape, g, self.dtype), "W")
+        self.b = Param(np.zeros(self.out_channels, self.dtype), "b") if bias else None
+        self._x = None
+
+    def parameters(self) -> list[Param]:
+        return [self.W] if self.b is None else [self.W, self.b]
+
+    def _who(self) -> str:
+        k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
+        return f"Conv2d({self.in_channels}, {self.out_channels}, {k})"
+
+    def output_shape(self, input_shape) -> tuple[int, ...]:
+        """(N, C_out, H_out, W_out) for an input of shape (N, C_in, H, W)."""
+        N, _, H, W = input_shape
+        kh, kw = self.kernel_size
+        return (N, self.out_channels, _conv.output_size(H, kh, self.stride, self.padding),
+                _conv.output_size(W, kw, self.stride, self.padding))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        who = self._who()
+        x = check_array(x, who, dtype=self.dtype)
+        C = self.in_channels
+        if x.ndim != 4 or x.shape[1] != C:
+            if x.ndim == 3 and C == 1:
+                hint = "add a channel axis with x[:, None]"
+            elif x.ndim == 2 and C == 1:
+                hint = "add batch and channel axes with x[None, None]"
+            elif x.ndim == 4 and x.shape[3] == C:
+                hint = "it looks channels-last: use x.transpose(0, 3, 1, 2)"
+            else:
+                hint = f"pass {C} channel{'s' if C > 1 else ''} on axis 1"
+            raise ValueError(f"{who} got input of shape {x.shape}; it needs (N, {C}, H, W): "
+                             f"{hint}")
+        kh, kw = self.kernel_size
+        H, W = x.shape[2:]
+        if H + 2 * self.padding < kh or W + 2 * self.padding < kw:
+            raise ValueError(
+                f"{who} got input of shape {x.shape}: its {H}x{W} images (padded by "
+                f"{self.padding}) are smaller than the {kh}x{kw} kernel; use padding or "
+                "fewer pooling layers before this one"
+            )
+        self._x = x
+        b = None if self.b is None else self.b.data
+        return _conv.conv2d(x, self.W.data, b, self.stride, self.padding,
+                            "numba" if self._path == "numba" else self._path)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        if self._x is None:
+            raise RuntimeError(f"{self._who()}.backward called before forward")
+        dout = np.asarray(dout, self.dtype)
+        if self.algorithm == "auto" and self._path == "numba":
+            dx, dW, db = _conv.conv2d_fast_backward(dout, self._x, self.W.data, self.stride,
+                                                    self.padding, need_dx=self.input_grad)
+        else:
+            dx, dW, db = _conv.conv2d_backward(dout, self._x, self.W.data, self.stride,
+                                               self.padding, self._path)
+        self.W.grad[...] = dW
+        if self.b is not None:
+            self.b.grad[...] = db
+        return dx if self.input_grad else None
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.stride != 1:
+            extra += f", stride={self.stride}"
+        if self.padding:
+            extra += f", padding={self.padding}"
+        if self.b is None:
+            extra += ", bias=False"
+        if self.algorithm != "auto":
+            extra += f", algorithm={self.algorithm!r}"
+        return self._who()[:-1] + extra + ")"
+
+
+def _windows_nonoverlapping(x: np.ndarray, k: int) -> tuple[np.ndarray, int, int]:
+    """(N, C, H, W) -> (N, C, Ho, Wo, k·k) view-then-copy of non-overlapping k×k windows."""
+    N, C, H, W = x.shape
+    Ho, Wo = H // k, W // k
+    xr = x[:, :, : Ho * k, : Wo * k].reshape(N, C, Ho, k, Wo, k)
+    return xr.transpose(0, 1, 2, 4, 3, 5).reshape(N, C, Ho, Wo, k * k), Ho, Wo
+
+
+class _Pool2d(Layer):
+    kind = "pool"
+
+    def __init__(self, kernel_size: int = 2, stride: int | None = None):
+        who = f"{type(self).__name__}({kernel_size})"
+        self.kernel_size = _pair(kernel_size, "kernel_size", who)
+        s = self.kernel_size if stride is None else _pair(stride, "stride", who)
+        self.stride = s
+        self._shape = None
+
+    def _check(self, x) -> np.ndarray:
+        who = repr(self)
+        x = check_array(x, who)
+        if x.ndim != 4:
+            hint = " add a channel axis with x[:, None]" if x.ndim == 3 else ""
+            raise ValueError(f"{who} expects (N, C, H, W) input, got shape {x.shape};{hint}"
+                             if hint else f"{who} expects (N, C, H, W) input, got {x.shape}")
+        kh, kw = self.kernel_size
+        if x.shape[2] < kh or x.shape[3] < kw:
+            raise ValueError(f"{who} got {x.shape[2]}x{x.shape[3]} images, smaller than the "
+                             f"{kh}x{kw} window")
+        return x
+
+    @property
+    def _simple(self) -> bool:
+        """Square, non-overlapping windows: the fast reshape path."""
+        k = self.kernel_size
+        return k[0] == k[1] and self.stride == k
+
+    def _view(self, x):
+        """Overlapping windows as a view: (N, C, Ho, Wo, kh, kw)."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        sh, sw = self.stride
+        return sliding_window_view(x, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
+
+    def __repr__(self) -> str:
+        k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
+        st = self.stride[0] if self.stride[0] == self.stride[1] else self.stride
+        s = "" if self.stride == self.kernel_size else f", stride={st}"
+        return f"{type(self).__name__}({k}{s})"
+
+
+class MaxPool2d(_Pool2d):
+    """Max over each kh×kw window (stride defaults to the window size).
+
+    Forward (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H − kh) // s + 1. Backward
+    routes each output's gradient to the input that was the maximum (the first one on
+    ties), so dx has one non-zero per window.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        self._shape = x.shape
+        if self._simple:
+            win, Ho, Wo = _windows_nonoverlapping(x, self.kernel_size[0])
+            self._arg = win.argmax(axis=-1)                       # (N, C, Ho, Wo)
+            return np.take_along_axis(win, self._arg[..., None], axis=-1)[..., 0]
+        v = self._view(x)
+        flat = v.reshape(v.shape[:4] + (-1,))
+        self._arg = flat.argmax(axis=-1)
+        return np.take_along_axis(flat, self._arg[..., None], axis=-1)[..., 0]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._shape is None:
+            raise RuntimeError(f"{self!r}.backward called before forward")
+        N, C, H, W = self._shape
+        kh, kw = self.kernel_size
+        sh, sw = self.stride
+        Ho, Wo = dout.shape[2:]
+        dx = np.zeros(self._shape, dout.dtype)
+        if self._simple:
+            k = kh
+            dwin = np.zeros((N, C, Ho, Wo, k * k), dout.dtype)
+            np.put_along_axis(dwin, self._arg[..., None], dout[..., None], axis=-1)
+            dx[:, :, : Ho * k, : Wo * k] = (
+                dwin.reshape(N, C, Ho, Wo, k, k).transpose(0, 1, 2, 4, 3, 5)
+                .reshape(N, C, Ho * k, Wo * k))
+            return dx
+        ax, ay = np.divmod(self._arg, kw)                         # window offsets
+        for kx in range(kh):
+            for ky in range(kw):
+                mask = (ax == kx) & (ay == ky)
+                dx[:, :, kx : kx + sh * (Ho - 1) + 1 : sh,
+                   ky : ky + sw * (Wo - 1) + 1 : sw] += dout * mask
+        return dx
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each kh×kw window (stride defaults to the window size).
+
+    Backward spreads each output's gradient evenly, dout / (kh·kw), over its window.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check(x)
+        self._shape = x.shape
+        if self._simple:
+            win, _, _ = _windows_nonoverlapping(x, self.kernel_size[0])
+            return win.mean(axis=-1)
+        return self._view(x).mean(axis=(-2, -1))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._shape is None:
+            raise RuntimeError(f"{self!r}.backward called before forward")
+        kh, kw = self.kernel_size
+        sh, sw = self.stride
+        Ho, Wo = dout.shape[2:]
+        dx = np.zeros(self._shape, dout.dtype)
+        share = dout / (kh * kw)
+        for kx in range(kh):
+            for ky in range(kw):
+                dx[:, :, kx : kx + sh * (Ho - 1) + 1 : sh,
+                   ky : ky + sw * (Wo - 1) + 1 : sw] += share
+        return dx
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C·H·W), the bridge from convolutional to dense layers."""
+
+    def __init__(self):
+        self._shape = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = check_array(x, "Flatten")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expects a batch (N, ...), got shape {x.shape}")
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._shape is None:
+            raise RuntimeError("Flatten.backward called before forward")
+        return dout.reshape(self._shape)
+
+    def __repr__(self) -> str:
+        return "Flatten()"
+
+
+class Dropout(Layer):
+    """Inverted dropout (Srivastava et al. 2014): in training, zero each unit with
+    probability p and scale the survivors by 1 / (1 − p), so that evaluation (``eval()``)
+    is the identity. The mask comes from the layer's own seeded Generator, so runs are
+    reproducible.
+    """
+
+    def __init__(self, p: float = 0.5, *, seed=0):
+        p = float(p)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must lie in [0, 1), got {p}")
+        self.p = p
+        self._rng = _rng(seed)
+        self._mask = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = check_array(x, "Dropout")
+        if not self.training or self.p == 0.0:
+            self._mask = None
+            return x
+        keep = self._rng.random(x.shape) >= self.p
+        self._mask = keep.astype(x.dtype) / (1.0 - self.p)
+        return x * self._mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout if self._mask is None else dout * self._mask
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
