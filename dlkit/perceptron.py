@@ -280,9 +280,9 @@ class PerceptronResult:
         text = (f"not converged after {self.epochs} epochs ({len(self.updates)} updates): "
                 f"errors per epoch never below {min(self.errors)}")
         if self.cycle is not None:
-            text += (f"; the weights at the end of epoch {self.cycle[0] + self.cycle[1]} equal "
-                     f"those of epoch {self.cycle[0]}, so the rule cycles with period "
-                     f"{self.cycle[1]} forever")
+            a, p = self.cycle
+            text += (f"; the weights at the end of epoch {a + p} equal those at the end of "
+                     f"epoch {a}, so the rule repeats the same {p}-epoch cycle forever")
         return text
 
 
@@ -343,7 +343,7 @@ def train_perceptron(X, y, *, lr: float = 1.0, max_epochs: int = 100, w0=None, b
             y_hat = int(step(X[i] @ w + b))
             if y_hat != y[i]:
                 w += lr * (y[i] - y_hat) * X[i]
-                b += lr * (y[i] - y_hat)
+                b = float(b + lr * (y[i] - y_hat))
                 n_mistakes += 1
                 res.updates.append(Update(epoch, int(i), tuple(X[i].tolist()), int(y[i]),
                                           y_hat, tuple(w.tolist()), b))

@@ -246,6 +246,23 @@ def plot_training(history, title: str = "") -> Figure:
 # ------------------------------------------------------------------------- explorers
 
 
+def _fill(out, text: str, fig: Figure) -> None:
+    """Replace the contents of an ``ipywidgets.Output`` with `text` and `fig`.
+
+    The outputs are set as the widget's state rather than printed inside
+    ``with out:``, so they travel with the widget (and its saved state in the book
+    page) and never leak into the cell's own output, e.g. under nbval.
+    """
+    import base64
+
+    out.outputs = (
+        {"output_type": "stream", "name": "stdout", "text": text + "\n"},
+        {"output_type": "display_data", "metadata": {},
+         "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"),
+                  "text/plain": "<Figure>"}},
+    )
+
+
 def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
                            target: str = "AND"):
     """Sliders for w1, w2 and b of a perceptron; the decision line and the truth table
@@ -272,11 +289,7 @@ def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
         fig = Figure(figsize=(3.6, 3.6))
         plot_decision_line(fig.subplots(), unit, dd.value)
         fig.tight_layout()
-        with out:
-            out.clear_output(wait=True)
-            print(unit_table(unit, dd.value))
-            print(f"{right} of 4 rows match {dd.value}")
-            show(fig)
+        _fill(out, f"{unit_table(unit, dd.value)}\n{right} of 4 rows match {dd.value}", fig)
 
     for c in (s1, s2, sb, dd):
         c.observe(redraw, names="value")
@@ -319,12 +332,9 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
         fig = plot_hidden_space(X, A, y, net.output.w, np.array([net.output.b]),
                                 input_units=net.hidden,
                                 title=f"h computes {computed} (colours: rounded h)")
-        with panel:
-            panel.clear_output(wait=True)
-            print(truth_table_text({"x1": X[:, 0].astype(int), "x2": X[:, 1].astype(int),
-                                    "a1": A[:, 0], "a2": A[:, 1], "h": h}, 3))
-            print(f"rounded, h computes {computed}")
-            show(fig)
+        table = truth_table_text({"x1": X[:, 0].astype(int), "x2": X[:, 1].astype(int),
+                                  "a1": A[:, 0], "a2": A[:, 1], "h": h}, 3)
+        _fill(panel, f"{table}\nrounded, h computes {computed}", fig)
 
     for w in (d1, d2, d3, sc):
         w.observe(redraw, names="value")
