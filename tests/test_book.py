@@ -1,0 +1,314 @@
+"""The book builds without warnings, and its pages render math and widgets offline.
+
+The book is built once per test session (``jupyter-book build -W -n --keep-going``
+into a temporary folder, so a `make book` in ``_build/`` is left alone). Every page in
+``_toc.yml`` is then opened in headless Chromium, served from 127.0.0.1, with every
+request that is not for this machine refused (see ``tests/browser.py``). A page passes
+when MathJax typeset each of its equations and every widget view saved in its notebook
+was replaced by rendered widgets: with the network refused, that can only happen from
+the local copies that ``make assets`` put in ``_offline/``. A screenshot of each page
+is saved under ``_build/screenshots/`` together with ``report.json`` (build time,
+typeset and widget counts, and the remote requests each page attempted).
+
+All build and browser tests live in this one file so that ``pytest-xdist --dist
+loadfile`` runs them in one worker, with one build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from browser import BrowserError, Chromium, find_chromium, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+sys.path.insert(0, str(ROOT / "tools"))
+import offline_assets  # noqa: E402  (the book's Sphinx extension, in tools/)
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# An element Sphinx writes for an equation: <span class="math ..."> or <div class="... math ...">.
+MATH_ELEMENT = re.compile(r'<(?:span|div)\b[^>]*\bclass="(?:[^"]*\s)?math(?:\s[^"]*)?"')
+PAGE_TIMEOUT_S = 90
+# JS errors from these files mean math or widgets are broken. (Other scripts, e.g. the
+# theme's Binder/Thebe glue, are not what this test is about.)
+OUR_SCRIPTS = ("/_static/mathjax/", "/_static/requirejs/", "/_static/html-manager/")
+
+
+def toc_docnames(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every page in the table of contents, in order (root, parts, chapters, sections)."""
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    names = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for e in entries or []:
+            if "file" in e:
+                names.append(e["file"])
+            for key in ("sections", "chapters"):
+                walk(e.get(key))
+            for part in e.get("parts", []) or []:
+                walk(part.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []) or []:
+        walk(part.get("chapters"))
+    return [re.sub(r"\.(md|ipynb)$", "", n) for n in names]
+
+
+PAGES = toc_docnames()
+
+
+def source_of(docname: str) -> Path:
+    for suffix in (".ipynb", ".md"):
+        path = ROOT / (docname + suffix)
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"{docname} is in _toc.yml but has no .ipynb or .md file")
+
+
+def saved_widget_views(docname: str) -> list[str]:
+    """Model ids of the widget views saved in a notebook's outputs (none for .md)."""
+    path = source_of(docname)
+    if path.suffix != ".ipynb":
+        return []
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return [out["data"][WIDGET_VIEW]["model_id"]
+            for cell in nb["cells"] if cell["cell_type"] == "code"
+            for out in cell.get("outputs", [])
+            if WIDGET_VIEW in out.get("data", {})]
+
+
+# --------------------------------------------------------------------------- build
+
+
+@dataclass
+class Build:
+    returncode: int
+    log: str
+    html: Path
+    seconds: float
+
+    def page(self, docname: str) -> Path:
+        return self.html / f"{docname}.html"
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", "-W", "-n", "--keep-going",
+           str(ROOT), "--path-output", str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    build = Build(proc.returncode, proc.stdout + proc.stderr, out / "_build" / "html",
+                  time.perf_counter() - t0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "build.log").write_text(build.log, encoding="utf-8")
+    if not (build.html / "index.html").exists():
+        pytest.fail(f"the book did not build (exit {proc.returncode}):\n{build.log[-4000:]}")
+    return build
+
+
+@pytest.fixture(scope="session")
+def report(book: Build):
+    """Results for _build/screenshots/report.json, written when the session ends."""
+    data = {"build_seconds": round(book.seconds, 1), "pages": {}}
+    yield data
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "report.json").write_text(json.dumps(data, indent=1) + "\n")
+
+
+def test_book_builds_without_warnings(book: Build) -> None:
+    problems = [line for line in book.log.splitlines()
+                if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
+    assert book.returncode == 0 and not problems, (
+        f"jupyter-book build -W -n --keep-going exited {book.returncode} with:\n"
+        + "\n".join(problems or book.log.splitlines()[-40:]))
+
+
+def test_every_toc_page_is_built(book: Build) -> None:
+    missing = [d for d in PAGES if not book.page(d).exists()]
+    assert not missing, f"pages listed in _toc.yml but not built: {missing}"
+
+
+def test_pages_load_math_and_widgets_from_local_copies(book: Build) -> None:
+    offline = offline_assets.offline_dir(ROOT)
+    assert offline is not None, (
+        "_offline/ is missing or incomplete, so the book loads MathJax and the widget "
+        "manager from CDNs and cannot be read offline: run `make assets` (needs npm)")
+    for rel in offline_assets.REQUIRED:
+        assert (book.html / "_static" / rel).is_file(), f"_static/{rel} was not copied"
+    for docname in PAGES:
+        html = book.page(docname).read_text(encoding="utf-8")
+        if MATH_ELEMENT.search(html):
+            assert f'_static/{offline_assets.MATHJAX_JS}' in html, docname
+        if WIDGET_VIEW in html:
+            for rel in (offline_assets.REQUIRE_JS, offline_assets.WIDGETS_SETUP_JS,
+                        offline_assets.EMBED_JS):
+                assert f"_static/{rel}" in html, f"{docname} does not load _static/{rel}"
+        # The CDN defaults of Sphinx and myst-nb must be gone.
+        for cdn in ("cdn.jsdelivr.net/npm/mathjax", "cdnjs.cloudflare.com/ajax/libs/require",
+                    "@jupyter-widgets/html-manager@", "data-jupyter-widgets-cdn-only"):
+            assert cdn not in html, f"{docname} still refers to {cdn}"
+
+
+def test_status_page_lists_every_chapter_with_its_execution_time(book: Build) -> None:
+    notebooks = [d for d in PAGES if source_of(d).suffix == ".ipynb"]
+    unrecorded = [d for d in notebooks if offline_assets.execution(source_of(d)) is None]
+    assert not unrecorded, ("no execution time recorded in these notebooks: run "
+                            f"`python tools/execute.py` on them: {unrecorded}")
+    tables = [d for d in PAGES if 'class="dlkit-exec-table' in book.page(d).read_text()]
+    if not notebooks:
+        return
+    assert tables, "no page shows the {dlkit-exec-table} of chapter execution times"
+    table = book.page(tables[0]).read_text(encoding="utf-8")
+    rows = re.findall(r'<tr class="row-[a-z]+"><td><p><a class="reference internal" '
+                      r'href="([^"]+)\.html"><span class="doc">.*?</span></a></p></td>\s*'
+                      r"<td><p>([\d.]+) s</p></td>", table, flags=re.S)
+    listed = {Path(href).name: float(s) for href, s in rows}
+    for docname in notebooks:
+        seconds = float(offline_assets.execution(source_of(docname))["seconds"])
+        assert listed.get(Path(docname).name) == pytest.approx(seconds, abs=0.05), docname
+        page = book.page(docname).read_text(encoding="utf-8")
+        assert f"ran in {seconds:.1f} s" in page, f"{docname} does not show its run time"
+
+
+# ------------------------------------------------------------------------- browser
+
+
+def chromium_executable() -> str:
+    """Chromium on PATH; installed with apt-get when missing and running as root."""
+    path = find_chromium()
+    if path:
+        return path
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run("apt-get update && apt-get install -y chromium", shell=True,
+                       check=True, env=env, timeout=1800)
+        path = find_chromium()
+        if path:
+            return path
+    pytest.fail("the browser tests need Chromium: install it (Debian/Ubuntu: "
+                "`sudo apt-get install chromium`) so that `chromium` is on PATH")
+
+
+@pytest.fixture(scope="module")
+def browser(book: Build, tmp_path_factory: pytest.TempPathFactory):
+    profile = tmp_path_factory.mktemp("chromium") / "profile"
+    with serve(book.html) as base_url, Chromium(chromium_executable(), profile) as b:
+        b.base_url = base_url
+        yield b
+
+
+def test_browser_cannot_reach_the_network(browser: Chromium) -> None:
+    """The premise of the rendering tests: only loopback answers."""
+    url = "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js"
+    log = browser.load(browser.base_url + f"{PAGES[0]}.html")
+    outcome = browser.evaluate(
+        f"fetch('{url}').then(r => 'fetched ' + r.status, e => 'refused')", timeout=30)
+    browser.settle(0.3)
+    assert outcome == "refused"
+    errors = [r.error for r in log.remote_requests if r.url == url]
+    assert errors == ["net::ERR_PROXY_CONNECTION_FAILED"], errors
+
+
+# Waits until MathJax has typeset the page (if it has math) and every saved widget view
+# has been rendered, or the time is up; then describes what is on the page.
+RENDER_REPORT_JS = """
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const deadline = Date.now() + %(timeout_ms)d;
+  const math = [...document.querySelectorAll('.math')];
+  if (math.length) {
+    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)
+           && Date.now() < deadline) await sleep(100);
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+      await Promise.race([MathJax.startup.promise, sleep(Math.max(0, deadline - Date.now()))]);
+    }
+  }
+  const scripts = [...document.querySelectorAll('script[type="%(view)s"]')];
+  const area = s => {
+    const d = s.previousElementSibling;
+    return d && d.classList.contains('widget-subarea') ? d : null;
+  };
+  const rendered = s => { const d = area(s); return !!(d && d.querySelector('.jupyter-widgets')); };
+  while (scripts.some(s => !rendered(s)) && Date.now() < deadline) await sleep(200);
+  await sleep(300);  // let late layout (figures inside Output widgets) settle
+  return {
+    math: math.length,
+    typeset: math.filter(m => m.querySelector('mjx-container')).length,
+    mathjax_errors: document.querySelectorAll('mjx-merror').length,
+    mjx_containers: document.querySelectorAll('mjx-container').length,
+    views: scripts.map(s => {
+      const d = area(s);
+      const box = d ? d.getBoundingClientRect() : {width: 0, height: 0};
+      const content = d ? (d.innerText.trim().length
+                           + d.querySelectorAll('img, svg, canvas, input, select, button').length)
+                        : 0;
+      return {model_id: JSON.parse(s.textContent).model_id, rendered: rendered(s),
+              width: box.width, height: box.height, content: content,
+              widgets: d ? d.querySelectorAll('.jupyter-widgets').length : 0};
+    }),
+  };
+})()
+"""
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_renders_math_and_widgets_offline(book: Build, browser: Chromium, report: dict,
+                                               docname: str) -> None:
+    html = book.page(docname).read_text(encoding="utf-8")
+    math_in_source = len(MATH_ELEMENT.findall(html))
+    views_in_notebook = saved_widget_views(docname)
+    assert html.count(f'type="{WIDGET_VIEW}"') == len(views_in_notebook), (
+        f"{docname}: the notebook saved {len(views_in_notebook)} widget views but the page "
+        f"has {html.count(f'type={WIDGET_VIEW!r}')}")
+
+    log = browser.load(browser.base_url + f"{docname}.html")
+    try:
+        page = browser.evaluate(RENDER_REPORT_JS % {"timeout_ms": PAGE_TIMEOUT_S * 1000,
+                                                    "view": WIDGET_VIEW},
+                                timeout=PAGE_TIMEOUT_S + 30)
+    except BrowserError as e:
+        pytest.fail(f"{docname}: {e}")
+    browser.settle(0.3)
+    shot = SCREENSHOTS / f"{docname.replace('/', '-')}.png"
+    browser.screenshot(shot)
+    remote = sorted({r.url for r in log.remote_requests})
+    failed_local = [f"{r.url} ({r.error or r.status})" for r in log.failed_local_requests
+                    if not r.url.endswith("/favicon.ico")]
+    our_errors = [e for e in log.exceptions if any(s in e for s in OUR_SCRIPTS)]
+    report["pages"][docname] = {
+        "screenshot": str(shot.relative_to(ROOT)), "math": page["math"],
+        "typeset": page["typeset"], "widget_views": len(page["views"]),
+        "widget_views_rendered": sum(v["rendered"] for v in page["views"]),
+        "remote_requests_refused": remote, "failed_local_requests": failed_local,
+        "js_exceptions": log.exceptions,
+    }
+    where = f"{docname} (screenshot {shot})"
+
+    assert page["math"] == math_in_source
+    assert page["typeset"] == page["math"], (
+        f"{where}: MathJax typeset {page['typeset']} of {page['math']} equations; "
+        f"refused remote requests: {remote}; failed local requests: {failed_local}")
+    assert page["mathjax_errors"] == 0, f"{where}: {page['mathjax_errors']} TeX errors"
+
+    views = page["views"]
+    assert len(views) == len(views_in_notebook)
+    bad = [v for v in views if not (v["rendered"] and v["widgets"] and v["height"] > 0
+                                    and v["width"] > 0 and v["content"] > 0)]
+    assert not bad, (f"{where}: {len(bad)} of {len(views)} saved widgets did not render "
+                     f"(or rendered blank): {bad}; refused remote requests: {remote}; "
+                     f"console: {log.console_errors}; exceptions: {log.exceptions}")
+
+    assert not failed_local, f"{where}: local files missing: {failed_local}"
+    assert not our_errors, f"{where}: errors in the math/widget scripts: {our_errors}"
