@@ -6,7 +6,8 @@ each step follows the gradient averaged over the b examples of one batch), shows
 tqdm progress bar if asked, stops with a :class:`DivergenceError` that names the step
 and the layer when the loss becomes NaN or infinite, can save a checkpoint after every
 epoch and resume from it, and returns a :class:`History` of the loss and accuracy.
-:func:`accuracy` and :func:`confusion_matrix` score predictions.
+:func:`accuracy` and :func:`confusion_matrix` score predictions;
+:func:`gradient_norms` and :func:`training_memory` measure a backward pass.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dlkit.nn.core import Layer
 from dlkit.nn.losses import Loss
 
 __all__ = ["batches", "accuracy", "predict", "confusion_matrix", "History", "fit", "evaluate",
-           "DivergenceError", "epoch_seed"]
+           "DivergenceError", "epoch_seed", "gradient_norms", "Memory", "training_memory"]
 
 
 def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
@@ -132,6 +133,64 @@ class DivergenceError(FloatingPointError):
 def epoch_seed(seed: int, epoch: int) -> int:
     """The shuffling seed of `epoch`: epoch e of a run always sees the same batches."""
     return int(seed) * 100003 + int(epoch)
+
+
+def gradient_norms(model: Layer) -> dict[str, float]:
+    """‖∇θ‖₂ of every parameter after the last backward, keyed ``"<layer>.<name>"``."""
+    out = {}
+    for name, p in model.named_parameters():
+        with np.errstate(all="ignore"):
+            out[name] = float(np.sqrt(np.sum(np.square(p.grad, dtype=np.float64))))
+    return out
+
+
+@dataclass
+class Memory:
+    """Bytes held by one training step: D + W + ∇D + ∇W.
+
+    D: the activations a forward pass keeps for backward (each layer's input, and the
+    network's output); W: the parameters; ∇D: the gradients with respect to those
+    activations, as the backward pass produces them; ∇W: the parameters' gradients.
+    """
+
+    D: int
+    W: int
+    dD: int
+    dW: int
+
+    @property
+    def total(self) -> int:
+        return self.D + self.W + self.dD + self.dW
+
+    def __repr__(self) -> str:
+        def mb(b: int) -> str:
+            return f"{b / 2**20:.2f} MiB"
+
+        return (f"Memory(D={mb(self.D)}, W={mb(self.W)}, ∇D={mb(self.dD)}, ∇W={mb(self.dW)}, "
+                f"total={mb(self.total)})")
+
+
+def training_memory(model: Layer, X: np.ndarray, y: np.ndarray, loss_fn: Loss) -> Memory:
+    """Run one forward and backward pass of a Sequential `model` and count the bytes.
+
+    Every array is measured (``nbytes``) as the pass produces it, so dtype, batch size
+    and layer widths all count exactly as in training.
+    """
+    layers = getattr(model, "layers", [model])
+    D = dD = 0
+    a = X
+    for layer in layers:
+        D += np.asarray(a).nbytes
+        a = layer.forward(a)
+    D += a.nbytes
+    loss_fn.forward(a, y)
+    d = loss_fn.backward()
+    for layer in reversed(layers):
+        dD += d.nbytes
+        d = layer.backward(d)
+    dD += d.nbytes
+    params = model.parameters()
+    return Memory(D, sum(p.data.nbytes for p in params), dD, sum(p.grad.nbytes for p in params))
 
 
 def _diagnose(model: Layer, optimizer, what: str, step: int, epoch: int) -> DivergenceError:

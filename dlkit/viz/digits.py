@@ -1,0 +1,294 @@
+"""Chapter 6, handwritten digits: the voting network, an MLP, and their figures.
+
+- :class:`VotingNetwork`: the "very simple" two-layer network of the chapter. One
+  output unit per class, each with its own map of weights over the input pixels.
+  A digit's score for class k is the sum of the weights from its *active* pixels to
+  unit k; the network guesses the class with the highest score. Training increments
+  the weights from the active pixels to the correct class and decrements them to the
+  guessed class (when the guess is right the two cancel, so only mistakes teach).
+- :func:`train_mlp`: an MLP trained with :func:`dlkit.train.fit` and any optimizer of
+  :mod:`dlkit.optim`; it works on :func:`dlkit.data.load_digits` and on
+  :func:`dlkit.data.load_mnist` alike.
+- Figures: :func:`plot_weight_maps` (sign by colour, magnitude by intensity),
+  :func:`plot_confusion`, :func:`plot_misclassified`, :func:`plot_history`, and the
+  widget :func:`prediction_explorer`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from dlkit import nn, optim
+from dlkit.train import History, accuracy, confusion_matrix, fit
+from dlkit.viz.optimizers import show
+
+__all__ = ["VotingNetwork", "train_voting", "train_mlp", "MLPRun", "plot_weight_maps",
+           "plot_confusion", "confusion_text", "plot_misclassified", "plot_history",
+           "prediction_explorer", "show"]
+
+
+class VotingNetwork:
+    """Input pixels vote for classes: score_k = Σ_i W[k, i] x_i over active pixels x_i = 1.
+
+    Parameters
+    ----------
+    n_inputs, n_classes : pixels per image and number of classes.
+    threshold : a pixel is active when its value exceeds this.
+
+    ``W`` has shape (n_classes, n_inputs): row k is class k's map of the input.
+    """
+
+    def __init__(self, n_inputs: int, n_classes: int = 10, *, threshold: float = 0.5):
+        self.W = np.zeros((n_classes, n_inputs), dtype=np.int64)
+        self.threshold = threshold
+
+    def active(self, X: np.ndarray) -> np.ndarray:
+        """x = 1 for active pixels, else 0; shape (N, n_inputs)."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.W.shape[1]:
+            raise ValueError(f"VotingNetwork({self.W.shape[1]} inputs) got shape {X.shape}; "
+                             f"flatten images to (N, {self.W.shape[1]})")
+        return (X > self.threshold).astype(np.int64)
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        """Votes per class, (N, n_classes)."""
+        return self.active(X) @ self.W.T
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.scores(X).argmax(axis=1)
+
+    def train_step(self, x: np.ndarray, label: int) -> bool:
+        """One example: W[label] += x, W[guess] −= x. Returns whether the guess was right."""
+        x = self.active(x[None])[0]
+        guess = int(np.argmax(self.W @ x))
+        self.W[label] += x   # increment the weights from active pixels to the correct class
+        self.W[guess] -= x   # decrement them to the guessed class (cancels if guess == label)
+        return guess == label
+
+    def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 5, *, seed=0) -> list[float]:
+        """`epochs` passes over the data in seeded random order; training accuracy per pass
+        (measured while training, i.e. the guesses made before each update)."""
+        from dlkit import rng
+
+        g = rng(seed)
+        acc = []
+        for _ in range(epochs):
+            right = sum(self.train_step(X[i], int(y[i])) for i in g.permutation(len(X)))
+            acc.append(right / len(X))
+        return acc
+
+
+def train_voting(split, epochs: int = 10, *, threshold: float = 0.5, seed=0):
+    """Train a :class:`VotingNetwork` on a Split; return (network, per-epoch accuracy,
+    test accuracy)."""
+    X, y, Xt, yt = split
+    net = VotingNetwork(X.shape[1], int(y.max()) + 1, threshold=threshold)
+    hist = net.fit(X, y, epochs, seed=seed)
+    return net, hist, float(np.mean(net.predict(Xt) == yt))
+
+
+def standardize(split, floor: float = 0.1):
+    """Shift and scale every pixel by the *training* mean μ and standard deviation σ.
+
+    x ← (x − μ) / (σ + floor); `floor` keeps always-blank pixels (σ = 0) finite. The
+    test images use the training statistics, as they would in deployment. Returns a
+    new Split.
+    """
+    from dlkit.data import Split
+
+    X, y, Xt, yt = split
+    mu, sd = X.mean(axis=0), X.std(axis=0) + floor
+    return Split((X - mu) / sd, y, (Xt - mu) / sd, yt)
+
+
+@dataclass
+class MLPRun:
+    """A trained MLP, its history, and its test scores/accuracy."""
+
+    model: nn.Sequential
+    history: History
+    scores: np.ndarray
+    test_accuracy: float
+    optimizer: optim.Optimizer
+
+
+def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
+              lr: float = 1e-3, epochs: int = 20, batch_size: int = 32, seed: int = 0,
+              activation: str = "relu", dtype=np.float32, scale_inputs: bool = True,
+              progress: bool = False, **opt_kwargs) -> MLPRun:
+    """Train ``mlp([n_in, *hidden, 10])`` on `split` (digits or MNIST) with cross-entropy.
+
+    `optimizer` is a name from :data:`dlkit.optim.OPTIMIZERS`; extra keyword arguments
+    (momentum, weight_decay...) go to it. ``scale_inputs`` applies :func:`standardize`
+    first. The test split is scored after every epoch (``history.val_accuracy``).
+    """
+    if scale_inputs:
+        split = standardize(split)
+    X, y, Xt, yt = split
+    X, Xt = np.asarray(X, dtype), np.asarray(Xt, dtype)
+    K = int(max(y.max(), yt.max())) + 1
+    model = nn.mlp([X.shape[1], *hidden, K], activation, seed=seed, dtype=dtype)
+    opt = optim.get_optimizer(optimizer, model.parameters(), lr=lr, **opt_kwargs)
+    hist = fit(model, nn.CrossEntropyLoss(), opt, X, y, epochs=epochs, batch_size=batch_size,
+               seed=seed, val=(Xt, yt), progress=progress)
+    model.eval()
+    scores = model.forward(Xt)
+    return MLPRun(model, hist, scores, accuracy(scores, yt), opt)
+
+
+# -------------------------------------------------------------------------- figures
+
+
+def _side(n: int) -> int:
+    s = int(round(np.sqrt(n)))
+    if s * s != n:
+        raise ValueError(f"{n} inputs are not a square image")
+    return s
+
+
+def plot_weight_maps(W: np.ndarray, *, title: str = "") -> Figure:
+    """Each class's weights as an image: red positive, blue negative, intensity = size.
+
+    The colour scale is symmetric around 0 and shared by all maps.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    s = _side(W.shape[1])
+    lim = float(np.abs(W).max()) or 1.0
+    fig = Figure(figsize=(1.35 * len(W), 1.8))
+    axes = fig.subplots(1, len(W))
+    for k, ax in enumerate(axes):
+        im = ax.imshow(W[k].reshape(s, s), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(str(k))
+        ax.axis("off")
+    fig.colorbar(im, ax=list(axes), fraction=0.02, pad=0.01)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def confusion_text(C: np.ndarray) -> str:
+    """A confusion matrix as text: rows = true class, columns = predicted class."""
+    K = len(C)
+    w = max(3, len(str(C.max())) + 1)
+    lines = ["true\\pred" + "".join(f"{j:>{w}}" for j in range(K))]
+    lines += [f"{i:>9}" + "".join(f"{v:>{w}}" for v in row) for i, row in enumerate(C)]
+    return "\n".join(lines)
+
+
+def plot_confusion(C: np.ndarray, *, title: str = "") -> Figure:
+    """The confusion matrix as a heat map with counts (log colour scale off the diagonal)."""
+    K = len(C)
+    fig = Figure(figsize=(4.6, 4.2))
+    ax = fig.subplots()
+    ax.imshow(np.log1p(C), cmap="Blues")
+    for i in range(K):
+        for j in range(K):
+            if C[i, j]:
+                ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if i == j else "black")
+    ax.set_xticks(range(K))
+    ax.set_yticks(range(K))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"accuracy {np.trace(C) / C.sum():.4f}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(X: np.ndarray, y: np.ndarray, scores: np.ndarray,
+                       max_images: int = 16) -> Figure:
+    """The misclassified test images with 'true → predicted (probability)'."""
+    pred = scores.argmax(axis=1)
+    p = nn.softmax(np.asarray(scores, np.float64))
+    wrong = np.flatnonzero(pred != y)[:max_images]
+    n = max(len(wrong), 1)
+    cols = min(8, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(1.3 * cols, 1.55 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    s = _side(X.shape[1])
+    for ax in axes:
+        ax.axis("off")
+    for ax, i in zip(axes, wrong):
+        ax.imshow(X[i].reshape(s, s), cmap="gray_r")
+        ax.set_title(f"{y[i]}→{pred[i]} ({p[i, pred[i]]:.2f})", fontsize=8)
+    return fig
+
+
+def plot_history(runs: dict[str, History]) -> Figure:
+    """Training loss (left) and test accuracy (right) per epoch for each named run."""
+    fig = Figure(figsize=(9.6, 3.4))
+    ax1, ax2 = fig.subplots(1, 2)
+    for name, h in runs.items():
+        e = np.arange(1, h.epochs + 1)
+        ax1.semilogy(e, h.loss, label=name)
+        ax2.plot(e, h.val_accuracy, label=name)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("training loss")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("test accuracy")
+    ax2.axhline(0.97, color="grey", ls=":", lw=1)
+    ax1.legend()
+    ax2.legend()
+    fig.tight_layout()
+    return fig
+
+
+def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0):
+    """Widget: browse test digits (all, or only the misclassified) with the network's
+    class probabilities beside each image. Returns an ``ipywidgets.VBox``."""
+    import ipywidgets as w
+
+    model.eval()
+    probs = nn.softmax(np.asarray(model.forward(X), np.float64))
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y)
+    only = w.Checkbox(value=False, description="misclassified only")
+    idx = w.IntSlider(value=start, min=0, max=len(X) - 1, description="example",
+                      continuous_update=False)
+    out = w.Output()
+    s = _side(X.shape[1])
+
+    def pick():
+        return int(wrong[min(idx.value, len(wrong) - 1)]) if only.value and len(wrong) else idx.value
+
+    def on_only(*_):
+        idx.max = max(len(wrong) - 1, 0) if only.value else len(X) - 1
+        idx.value = min(idx.value, idx.max)
+        draw()
+
+    def draw(*_):
+        i = pick()
+        fig = Figure(figsize=(7.2, 2.6))
+        ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
+        ax1.imshow(X[i].reshape(s, s), cmap="gray_r")
+        ax1.axis("off")
+        ax1.set_title(f"test #{i}: true {y[i]}, predicted {pred[i]}", fontsize=9)
+        colors = ["#2ca02c" if k == y[i] else ("#d62728" if k == pred[i] else "#999")
+                  for k in range(probs.shape[1])]
+        ax2.bar(range(probs.shape[1]), probs[i], color=colors)
+        ax2.set_xticks(range(probs.shape[1]))
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("p(class | image)")
+        fig.tight_layout()
+        out.clear_output(wait=True)
+        with out:
+            show(fig)
+
+    only.observe(on_only, names="value")
+    idx.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([idx, only]), out])
+
+
+def misclassified_count(y: np.ndarray, scores: np.ndarray) -> int:
+    return int(np.sum(np.asarray(scores).argmax(axis=1) != y))
+
+
+def confusion(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Shortcut: :func:`dlkit.train.confusion_matrix` of labels and scores."""
+    return confusion_matrix(y, scores)
