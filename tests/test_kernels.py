@@ -1,0 +1,56 @@
+"""Numba CPU kernels (dlkit.kernels.cpu) against their numpy references."""
+
+import numpy as np
+import pytest
+
+import dlkit.conv as dc
+from dlkit.kernels import cpu
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape,stride", [((2, 3, 9, 7, 4, 3, 3), 1), ((1, 2, 11, 8, 3, 5, 4), 1),
+                                          ((2, 3, 9, 7, 4, 3, 2), 2), ((1, 1, 6, 6, 2, 6, 6), 1)])
+def test_direct_kernel_and_weight_grad(shape, stride, dtype):
+    N, C, H, W, F, kh, kw = shape
+    g = np.random.default_rng(0)
+    x = g.standard_normal((N, C, H, W)).astype(dtype)
+    w = g.standard_normal((F, C, kh, kw)).astype(dtype)
+    b = g.standard_normal(F).astype(dtype)
+    out = cpu.conv2d_direct(x, w, b, stride)
+    ref = dc.conv2d_direct(x.astype(np.float64), w.astype(np.float64), b, stride)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
+    d = g.standard_normal(out.shape).astype(dtype)
+    dw = cpu.conv2d_weight_grad(d, x, kh, kw, stride)
+    _, dw_ref, _ = dc.conv2d_direct_backward(d.astype(np.float64), x.astype(np.float64),
+                                             w.astype(np.float64), stride)
+    np.testing.assert_allclose(dw, dw_ref, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_im2col_col2im_kernels(stride):
+    g = np.random.default_rng(1)
+    x = g.standard_normal((2, 3, 8, 7))
+    cols = cpu.im2col(x, 3, 2, stride)
+    np.testing.assert_array_equal(cols, dc.im2col(x, 3, 2, stride))
+    c = g.standard_normal(cols.shape)
+    np.testing.assert_allclose(cpu.col2im(c, 2, 3, 8, 7, 3, 2, stride),
+                               dc.col2im(c, x.shape, 3, 2, stride), atol=1e-12)
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 1, 1), (7, 13, 5), (65, 130, 257), (33, 3, 300)])
+def test_gemm_blocked_odd_sizes(M, K, N):
+    g = np.random.default_rng(M + K + N)
+    A, B = g.standard_normal((M, K)), g.standard_normal((K, N))
+    np.testing.assert_allclose(cpu.gemm_blocked(A, B), A @ B, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cpu.gemm_blocked(A, B, 8, 8, 16), A @ B, rtol=1e-12, atol=1e-12)
+
+
+def test_gemm_blocked_float32():
+    g = np.random.default_rng(2)
+    A = g.standard_normal((40, 70)).astype(np.float32)
+    B = g.standard_normal((70, 30)).astype(np.float32)
+    C = cpu.gemm_blocked(A, B)
+    assert C.dtype == np.float32
+    np.testing.assert_allclose(C, A.astype(np.float64) @ B, rtol=1e-4, atol=1e-4)
