@@ -12,6 +12,13 @@ Offline assets
     ipywidgets saves render without a network; only third-party widget libraries would
     still be fetched from a CDN. Without ``_offline/`` the CDN defaults stay.
 
+Per-chapter references
+    Each chapter ends with its own ``{bibliography}`` (``:filter: docname in
+    docnames``), so a work cited by two chapters is listed in both, which
+    sphinxcontrib-bibtex reports as a duplicate citation (silenced in ``_config.yml``)
+    and resolves by linking every ``{cite}`` to the last list. Citations here link to
+    the list on their own page.
+
 Execution times
     ``tools/execute.py`` records each notebook's run time in
     ``metadata.dlkit.execution``. The ``dlkit-exec-table`` directive renders a table of
@@ -66,6 +73,33 @@ def use_offline_assets(app: Sphinx, config: Config) -> None:
     # the embedder, which registers its modules with require.js and renders the widgets.
     config.nb_ipywidgets_js = {REQUIRE_JS: {}, WIDGETS_SETUP_JS: {}, EMBED_JS: {}}
     logger.info("offline_assets: serving MathJax and the widget manager from %s", root)
+
+
+# ------------------------------------------------------------------ references
+
+
+def prefer_local_citations() -> None:
+    """Make sphinxcontrib-bibtex link a citation to the bibliography on its own page."""
+    try:
+        from sphinxcontrib.bibtex.domain import BibtexDomain
+    except ImportError:
+        return
+    original = BibtexDomain.resolve_xref
+    if getattr(original, "prefers_local", False):
+        return
+
+    def resolve_xref(self, env, fromdocname, builder, typ, target, node, contnode):
+        # resolve_xref keeps the last citation it sees for a key: put this page's last.
+        saved = self.data["citations"]
+        self.data["citations"] = sorted(
+            saved, key=lambda c: c.bibliography_key.docname == fromdocname)
+        try:
+            return original(self, env, fromdocname, builder, typ, target, node, contnode)
+        finally:
+            self.data["citations"] = saved
+
+    resolve_xref.prefers_local = True
+    BibtexDomain.resolve_xref = resolve_xref
 
 
 # --------------------------------------------------------------------- exec times
@@ -192,5 +226,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # Before myst-nb reads its configuration (on builder-inited).
     app.connect("config-inited", use_offline_assets, priority=400)
     app.add_directive("dlkit-exec-table", ExecTableDirective)
+    prefer_local_citations()
     app.connect("doctree-read", add_execution_note)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
