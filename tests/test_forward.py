@@ -194,3 +194,45 @@ def test_boundary_explorer_draws_at_creation_and_retrains():
     wid.value = 16                      # a control change trains and redraws
     assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"] != first
     assert [c.value for c in (ds, act, dep)] == ["moons", "relu", 1]
+
+
+def test_boundary_explorer_rejects_bad_settings():
+    from dlkit.viz import networks as V
+
+    with pytest.raises(ValueError, match="width must be one of"):
+        V.boundary_explorer(width=3)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        V.boundary_explorer(dataset="swirls")
+    with pytest.raises(ValueError, match="unknown activation"):
+        V.boundary_explorer(activation="swish")
+
+
+def test_network_diagram_has_every_unit_bias_and_theta():
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle, FancyBboxPatch
+
+    from dlkit.viz import networks as V
+
+    fig = V.draw_network([3, 4, 2])
+    ax = fig.axes[0]
+    assert sum(isinstance(p, Circle) for p in ax.patches) == 3 + 4 + 2
+    assert sum(isinstance(p, FancyBboxPatch) for p in ax.patches) == 2   # layers 1 and 2
+    texts = [t.get_text() for t in ax.texts]
+    assert r"$\Theta^{(1)}$" in texts and r"$\Theta^{(2)}$" in texts
+    assert "4×4" in texts and "2×5" in texts                          # s_{j+1} × (s_j + 1)
+    assert r"$a_{4}^{(2)}$" in texts
+    # edges: (3 + 1) * 4 into layer 2, (4 + 1) * 2 into layer 3
+    assert len(ax.lines) == 4 * 4 + 5 * 2
+    plt.close(fig)
+    big = V.draw_network([784, 100, 10])
+    assert r"$a_{784}^{(1)}$" in [t.get_text() for t in big.axes[0].texts]
+    plt.close(big)
+
+
+def test_maxout_illustration_is_max_of_its_pieces():
+    from dlkit.viz import networks as V
+
+    unit = V.maxout_unit()
+    z = np.linspace(-4, 4, 81)
+    pieces = np.stack([-z - 1.0, 0.25 * z, 1.2 * z - 1.5], axis=1)
+    assert np.max(np.abs(unit.forward(z[:, None])[:, 0] - pieces.max(axis=1))) < 1e-12

@@ -420,10 +420,17 @@ def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width:
 
     import ipywidgets as w
 
+    widths = [1, 2, 4, 8, 16, 32]
+    if width not in widths:
+        raise ValueError(f"boundary_explorer: width must be one of {widths}, got {width!r}")
+    if depth not in (1, 2, 3):
+        raise ValueError(f"boundary_explorer: depth must be 1, 2 or 3, got {depth!r}")
+    _dataset(dataset)  # fails early, naming the choices, for an unknown data set
+    nn.get_activation(activation)  # the same for an unknown activation
     ds = w.Dropdown(options=["moons", "circles", "spirals"], value=dataset,
                     description="data")
     act = w.Dropdown(options=list(ACTIVATION_NAMES), value=activation, description="activation")
-    wid = w.SelectionSlider(options=[1, 2, 4, 8, 16, 32], value=width, description="width",
+    wid = w.SelectionSlider(options=widths, value=width, description="width",
                             continuous_update=False)
     dep = w.IntSlider(value=depth, min=1, max=3, description="depth", continuous_update=False)
     out = w.Output()
