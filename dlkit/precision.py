@@ -82,7 +82,8 @@ def round_nearest(x, fl: int) -> np.ndarray:
     _check_format(1, fl)
     eps = 2.0 ** -fl
     scaled = np.asarray(x, dtype=np.float64) / eps   # exact: ε is a power of two
-    return np.ceil(scaled - 0.5) * eps                # ⌊x⌋ if x − ⌊x⌋ ≤ ε/2, else ⌊x⌋ + ε
+    r = np.ceil(scaled - 0.5) * eps                   # ⌊x⌋ if x − ⌊x⌋ ≤ ε/2, else ⌊x⌋ + ε
+    return r + 0.0                                    # + 0.0 turns −0.0 into 0.0
 
 
 def round_stochastic(x, fl: int, rng=0) -> np.ndarray:
@@ -97,7 +98,7 @@ def round_stochastic(x, fl: int, rng=0) -> np.ndarray:
     floor = np.floor(scaled)                          # ⌊x⌋ / ε
     frac = scaled - floor                             # (x − ⌊x⌋) / ε, in [0, 1)
     up = _rng(rng).random(scaled.shape) < frac        # probability (x − ⌊x⌋)/ε
-    return (floor + up) * eps
+    return (floor + up) * eps + 0.0
 
 
 def saturate(x, il: int, fl: int) -> np.ndarray:

@@ -156,3 +156,25 @@ def test_sixteen_bit_training_reproduces_gupta_et_al():
     assert sr.test_error < base.test_error + 0.02
     assert rn.test_error > sr.test_error + 0.03
     assert rn.kept_ratio < 0.8 < 0.95 < sr.kept_ratio
+
+
+def test_chapter9_exercise_checks(capsys):
+    from dlkit.exercises import ch09
+
+    assert ch09.check_range(4, 12, -8, 8 - 2**-12, 2**-12)
+    assert not ch09.check_range(4, 12, -8, 8, 2**-12)
+    assert ch09.check_round_up_probability(0.3, 3, 0.4)
+    assert not ch09.check_round_up_probability(0.3, 3, 0.6)
+    assert ch09.check_smallest_gradient(10, 0.05, 2**-11 / 0.05)
+    assert not ch09.check_smallest_gradient(10, 0.05, 2**-10 / 0.05)
+
+    def sr(x, fl, rng):
+        eps = 2.0**-fl
+        floor = np.floor(x / eps)
+        return (floor + (rng.random(x.shape) < x / eps - floor)) * eps
+
+    assert ch09.check_stochastic_rounding(sr)
+    assert not ch09.check_stochastic_rounding(lambda x, fl, rng: np.round(x * 2**fl) / 2**fl)
+    assert not ch09.check_stochastic_rounding(lambda x, fl, rng: 1 / 0)
+    out = capsys.readouterr().out
+    assert "Correct" in out and "Not yet" in out and "ZeroDivisionError" in out
