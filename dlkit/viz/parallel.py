@@ -1,0 +1,242 @@
+"""Figures and explorers of chapters 13-14: parallel training on a simulated cluster.
+
+- :func:`plot_timeline` draws a simulated run's trace, one row per rank (compute,
+  collectives, sends, receives, reductions);
+- :func:`step_breakdown` / :func:`plot_breakdown` split a hybrid AlexNet step into
+  conv compute, fc compute and communication;
+- :func:`plot_speedups` puts the simulated AlexNet speedups beside Krizhevsky's;
+- :func:`hybrid_explorer`: GPUs, fc batch, link -> step-time breakdown and timeline;
+- :func:`plot_allreduce_costs`: closed-form allreduce time against message size;
+- :func:`allreduce_explorer`: ranks, message size, link, algorithm -> timeline;
+- :func:`plot_step_times`: per-step times of data-parallel runs (stragglers).
+
+Figures are ``matplotlib.figure.Figure`` objects (no pyplot state).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from dlkit.cluster import costs, networks
+from dlkit.parallel import hybrid
+from dlkit.parallel.allreduce import ALGORITHMS, simulate_allreduce
+
+DPI = 80
+KIND_COLORS = {"compute": "#4c72b0", "collective": "#dd8452", "send": "#55a868",
+               "recv": "#c44e52", "reduce": "#8172b3", "wait": "#937860",
+               "barrier": "#da8bc3"}
+
+#: Links offered by the explorers: the book's 8-GPU server model and the presets.
+LINKS = {"K20 server (book)": hybrid.NETWORK, **{n: networks.preset(n) for n in networks.PRESETS}}
+
+
+def png(fig: Figure) -> bytes:
+    """The figure rendered as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def show(fig: Figure) -> None:
+    """Display a figure as a PNG (also inside a widget's ``Output``)."""
+    from IPython.display import Image, display
+
+    display(Image(data=png(fig), format="png"))
+
+
+def _unit(seconds: float) -> tuple[float, str]:
+    for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if seconds >= scale:
+            return scale, name
+    return 1e-9, "ns"
+
+
+def plot_timeline(result, ax=None, *, title: str = "", span: float | None = None,
+                  messages: bool = False) -> Figure:
+    """One horizontal lane per rank; each trace event a coloured bar (by kind).
+
+    ``messages=True`` also draws every message as a line from its sender at its start
+    to its receiver at its end (readable for a few dozen messages).
+    """
+    if ax is None:
+        fig = Figure(figsize=(8, 0.45 * result.n + 1.2))
+        ax = fig.add_subplot()
+    fig = ax.figure
+    span = span or result.time or 1.0
+    scale, unit = _unit(span)
+    seen = set()
+    for e in result.trace:
+        if e.end <= e.start:
+            continue
+        c = KIND_COLORS.get(e.kind, "#999999")
+        label = e.kind if e.kind not in seen else None
+        seen.add(e.kind)
+        ax.broken_barh([(e.start / scale, (e.end - e.start) / scale)], (e.rank - 0.4, 0.8),
+                       facecolors=c, edgecolor="white", linewidth=0.3, label=label)
+    if messages:
+        for m in result.messages:
+            ax.plot([m.start / scale, m.end / scale], [m.src, m.dst], color="black",
+                    linewidth=0.6, alpha=0.6)
+    ax.set_yticks(range(result.n))
+    ax.set_yticklabels([f"rank {r}" for r in range(result.n)])
+    ax.set_ylim(result.n - 0.5, -0.5)
+    ax.set_xlim(0, span / scale)
+    ax.set_xlabel(f"virtual time ({unit})")
+    ax.set_title(title or f"makespan {result.time / scale:.4g} {unit}")
+    if seen:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
+# ----------------------------------------------------------------- hybrid AlexNet
+
+
+def step_breakdown(result, rank: int = 0) -> dict[str, float]:
+    """Seconds of one simulated hybrid step on `rank`: conv compute, fc compute, and
+    communication (everything else up to the makespan, waiting included)."""
+    conv = sum(e.end - e.start for e in result.events(rank, "compute")
+               if e.label.startswith("conv"))
+    fc = sum(e.end - e.start for e in result.events(rank, "compute")
+             if e.label.startswith("fc"))
+    return {"conv compute": conv, "fc compute": fc, "communication": result.time - conv - fc}
+
+
+def plot_breakdown(breakdowns: dict[str, dict[str, float]], ax=None) -> Figure:
+    """Stacked bars of step time (ms), one bar per configuration."""
+    if ax is None:
+        fig = Figure(figsize=(6, 3.2))
+        ax = fig.add_subplot()
+    fig = ax.figure
+    names = list(breakdowns)
+    bottom = np.zeros(len(names))
+    colors = {"conv compute": "#4c72b0", "fc compute": "#55a868", "communication": "#dd8452"}
+    for part, c in colors.items():
+        vals = np.array([breakdowns[n][part] * 1e3 for n in names])
+        ax.bar(names, vals, bottom=bottom, color=c, label=part)
+        bottom += vals
+    ax.set_ylabel("step time (ms)")
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def plot_speedups(rows: Sequence[hybrid.HybridRow], ax=None) -> Figure:
+    """Simulated speedups beside Krizhevsky's (2014) Table 1."""
+    if ax is None:
+        fig = Figure(figsize=(7, 3.4))
+        ax = fig.add_subplot()
+    fig = ax.figure
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r.paper.speedup for r in rows], 0.4, label="paper (K20s)", color="#999999")
+    ax.bar(x + 0.2, [r.speedup for r in rows], 0.4, label="simulated", color="#4c72b0")
+    ax.plot(x, [r.gpus for r in rows], "k_", markersize=18, label="linear (K)")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{r.gpus} GPU\n({r.conv_batch},{r.fc_batch})" for r in rows],
+                       fontsize=8)
+    ax.set_ylabel("speedup over 1 GPU")
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 server (book)"):
+    """Widget: GPUs, fc batch, link -> one simulated AlexNet step (breakdown, timeline).
+
+    The device is :data:`dlkit.parallel.hybrid.DEVICE` throughout. The first view is
+    drawn at creation, so a saved notebook shows it. Returns an ``ipywidgets.VBox``.
+    """
+    import ipywidgets as w
+
+    k = w.Dropdown(options=[1, 2, 4, 8], value=gpus, description="GPUs K")
+    fb = w.ToggleButtons(options=[("128·K at once", "all"), ("128, K rounds", "one")],
+                         value=fc_batch, description="fc batch")
+    ln = w.Dropdown(options=list(LINKS), value=link, description="link")
+    out = w.Output()
+    base = hybrid.simulate_step(1).time
+
+    def draw(*_):
+        res = hybrid.simulate_step(k.value, fb.value, network=LINKS[ln.value])
+        bd = step_breakdown(res)
+        hours = hybrid.EPOCHS * hybrid.IMAGES / (128 * k.value) * res.time / 3600
+        fig = Figure(figsize=(10, 3.4))
+        a1 = fig.add_axes([0.06, 0.15, 0.18, 0.7])
+        a2 = fig.add_axes([0.33, 0.15, 0.52, 0.7])
+        plot_breakdown({f"K={k.value}": bd}, ax=a1)
+        plot_timeline(res, ax=a2, title=(f"step {res.time * 1e3:.1f} ms, 90 epochs "
+                                         f"{hours:.1f} h, speedup {k.value * base / res.time:.2f}x"))
+        out.clear_output(wait=True)
+        with out:
+            show(fig)
+
+    for c in (k, fb, ln):
+        c.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([k, ln]), fb, out])
+
+
+# ----------------------------------------------------------------------- allreduce
+
+
+def plot_allreduce_costs(p: int, network, sizes: np.ndarray | None = None,
+                         algorithms: Sequence[str] = ALGORITHMS, ax=None) -> Figure:
+    """Closed-form allreduce time against message size (bytes), log-log."""
+    if ax is None:
+        fig = Figure(figsize=(6, 3.6))
+        ax = fig.add_subplot()
+    fig = ax.figure
+    net = networks.preset(network) if isinstance(network, str) else network
+    sizes = np.logspace(0, 8, 49) if sizes is None else np.asarray(sizes)
+    for a in algorithms:
+        ts = [costs.allreduce(a, p, max(1, int(round(n / 8))), 8, net) for n in sizes]
+        ax.loglog(sizes, ts, label=a.replace("_", " "))
+    ax.set_xlabel("message size n (bytes)")
+    ax.set_ylabel("allreduce time (s)")
+    ax.set_title(f"p = {p}, {net.name}")
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def allreduce_explorer(p: int = 8, size_kb: float = 64.0, link: str = "10gbe",
+                       algorithm: str = "ring"):
+    """Widget: ranks, message size, link, algorithm -> simulated timeline and times."""
+    import ipywidgets as w
+
+    pp = w.IntSlider(value=p, min=2, max=16, description="ranks p", continuous_update=False)
+    sz = w.FloatLogSlider(value=size_kb, base=10, min=-2, max=4, step=0.25,
+                          description="n (KB)", continuous_update=False)
+    ln = w.Dropdown(options=list(networks.PRESETS), value=link, description="link")
+    al = w.Dropdown(options=list(ALGORITHMS), value=algorithm, description="algorithm")
+    out = w.Output()
+
+    def draw(*_):
+        N = max(1, int(round(sz.value * 1000 / 8)))
+        net = networks.preset(ln.value)
+        res = simulate_allreduce(pp.value, N, al.value, net)
+        cf = costs.allreduce(al.value, pp.value, N, 8, net)
+        fig = plot_timeline(res, messages=True, title=(f"{al.value}: simulated {res.time * 1e3:.4g} ms, "
+                                        f"closed form {cf * 1e3:.4g} ms"))
+        out.clear_output(wait=True)
+        with out:
+            show(fig)
+
+    for c in (pp, sz, ln, al):
+        c.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([pp, sz]), w.HBox([ln, al]), out])
+
+
+def plot_step_times(runs: dict[str, Sequence[float]], ax=None) -> Figure:
+    """Per-step time (µs) of data-parallel runs, one line per run."""
+    if ax is None:
+        fig = Figure(figsize=(6, 3))
+        ax = fig.add_subplot()
+    fig = ax.figure
+    for name, ts in runs.items():
+        ax.plot(np.arange(1, len(ts) + 1), np.asarray(ts) * 1e6, marker=".", label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("step time (µs)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, frameon=False)
+    return fig
