@@ -238,6 +238,21 @@ def test_exercise_checks(capsys):
     assert out.count("Correct:") == 7 and out.count("Not yet:") == 13
 
 
+def test_chapter_exercise_solutions_are_correct(capsys):
+    # the answers given in the solution dropdowns of chapters 1 and 2
+    from dlkit.exercises import ch01, ch02
+
+    assert ch01.check_gate_weights("NOT", w=[-1], b=0.5)
+    assert ch01.check_gate_weights("NOR", w=[-1, -1], b=0.5)
+    assert ch01.check_festival_majority(w=[1, 1, 1], b=-1.5)
+    assert ch02.check_xor_network(P.GateNetwork([P.gate_unit("OR"), P.gate_unit("NAND")],
+                                                P.gate_unit("AND")))
+    for hidden, seed in [(2, 2), (3, 1)]:
+        model, _ = P.fit_gate_network("XNOR", hidden=hidden, epochs=300, seed=seed)
+        assert ch02.check_trained_xnor(model)
+    assert "Not yet" not in capsys.readouterr().out
+
+
 def test_viz_tables_and_figures():
     from matplotlib.figure import Figure
 
