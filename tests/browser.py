@@ -165,6 +165,9 @@ class Chromium:
                 self.call(f"{domain}.enable")
             self.call("Emulation.setDeviceMetricsOverride", width=self.width,
                       height=self.height, deviceScaleFactor=1, mobile=False)
+            # Screenshots should not catch the theme in the middle of a transition.
+            self.call("Emulation.setEmulatedMedia",
+                      features=[{"name": "prefers-reduced-motion", "value": "reduce"}])
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -294,14 +297,15 @@ class Chromium:
             while time.monotonic() < deadline:
                 self._receive(deadline)
 
-    def screenshot(self, path: Path, max_height: int = 16000) -> None:
-        """Save a PNG of the whole page (up to ``max_height`` CSS pixels tall)."""
-        size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-        height = min(int(size["height"]) + 1, max_height)
+    def screenshot(self, path: Path, clip: dict | None = None, max_height: int = 16000) -> None:
+        """Save a PNG of the whole page (up to ``max_height`` CSS pixels tall), or of
+        ``clip`` = {x, y, width, height} in page coordinates."""
+        if clip is None:
+            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+            clip = {"x": 0, "y": 0, "width": self.width, "height": int(size["height"]) + 1}
+        clip = {**clip, "height": min(clip["height"], max_height), "scale": 1}
         shot = self.call("Page.captureScreenshot", timeout=120, format="png",
-                         captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": self.width, "height": height,
-                               "scale": 1})
+                         captureBeyondViewport=True, clip=clip)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".png.tmp")
         tmp.write_bytes(base64.b64decode(shot["data"]))

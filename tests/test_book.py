@@ -6,9 +6,9 @@ into a temporary folder, so a `make book` in ``_build/`` is left alone). Every p
 request that is not for this machine refused (see ``tests/browser.py``). A page passes
 when MathJax typeset each of its equations and every widget view saved in its notebook
 was replaced by rendered widgets: with the network refused, that can only happen from
-the local copies that ``make assets`` put in ``_offline/``. A screenshot of each page
-is saved under ``_build/screenshots/`` together with ``report.json`` (build time,
-typeset and widget counts, and the remote requests each page attempted).
+the local copies that ``make assets`` put in ``_offline/``. Screenshots of each page
+and of each widget are saved under ``_build/screenshots/`` with ``report.json`` (build
+time, typeset and widget counts, and the remote requests each page attempted).
 
 All build and browser tests live in this one file so that ``pytest-xdist --dist
 loadfile`` runs them in one worker, with one build.
@@ -182,6 +182,20 @@ def test_status_page_lists_every_chapter_with_its_execution_time(book: Build) ->
         assert f"ran in {seconds:.1f} s" in page, f"{docname} does not show its run time"
 
 
+def test_assets_script_is_idempotent() -> None:
+    """`make assets` run again on an up-to-date tree reinstalls and copies nothing."""
+    if shutil.which("npm") is None:
+        pytest.fail("npm is missing, so `make assets` cannot fetch MathJax and the widget "
+                    "manager: install Node.js and npm")
+    run = [sys.executable, str(ROOT / "tools" / "assets.py")]
+    first = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "is up to date" in second.stdout and "npm" not in second.stdout, second.stdout
+    assert offline_assets.offline_dir(ROOT) is not None
+
+
 # ------------------------------------------------------------------------- browser
 
 
@@ -255,6 +269,7 @@ RENDER_REPORT_JS = """
                            + d.querySelectorAll('img, svg, canvas, input, select, button').length)
                         : 0;
       return {model_id: JSON.parse(s.textContent).model_id, rendered: rendered(s),
+              x: box.left + window.scrollX, y: box.top + window.scrollY,
               width: box.width, height: box.height, content: content,
               widgets: d ? d.querySelectorAll('.jupyter-widgets').length : 0};
     }),
@@ -283,6 +298,10 @@ def test_page_renders_math_and_widgets_offline(book: Build, browser: Chromium, r
     browser.settle(0.3)
     shot = SCREENSHOTS / f"{docname.replace('/', '-')}.png"
     browser.screenshot(shot)
+    for i, v in enumerate(page["views"], 1):  # each widget on its own, to look at closely
+        if v["width"] > 0 and v["height"] > 0:
+            browser.screenshot(shot.with_name(f"{shot.stem}-widget{i}.png"),
+                               clip={k: v[k] for k in ("x", "y", "width", "height")})
     remote = sorted({r.url for r in log.remote_requests})
     failed_local = [f"{r.url} ({r.error or r.status})" for r in log.failed_local_requests
                     if not r.url.endswith("/favicon.ico")]
