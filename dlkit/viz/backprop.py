@@ -23,11 +23,11 @@ from matplotlib.figure import Figure
 from dlkit import nn
 from dlkit.autograd import Value, draw_graph
 from dlkit.train import gradient_norms, training_memory
-from dlkit.viz.optimizers import show
+from dlkit.viz.optimizers import show, show_in
 
 __all__ = ["neuron_graph", "plot_graph", "layer_gradients", "gradient_check_table",
            "memory_sweep", "plot_memory", "layer_gradient_norms", "plot_gradient_norms",
-           "gradient_norm_explorer", "show"]
+           "gradient_norm_explorer", "show", "show_in"]
 
 
 def neuron_graph(x=(2.0, 0.0), w=(-3.0, 1.0), b: float = 6.881373587) -> dict[str, Value]:
@@ -265,9 +265,7 @@ def gradient_norm_explorer(activation: str = "sigmoid", depth: int = 8, init: st
         fig = plot_gradient_norms({f"{act.value}, {ini.value}": v, "relu, he": ref})
         fig.axes[0].set_title(f"first/last layer ratio: {v[0] / v[-1]:.2e} "
                               f"(relu: {ref[0] / ref[-1]:.2e})", fontsize=9)
-        out.clear_output(wait=True)
-        with out:
-            show(fig)
+        show_in(out, fig)
 
     for c in (act, dep, ini):
         c.observe(draw, names="value")

@@ -24,11 +24,11 @@ from matplotlib.figure import Figure
 
 from dlkit import nn, optim
 from dlkit.train import History, accuracy, confusion_matrix, fit
-from dlkit.viz.optimizers import show
+from dlkit.viz.optimizers import show, show_in
 
 __all__ = ["VotingNetwork", "train_voting", "train_mlp", "MLPRun", "plot_weight_maps",
            "plot_confusion", "confusion_text", "plot_misclassified", "plot_history",
-           "prediction_explorer", "show"]
+           "prediction_explorer", "show", "show_in"]
 
 
 class VotingNetwork:
@@ -275,9 +275,7 @@ def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0):
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("p(class | image)")
         fig.tight_layout()
-        out.clear_output(wait=True)
-        with out:
-            show(fig)
+        show_in(out, fig)
 
     only.observe(on_only, names="value")
     idx.observe(draw, names="value")

@@ -41,10 +41,23 @@ def png(fig: Figure) -> bytes:
 
 
 def show(fig: Figure) -> None:
-    """Display a figure as a PNG in the notebook (or in the current widget Output)."""
+    """Display a figure as a PNG in the notebook."""
     from IPython.display import Image, display
 
     display(Image(data=png(fig), format="png"))
+
+
+def show_in(out, fig: Figure) -> None:
+    """Replace the contents of the ipywidgets ``Output`` `out` with the figure as a PNG.
+
+    The PNG is set on the widget's state directly (not printed while capturing), so it
+    is saved with the notebook's widget state and never leaks into the cell's output
+    when the notebook runs without a front end (nbclient, nbval).
+    """
+    from IPython.display import Image
+
+    out.outputs = ()
+    out.append_display_data(Image(data=png(fig), format="png"))
 
 
 # ------------------------------------------------------------------------ surfaces
@@ -338,10 +351,7 @@ def optimizer_explorer(surface: str = "ravine", name: str = "momentum", lr: floa
             kw["betas"] = (mom.value, 0.999)
         s = SURFACES[surf.value]
         run = optimize(s, opt.value, rate.value, steps=steps, **kw)
-        fig = plot_run(s, run)
-        out.clear_output(wait=True)
-        with out:
-            show(fig)
+        show_in(out, plot_run(s, run))
 
     for c in (surf, opt, rate, mom):
         c.observe(draw, names="value")
