@@ -25,7 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from dlkit.data import GATES
-from dlkit.perceptron import GATE_WEIGHTS, GateNetwork, Neuron, gate_unit, truth_table_inputs
+from dlkit.perceptron import (GATE_WEIGHTS, GateNetwork, Neuron, gate_unit, linearly_separable,
+                              truth_table_inputs)
 
 ON, OFF = "#d62728", "#1f77b4"  # colours of output 1 and output 0
 DPI = 80
@@ -173,8 +174,9 @@ def plot_hidden_space(X: np.ndarray, A: np.ndarray, y: np.ndarray, out_w=None, o
     """Inputs x (left) and hidden activations a = (a1, a2) (right), coloured by target y.
 
     If the output unit's weights (out_w, out_b) are given, its line v · a + c = 0 is
-    drawn in the hidden space: one line now separates the classes. ``input_units``
-    draws the hidden units' own lines in the input space.
+    drawn in the hidden space. ``input_units`` draws the hidden units' own lines in
+    the input space. Each panel's title says whether a line separates the classes
+    there (decided by :func:`dlkit.perceptron.linearly_separable`).
     """
     A = np.asarray(A, dtype=np.float64)
     if A.shape[1] != 2:
@@ -207,8 +209,10 @@ def plot_hidden_space(X: np.ndarray, A: np.ndarray, y: np.ndarray, out_w=None, o
     if out_w is not None:
         t1 = np.linspace(lo, hi, 2)
         _line(ax1, np.ravel(out_w), float(np.ravel(out_b)[0]), t1, label="output unit")
-    ax0.set_title("input space: no line separates", fontsize=9)
-    ax1.set_title("hidden space: one line does", fontsize=9)
+    for ax, P, where in ((ax0, X, "input"), (ax1, A, "hidden")):
+        sep = linearly_separable(P, y)
+        ax.set_title(f"{where} space: {'a line separates' if sep else 'no line separates'}",
+                     fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
