@@ -114,7 +114,9 @@ class PageLog:
 
     @property
     def failed_local_requests(self) -> list[Request]:
-        return [r for r in self.requests.values() if is_loopback(r.url) and r.failed]
+        """Failed requests for files of the book itself (over loopback or file://)."""
+        return [r for r in self.requests.values()
+                if (is_loopback(r.url) or r.url.startswith("file:")) and r.failed]
 
 
 class Chromium:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browser import BrowserError, Chromium, find_chromium, serve
+from browser import BrowserError, Chromium, PageLog, find_chromium, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -278,42 +278,25 @@ RENDER_REPORT_JS = """
 """
 
 
-@pytest.mark.parametrize("docname", PAGES)
-def test_page_renders_math_and_widgets_offline(book: Build, browser: Chromium, report: dict,
-                                               docname: str) -> None:
-    html = book.page(docname).read_text(encoding="utf-8")
-    math_in_source = len(MATH_ELEMENT.findall(html))
-    views_in_notebook = saved_widget_views(docname)
-    assert html.count(f'type="{WIDGET_VIEW}"') == len(views_in_notebook), (
-        f"{docname}: the notebook saved {len(views_in_notebook)} widget views but the page "
-        f"has {html.count(f'type={WIDGET_VIEW!r}')}")
-
-    log = browser.load(browser.base_url + f"{docname}.html")
+def render(browser: Chromium, url: str) -> tuple[dict, PageLog]:
+    """Open ``url``, wait for math and widgets, and return what is on the page."""
+    log = browser.load(url)
     try:
         page = browser.evaluate(RENDER_REPORT_JS % {"timeout_ms": PAGE_TIMEOUT_S * 1000,
                                                     "view": WIDGET_VIEW},
                                 timeout=PAGE_TIMEOUT_S + 30)
     except BrowserError as e:
-        pytest.fail(f"{docname}: {e}")
+        pytest.fail(f"{url}: {e}")
     browser.settle(0.3)
-    shot = SCREENSHOTS / f"{docname.replace('/', '-')}.png"
-    browser.screenshot(shot)
-    for i, v in enumerate(page["views"], 1):  # each widget on its own, to look at closely
-        if v["width"] > 0 and v["height"] > 0:
-            browser.screenshot(shot.with_name(f"{shot.stem}-widget{i}.png"),
-                               clip={k: v[k] for k in ("x", "y", "width", "height")})
+    return page, log
+
+
+def check_rendered(where: str, page: dict, log: PageLog, math_in_source: int,
+                   views_in_notebook: int) -> None:
     remote = sorted({r.url for r in log.remote_requests})
     failed_local = [f"{r.url} ({r.error or r.status})" for r in log.failed_local_requests
                     if not r.url.endswith("/favicon.ico")]
     our_errors = [e for e in log.exceptions if any(s in e for s in OUR_SCRIPTS)]
-    report["pages"][docname] = {
-        "screenshot": str(shot.relative_to(ROOT)), "math": page["math"],
-        "typeset": page["typeset"], "widget_views": len(page["views"]),
-        "widget_views_rendered": sum(v["rendered"] for v in page["views"]),
-        "remote_requests_refused": remote, "failed_local_requests": failed_local,
-        "js_exceptions": log.exceptions,
-    }
-    where = f"{docname} (screenshot {shot})"
 
     assert page["math"] == math_in_source
     assert page["typeset"] == page["math"], (
@@ -322,7 +305,7 @@ def test_page_renders_math_and_widgets_offline(book: Build, browser: Chromium, r
     assert page["mathjax_errors"] == 0, f"{where}: {page['mathjax_errors']} TeX errors"
 
     views = page["views"]
-    assert len(views) == len(views_in_notebook)
+    assert len(views) == views_in_notebook
     bad = [v for v in views if not (v["rendered"] and v["widgets"] and v["height"] > 0
                                     and v["width"] > 0 and v["content"] > 0)]
     assert not bad, (f"{where}: {len(bad)} of {len(views)} saved widgets did not render "
@@ -331,3 +314,44 @@ def test_page_renders_math_and_widgets_offline(book: Build, browser: Chromium, r
 
     assert not failed_local, f"{where}: local files missing: {failed_local}"
     assert not our_errors, f"{where}: errors in the math/widget scripts: {our_errors}"
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_renders_math_and_widgets_offline(book: Build, browser: Chromium, report: dict,
+                                               docname: str) -> None:
+    html = book.page(docname).read_text(encoding="utf-8")
+    views_in_notebook = saved_widget_views(docname)
+    assert html.count(f'type="{WIDGET_VIEW}"') == len(views_in_notebook), (
+        f"{docname}: the notebook saved {len(views_in_notebook)} widget views but the page "
+        f"has {html.count(f'type={WIDGET_VIEW!r}')}")
+
+    page, log = render(browser, browser.base_url + f"{docname}.html")
+    shot = SCREENSHOTS / f"{docname.replace('/', '-')}.png"
+    browser.screenshot(shot)
+    for i, v in enumerate(page["views"], 1):  # each widget on its own, to look at closely
+        if v["width"] > 0 and v["height"] > 0:
+            browser.screenshot(shot.with_name(f"{shot.stem}-widget{i}.png"),
+                               clip={k: v[k] for k in ("x", "y", "width", "height")})
+    report["pages"][docname] = {
+        "screenshot": str(shot.relative_to(ROOT)), "math": page["math"],
+        "typeset": page["typeset"], "widget_views": len(page["views"]),
+        "widget_views_rendered": sum(v["rendered"] for v in page["views"]),
+        "remote_requests_refused": sorted({r.url for r in log.remote_requests}),
+        "failed_local_requests": [r.url for r in log.failed_local_requests],
+        "js_exceptions": log.exceptions,
+    }
+    check_rendered(f"{docname} (screenshot {shot})", page, log,
+                   len(MATH_ELEMENT.findall(html)), len(views_in_notebook))
+
+
+def test_book_renders_from_file_urls(book: Build, browser: Chromium) -> None:
+    """Opening _build/html/index.html from disk (no server) works as well: checked on
+    the page with the most widgets and equations."""
+    def weight(docname: str) -> tuple[int, int]:
+        html = book.page(docname).read_text(encoding="utf-8")
+        return len(saved_widget_views(docname)), len(MATH_ELEMENT.findall(html))
+
+    docname = max(PAGES, key=weight)
+    views, math = weight(docname)
+    page, log = render(browser, book.page(docname).as_uri())
+    check_rendered(f"{docname} from file://", page, log, math, views)
