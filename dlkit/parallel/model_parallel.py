@@ -25,7 +25,7 @@ from dlkit.nn.core import Layer, Param, check_array
 from dlkit.nn.linear import Linear
 from dlkit.parallel._mpi import charge, mpi_for
 
-__all__ = ["ModelParallelLinear"]
+__all__ = ["ModelParallelLinear", "layer_costs"]
 
 
 class ModelParallelLinear(Layer):
@@ -100,3 +100,18 @@ class ModelParallelLinear(Layer):
     def __repr__(self) -> str:
         return (f"ModelParallelLinear({self.in_features}, {self.out_features}, "
                 f"rows {self.rows.start}:{self.rows.stop})")
+
+
+def layer_costs(m: int, n: int, batch: int, K: int, device, network,
+                itemsize: int = 4) -> tuple[float, float]:
+    """Forward seconds of ``ModelParallelLinear(m, n)`` on K workers: (compute, allgather).
+
+    compute = 2·B·m·n / (K·R): each worker's share of the multiply-adds at rate R;
+    allgather = (K - 1)(α + (B·n/K)·s·β): the ring allgather of the outputs.
+    Compute grows as m·n, communication as n: wide layers are compute-bound.
+    """
+    from dlkit.cluster import costs
+
+    compute = 2.0 * batch * m * n / K / device.flops
+    comm = costs.allgather_ring(K, batch * n // K, itemsize, network) if K > 1 else 0.0
+    return compute, comm

@@ -48,6 +48,20 @@ def show(fig: Figure) -> None:
     display(Image(data=png(fig), format="png"))
 
 
+def show_in(out, fig: Figure) -> None:
+    """Replace the contents of the ``ipywidgets.Output`` `out` with the figure (PNG).
+
+    The image is set as the widget's state, not printed inside ``with out:``, so it is
+    saved with the notebook's widget state and never leaks into the cell's own output
+    when no front end runs the notebook (nbclient, nbval).
+    """
+    import base64
+
+    out.outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"),
+                             "text/plain": "<Figure>"}},)
+
+
 def _unit(seconds: float) -> tuple[float, str]:
     for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
         if seconds >= scale:
@@ -102,7 +116,8 @@ def step_breakdown(result, rank: int = 0) -> dict[str, float]:
                if e.label.startswith("conv"))
     fc = sum(e.end - e.start for e in result.events(rank, "compute")
              if e.label.startswith("fc"))
-    return {"conv compute": conv, "fc compute": fc, "communication": result.time - conv - fc}
+    return {"conv compute": conv, "fc compute": fc,
+            "communication": max(0.0, result.time - conv - fc)}
 
 
 def plot_breakdown(breakdowns: dict[str, dict[str, float]], ax=None) -> Figure:
@@ -166,9 +181,7 @@ def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 serve
         plot_breakdown({f"K={k.value}": bd}, ax=a1)
         plot_timeline(res, ax=a2, title=(f"step {res.time * 1e3:.1f} ms, 90 epochs "
                                          f"{hours:.1f} h, speedup {k.value * base / res.time:.2f}x"))
-        out.clear_output(wait=True)
-        with out:
-            show(fig)
+        show_in(out, fig)
 
     for c in (k, fb, ln):
         c.observe(draw, names="value")
@@ -217,9 +230,7 @@ def allreduce_explorer(p: int = 8, size_kb: float = 64.0, link: str = "10gbe",
         cf = costs.allreduce(al.value, pp.value, N, 8, net)
         fig = plot_timeline(res, messages=True, title=(f"{al.value}: simulated {res.time * 1e3:.4g} ms, "
                                         f"closed form {cf * 1e3:.4g} ms"))
-        out.clear_output(wait=True)
-        with out:
-            show(fig)
+        show_in(out, fig)
 
     for c in (pp, sz, ln, al):
         c.observe(draw, names="value")
