@@ -160,3 +160,19 @@ def test_lenet_trains_through_conv_layers():
     assert out.shape == (6, 3)
     assert net.backward(np.ones_like(out)).shape == x.shape
     assert "Conv2d(1, 4, 3)" in net.summary()
+
+
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 2), ((2, 3), 1)])
+def test_maxpool_numpy_path_equals_compiled(monkeypatch, k, s):
+    import dlkit.nn.conv as conv_module
+
+    x, d = _x((2, 3, 7, 6), 6), None
+    compiled = MaxPool2d(k, s)
+    out = compiled.forward(x)
+    d = _x(out.shape, 7)
+    dx = compiled.backward(d)
+    monkeypatch.setattr(conv_module, "_KERNELS", False)            # as if numba were missing
+    plain = MaxPool2d(k, s)
+    np.testing.assert_array_equal(plain.forward(x), out)
+    np.testing.assert_allclose(plain.backward(d), dx, rtol=1e-14, atol=1e-14)
+    assert check_layer(MaxPool2d(k, s), x, h=1e-5).max_error < 1e-7

@@ -221,3 +221,45 @@ def gemm_blocked(A, B, bm=64, bk=128, bn=256):
                             C[i, j] += a0 * B[k, j]
                         k += 1
     return C
+
+
+@njit(**_JIT)
+def maxpool2d_forward(x, KH, KW, stride_h, stride_w):
+    """Max pooling: (out, arg) for x (N, C, H, W); arg is the flat window offset
+    k_x·kw + k_y of each maximum (the first on ties), which the backward pass needs."""
+    N, C, H, W = x.shape
+    Ho = (H - KH) // stride_h + 1
+    Wo = (W - KW) // stride_w + 1
+    out = np.empty((N, C, Ho, Wo), x.dtype)
+    arg = np.empty((N, C, Ho, Wo), np.int32)
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for i in range(Ho):
+            for j in range(Wo):
+                best = x[n, c, i * stride_h, j * stride_w]
+                where = 0
+                for kx in range(KH):
+                    for ky in range(KW):
+                        v = x[n, c, i * stride_h + kx, j * stride_w + ky]
+                        if v > best:
+                            best = v
+                            where = kx * KW + ky
+                out[n, c, i, j] = best
+                arg[n, c, i, j] = where
+    return out, arg
+
+
+@njit(**_JIT)
+def maxpool2d_backward(dout, arg, H, W, KH, KW, stride_h, stride_w):
+    """Route each output gradient to its window's maximum: dx (N, C, H, W)."""
+    N, C, Ho, Wo = dout.shape
+    dx = np.zeros((N, C, H, W), dout.dtype)
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for i in range(Ho):
+            for j in range(Wo):
+                a = arg[n, c, i, j]
+                dx[n, c, i * stride_h + a // KW, j * stride_w + a % KW] += dout[n, c, i, j]
+    return dx

@@ -147,6 +147,21 @@ class Conv2d(Layer):
         return self._who()[:-1] + extra + ")"
 
 
+def _numba_kernels():
+    """dlkit.kernels.cpu when numba is installed (pooling then runs compiled), else None."""
+    global _KERNELS
+    if _KERNELS is None:
+        try:
+            from dlkit.kernels import cpu
+        except ImportError:
+            cpu = False
+        _KERNELS = cpu
+    return _KERNELS or None
+
+
+_KERNELS = None
+
+
 def _windows_nonoverlapping(x: np.ndarray, k: int) -> tuple[np.ndarray, int, int]:
     """(N, C, H, W) -> (N, C, Ho, Wo, k·k) view-then-copy of non-overlapping k×k windows."""
     N, C, H, W = x.shape
@@ -203,19 +218,20 @@ class MaxPool2d(_Pool2d):
 
     Forward (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H − kh) // s + 1. Backward
     routes each output's gradient to the input that was the maximum (the first one on
-    ties), so dx has one non-zero per window.
+    ties), so dx has one non-zero per window. Runs the compiled kernels of
+    :mod:`dlkit.kernels.cpu` when numba is installed, numpy otherwise.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
         self._shape = x.shape
-        if self._simple:
-            win, Ho, Wo = _windows_nonoverlapping(x, self.kernel_size[0])
-            self._arg = win.argmax(axis=-1)                       # (N, C, Ho, Wo)
-            return np.take_along_axis(win, self._arg[..., None], axis=-1)[..., 0]
-        v = self._view(x)
+        if _numba_kernels() is not None:
+            out, self._arg = _numba_kernels().maxpool2d_forward(
+                np.ascontiguousarray(x), *self.kernel_size, *self.stride)
+            return out
+        v = self._view(x)                                         # (N, C, Ho, Wo, kh, kw)
         flat = v.reshape(v.shape[:4] + (-1,))
-        self._arg = flat.argmax(axis=-1)
+        self._arg = flat.argmax(axis=-1)                          # offset k_x·kw + k_y
         return np.take_along_axis(flat, self._arg[..., None], axis=-1)[..., 0]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -224,16 +240,11 @@ class MaxPool2d(_Pool2d):
         N, C, H, W = self._shape
         kh, kw = self.kernel_size
         sh, sw = self.stride
+        if _numba_kernels() is not None:
+            return _numba_kernels().maxpool2d_backward(
+                np.ascontiguousarray(dout), self._arg, H, W, kh, kw, sh, sw)
         Ho, Wo = dout.shape[2:]
         dx = np.zeros(self._shape, dout.dtype)
-        if self._simple:
-            k = kh
-            dwin = np.zeros((N, C, Ho, Wo, k * k), dout.dtype)
-            np.put_along_axis(dwin, self._arg[..., None], dout[..., None], axis=-1)
-            dx[:, :, : Ho * k, : Wo * k] = (
-                dwin.reshape(N, C, Ho, Wo, k, k).transpose(0, 1, 2, 4, 3, 5)
-                .reshape(N, C, Ho * k, Wo * k))
-            return dx
         ax, ay = np.divmod(self._arg, kw)                         # window offsets
         for kx in range(kh):
             for ky in range(kw):
