@@ -25,7 +25,8 @@ from dlkit.autograd import Value, draw_graph
 from dlkit.train import gradient_norms, training_memory
 from dlkit.viz.optimizers import show, show_in
 
-__all__ = ["neuron_graph", "plot_graph", "layer_gradients", "gradient_check_table",
+__all__ = ["neuron_graph", "plot_graph", "layer_gradients", "compare_engines",
+           "gradient_check_table",
            "memory_sweep", "plot_memory", "layer_gradient_norms", "plot_gradient_norms",
            "gradient_norm_explorer", "show", "show_in"]
 
@@ -99,6 +100,43 @@ def layer_gradients(sizes: Sequence[int] = (4, 5, 3), activation: str = "relu",
     lines = ["  ".join(f"{str(v):<{w}}" for v, w in zip(r, widths)).rstrip() for r in table]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+def compare_engines(sizes: Sequence[int] = (3, 4, 2), batch: int = 2, seed: int = 0) -> float:
+    """Backpropagate the same tanh MLP and MSE loss two ways; return the largest
+    relative difference between the gradients.
+
+    Once with dlkit's layers (``Linear.backward`` etc., whole matrices at a time) and
+    once with the scalar engine, each weight a :class:`dlkit.autograd.Value` and the
+    loss built from + and * of scalars. The two must agree to rounding.
+    """
+    from dlkit import rng
+
+    g = rng(seed)
+    net = nn.mlp(sizes, "tanh", seed=seed)
+    X = g.standard_normal((batch, sizes[0]))
+    Y = g.standard_normal((batch, sizes[-1]))
+    loss = nn.MSELoss()
+    loss.forward(net.forward(X), Y)
+    net.backward(loss.backward())
+    linears = [layer for layer in net if isinstance(layer, nn.Linear)]
+    Ws = [[[Value(w) for w in row] for row in lin.W.data] for lin in linears]
+    bs = [[Value(b) for b in lin.b.data] for lin in linears]
+    total = Value(0.0)
+    for n in range(batch):
+        a = [Value(v) for v in X[n]]
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = [sum((w * x for w, x in zip(row, a)), bj) for row, bj in zip(W, b)]
+            a = [zj.tanh() for zj in z] if i < len(Ws) - 1 else z
+        total = total + sum(((aj - t) ** 2 for aj, t in zip(a, Y[n])), Value(0.0)) * 0.5
+    total = total * (1.0 / batch)
+    total.backward()
+    worst = 0.0
+    for lin, W, b in zip(linears, Ws, bs):
+        for layer_grad, values in ((lin.W.grad, W), (lin.b.grad[None], [b])):
+            scalar = np.array([[v.grad for v in row] for row in values])
+            worst = max(worst, nn.rel_error(layer_grad, scalar))
+    return worst
 
 
 def _gradcheck_cases():
