@@ -101,8 +101,34 @@ class Build:
         return self.html / f"{docname}.html"
 
 
+def apt_install(*packages: str) -> bool:
+    """Install Debian packages when running as root with apt-get; False otherwise."""
+    if not (os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get")):
+        return False
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(f"apt-get update && apt-get install -y {' '.join(packages)}", shell=True,
+                   check=True, env=env, timeout=1800)
+    return True
+
+
+def ensure_offline_assets() -> None:
+    """`make assets` normally ran already; on a machine without npm, install it
+    (as root, with apt-get) and fetch the assets, or fail saying what to do."""
+    if offline_assets.offline_dir(ROOT) is not None:
+        return
+    if shutil.which("npm") is None and not apt_install("npm"):
+        pytest.fail("_offline/ is missing and npm is not installed, so the book can only "
+                    "load MathJax and the widget manager from CDNs: install Node.js and npm "
+                    "(Debian/Ubuntu: `sudo apt-get install npm`), then run `make assets`")
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "assets.py")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1200)
+    if offline_assets.offline_dir(ROOT) is None:
+        pytest.fail(f"`make assets` did not produce _offline/:\n{proc.stdout}{proc.stderr}")
+
+
 @pytest.fixture(scope="session")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    ensure_offline_assets()
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", "-W", "-n", "--keep-going",
@@ -184,9 +210,7 @@ def test_status_page_lists_every_chapter_with_its_execution_time(book: Build) ->
 
 def test_assets_script_is_idempotent() -> None:
     """`make assets` run again on an up-to-date tree reinstalls and copies nothing."""
-    if shutil.which("npm") is None:
-        pytest.fail("npm is missing, so `make assets` cannot fetch MathJax and the widget "
-                    "manager: install Node.js and npm")
+    ensure_offline_assets()
     run = [sys.executable, str(ROOT / "tools" / "assets.py")]
     first = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -204,10 +228,7 @@ def chromium_executable() -> str:
     path = find_chromium()
     if path:
         return path
-    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run("apt-get update && apt-get install -y chromium", shell=True,
-                       check=True, env=env, timeout=1800)
+    if apt_install("chromium"):
         path = find_chromium()
         if path:
             return path
