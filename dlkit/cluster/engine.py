@@ -145,6 +145,9 @@ def _matches(want_src, want_tag, src, tag) -> bool:
 class Engine:
     """Shared state of one simulated run (one instance per ``SimCluster.run`` call)."""
 
+    #: virtual seconds charged for a ``test()`` that finds its request incomplete
+    POLL = 1e-7
+
     def __init__(self, n, network, device, faults, eager_limit):
         self.n = n
         self.network = network
@@ -492,12 +495,13 @@ class Engine:
                 status._fill(*req.status)
             self.polls = 0
             return True
-        # Not complete yet: move the clock to the next moment something can change,
-        # and let every other rank at that moment act first.
+        # Not complete yet: a failed test costs POLL seconds, or jumps to the next
+        # moment something can change (the request's end, or the next rank's clock),
+        # and lets every other rank at that moment act first.
         nxt = req.t_complete if req.done else float("inf")
         top = self._clean_top()
         if top is not None:
-            nxt = min(nxt, max(top[0], t))
+            nxt = min(nxt, top[0])
         if nxt == float("inf"):
             self.polls += 1
             if self.polls > 10000:
@@ -506,7 +510,7 @@ class Engine:
                 self._stalled()
                 raise _Abort()
             return False
-        self.advance(me, nxt)
+        self.advance(me, max(t + self.POLL, nxt))
         self.yield_(me, after_peers=True)
         return False
 
