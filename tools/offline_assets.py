@@ -205,7 +205,7 @@ class ExecTableDirective(Directive):
 
 
 def add_execution_note(app: Sphinx, doctree: nodes.document) -> None:
-    """Put 'Executed in N s ...' under the title of each executed notebook page."""
+    """Put "This page's code ran in N s ..." under the title of each executed notebook."""
     path = notebook_path(app.env, app.env.docname)
     ex = execution(path) if path is not None else None
     section = doctree.next_node(nodes.section)
@@ -215,7 +215,7 @@ def add_execution_note(app: Sphinx, doctree: nodes.document) -> None:
     if ex.get("machine"):
         text += f" on {ex['machine']}"
     if ex.get("python"):
-        text += f" with Python {ex['python']}"
+        text += f", with Python {ex['python']}"
     para = nodes.paragraph(classes=["dlkit-exec-time"])
     para += nodes.emphasis(text=text + " (recorded by tools/execute.py).")
     index = 1 if section.children and isinstance(section[0], nodes.title) else 0
