@@ -278,10 +278,23 @@ def test_explorers_build_and_react():
     pytest.importorskip("ipywidgets")
     from dlkit.viz import neurons
 
+    def text(box):
+        return box.children[1].outputs[0]["text"]
+
     box = neurons.decision_line_explorer(20, 20, -10, "OR")
+    assert "4 of 4 rows match OR" in text(box)
     sliders = box.children[0].children[0].children
-    sliders[2].value = -30.0  # redraws without error
+    sliders[2].value = -30.0  # the line moves: AND's line misses OR at (0,1) and (1,0)
+    assert "2 of 4 rows match OR" in text(box)
+    assert box.children[1].outputs[1]["data"]["image/png"]  # the figure is in the state
+    soft = neurons.decision_line_explorer(2, 2, -3, "AND", activation="sigmoid", presets=True)
+    assert "largest |h - AND| = 0.2689" in text(soft)
+    soft.children[0].children[1].children[0].value = "NAND"  # loads NAND's hand weights
+    assert [s.value for s in soft.children[0].children[0].children] == [-20.0, -20.0, 30.0]
+    assert "4 of 4 rows match NAND" in text(soft)
     net = neurons.network_explorer("OR", "NAND", "AND")
-    net.children[0].children[0].children[2].value = "OR"
+    assert "h computes XOR" in text(net)
+    net.children[0].children[0].children[2].value = "OR"  # OR of OR and NAND is always 1
+    assert "h computes no named gate" in text(net)
     with pytest.raises(ValueError, match="target"):
         neurons.decision_line_explorer(target="NOT")

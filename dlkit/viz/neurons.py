@@ -268,9 +268,20 @@ def _fill(out, text: str, fig: Figure) -> None:
 
 
 def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
-                           target: str = "AND"):
-    """Sliders for w1, w2 and b of a perceptron; the decision line and the truth table
-    are redrawn as they move. A dropdown picks the gate to compare against.
+                           target: str = "AND", activation: str = "step",
+                           presets: bool = False):
+    """Sliders for w1, w2 and b of one unit; the decision line and the truth table are
+    redrawn as they move.
+
+    Parameters
+    ----------
+    w1, w2, b : initial weights and bias.
+    target : the gate to compare against (a dropdown changes it).
+    activation : 'step' (a perceptron) or 'sigmoid'; toggle buttons change it. With
+        the sigmoid the table shows h = sigma(z) and a row matches when h rounds to
+        the target.
+    presets : if True, picking a gate that one unit can compute loads its hand-set
+        weights (:data:`dlkit.perceptron.GATE_WEIGHTS`); XOR and XNOR keep the sliders.
 
     Returns an ``ipywidgets.VBox`` (display it as a cell's last expression).
     """
@@ -284,21 +295,39 @@ def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
     s2 = W.FloatSlider(value=w2, description="w2", **opts)
     sb = W.FloatSlider(value=b, description="b", **opts)
     dd = W.Dropdown(options=two_input, value=target.upper(), description="target")
+    gb = W.ToggleButtons(options=["step", "sigmoid"], value=activation, description="g")
     out = W.Output()
+    loading = [False]
 
     def redraw(_=None) -> None:
-        unit = Neuron([s1.value, s2.value], sb.value, "step")
+        if loading[0]:
+            return
+        unit = Neuron([s1.value, s2.value], sb.value, gb.value)
         X = truth_table_inputs(2)
-        right = int(np.sum(unit(X) == np.asarray(GATES[dd.value])))
+        y = np.asarray(GATES[dd.value])
+        h = unit(X)
+        right = int(np.sum(np.round(h) == y))
+        text = f"{unit_table(unit, dd.value)}\n{right} of 4 rows match {dd.value}"
+        if gb.value == "sigmoid":
+            text += f"; largest |h - {dd.value}| = {np.max(np.abs(h - y)):.4f}"
         fig = Figure(figsize=(3.6, 3.6))
         plot_decision_line(fig.subplots(), unit, dd.value)
         fig.tight_layout()
-        _fill(out, f"{unit_table(unit, dd.value)}\n{right} of 4 rows match {dd.value}", fig)
+        _fill(out, text, fig)
 
-    for c in (s1, s2, sb, dd):
+    def load_preset(change) -> None:
+        if presets and change["new"] in GATE_WEIGHTS:
+            (v1, v2), v0 = GATE_WEIGHTS[change["new"]]
+            loading[0] = True
+            s1.value, s2.value, sb.value = v1, v2, v0
+            loading[0] = False
+        redraw()
+
+    for c in (s1, s2, sb, gb):
         c.observe(redraw, names="value")
+    dd.observe(load_preset, names="value")
     redraw()
-    return W.VBox([W.HBox([W.VBox([s1, s2, sb]), dd]), out])
+    return W.VBox([W.HBox([W.VBox([s1, s2, sb]), W.VBox([dd, gb])]), out])
 
 
 def _matching_gate(h: np.ndarray) -> str:
