@@ -29,6 +29,9 @@ The architectures, and where each number comes from:
 * :func:`vgg16`   - Simonyan & Zisserman (2015), configuration D.
 * :func:`googlenet` - Szegedy et al. (2015), Table 1 (without auxiliary classifiers).
 * :func:`resnet`  - He et al. (2016), Table 1, depths 18/34/50/101/152.
+* :func:`cifar_resnet` - He et al. (2016), Section 4.2, the 6n+2-layer CIFAR-10 nets.
+
+:func:`digits_cnn` and :func:`lenet5_net` build trainable dlkit networks (chapter 8).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from typing import Iterator, Sequence
 
 __all__ = [
     "LayerSpec", "ArchSpec", "conv_out_size", "conv", "fc", "pool", "norm", "concat", "add",
-    "lenet5", "alexnet", "vgg16", "googlenet", "resnet", "summary", "ARCHITECTURES", "get",
+    "lenet5", "alexnet", "vgg16", "googlenet", "resnet", "cifar_resnet", "summary",
+    "ARCHITECTURES", "get", "digits_cnn", "lenet5_net",
 ]
 
 Shape = tuple[int, ...]
@@ -536,11 +540,91 @@ def resnet(depth: int = 50, n_classes: int = 1000) -> ArchSpec:
     return b.build(f"ResNet-{depth}", (3, 224, 224), "He et al. 2016, Table 1")
 
 
+def cifar_resnet(depth: int = 110, n_classes: int = 10) -> ArchSpec:
+    """The CIFAR-10 ResNets of He et al. (2016), Section 4.2: depth = 6n + 2.
+
+    A 3x3 conv with 16 filters on 32x32 inputs, three stages of n basic blocks (two 3x3
+    convs each) with 16, 32 and 64 filters on 32, 16 and 8 pixel maps, global average
+    pooling and a 10-way fc. Shortcuts are identities, zero-padded where the channels
+    double (option A: no parameters). The paper's Table 6 gives 0.27M parameters for
+    ResNet-20, 0.85M for 56, 1.7M for 110 and 19.4M for 1202, which this count
+    reproduces (batch norm's γ, β included). Depth 152 (n = 25) gives 2.41M.
+    """
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"a CIFAR ResNet has depth 6n + 2 (20, 32, 44, 56, 110...), got {depth}")
+    n = (depth - 2) // 6
+    b = _Builder((3, 32, 32))
+    b.conv("conv1", 16, 3, padding=1, bias=False)
+    b.norm("bn1")
+    for stage, width in enumerate((16, 32, 64), start=1):
+        for i in range(n):
+            stride = 2 if (i == 0 and stage > 1) else 1
+            name = f"stage{stage}_{i + 1}"
+            b.conv(f"{name}/3x3a", width, 3, stride=stride, padding=1, bias=False)
+            b.norm(f"{name}/bn_a")
+            b.conv(f"{name}/3x3b", width, 3, padding=1, bias=False)
+            b.norm(f"{name}/bn_b")
+            b.layers.append(add(f"{name}/add", b.shape))
+    b.pool("avgpool", None, mode="avg")
+    b.fc("fc", n_classes)
+    return b.build(f"CIFAR ResNet-{depth}", (3, 32, 32), "He et al. 2016, Section 4.2")
+
+
+# -- trainable dlkit networks -------------------------------------------------------------
+
+
+def digits_cnn(c1: int = 32, c2: int = 64, *, seed=0, algorithm: str = "im2col",
+               dtype=None):
+    """The small CNN of chapter 8 for the 8x8 digits, as a dlkit Sequential.
+
+    conv 3x3 (c1) → ReLU → 2x2 max pool → conv 3x3 (c2) → ReLU → 2x2 max pool →
+    flatten → fc 10. Padding 1 keeps 8x8 → 8x8 → 4x4 → 4x4 → 2x2. Layer i is seeded
+    with ``seed + i``.
+    """
+    import numpy as np
+
+    from dlkit.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+
+    dtype = np.float64 if dtype is None else dtype
+    s = int(seed)
+    return Sequential(
+        Conv2d(1, c1, 3, padding=1, algorithm=algorithm, seed=s, dtype=dtype), ReLU(),
+        MaxPool2d(2),
+        Conv2d(c1, c2, 3, padding=1, algorithm=algorithm, seed=s + 1, dtype=dtype), ReLU(),
+        MaxPool2d(2),
+        Flatten(), Linear(c2 * 2 * 2, 10, init="xavier", seed=s + 2, dtype=dtype),
+    )
+
+
+def lenet5_net(n_classes: int = 10, *, seed=0, algorithm: str = "auto", dtype=None):
+    """LeNet-5 as specified by :func:`lenet5`, as a trainable dlkit Sequential.
+
+    For 1x32x32 inputs (MNIST's 28x28 padded by 2, as LeCun et al. did); tanh units and
+    average pooling as in the paper, dense C3 and an fc output (see :func:`lenet5`).
+    """
+    import numpy as np
+
+    from dlkit.nn import AvgPool2d, Conv2d, Flatten, Linear, Sequential, Tanh
+
+    dtype = np.float64 if dtype is None else dtype
+    s = int(seed)
+    return Sequential(
+        Conv2d(1, 6, 5, algorithm=algorithm, init="xavier", seed=s, dtype=dtype), Tanh(),
+        AvgPool2d(2),
+        Conv2d(6, 16, 5, algorithm=algorithm, init="xavier", seed=s + 1, dtype=dtype), Tanh(),
+        AvgPool2d(2),
+        Flatten(),
+        Linear(400, 120, seed=s + 2, dtype=dtype), Tanh(),
+        Linear(120, 84, seed=s + 3, dtype=dtype), Tanh(),
+        Linear(84, n_classes, seed=s + 4, dtype=dtype),
+    )
+
+
 ARCHITECTURES = {
     "lenet5": lenet5, "alexnet": alexnet, "vgg16": vgg16, "googlenet": googlenet,
     "resnet18": lambda: resnet(18), "resnet34": lambda: resnet(34),
     "resnet50": lambda: resnet(50), "resnet101": lambda: resnet(101),
-    "resnet152": lambda: resnet(152),
+    "resnet152": lambda: resnet(152), "cifar_resnet110": lambda: cifar_resnet(110),
 }
 
 

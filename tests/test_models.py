@@ -48,6 +48,17 @@ def test_googlenet_from_table1_columns():
     assert spec["inception5b/concat"].out_shape == (1024, 7, 7)
 
 
+def test_cifar_resnets_match_paper_table6():
+    # He et al. 2016, Table 6: params 0.27M, 0.85M, 1.7M, 19.4M (rounded as printed)
+    for depth, m, digits in [(20, 0.27, 2), (56, 0.85, 2), (110, 1.7, 1), (1202, 19.4, 1)]:
+        spec = models.cifar_resnet(depth)
+        assert round(spec.params / 1e6, digits) == m, (depth, spec.params)
+        assert spec.depth == depth and spec.output_shape == (10,)
+    assert models.cifar_resnet(152)["avgpool"].in_shape == (64, 8, 8)
+    with pytest.raises(ValueError, match="6n"):
+        models.cifar_resnet(51)
+
+
 def test_alexnet_layer_shapes_and_grouping():
     spec = models.alexnet()
     assert [lay.out_shape for lay in spec.conv_layers()] == [
