@@ -26,6 +26,7 @@ import tempfile
 import numpy as np
 
 from dlkit.nn import CrossEntropyLoss, mlp
+from dlkit.parallel._mpi import mpi_for
 from dlkit.parallel.data_parallel import data_parallel_sgd, sgd_reference
 from dlkit.train import accuracy
 
@@ -46,7 +47,7 @@ def train(comm, *, steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["b
 
     Returns (on every rank) a dict with ``state`` (the final weights, a
     ``state_dict``), ``losses`` (global batch loss per step), ``step_times`` (seconds
-    per step by ``comm.Wtime()``: virtual on a simulated cluster, the first includes
+    per step by ``MPI.Wtime()``: virtual on a simulated cluster, the first includes
     the initial broadcast) and ``test_accuracy``.
     `crash_rank` makes that rank raise before its first step (to test aborts).
     """
@@ -54,10 +55,11 @@ def train(comm, *, steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["b
     model = mlp([64, hidden, 10], "relu", seed=seed)
     if crash_rank is not None and comm.Get_rank() == crash_rank:
         raise RuntimeError(f"rank {crash_rank} fails on purpose (--crash-rank)")
-    clock = [comm.Wtime()]                 # virtual seconds when simulated
+    MPI = mpi_for(comm)
+    clock = [MPI.Wtime()]                  # virtual seconds when simulated
     losses = data_parallel_sgd(comm, model, CrossEntropyLoss(), X, y, steps=steps,
                                batch_size=batch_size, lr=lr, seed=seed,
-                               callback=lambda t, loss: clock.append(comm.Wtime()))
+                               callback=lambda t, loss: clock.append(MPI.Wtime()))
     return {"state": model.state_dict(), "losses": losses,
             "step_times": np.diff(clock).tolist(),
             "test_accuracy": accuracy(model.forward(X_test), y_test)}
