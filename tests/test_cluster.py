@@ -460,3 +460,20 @@ def test_builtin_collectives_record_one_event_per_rank():
     assert res.messages and all(m.label == "Allreduce[rabenseifner]" for m in res.messages)
     parts = res.breakdown()
     assert all(abs(sum(b.values()) - res.time) < 1e-15 for b in parts)
+
+
+def test_a_send_before_the_crash_time_succeeds_and_one_after_fails():
+    def train(comm):
+        if comm.rank == 1:
+            compute(comm, 96e9 * 10)  # crashes at 2 s, in the middle of this
+            return "never"
+        compute(comm, 96e9)  # t = 1 s: rank 1 is still alive
+        comm.send("early", dest=1)
+        compute(comm, 96e9 * 2)  # t = 3 s: rank 1 has crashed
+        try:
+            comm.send("late", dest=1)
+        except RankCrashed as exc:
+            return exc.rank, exc.time, exc.observer
+
+    res = SimCluster(2, faults=Faults(crash={1: 2.0})).run(train)
+    assert res.values == [(1, 2.0, 0), None]

@@ -1,10 +1,13 @@
 """The simulator's engine: virtual clocks, a deterministic scheduler and message matching.
 
 Each rank runs ``train(comm)`` in its own thread, but only one thread runs at a time:
-the ready rank with the smallest ``(virtual time, rank)``. A rank hands control back
-whenever its clock advances or it must wait (every communication call and every
-``compute`` charge), by releasing the next rank's lock and blocking on its own; there
-is no polling. Because the order in which ranks act depends only on virtual times,
+the ready rank with the smallest ``(virtual time, rank)``. Before every operation that
+touches shared state (posting a send or a receive, testing a request, a one-sided
+access) a rank hands control to any rank with a smaller ``(time, rank)``, and it
+hands control on whenever it must wait, by releasing the next rank's lock and
+blocking on its own; there is no polling. Local work (``compute`` charges, clock
+advances after a wait) needs no hand-off: nobody can observe it until the rank's
+next interaction, which waits its turn. Because the order in which ranks act depends only on virtual times,
 two runs of the same program produce identical traces.
 
 Timing (see :mod:`dlkit.cluster.networks` for the port model):
@@ -277,7 +280,9 @@ class Engine:
     def advance(self, me, t):
         """Set me's clock to t (>= now), crashing the rank if its crash time comes first."""
         if t >= self.crash_at[me]:
+            # Stop at the crash time, after every rank before it has acted.
             self.clock[me] = max(self.clock[me], self.crash_at[me])
+            self.yield_(me)
             raise _Crash()
         if t > self.clock[me]:
             self.clock[me] = t
@@ -359,7 +364,6 @@ class Engine:
         t0 = self.clock[me]
         self.advance(me, t0 + seconds)
         self.record(me, t0, self.clock[me], kind, None, 0, label)
-        self.yield_(me)
 
     # ------------------------------------------------------------ point to point ----
     def _check_peer(self, me, peer, what, allow_any=False):
@@ -370,8 +374,7 @@ class Engine:
                              f"communicator (0..{self.n - 1})")
 
     def post_send(self, me, dest, tag, ctx, data, nbytes, is_obj, desc):
-        if self.aborting:
-            raise _Abort()
+        self.yield_(me)
         self._check_peer(me, dest, "dest")
         if tag < 0:
             raise ValueError(f"rank {me}: send tag must be >= 0, got {tag}")
@@ -395,8 +398,7 @@ class Engine:
         return sreq
 
     def post_recv(self, me, source, tag, ctx, buf, is_obj, desc):
-        if self.aborting:
-            raise _Abort()
+        self.yield_(me)
         self._check_peer(me, source, "source", allow_any=True)
         rreq = Request(self, me, "recv", source, tag, ctx, desc, self.clock[me])
         rreq.buf = buf
@@ -483,12 +485,10 @@ class Engine:
                 reqs[0].peer if len(reqs) == 1 else None)
             nbytes = sum(q.nbytes for q in reqs)
             self.record(me, t0, self.clock[me], kind, peer, nbytes, label)
-        self.yield_(me)
 
     def test(self, me, req, status=None):
         """Nonblocking completion check at me's current virtual time."""
-        if self.aborting:
-            raise _Abort()
+        self.yield_(me)
         t = self.clock[me]
         if req.done and req.t_complete <= t:
             if status is not None and req.status is not None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import collectives as C
 from .engine import Request, Transfer
-from .errors import RankCrashed, _Abort
+from .errors import RankCrashed
 from .mpi import LOCK_EXCLUSIVE, LOCK_SHARED, SUM
 
 
@@ -107,6 +107,7 @@ class Win:
         """Start an access epoch on ``rank``'s window (waits while it is locked)."""
         eng, me = self._engine, self._rank
         call = f"Win.Lock(rank={rank}, {'exclusive' if lock_type == LOCK_EXCLUSIVE else 'shared'})"
+        eng.yield_(me)
         self._check_target(rank, call)
         if lock_type not in (LOCK_EXCLUSIVE, LOCK_SHARED):
             raise ValueError(f"rank {me}: lock_type must be MPI.LOCK_EXCLUSIVE or "
@@ -129,6 +130,7 @@ class Win:
         eng, me = self._engine, self._rank
         if rank not in self._held:
             raise RuntimeError(f"rank {me}: Win.Unlock({rank}) without a matching Lock")
+        eng.yield_(me)
         lock_type = self._held.pop(rank)
         t0 = eng.clock[me]
         t1 = t0 + self._alpha(rank)
@@ -199,11 +201,9 @@ class Win:
         eng, me = self._engine, self._rank
         eng.advance(me, t1)
         eng.record(me, t0, eng.clock[me], "win", peer, nbytes, label)
-        eng.yield_(me)
 
     def _epoch(self, target_rank: int, call: str) -> None:
-        if self._engine.aborting:
-            raise _Abort()
+        self._engine.yield_(self._rank)
         self._check_target(target_rank, call)
         if target_rank not in self._held:
             raise RuntimeError(f"rank {self._rank}: {call} outside a Lock/Unlock epoch on rank "
