@@ -1,0 +1,185 @@
+"""Benchmarks of chapter 7: convolution algorithms, the teaching GEMM, a LeNet-5 step.
+
+Groups (``python -m dlkit.bench --only conv`` etc.):
+
+- ``conv``: each algorithm's forward pass on the two convolutions of LeNet-5
+  (batch 64, float32: 1→6 channels 5×5 on 28×28, and 6→16 channels 5×5 on 12×12)
+  beside PyTorch's ``torch.nn.functional.conv2d`` with the same number of threads;
+  Winograd, which needs 3×3 kernels, on a 3×3 version of the second layer.
+- ``gemm``: :func:`dlkit.kernels.cpu.gemm_blocked` beside numpy's BLAS at 1024×1024,
+  float32, with GFLOP/s in the note.
+- ``lenet``: one training step of LeNet-5 (forward, cross-entropy, backward, SGD
+  update) on a batch of 64, dlkit float32 beside the same network in PyTorch.
+
+dlkit and the peer are timed in alternation (one measurement of each per round), so
+that a change in the machine's load during the run affects both alike, and with the
+same number of threads: ``DLKIT_BENCH_THREADS`` (default: all cores) sets PyTorch's,
+Numba's and the BLAS's thread pools.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from dlkit.bench import Row, register
+from dlkit.bench import torch_or_none as _torch_or_none
+
+BATCH = 64
+LENET_LAYERS = (("conv1 1->6 5x5 28x28", 1, 28, 6), ("conv2 6->16 5x5 12x12", 6, 12, 16))
+
+
+def bench_threads() -> int:
+    """The thread count every library uses here (``DLKIT_BENCH_THREADS`` or all cores)."""
+    import os
+
+    return int(os.environ.get("DLKIT_BENCH_THREADS", os.cpu_count() or 1))
+
+
+def torch_or_none():
+    """PyTorch or None, after giving Numba and the BLAS the same thread count as it."""
+    n = bench_threads()
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        pass
+    return _torch_or_none()
+
+
+def paired(a: Callable[[], object], b: Callable[[], object] | None, *, repeat: int = 9,
+           min_time: float = 0.03) -> tuple[float, float | None]:
+    """Median seconds per call of `a` and of `b`, measured in alternating rounds."""
+    fns = [a] if b is None else [a, b]
+    loops = []
+    for fn in fns:
+        fn()
+        fn()                                             # warm-up: JIT, caches, allocator
+        t0 = time.perf_counter()
+        fn()
+        loops.append(max(1, int(min_time / max(time.perf_counter() - t0, 1e-7))))
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            for _ in range(loops[k]):
+                fn()
+            times[k].append((time.perf_counter() - t0) / loops[k])
+    med = [sorted(t)[len(t) // 2] for t in times]
+    return med[0], (med[1] if b is not None else None)
+
+
+def _conv_case(C: int, H: int, F: int, k: int = 5, seed: int = 0):
+    g = np.random.default_rng(seed)
+    x = g.standard_normal((BATCH, C, H, H)).astype(np.float32)
+    w = (g.standard_normal((F, C, k, k)) / np.sqrt(C * k * k)).astype(np.float32)
+    b = np.zeros(F, np.float32)
+    return x, w, b
+
+
+@register("conv")
+def bench_conv() -> list[Row]:
+    import dlkit.conv as dc
+
+    torch = torch_or_none()
+    rows = []
+    cases = [(name, C, H, F, 5, 0) for name, C, H, F in LENET_LAYERS]
+    cases.append(("conv2 as 3x3 pad 1 6->16 12x12", 6, 12, 16, 3, 1))
+    for name, C, H, F, k, pad in cases:
+        x, w, b = _conv_case(C, H, F, k)
+        peer = None
+        if torch is not None:
+            tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+
+            def peer():
+                with torch.no_grad():
+                    return torch.nn.functional.conv2d(tx, tw, tb, padding=pad)
+
+        algorithms = ["direct", "im2col", "fft", "numba"] + (["winograd"] if k == 3 else [])
+        for algorithm in algorithms:
+            def ours(algorithm=algorithm):
+                return dc.conv2d(x, w, b, 1, pad, algorithm)
+
+            t, tp = paired(ours, peer, repeat=5 if algorithm == "direct" else 9)
+            rows.append(Row("conv", f"{name} {algorithm}", t, "torch conv2d" if peer else None,
+                            tp))
+    return rows
+
+
+@register("gemm")
+def bench_gemm() -> list[Row]:
+    from dlkit.kernels.cpu import gemm_blocked
+
+    torch_or_none()                                        # aligns the thread counts
+
+    n = 1024
+    g = np.random.default_rng(0)
+    A = g.standard_normal((n, n)).astype(np.float32)
+    B = g.standard_normal((n, n)).astype(np.float32)
+    gemm_blocked(A[:64, :64].copy(), B[:64, :64].copy())   # compile once, small
+    t, tp = paired(lambda: gemm_blocked(A, B), lambda: A @ B, repeat=5)
+    flop = 2 * n**3
+    note = (f"{flop / t / 1e9:.0f} vs {flop / tp / 1e9:.0f} GFLOP/s "
+            f"({100 * tp / t:.0f}% of BLAS)")
+    return [Row("gemm", f"gemm_blocked {n}x{n} float32", t, "numpy (BLAS)", tp, note)]
+
+
+def lenet5(dtype=np.float32, seed: int = 0):
+    """LeNet-5 as the benchmark trains it (28×28 inputs, ReLU, max pooling)."""
+    from dlkit.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+
+    return Sequential(
+        Conv2d(1, 6, 5, seed=seed, dtype=dtype, input_grad=False), ReLU(), MaxPool2d(2),
+        Conv2d(6, 16, 5, seed=seed + 1, dtype=dtype), ReLU(), MaxPool2d(2),
+        Flatten(),
+        Linear(256, 120, init="he", seed=seed + 2, dtype=dtype), ReLU(),
+        Linear(120, 84, init="he", seed=seed + 3, dtype=dtype), ReLU(),
+        Linear(84, 10, seed=seed + 4, dtype=dtype),
+    )
+
+
+@register("lenet")
+def bench_lenet() -> list[Row]:
+    from dlkit.nn import CrossEntropyLoss
+    from dlkit.optim import SGD
+
+    g = np.random.default_rng(0)
+    X = g.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
+    y = g.integers(0, 10, BATCH)
+    net, loss = lenet5(), CrossEntropyLoss()
+    opt = SGD(net.parameters(), lr=0.01)
+
+    def ours():
+        out = net.forward(X)
+        loss.forward(out, y)
+        net.backward(loss.backward())
+        opt.step()
+
+    torch = torch_or_none()
+    peer = None
+    if torch is not None:
+        nn = torch.nn
+        tnet = nn.Sequential(
+            nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
+            nn.ReLU(), nn.Linear(84, 10))
+        topt = torch.optim.SGD(tnet.parameters(), lr=0.01)
+        tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+
+        def peer():
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(tnet(tX), ty).backward()
+            topt.step()
+
+    t, tp = paired(ours, peer)
+    return [Row("lenet", "LeNet-5 training step, batch 64, float32", t,
+                "torch" if peer else None, tp)]
