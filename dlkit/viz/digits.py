@@ -26,7 +26,8 @@ from dlkit import nn, optim
 from dlkit.train import History, accuracy, confusion_matrix, fit
 from dlkit.viz.optimizers import show, show_in
 
-__all__ = ["VotingNetwork", "train_voting", "train_mlp", "MLPRun", "plot_weight_maps",
+__all__ = ["VotingNetwork", "train_voting", "train_mlp", "MLPRun", "standardize",
+           "plot_examples", "plot_weight_maps",
            "plot_confusion", "confusion_text", "plot_misclassified", "plot_history",
            "prediction_explorer", "show", "show_in"]
 
@@ -143,6 +144,22 @@ def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
 # -------------------------------------------------------------------------- figures
 
 
+def plot_examples(X: np.ndarray, y: np.ndarray, per_class: int = 6) -> Figure:
+    """The first `per_class` images of each class, one row per class."""
+    classes = np.unique(y)
+    s = _side(X.shape[1])
+    fig = Figure(figsize=(0.8 * per_class, 0.8 * len(classes)))
+    axes = fig.subplots(len(classes), per_class)
+    for r, k in enumerate(classes):
+        idx = np.flatnonzero(y == k)[:per_class]
+        for c in range(per_class):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(idx):
+                ax.imshow(X[idx[c]].reshape(s, s), cmap="gray_r")
+    return fig
+
+
 def _side(n: int) -> int:
     s = int(round(np.sqrt(n)))
     if s * s != n:
@@ -238,11 +255,17 @@ def plot_history(runs: dict[str, History]) -> Figure:
     return fig
 
 
-def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0):
+def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0, *,
+                        images: np.ndarray | None = None):
     """Widget: browse test digits (all, or only the misclassified) with the network's
-    class probabilities beside each image. Returns an ``ipywidgets.VBox``."""
+    class probabilities beside each image.
+
+    `X` is what the model sees; `images` (default `X`) what is drawn, e.g. the pixels
+    before standardization. Returns an ``ipywidgets.VBox``.
+    """
     import ipywidgets as w
 
+    images = X if images is None else images
     model.eval()
     probs = nn.softmax(np.asarray(model.forward(X), np.float64))
     pred = probs.argmax(axis=1)
@@ -251,7 +274,7 @@ def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0):
     idx = w.IntSlider(value=start, min=0, max=len(X) - 1, description="example",
                       continuous_update=False)
     out = w.Output()
-    s = _side(X.shape[1])
+    s = _side(images.shape[1])
 
     def pick():
         return int(wrong[min(idx.value, len(wrong) - 1)]) if only.value and len(wrong) else idx.value
@@ -265,7 +288,7 @@ def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0):
         i = pick()
         fig = Figure(figsize=(7.2, 2.6))
         ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
-        ax1.imshow(X[i].reshape(s, s), cmap="gray_r")
+        ax1.imshow(images[i].reshape(s, s), cmap="gray_r")
         ax1.axis("off")
         ax1.set_title(f"test #{i}: true {y[i]}, predicted {pred[i]}", fontsize=9)
         colors = ["#2ca02c" if k == y[i] else ("#d62728" if k == pred[i] else "#999")
