@@ -1,0 +1,231 @@
+"""Figures of simulated cluster runs (:mod:`dlkit.cluster`).
+
+- :func:`timeline` draws a run's trace as a Gantt chart: one row per rank, time on
+  the x axis, compute and the kinds of communication in different colours;
+- :func:`breakdown` draws each rank's virtual time split by kind, as stacked bars
+  (idle = waiting for the slowest rank to finish);
+- :func:`message_pattern` draws a collective's messages step by step: one panel per
+  step, ranks on a circle, an arrow per message;
+- :func:`collective_explorer` is an ipywidgets explorer: pick an allreduce
+  algorithm, the number of ranks, the vector size and the network, and see the
+  timeline with the simulated time beside its closed form.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+__all__ = ["KIND_COLORS", "timeline", "breakdown", "message_pattern", "message_steps",
+           "allreduce_run", "collective_explorer"]
+
+#: colour of each event kind (compute in blue, communication in warm colours)
+KIND_COLORS = {
+    "compute": "#4C72B0",
+    "reduce": "#64B5CD",
+    "send": "#DD8452",
+    "recv": "#C44E52",
+    "wait": "#DA8BC3",
+    "collective": "#8172B3",
+    "barrier": "#937860",
+    "win": "#CCB974",
+    "idle": "#E5E5E5",
+}
+_ORDER = list(KIND_COLORS)
+
+
+def _axes(ax, figsize):
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+def _time_unit(t: float) -> tuple[float, str]:
+    if t >= 1:
+        return 1.0, "s"
+    if t >= 1e-3:
+        return 1e3, "ms"
+    return 1e6, "µs"
+
+
+def timeline(result, ax=None, ranks: Sequence[int] | None = None, title: str | None = None,
+             messages: bool | None = None) -> Figure:
+    """Gantt chart of a :class:`~dlkit.cluster.RunResult`: one row per rank.
+
+    Each trace event is a bar from its start to its end, coloured by kind
+    (``KIND_COLORS``); zero-length events are not drawn. With ``messages=True``
+    (default: when there are at most 200) each message is a thin arrow from the
+    sender's row at its start to the receiver's row at its end.
+    """
+    ranks = list(range(result.n)) if ranks is None else list(ranks)
+    fig, ax = _axes(ax, (9, 0.35 * len(ranks) + 1.6))
+    scale, unit = _time_unit(result.time or 1.0)
+    row = {r: i for i, r in enumerate(ranks)}
+    seen = set()
+    by_kind: dict[str, list] = {}
+    for e in result.trace:
+        if e.rank in row and e.end > e.start:
+            by_kind.setdefault(e.kind, []).append(e)
+    for kind in sorted(by_kind, key=lambda k: _ORDER.index(k) if k in _ORDER else 99):
+        for e in by_kind[kind]:
+            ax.broken_barh([(e.start * scale, (e.end - e.start) * scale)],
+                           (row[e.rank] - 0.38, 0.76),
+                           facecolors=KIND_COLORS.get(kind, "#999999"), edgecolor="white",
+                           linewidth=0.3)
+        seen.add(kind)
+    if messages is None:
+        messages = len(result.messages) <= 200
+    if messages:
+        for m in result.messages:
+            if m.src in row and m.dst in row:
+                ax.annotate("", xy=(m.end * scale, row[m.dst]),
+                            xytext=(m.start * scale, row[m.src]),
+                            arrowprops=dict(arrowstyle="->", color="black", lw=0.5, alpha=0.5))
+    ax.set_yticks(range(len(ranks)))
+    ax.set_yticklabels([f"rank {r}" for r in ranks])
+    ax.set_ylim(len(ranks) - 0.5, -0.5)
+    ax.set_xlim(0, max(result.time, 1e-30) * scale * 1.01)
+    ax.set_xlabel(f"virtual time ({unit})")
+    handles = [Patch(color=KIND_COLORS.get(k, "#999999"), label=k)
+               for k in _ORDER if k in seen]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+                  frameon=False)
+    ax.set_title(title or f"{result.n} ranks, makespan {result.time * scale:.4g} {unit}")
+    fig.tight_layout()
+    return fig
+
+
+def breakdown(result, ax=None, title: str | None = None) -> Figure:
+    """Stacked bars: each rank's virtual time by event kind, plus idle time.
+
+    The bars come from :meth:`RunResult.breakdown`; each sums to the makespan.
+    """
+    parts = result.breakdown()
+    fig, ax = _axes(ax, (max(4.0, 0.45 * result.n + 2.5), 3.4))
+    scale, unit = _time_unit(result.time or 1.0)
+    kinds = [k for k in _ORDER if any(k in p for p in parts)]
+    bottom = np.zeros(result.n)
+    for k in kinds:
+        vals = np.array([p.get(k, 0.0) for p in parts]) * scale
+        ax.bar(range(result.n), vals, bottom=bottom, color=KIND_COLORS[k], label=k)
+        bottom += vals
+    ax.set_xticks(range(result.n))
+    ax.set_xlabel("rank")
+    ax.set_ylabel(f"virtual time ({unit})")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_title(title or "where each rank's time goes")
+    fig.tight_layout()
+    return fig
+
+
+def message_steps(result, label: str | None = None) -> list[list]:
+    """Group a run's messages into steps: messages whose transfers overlap in time
+    belong to the same step. Returns a list of steps, each a list of Transfers."""
+    msgs = sorted((m for m in result.messages if label is None or m.label == label),
+                  key=lambda m: (m.start, m.src, m.dst))
+    steps: list[list] = []
+    end = -np.inf
+    for m in msgs:
+        if not steps or m.start >= end - 1e-15 * max(1.0, abs(end)):
+            steps.append([m])
+            end = m.end
+        else:
+            steps[-1].append(m)
+            end = max(end, m.end)
+    return steps
+
+
+def message_pattern(result, max_steps: int = 12, label: str | None = None,
+                    title: str | None = None) -> Figure:
+    """A collective's messages step by step: ranks on a circle, one panel per step.
+
+    Arrow width grows with the message size, so the ring's equal chunks and the
+    recursive halving's shrinking halves are visible at a glance.
+    """
+    steps = message_steps(result, label)[:max_steps]
+    n = result.n
+    cols = min(4, max(1, len(steps)))
+    rows = max(1, -(-len(steps) // cols))
+    fig = Figure(figsize=(2.4 * cols, 2.5 * rows + 0.4))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    angle = np.pi / 2 - 2 * np.pi * np.arange(n) / n
+    xy = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    biggest = max((m.bytes for s in steps for m in s), default=1) or 1
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        if i >= len(steps):
+            continue
+        ax.scatter(xy[:, 0], xy[:, 1], s=120, color="#4C72B0", zorder=3)
+        for r in range(n):
+            ax.text(xy[r, 0], xy[r, 1], str(r), color="white", ha="center", va="center",
+                    fontsize=7, zorder=4)
+        for m in steps[i]:
+            ax.annotate("", xy=xy[m.dst], xytext=xy[m.src],
+                        arrowprops=dict(arrowstyle="-|>", color="#C44E52", shrinkA=7,
+                                        shrinkB=7, lw=0.6 + 2.0 * m.bytes / biggest,
+                                        connectionstyle="arc3,rad=0.12"))
+        nbytes = sum(m.bytes for m in steps[i])
+        ax.set_title(f"step {i + 1}: {len(steps[i])} msgs, {nbytes} B", fontsize=8)
+        ax.set_xlim(-1.3, 1.3)
+        ax.set_ylim(-1.3, 1.3)
+    fig.suptitle(title or f"message pattern, {n} ranks", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def allreduce_run(algorithm: str = "ring", p: int = 8, N: int = 100_000,
+                  network: str = "10gbe", eager_limit: int = 65536):
+    """Simulate one allreduce of an N-element float64 vector on p ranks.
+
+    Returns ``(result, predicted)``: the :class:`RunResult` and the closed-form time of
+    :mod:`dlkit.cluster.costs`.
+    """
+    from dlkit.cluster import SimCluster, collectives, costs, networks
+
+    net = networks.preset(network)
+
+    def train(comm):
+        x = np.full(N, float(comm.Get_rank()))
+        return collectives.allreduce(comm, x, algorithm=algorithm)[0]
+
+    res = SimCluster(p, network=net, eager_limit=eager_limit).run(train)
+    return res, costs.allreduce(algorithm, p, N, 8, net)
+
+
+def collective_explorer(algorithm: str = "ring", p: int = 8, N: int = 100_000,
+                        network: str = "10gbe"):
+    """ipywidgets explorer: an allreduce's timeline for a chosen algorithm, p, N, network.
+
+    The figure for the initial settings is drawn when the widget is created, so a
+    saved notebook shows it in the static page.
+    """
+    import ipywidgets as w
+
+    from dlkit.cluster import collectives, networks
+    from dlkit.viz.optimizers import show_in
+
+    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm,
+                      description="algorithm")
+    ranks = w.IntSlider(value=p, min=2, max=32, description="ranks p")
+    size = w.IntText(value=N, description="elements N")
+    net = w.Dropdown(options=list(networks.PRESETS), value=network, description="network")
+    out = w.Output()
+
+    def draw(*_):
+        res, predicted = allreduce_run(algo.value, ranks.value, max(1, size.value), net.value)
+        scale, unit = _time_unit(res.time)
+        fig = timeline(res, messages=False,
+                       title=f"{algo.value}: simulated {res.time * scale:.4g} {unit}, "
+                             f"closed form {predicted * scale:.4g} {unit}")
+        show_in(out, fig)
+
+    for c in (algo, ranks, size, net):
+        c.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([algo, net]), w.HBox([ranks, size]), out])

@@ -1,0 +1,55 @@
+"""Figures of simulated runs: what is drawn matches the trace it is drawn from."""
+
+import numpy as np
+
+from dlkit.cluster import Faults, SimCluster, collectives, compute
+from dlkit.viz import cluster as vc
+
+
+def _run():
+    def train(comm):
+        compute(comm, 2e8)
+        return collectives.allreduce_ring(comm, np.ones(3000))[0]
+
+    return SimCluster(4, faults=Faults(slow={1: 1.5})).run(train)
+
+
+def test_timeline_draws_one_bar_per_nonempty_event_and_a_legend():
+    res = _run()
+    fig = vc.timeline(res, messages=False)
+    ax = fig.axes[0]
+    drawn = sum(len(c.get_paths()) for c in ax.collections)
+    assert drawn == sum(1 for e in res.trace if e.end > e.start)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "compute" and "recv" in labels
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"rank {r}" for r in range(4)]
+
+
+def test_breakdown_bars_stack_to_the_makespan():
+    res = _run()
+    ax = vc.breakdown(res).axes[0]
+    tops = {}
+    for patch in ax.patches:
+        x = round(patch.get_x() + patch.get_width() / 2)
+        tops[x] = max(tops.get(x, 0.0), patch.get_y() + patch.get_height())
+    scale = 1e3  # the makespan is a few ms, drawn in ms
+    assert sorted(tops) == [0, 1, 2, 3]
+    assert all(abs(t - res.time * scale) < 1e-9 for t in tops.values())
+
+
+def test_message_steps_of_ring_and_rabenseifner():
+    ring, _ = vc.allreduce_run("ring", p=5, N=1000)
+    steps = vc.message_steps(ring)
+    assert [len(s) for s in steps] == [5] * 8  # 2(p-1) steps of p messages
+    rab, predicted = vc.allreduce_run("rabenseifner", p=8, N=1000)
+    assert abs(rab.time - predicted) <= 1e-9 * predicted
+    sizes = [s[0].bytes for s in vc.message_steps(rab)]
+    assert sizes == [4000, 2000, 1000, 1000, 2000, 4000]  # halving, then doubling
+    fig = vc.message_pattern(rab)
+    assert sum(ax.get_title().startswith("step") for ax in fig.axes) == 6
+
+
+def test_explorer_draws_its_figure_at_creation():
+    box = vc.collective_explorer("tree", p=4, N=100)
+    out = box.children[-1]
+    assert len(out.outputs) == 1
