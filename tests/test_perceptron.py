@@ -291,7 +291,7 @@ def test_explorers_build_and_react():
     assert "largest |h - AND| = 0.2689" in text(soft)
     soft.children[0].children[1].children[0].value = "NAND"  # loads NAND's hand weights
     assert [s.value for s in soft.children[0].children[0].children] == [-20.0, -20.0, 30.0]
-    assert "4 of 4 rows match NAND" in text(soft)
+    assert "4 of 4 rows match NAND; every h is within 4.5e-05 of NAND" in text(soft)
     net = neurons.network_explorer("OR", "NAND", "AND")
     assert "h computes XOR" in text(net)
     net.children[0].children[0].children[2].value = "OR"  # OR of OR and NAND is always 1

@@ -309,7 +309,9 @@ def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
         right = int(np.sum(np.round(h) == y))
         text = f"{unit_table(unit, dd.value)}\n{right} of 4 rows match {dd.value}"
         if gb.value == "sigmoid":
-            text += f"; largest |h - {dd.value}| = {np.max(np.abs(h - y)):.4f}"
+            err = float(np.max(np.abs(h - y)))
+            text += (f"; largest |h - {dd.value}| = {err:.4f}" if err >= 1e-3
+                     else f"; every h is within {err:.1e} of {dd.value}")
         fig = Figure(figsize=(3.6, 3.6))
         plot_decision_line(fig.subplots(), unit, dd.value)
         fig.tight_layout()
