@@ -158,3 +158,18 @@ def test_operation_counts():
     assert k is not None
     assert dc.direct_mults(8, 16, 16, 32, 32, k, k) > dc.fft_mults(8, 16, 16, 32, 32)
     assert dc.direct_mults(8, 16, 16, 32, 32, k - 1, k - 1) <= dc.fft_mults(8, 16, 16, 32, 32)
+
+
+def test_chapter7_exercise_checks(capsys):
+    from dlkit.exercises import ch07
+
+    assert ch07.check_output_size(28, 5, 1, 0, 24)
+    assert ch07.check_output_size(28, 5, 2, 1, 13)
+    assert not ch07.check_output_size(28, 5, 2, 1, 13.5)
+    assert not ch07.check_output_size(28, 5, 2, 1, "x")
+    assert ch07.check_winograd_multiplications(2, 6, 16, 12, 12, 1, 2 * 6 * 16 * 36 * 16)
+    assert not ch07.check_winograd_multiplications(1, 1, 1, 5, 5, 0, 81)   # direct count
+    assert ch07.check_conv2d(dc.conv2d_im2col)
+    assert not ch07.check_conv2d(lambda x, w, b, s, p: dc.conv2d(x, w[:, :, ::-1, ::-1], b, s, p))
+    assert "flipped kernel" in capsys.readouterr().out
+    assert not ch07.check_conv2d(lambda *a: 1 / 0)
