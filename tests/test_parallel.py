@@ -131,3 +131,43 @@ def test_digits_data_parallel_reaches_accuracy_and_matches_single_process():
         assert v["test_accuracy"] >= 0.95
         for k, w in single["state"].items():
             assert np.abs(v["state"][k] - w).max() < 1e-12
+
+
+def test_allreduce_comparisons_and_crossover():
+    from dlkit.cluster import costs, networks
+    from dlkit.parallel.allreduce import compare, crossover
+
+    for c in compare(5, 1000, "10gbe"):
+        assert c.rel_error < 1e-9
+    net = networks.preset("10gbe")
+    N = crossover(8, net)
+    ring = lambda n: costs.allreduce("ring", 8, n, 8, net)               # noqa: E731
+    rd = lambda n: costs.allreduce("recursive_doubling", 8, n, 8, net)   # noqa: E731
+    assert ring(N) <= rd(N) and ring(N - 1) > rd(N - 1)
+    assert crossover(16, net) > N
+
+
+def test_exercise_checks_accept_the_solutions_and_reject_wrong_answers(capsys):
+    from dlkit.cluster import costs, networks
+    from dlkit.exercises import ch13, ch14
+    from dlkit.parallel import hybrid
+    from dlkit.parallel.allreduce import crossover
+
+    net = hybrid.NETWORK
+    assert ch13.check_allgather_time(3 * (net.alpha + 128 * 9216 * 4 * net.beta))
+    assert not ch13.check_allgather_time(net.alpha + 128 * 9216 * 4 * net.beta)
+    assert not ch13.check_allgather_time("soon")
+    R, e = hybrid.DEVICE.flops, networks.preset("10gbe")
+    a, c, d = 2 * 128 / (4 * R), 3 * 4 * 128 * e.beta / 4, 3 * e.alpha
+    n = (c + (c * c + 4 * a * d) ** 0.5) / (2 * a)
+    assert ch13.check_break_even_width(n) and not ch13.check_break_even_width(4096)
+    m = 8 * 10**6 // 16
+    assert ch14.check_ring_time(30 * (e.alpha + m * e.beta) + 15 * m * e.gamma)
+    assert not ch14.check_ring_time(30 * (e.alpha + m * e.beta))
+    assert ch14.check_ring_time(costs.allreduce_ring(16, 10**6, 8, e))
+    assert ch14.check_shard_weights([22 / 64, 21 / 64, 21 / 64])
+    assert not ch14.check_shard_weights([1 / 3] * 3) and not ch14.check_shard_weights("x")
+    assert ch14.check_crossover(8 * crossover(8, "fdr_ib"))
+    assert not ch14.check_crossover(10)
+    out = capsys.readouterr().out
+    assert "Correct:" in out and "Not yet:" in out

@@ -28,9 +28,14 @@ through the simulated network with its real size (float32 activations, of the re
 layer shapes). :func:`alexnet_table` runs one step on 1, 2, 4 and 8 simulated GPUs
 and scales it to 90 epochs of ImageNet (1.2M images), beside the paper's Table 1.
 
-Model choices (one set for every row; see :data:`DEVICE` and :data:`NETWORK`):
-pooling, ReLU, normalisation and the loss are not charged; communication does not
-overlap computation; the conv gradient allreduce starts after the whole backward pass.
+Model choices, one set for every row (:data:`DEVICE` and :data:`NETWORK`): the
+K20's sustained fraction of peak, :data:`EFFICIENCY`, is calibrated on the paper's
+1-GPU row (98.05 h); the two effective link bandwidths (3.0 GB/s between GPUs behind
+the same CPU socket, 1.3 GB/s across sockets) were chosen by hand to follow the
+paper's fall-off of speedup with K - plausible for PCIe 2.0, not measured on the
+paper's machine. Pooling, ReLU, normalisation and the loss are not charged;
+communication does not overlap computation; the conv gradient allreduce starts after
+the whole backward pass; small matrix products are as efficient as large ones.
 """
 
 from __future__ import annotations
