@@ -76,14 +76,16 @@ def check_layer(layer: Layer, x: np.ndarray, *, seed=0, h: float = 1e-6) -> Grad
 
     layer.forward(x)
     dx = layer.backward(R.copy())
-    analytic = {"x": dx}
-    analytic.update({p.name or f"p{i}": p.grad.copy() for i, p in enumerate(layer.parameters())})
+    # Names such as "W" or, inside a Sequential, "0.W" and "2.W" keep parameters apart.
+    named = [(name or f"p{i}", p) for i, (name, p) in enumerate(layer.named_parameters())]
+    analytic = {name: p.grad.copy() for name, p in named}
     errors = {"x": rel_error(dx, numerical_gradient(loss, x, h))}
-    for i, p in enumerate(layer.parameters()):
-        errors[p.name or f"p{i}"] = rel_error(
-            analytic[p.name or f"p{i}"], numerical_gradient(loss, p.data, h)
-        )
-    return GradCheck(repr(layer), errors)
+    for name, p in named:
+        errors[name] = rel_error(analytic[name], numerical_gradient(loss, p.data, h))
+    label = repr(layer)
+    if "\n" in label:  # a Sequential: name its layers on one line
+        label = " > ".join(repr(sub) for sub in getattr(layer, "layers", [layer]))
+    return GradCheck(label, errors)
 
 
 def check_loss(loss_fn, pred: np.ndarray, target, h: float = 1e-6) -> float:
