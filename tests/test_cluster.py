@@ -477,3 +477,30 @@ def test_a_send_before_the_crash_time_succeeds_and_one_after_fails():
 
     res = SimCluster(2, faults=Faults(crash={1: 2.0})).run(train)
     assert res.values == [(1, 2.0, 0), None]
+
+
+def test_split_makes_independent_sub_communicators():
+    def train(comm):
+        row = comm.Split(color=comm.rank // 3, key=-comm.rank)  # reversed order in a row
+        col = comm.Split(color=comm.rank % 3, key=comm.rank)
+        none = comm.Split(color=MPI.UNDEFINED if comm.rank else 0)
+        x = np.array([float(comm.rank)])
+        row.Allreduce(MPI.IN_PLACE, x)
+        st = MPI.Status()
+        if col.rank == 0:
+            got = [col.recv(source=MPI.ANY_SOURCE, status=st) for _ in range(col.size - 1)]
+            src = st.Get_source()
+        else:
+            col.send(comm.rank, dest=0)
+            got, src = None, None
+        dup = comm.Dup()
+        return (row.rank, row.size, x[0], col.rank, col.size, got, src,
+                none is None, dup.rank, dup.allreduce(1))
+
+    vals = SimCluster(6).run(train).values
+    assert [v[:3] for v in vals] == [(2, 3, 3.0), (1, 3, 3.0), (0, 3, 3.0),
+                                     (2, 3, 12.0), (1, 3, 12.0), (0, 3, 12.0)]
+    assert [v[3:5] for v in vals] == [(0, 2), (0, 2), (0, 2), (1, 2), (1, 2), (1, 2)]
+    assert vals[0][5] == [3] and vals[0][6] == 1  # status source is a rank of col
+    assert [v[7] for v in vals] == [False] + [True] * 5
+    assert [v[8:] for v in vals] == [(r, 6) for r in range(6)]

@@ -29,7 +29,7 @@ import numpy as np
 from . import collectives as C
 from .engine import Engine, Request
 from .hooks import charge_reduce
-from .mpi import ANY_SOURCE, ANY_TAG, IN_PLACE, SUM, Status
+from .mpi import ANY_SOURCE, ANY_TAG, IN_PLACE, SUM, UNDEFINED, Status
 
 __all__ = ["SimComm", "Request"]
 
@@ -51,27 +51,36 @@ class SimComm:
 
     _dlkit_sim = True
 
-    def __init__(self, engine: Engine, rank: int, ctx: int = 0, allreduce: str = "ring"):
+    def __init__(self, engine: Engine, rank: int, ctx: int = 0, allreduce: str = "ring",
+                 group: tuple[int, ...] | None = None):
         self._engine = engine
-        self._rank = rank
+        self._rank = rank  # this rank's index in the engine (its rank in the world)
         self._ctx = ctx
         self._allreduce = allreduce
+        self._group = group  # world ranks of this communicator's members, or None = all
+        if group is None:
+            self._local = rank
+            self._rmap = None
+        else:
+            self._local = group.index(rank)
+            self._rmap = {w: i for i, w in enumerate(group)}
         self._cc_comm = None
+        self._nsplit = 0
 
     # ------------------------------------------------------------ basics ----
     def Get_rank(self) -> int:
-        return self._rank
+        return self._local
 
     def Get_size(self) -> int:
-        return self._engine.n
+        return self._engine.n if self._group is None else len(self._group)
 
     @property
     def rank(self) -> int:
-        return self._rank
+        return self._local
 
     @property
     def size(self) -> int:
-        return self._engine.n
+        return self.Get_size()
 
     def Wtime(self) -> float:
         """This rank's virtual clock in seconds."""
@@ -84,28 +93,66 @@ class SimComm:
         raise SystemExit(f"rank {self._rank} called Abort({errorcode})")
 
     def __repr__(self) -> str:
-        return f"<SimComm rank {self._rank} of {self._engine.n}>"
+        return f"<SimComm rank {self._local} of {self.size}>"
 
     @property
     def _cc(self) -> "SimComm":
         """The same rank on the private context used by built-in collectives."""
         if self._cc_comm is None:
-            self._cc_comm = SimComm(self._engine, self._rank, self._ctx + 1, self._allreduce)
+            self._cc_comm = SimComm(self._engine, self._rank, self._ctx + 1, self._allreduce,
+                                    self._group)
         return self._cc_comm
+
+    def _to_world(self, r: int, what: str = "dest") -> int:
+        """A rank of this communicator -> the engine's (world) rank."""
+        if self._group is None or r == ANY_SOURCE:
+            return r
+        if not isinstance(r, (int, np.integer)) or not 0 <= r < len(self._group):
+            raise ValueError(f"rank {self._local}: {what}={r!r} is not a rank of this "
+                             f"communicator (0..{len(self._group) - 1})")
+        return self._group[r]
+
+    def _req(self, req: Request) -> Request:
+        req.rmap = self._rmap
+        return req
+
+    # ------------------------------------------------------ communicators ----
+    def Split(self, color: int = 0, key: int = 0) -> "SimComm | None":
+        """Collective: a new communicator of the ranks that passed the same ``color``,
+        ordered by ``key`` (ties by rank). ``color=MPI.UNDEFINED`` gives None."""
+        info = self.allgather((color, key))
+        self._nsplit += 1
+        if color == UNDEFINED or color is None:
+            return None
+        members = sorted((k, i) for i, (c, k) in enumerate(info) if c == color)
+        group = tuple(self._to_world(i) for _, i in members)
+        eng = self._engine
+        contexts = eng.__dict__.setdefault("contexts", {})
+        ident = (self._ctx, self._nsplit, color)
+        if ident not in contexts:
+            contexts[ident] = 2 * (len(contexts) + 1)
+        return SimComm(eng, self._rank, contexts[ident], self._allreduce, group)
+
+    def Dup(self) -> "SimComm":
+        """Collective: the same group of ranks on a new context (messages do not mix)."""
+        return self.Split(0, self._local)
+
+    Clone = Dup
 
     # ----------------------------------------------------- point to point ----
     def isend(self, obj: Any, dest: int, tag: int = 0) -> Request:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        return self._engine.post_send(self._rank, dest, tag, self._ctx, data, len(data), True,
-                                      f"send(dest={dest}, tag={tag})")
+        return self._engine.post_send(self._rank, self._to_world(dest), tag, self._ctx, data,
+                                      len(data), True, f"send(dest={dest}, tag={tag})")
 
     def send(self, obj: Any, dest: int, tag: int = 0) -> None:
         req = self.isend(obj, dest, tag)
         self._engine.wait(self._rank, [req], "send")
 
     def irecv(self, buf: Any = None, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
-        return self._engine.post_recv(self._rank, source, tag, self._ctx, None, True,
-                                      f"recv(source={_src(source)}, tag={_tag(tag)})")
+        return self._req(self._engine.post_recv(
+            self._rank, self._to_world(source, "source"), tag, self._ctx, None, True,
+            f"recv(source={_src(source)}, tag={_tag(tag)})"))
 
     def recv(self, buf: Any = None, source: int = ANY_SOURCE, tag: int = ANY_TAG,
              status: Status | None = None) -> Any:
@@ -116,8 +163,8 @@ class SimComm:
     def Isend(self, buf: Any, dest: int, tag: int = 0) -> Request:
         arr = _buffer(buf, self._rank, "Isend")
         data, nbytes = Engine.pack(arr, "Isend")
-        return self._engine.post_send(self._rank, dest, tag, self._ctx, data, nbytes, False,
-                                      f"Send(dest={dest}, tag={tag}, {nbytes} bytes)")
+        return self._engine.post_send(self._rank, self._to_world(dest), tag, self._ctx, data,
+                                      nbytes, False, f"Send(dest={dest}, tag={tag}, {nbytes} bytes)")
 
     def Send(self, buf: Any, dest: int, tag: int = 0) -> None:
         req = self.Isend(buf, dest, tag)
@@ -128,8 +175,9 @@ class SimComm:
 
     def Irecv(self, buf: Any, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
         arr = Engine.check_recv_buf(_buffer(buf, self._rank, "Irecv"), self._rank)
-        return self._engine.post_recv(self._rank, source, tag, self._ctx, arr, False,
-                                      f"Recv(source={_src(source)}, tag={_tag(tag)})")
+        return self._req(self._engine.post_recv(
+            self._rank, self._to_world(source, "source"), tag, self._ctx, arr, False,
+            f"Recv(source={_src(source)}, tag={_tag(tag)})"))
 
     def Recv(self, buf: Any, source: int = ANY_SOURCE, tag: int = ANY_TAG,
              status: Status | None = None) -> None:
@@ -250,7 +298,7 @@ class SimComm:
         return self._collective("allgather", 0, run)
 
     def Scatter(self, sendbuf: Any, recvbuf: Any, root: int = 0) -> None:
-        me = self._rank
+        me = self._local
         out = _buffer(recvbuf, me, "Scatter")
         xs = _buffer(sendbuf, me, "Scatter") if me == root else None
         self._collective("Scatter", out.nbytes,
@@ -261,7 +309,7 @@ class SimComm:
 
     def alltoall(self, sendobj: list) -> list:
         def run():
-            p, me = self.size, self._rank
+            p, me = self.size, self._local
             if len(sendobj) != p:
                 raise ValueError(f"rank {me}: alltoall needs a list of {p} items")
             reqs = [self._cc.isend(sendobj[d], d, C.TAG_SCATTER) for d in range(p) if d != me]

@@ -84,7 +84,7 @@ class Request:
     ``test``/``Test``, and the class methods ``Waitall``/``waitall``/``Testall``."""
 
     __slots__ = ("engine", "owner", "kind", "done", "t_complete", "value", "peer", "tag",
-                 "ctx", "buf", "is_obj", "nbytes", "desc", "status", "t_post")
+                 "ctx", "buf", "is_obj", "nbytes", "desc", "status", "t_post", "rmap")
 
     def __init__(self, engine, owner, kind, peer, tag, ctx, desc, t_post):
         self.engine, self.owner, self.kind = engine, owner, kind
@@ -97,6 +97,12 @@ class Request:
         self.is_obj = False
         self.nbytes = 0
         self.status = None
+        self.rmap = None  # world rank -> rank in the request's communicator, if not world
+
+    def _fill(self, status):
+        if status is not None and self.status is not None:
+            src, tag, count = self.status
+            status._fill(self.rmap[src] if self.rmap else src, tag, count)
 
     # mpi4py names ---------------------------------------------------------------
     def wait(self, status: Status | None = None) -> Any:
@@ -474,12 +480,10 @@ class Engine:
                 self.waiting[me] = None
         t1 = max([t0] + [q.t_complete for q in reqs])
         self.advance(me, t1)
-        if status is not None and reqs[0].status is not None:
-            status._fill(*reqs[0].status)
+        reqs[0]._fill(status)
         if statuses is not None:
             for st, q in zip(statuses, reqs):
-                if q.status is not None:
-                    st._fill(*q.status)
+                q._fill(st)
         if record:
             peer = reqs[0].status[0] if len(reqs) == 1 and reqs[0].status else (
                 reqs[0].peer if len(reqs) == 1 else None)
@@ -491,8 +495,7 @@ class Engine:
         self.yield_(me)
         t = self.clock[me]
         if req.done and req.t_complete <= t:
-            if status is not None and req.status is not None:
-                status._fill(*req.status)
+            req._fill(status)
             self.polls = 0
             return True
         # Not complete yet: a failed test costs POLL seconds, or jumps to the next

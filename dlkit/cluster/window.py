@@ -48,6 +48,7 @@ class Win:
         self._rank = comm._rank
         self._s = shared
         self._held: dict[int, int] = {}
+        self._tw = comm._to_world  # target ranks are ranks of comm
 
     @classmethod
     def Create(cls, memory: Any, disp_unit: int = 1, info: Any = None,
@@ -62,13 +63,12 @@ class Win:
 
             return _M.Win.Create(memory, disp_unit=disp_unit, comm=comm)
         eng, me = comm._engine, comm._rank
-        registry = eng.__dict__.setdefault("windows", [])
-        counts = eng.__dict__.setdefault("window_count", [0] * eng.n)
-        k = counts[me]
-        counts[me] += 1
-        if k == len(registry):
-            registry.append(_Shared(eng.n))
-        shared = registry[k]
+        # The k-th window this rank creates on this communicator's context.
+        registry = eng.__dict__.setdefault("windows", {})
+        counts = eng.__dict__.setdefault("window_count", {})
+        k = counts.get((comm._ctx, me), 0)
+        counts[(comm._ctx, me)] = k + 1
+        shared = registry.setdefault((comm._ctx, k), _Shared(eng.n))
         if memory is not None:
             if isinstance(memory, (list, tuple)):
                 memory = memory[0]
@@ -106,6 +106,7 @@ class Win:
     def Lock(self, rank: int, lock_type: int = LOCK_EXCLUSIVE, assertion: int = 0) -> None:
         """Start an access epoch on ``rank``'s window (waits while it is locked)."""
         eng, me = self._engine, self._rank
+        rank = self._tw(rank, "rank")
         call = f"Win.Lock(rank={rank}, {'exclusive' if lock_type == LOCK_EXCLUSIVE else 'shared'})"
         eng.yield_(me)
         self._check_target(rank, call)
@@ -128,6 +129,7 @@ class Win:
     def Unlock(self, rank: int) -> None:
         """End the access epoch on ``rank``; waiting lockers are granted in FIFO order."""
         eng, me = self._engine, self._rank
+        rank = self._tw(rank, "rank")
         if rank not in self._held:
             raise RuntimeError(f"rank {me}: Win.Unlock({rank}) without a matching Lock")
         eng.yield_(me)
@@ -202,17 +204,19 @@ class Win:
         eng.advance(me, t1)
         eng.record(me, t0, eng.clock[me], "win", peer, nbytes, label)
 
-    def _epoch(self, target_rank: int, call: str) -> None:
+    def _epoch(self, target_rank: int, call: str) -> int:
+        target_rank = self._tw(target_rank, "target_rank")
         self._engine.yield_(self._rank)
         self._check_target(target_rank, call)
         if target_rank not in self._held:
             raise RuntimeError(f"rank {self._rank}: {call} outside a Lock/Unlock epoch on rank "
                                f"{target_rank}: call win.Lock({target_rank}) first")
+        return target_rank
 
     def Put(self, origin: Any, target_rank: int, target: Any = None) -> None:
         """Copy ``origin`` into ``target_rank``'s window at displacement ``target``."""
         origin = _arr(origin)
-        self._epoch(target_rank, "Win.Put")
+        target_rank = self._epoch(target_rank, "Win.Put")
         self._region(origin, target_rank, target, "Put")[:] = \
             np.ascontiguousarray(origin).reshape(-1).view(np.uint8)
         t0 = self._engine.clock[self._rank]
@@ -222,7 +226,7 @@ class Win:
     def Get(self, origin: Any, target_rank: int, target: Any = None) -> None:
         """Copy ``target_rank``'s window (from displacement ``target``) into ``origin``."""
         origin = _arr(origin)
-        self._epoch(target_rank, "Win.Get")
+        target_rank = self._epoch(target_rank, "Win.Get")
         if not origin.flags.c_contiguous:
             raise ValueError(f"rank {self._rank}: Win.Get needs a C-contiguous origin buffer")
         origin.reshape(-1).view(np.uint8)[:] = self._region(origin, target_rank, target, "Get")
@@ -233,7 +237,7 @@ class Win:
     def Accumulate(self, origin: Any, target_rank: int, target: Any = None, op: Any = SUM) -> None:
         """target <- target (op) origin, elementwise in ``origin``'s dtype."""
         origin = np.ascontiguousarray(_arr(origin))
-        self._epoch(target_rank, "Win.Accumulate")
+        target_rank = self._epoch(target_rank, "Win.Accumulate")
         region = self._region(origin, target_rank, target, "Accumulate").view(origin.dtype)
         C.ufunc_of(op)(region, origin.reshape(-1), out=region)
         eng, me = self._engine, self._rank
