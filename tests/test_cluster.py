@@ -504,3 +504,17 @@ def test_split_makes_independent_sub_communicators():
     assert vals[0][5] == [3] and vals[0][6] == 1  # status source is a rank of col
     assert [v[7] for v in vals] == [False] + [True] * 5
     assert [v[8:] for v in vals] == [(r, 6) for r in range(6)]
+
+
+def test_dropped_link_loses_messages_and_the_wait_is_reported():
+    def train(comm):
+        if comm.rank == 0:
+            comm.send("to 1", dest=1, tag=4)
+            comm.send("to 2", dest=2, tag=4)
+            return "sent"
+        return comm.recv(source=0, tag=4)
+
+    with pytest.raises(DeadlockError) as info:
+        SimCluster(3, faults=Faults(drop={(1, 0)})).run(train)
+    assert info.value.blocked == {1: "recv(source=0, tag=4)"}
+    assert "lost on dropped links: 0->1 (tag 4" in str(info.value)

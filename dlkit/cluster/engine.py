@@ -184,6 +184,7 @@ class Engine:
         self.unexpected = [deque() for _ in range(n)]  # sent, not yet matched, per receiver
         self.posted = [[] for _ in range(n)]  # posted receives not yet matched, per receiver
         self.crashed: dict[int, float] = {}
+        self.lost: list[tuple[int, int, int, float]] = []  # (src, dst, tag, time) dropped
         self.quiet = [None] * n  # label of the collective a rank is inside, or None
         self.trace: list[Event] = []
         self.messages: list[Transfer] = []
@@ -304,6 +305,9 @@ class Engine:
         if self.crashed:
             extra = "crashed ranks: " + ", ".join(
                 f"{r} (at {tc:.6g} s)" for r, tc in sorted(self.crashed.items()))
+        if self.lost:
+            extra += ("\n" if extra else "") + "messages lost on dropped links: " + ", ".join(
+                f"{a}->{b} (tag {tag}, sent at {ts:.6g} s)" for a, b, tag, ts in self.lost[:10])
         if self.error is None:
             self.error = DeadlockError(blocked, t, extra)
         self.abort_all()
@@ -392,6 +396,13 @@ class Engine:
         if nbytes <= self.eager_limit:
             sreq.done = True
             sreq.t_complete = t
+        if self.faults.drop and self.faults.dropped(me, dest):
+            # A dropped link: the message leaves the sender and is never delivered.
+            alpha, beta = self.network.link(me, dest, self.n)
+            sreq.done = True
+            sreq.t_complete = t if nbytes <= self.eager_limit else t + alpha + nbytes * beta
+            self.lost.append((me, dest, tag, t))
+            return sreq
         msg = Message(me, dest, tag, ctx, data, nbytes, t, sreq, is_obj)
         posted = self.posted[dest]
         for i, rreq in enumerate(posted):

@@ -8,6 +8,10 @@
   Messages it sent before the crash are still delivered.
 * ``delay={(a, b): seconds}`` - every message between ranks a and b (both
   directions) takes ``seconds`` longer, e.g. a congested or long link.
+* ``drop={(a, b), ...}`` - every message between ranks a and b (both directions)
+  is lost: the send completes, the receive never does. MPI has no timeouts, so the
+  receiver waits forever; the simulator reports that as a :class:`DeadlockError`
+  that lists the lost messages.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Faults:
-    """Faults to inject: slow ranks, crashed ranks and delayed links (see module docs)."""
+    """Faults to inject: slow and crashed ranks, delayed and dropped links (module docs)."""
 
     slow: dict[int, float] = field(default_factory=dict)
     crash: dict[int, float] = field(default_factory=dict)
     delay: dict[tuple[int, int], float] = field(default_factory=dict)
+    drop: frozenset | set = field(default_factory=frozenset)
 
     def validate(self, n: int) -> None:
         for name, table in (("slow", self.slow), ("crash", self.crash)):
@@ -40,9 +45,15 @@ class Faults:
                 raise ValueError(f"Faults(delay=...) names link ({a}, {b}) outside 0..{n - 1}")
             if not d >= 0:
                 raise ValueError(f"Faults(delay={{({a}, {b}): {d}}}): must be >= 0 s")
+        for a, b in self.drop:
+            if not (0 <= a < n and 0 <= b < n):
+                raise ValueError(f"Faults(drop=...) names link ({a}, {b}) outside 0..{n - 1}")
 
     def slow_factor(self, rank: int) -> float:
         return self.slow.get(rank, 1.0)
+
+    def dropped(self, a: int, b: int) -> bool:
+        return (a, b) in self.drop or (b, a) in self.drop
 
     def link_delay(self, a: int, b: int) -> float:
         return self.delay.get((a, b), self.delay.get((b, a), 0.0))
