@@ -134,7 +134,7 @@ def plot_breakdown(breakdowns: dict[str, dict[str, float]], ax=None) -> Figure:
         ax.bar(names, vals, bottom=bottom, color=c, label=part)
         bottom += vals
     ax.set_ylabel("step time (ms)")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=True, framealpha=0.9, loc="lower right")
     return fig
 
 
@@ -156,8 +156,10 @@ def plot_speedups(rows: Sequence[hybrid.HybridRow], ax=None) -> Figure:
     return fig
 
 
-def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 server (book)"):
-    """Widget: GPUs, fc batch, link -> one simulated AlexNet step (breakdown, timeline).
+def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 server (book)",
+                    batch: int = 128):
+    """Widget: GPUs, batch, fc batch, link -> one simulated AlexNet step (breakdown and
+    timeline), with the 90-epoch time and the speedup over one GPU at the same batch.
 
     The device is :data:`dlkit.parallel.hybrid.DEVICE` throughout. The first view is
     drawn at creation, so a saved notebook shows it. Returns an ``ipywidgets.VBox``.
@@ -168,25 +170,29 @@ def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 serve
     fb = w.ToggleButtons(options=[("128·K at once", "all"), ("128, K rounds", "one")],
                          value=fc_batch, description="fc batch")
     ln = w.Dropdown(options=list(LINKS), value=link, description="link")
+    bs = w.Dropdown(options=[32, 64, 128, 256], value=batch, description="batch / GPU")
     out = w.Output()
-    base = hybrid.simulate_step(1).time
+    base = {}
 
     def draw(*_):
-        res = hybrid.simulate_step(k.value, fb.value, network=LINKS[ln.value])
+        b = bs.value
+        if b not in base:
+            base[b] = hybrid.simulate_step(1, batch=b).time
+        res = hybrid.simulate_step(k.value, fb.value, batch=b, network=LINKS[ln.value])
         bd = step_breakdown(res)
-        hours = hybrid.EPOCHS * hybrid.IMAGES / (128 * k.value) * res.time / 3600
+        hours = hybrid.EPOCHS * hybrid.IMAGES / (b * k.value) * res.time / 3600
         fig = Figure(figsize=(10, 3.4))
         a1 = fig.add_axes([0.06, 0.15, 0.18, 0.7])
         a2 = fig.add_axes([0.33, 0.15, 0.52, 0.7])
         plot_breakdown({f"K={k.value}": bd}, ax=a1)
         plot_timeline(res, ax=a2, title=(f"step {res.time * 1e3:.1f} ms, 90 epochs "
-                                         f"{hours:.1f} h, speedup {k.value * base / res.time:.2f}x"))
+                                         f"{hours:.1f} h, speedup {k.value * base[b] / res.time:.2f}x"))
         show_in(out, fig)
 
-    for c in (k, fb, ln):
+    for c in (k, fb, ln, bs):
         c.observe(draw, names="value")
     draw()
-    return w.VBox([w.HBox([k, ln]), fb, out])
+    return w.VBox([w.HBox([k, bs, ln]), fb, out])
 
 
 # ----------------------------------------------------------------------- allreduce
