@@ -1,0 +1,220 @@
+"""Figures and the explorer of chapter 8, *Convolutional networks*.
+
+- :func:`conv_layers`: the Conv2d layers of a Sequential, with their indices.
+- :func:`feature_maps`: the output of every layer of a Sequential for one image.
+- :func:`plot_filters`: the filters of a conv layer as small images.
+- :func:`plot_feature_maps`: the maps one conv layer (after its ReLU) computes for an
+  image.
+- :func:`plot_equivariance`: an image, the image shifted, their feature maps and the
+  difference between the shifted map and the map of the shifted image.
+- :func:`plot_history`: loss and accuracy per epoch of one or more training runs.
+- :func:`feature_map_explorer`: the ipywidgets explorer (image, layer, filter → the
+  filter and its feature map).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from dlkit.nn import Conv2d, Sequential
+
+
+def conv_layers(model: Sequential) -> list[tuple[int, Conv2d]]:
+    """(index, layer) of every Conv2d of `model`, in order."""
+    return [(i, layer) for i, layer in enumerate(model) if isinstance(layer, Conv2d)]
+
+
+def feature_maps(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
+    """Outputs of every layer for a single image `x` of shape (C, H, W) (eval mode)."""
+    model.eval()
+    h = np.asarray(x)[None]
+    outs = []
+    for layer in model:
+        h = layer.forward(h)
+        outs.append(h[0])
+    return outs
+
+
+def plot_filters(layer: Conv2d, ax=None, *, ncols: int = 8, channel: int | None = None,
+                 title: str | None = None):
+    """Draw the filters W[f, c] of a conv layer (one input channel, or their mean).
+
+    Each filter gets its own symmetric colour scale (red positive, blue negative), so
+    an edge detector shows as a red and a blue side, a blob as one colour.
+    """
+    W = layer.W.data
+    K = W[:, channel] if channel is not None else W.mean(axis=1)
+    n = K.shape[0]
+    nrows = int(np.ceil(n / ncols))
+    if ax is None:
+        fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.1 * nrows + 0.4))
+    else:
+        fig, axes = ax.figure, ax
+    axes = np.atleast_1d(axes).ravel()
+    for f, a in enumerate(axes):
+        a.set_xticks([])
+        a.set_yticks([])
+        if f < n:
+            m = np.abs(K[f]).max() or 1.0
+            a.imshow(K[f], cmap="RdBu_r", vmin=-m, vmax=m)
+            a.set_title(str(f), fontsize=7, pad=2)
+        else:
+            a.axis("off")
+    fig.suptitle(title or f"{layer!r}: filters", fontsize=10)
+    return fig
+
+
+def plot_feature_maps(model: Sequential, x: np.ndarray, conv_index: int = 0, *,
+                      ncols: int = 8, max_maps: int = 32):
+    """The image and the feature maps of the `conv_index`-th conv layer after its ReLU."""
+    convs = conv_layers(model)
+    i, layer = convs[conv_index]
+    outs = feature_maps(model, x)
+    maps = outs[i + 1] if i + 1 < len(outs) else outs[i]   # after the activation
+    n = min(maps.shape[0], max_maps)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols + 1, figsize=(1.1 * (ncols + 1), 1.1 * nrows + 0.4))
+    axes = np.atleast_2d(axes)
+    for a in axes.ravel():
+        a.set_xticks([])
+        a.set_yticks([])
+    axes[0, 0].imshow(x[0], cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=7, pad=2)
+    for r in range(1, nrows):
+        axes[r, 0].axis("off")
+    vmax = maps[:n].max() or 1.0
+    for f in range(nrows * ncols):
+        a = axes[f // ncols, 1 + f % ncols]
+        if f < n:
+            a.imshow(maps[f], cmap="magma", vmin=0, vmax=vmax)
+            a.set_title(str(f), fontsize=7, pad=2)
+        else:
+            a.axis("off")
+    fig.suptitle(f"feature maps of {layer!r} after ReLU ({maps.shape[1]}x{maps.shape[2]})",
+                 fontsize=10)
+    return fig
+
+
+def plot_equivariance(image: np.ndarray, shifted: np.ndarray, fmap: np.ndarray,
+                      fmap_shifted: np.ndarray, shift: tuple[int, int]):
+    """Image, shifted image, feature map of each, and |shift(map) − map(shifted)|."""
+    dy, dx = shift
+    moved = np.roll(fmap, (dy, dx), axis=(0, 1))
+    diff = np.abs(moved - fmap_shifted)
+    fig, axes = plt.subplots(1, 5, figsize=(12, 2.8))
+    panels = [(image, "image", "gray_r"), (shifted, f"shifted by {shift}", "gray_r"),
+              (fmap, "feature map", "magma"), (fmap_shifted, "map of shifted image", "magma"),
+              (diff, f"|shifted map − map of shifted|\nmax {diff.max():.1e}", "viridis")]
+    for a, (img, title, cmap) in zip(axes, panels):
+        a.imshow(img, cmap=cmap)
+        a.set_title(title, fontsize=9)
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(histories: dict, ax=None):
+    """Training loss and test accuracy per epoch, one line per named History."""
+    if ax is None:
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
+    else:
+        fig = ax[0].figure
+    for name, h in histories.items():
+        epochs = np.arange(1, len(h.loss) + 1)
+        ax[0].plot(epochs, h.loss, label=name)
+        if h.val_accuracy:
+            ax[1].plot(epochs, 100 * np.asarray(h.val_accuracy), label=f"{name} (test)")
+        if h.accuracy:
+            ax[1].plot(epochs, 100 * np.asarray(h.accuracy), ls=":", label=f"{name} (train)")
+    ax[0].set_yscale("log")
+    ax[0].set_xlabel("epoch")
+    ax[0].set_ylabel("training loss")
+    ax[1].set_xlabel("epoch")
+    ax[1].set_ylabel("accuracy (%)")
+    ax[1].set_ylim(90, 100.5)
+    for a in ax:
+        a.legend(fontsize=8)
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _show_png(out, fig, text: str) -> None:
+    # The PNG is the Output widget's synced `outputs` (not display()): it is stored in
+    # the widget state of a saved notebook and never leaks into the cell's own output.
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    out.outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                             "text/plain": text}},)
+
+
+def _explorer_figure(model: Sequential, x: np.ndarray, conv_index: int, f: int):
+    convs = conv_layers(model)
+    i, layer = convs[conv_index]
+    outs = feature_maps(model, x)
+    fmap = outs[i + 1][f]
+    W = layer.W.data[f]
+    k = np.argmax(np.abs(W).sum(axis=(1, 2)))      # the input channel it weighs most
+    inp = x[0] if i == 0 else outs[i - 1][k]
+    fig, axes = plt.subplots(1, 3, figsize=(8.4, 2.9))
+    m = np.abs(W[k]).max() or 1.0
+    panels = [(inp, "input" if i == 0 else f"input channel {k}", "gray_r", None),
+              (W[k], f"filter {f}" + ("" if i == 0 else f", channel {k} of {W.shape[0]}"),
+               "RdBu_r", (-m, m)),
+              (fmap, f"feature map {f} after ReLU\nmax {fmap.max():.2f}, "
+                     f"{100 * (fmap > 0).mean():.0f}% active", "magma", None)]
+    for a, (img, title, cmap, lim) in zip(axes, panels):
+        a.imshow(img, cmap=cmap, **({} if lim is None else {"vmin": lim[0], "vmax": lim[1]}))
+        a.set_title(title, fontsize=9)
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.suptitle(f"{layer!r}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def feature_map_explorer(model: Sequential, X: np.ndarray, y: Sequence[int] | None = None, *,
+                         index: int = 0, conv_index: int = 0, filter_index: int = 0):
+    """Widget: pick an image, a conv layer and a filter; see the filter and its map.
+
+    `X` holds images (N, C, H, W). For the second conv layer, whose filters have one
+    slice per input channel, the slice with the largest weights is shown, beside the
+    input channel it reads. The first view is drawn when the widget is created, so a
+    saved notebook shows it.
+
+    Returns an ``ipywidgets.VBox``.
+    """
+    import ipywidgets as w
+
+    convs = conv_layers(model)
+    if not convs:
+        raise ValueError("feature_map_explorer needs a Sequential with Conv2d layers")
+    img = w.IntSlider(value=index, min=0, max=len(X) - 1, description="image",
+                      continuous_update=False)
+    lay = w.Dropdown(options=[(f"conv{j + 1}: {layer!r}", j) for j, (_, layer)
+                              in enumerate(convs)], value=conv_index, description="layer")
+    filt = w.IntSlider(value=filter_index, min=0, max=convs[conv_index][1].out_channels - 1,
+                       description="filter", continuous_update=False)
+    label = w.HTML()
+    out = w.Output()
+
+    def draw(*_):
+        filt.max = convs[lay.value][1].out_channels - 1
+        fig = _explorer_figure(model, X[img.value], lay.value, min(filt.value, filt.max))
+        if y is not None:
+            label.value = f"label: <b>{int(y[img.value])}</b>"
+        _show_png(out, fig, "feature map")
+
+    for c in (img, lay, filt):
+        c.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([img, lay]), w.HBox([filt, label]), out])
