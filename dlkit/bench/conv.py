@@ -183,3 +183,64 @@ def bench_lenet() -> list[Row]:
     t, tp = paired(ours, peer)
     return [Row("lenet", "LeNet-5 training step, batch 64, float32", t,
                 "torch" if peer else None, tp)]
+
+
+def kernel_size_sweep(N: int = 8, C: int = 3, F: int = 8, H: int = 32,
+                      kernel_sizes=(3, 5, 7, 9, 11),
+                      algorithms=("direct", "im2col", "fft", "numba"), *, threads: int = 1,
+                      repeat: int = 5, seed: int = 0) -> dict[str, list[float]]:
+    """Best-of-`repeat` seconds of each algorithm's forward pass against kernel size.
+
+    x (N, C, H, H), k×k kernels to F channels, stride 1, no padding, float32, on
+    `threads` threads (one by default: a timing on a shared machine is then least
+    disturbed by other work). Returns {algorithm: [seconds per kernel size]}.
+    """
+    import dlkit.conv as dc
+
+    g = np.random.default_rng(seed)
+    x = g.standard_normal((N, C, H, H)).astype(np.float32)
+    times: dict[str, list[float]] = {a: [] for a in algorithms}
+    with _threads(threads):
+        for k in kernel_sizes:
+            w = g.standard_normal((F, C, k, k)).astype(np.float32)
+            for a in algorithms:
+                dc.conv2d(x, w, None, 1, 0, a)                    # warm-up (and JIT)
+                best = float("inf")
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    dc.conv2d(x, w, None, 1, 0, a)
+                    best = min(best, time.perf_counter() - t0)
+                times[a].append(best)
+    return times
+
+
+class _threads:
+    """Context: Numba's and the BLAS's thread pools limited to n threads, then restored."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        try:
+            import numba
+
+            self._numba = numba.get_num_threads()
+            numba.set_num_threads(min(self.n, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:
+            self._numba = None
+        try:
+            from threadpoolctl import threadpool_limits
+
+            self._blas = threadpool_limits(self.n)
+        except ImportError:
+            self._blas = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._numba is not None:
+            import numba
+
+            numba.set_num_threads(self._numba)
+        if self._blas is not None:
+            self._blas.restore_original_limits()
+        return False
