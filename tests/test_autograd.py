@@ -109,3 +109,35 @@ def test_draw_graph_draws_every_node():
     assert sum("grad" in t for t in texts) == 4       # a, b, a*b, L
     assert "L = -4\ngrad 1" in texts and "a = 2\ngrad -2" in texts
     assert {"*", "+"} <= set(texts)
+
+
+def test_layers_and_scalar_engine_agree():
+    from dlkit.viz import backprop as vb
+
+    assert vb.compare_engines((3, 4, 2), batch=2) < 1e-12
+    assert vb.compare_engines((2, 5, 5, 3), batch=3, seed=1) < 1e-12
+
+
+def test_neuron_graph_gradients_by_hand():
+    from dlkit.viz import backprop as vb
+
+    g = vb.neuron_graph()
+    assert g["o"].data == pytest.approx(math.sqrt(0.5), abs=1e-9)
+    assert g["z"].grad == pytest.approx(0.5, abs=1e-9)
+    assert g["x1"].grad == pytest.approx(-1.5, abs=1e-9)
+    assert g["w1"].grad == pytest.approx(1.0, abs=1e-9)
+
+
+def test_chapter_5_exercise_checks(capsys):
+    import numpy as np
+
+    from dlkit.exercises import ch05
+
+    assert ch05.check_chain_rule(-2, 4, 2)
+    assert not ch05.check_chain_rule(-6, 4, 2)
+    assert ch05.check_softplus_derivative(lambda z: 1 / (1 + np.exp(-z)))
+    assert not ch05.check_softplus_derivative(np.tanh)
+    assert not ch05.check_softplus_derivative(lambda z: 1 / 0)
+    assert ch05.check_activation_bytes(2454528)
+    assert not ch05.check_activation_bytes(2454528 // 4)
+    assert capsys.readouterr().out.count("Correct:") == 3

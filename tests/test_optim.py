@@ -149,3 +149,43 @@ def test_clear_errors():
         p.grad[...] = 1
         o.step()
         Momentum([Param(np.zeros(3))], lr=0.1).load_state_dict(o.state_dict())
+
+
+def test_surfaces_race_shows_what_chapter_4_claims():
+    from dlkit.viz import optimizers as vo
+
+    final = {s: {r.name: r.loss[-1] for r in vo.race(s, steps=100)} for s in vo.SURFACES}
+    assert final["saddle"]["sgd"] > -0.01                     # stuck at the saddle
+    assert max(final["saddle"][n] for n in ("adagrad", "rmsprop", "adam")) < -0.24
+    assert final["local minimum"]["momentum"] < -1.36         # over the hump
+    assert final["local minimum"]["sgd"] > -1.0               # stays in the local basin
+    assert max(final["ravine"].values()) < 1e-3
+
+
+def test_optimize_uses_exact_gradients_and_stops_on_divergence():
+    from dlkit.viz import optimizers as vo
+
+    run = vo.optimize("ravine", "sgd", lr=0.1, steps=3)
+    x, y = vo.RAVINE.start
+    for _ in range(3):
+        x, y = x - 0.1 * 0.1 * x, y - 0.1 * 4 * y
+    np.testing.assert_allclose(run.final, [x, y], rtol=1e-14)
+    blow = vo.optimize("ravine", "sgd", lr=5.0, steps=500)
+    assert len(blow.path) < 501 and np.all(np.isfinite(blow.path))
+
+
+def test_chapter_4_exercise_checks(capsys):
+    from dlkit.exercises import ch04
+
+    assert ch04.check_cross_entropy(0.25, math.log(4))
+    assert not ch04.check_cross_entropy(0.25, -math.log(4))
+    assert ch04.check_max_learning_rate(4, 0.5)
+    assert not ch04.check_max_learning_rate(4, 0.25)
+    assert not ch04.check_max_learning_rate("x", 0.5)
+    assert ch04.check_adam_first_step(1.0, 30.0, 0.1, 0.9)
+    assert not ch04.check_adam_first_step(1.0, 30.0, 0.1, 1.1)
+    assert ch04.check_ravine_settings(0.2, 0.8)
+    assert not ch04.check_ravine_settings(0.45, 0.0)
+    assert not ch04.check_ravine_settings(5.0, 0.5)
+    out = capsys.readouterr().out
+    assert out.count("Correct:") == 4 and "diverged" in out

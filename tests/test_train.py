@@ -111,3 +111,77 @@ def test_bad_data_is_not_called_divergence():
         fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=1,
             batch_size=64)
     assert not isinstance(err.value, DivergenceError)
+
+
+def test_training_memory_counts_every_array():
+    from dlkit.train import training_memory
+
+    net = nn.mlp([784, 100, 10], "relu", seed=0, dtype=np.float32)
+    X = np.zeros((32, 784), np.float32)
+    m = training_memory(net, X, np.zeros(32, np.int64), nn.CrossEntropyLoss())
+    assert m.D == 32 * 4 * (784 + 100 + 100 + 10)        # Linear, ReLU, Linear inputs + output
+    assert m.dD == m.D
+    assert m.W == m.dW == 4 * (784 * 100 + 100 + 100 * 10 + 10)
+    assert m.total == m.D + m.W + m.dD + m.dW
+
+
+def test_gradient_norms_match_numpy():
+    from dlkit.train import gradient_norms
+
+    X, y, _, _ = load_digits()
+    net = nn.mlp([64, 8, 10], "tanh", seed=0)
+    loss = nn.CrossEntropyLoss()
+    loss.forward(net.forward(X[:50]), y[:50])
+    net.backward(loss.backward())
+    norms = gradient_norms(net)
+    assert set(norms) == {"0.W", "0.b", "2.W", "2.b"}
+    assert norms["2.W"] == pytest.approx(np.linalg.norm(net[2].W.grad))
+
+
+def test_sigmoid_gradients_vanish_relu_ones_do_not():
+    from dlkit.viz import backprop as vb
+
+    sig = vb.layer_gradient_norms("sigmoid", depth=8, init="xavier")
+    relu = vb.layer_gradient_norms("relu", depth=8, init="he")
+    assert sig[-1] / sig[0] > 1e3 and relu[-1] / relu[0] < 10
+
+
+def test_voting_network_rule():
+    from dlkit.viz.digits import VotingNetwork
+
+    net = VotingNetwork(4, 3, threshold=0.5)
+    net.W[...] = [[1, 0, -1, 2], [0, 1, 1, 0], [2, -1, 0, 0]]
+    x = np.array([0.9, 0.1, 0.7, 0.6])                      # active pixels 0, 2, 3
+    assert net.train_step(x, 1) is False                    # scores (2, 1, 2): guess 0
+    np.testing.assert_array_equal(net.W, [[0, 0, -2, 1], [1, 1, 2, 1], [2, -1, 0, 0]])
+    before = net.W.copy()
+    assert net.train_step(x, 1) is True                     # now class 1 wins: no change
+    np.testing.assert_array_equal(net.W, before)
+
+
+def test_digits_accuracies_of_chapter_6():
+    from dlkit.viz import digits as vd
+
+    split = load_digits()
+    _, _, voter_test = vd.train_voting(split, epochs=20, threshold=0.25, seed=0)
+    assert voter_test >= 0.85
+    run = vd.train_mlp(split, hidden=(100,), optimizer="sgd", lr=0.1, epochs=20, seed=0)
+    assert run.test_accuracy >= 0.97
+    C = confusion_matrix(split.y_test, run.scores)
+    assert C.trace() / C.sum() == run.test_accuracy
+
+
+def test_chapter_6_exercise_checks(capsys):
+    from dlkit.exercises import ch06
+
+    W = ch06.VOTING_W.copy()
+    W[1] += ch06.VOTING_X
+    W[0] -= ch06.VOTING_X
+    assert ch06.check_voting_update(0, W)
+    assert not ch06.check_voting_update(2, W)
+    assert not ch06.check_voting_update(0, ch06.VOTING_W)
+    C = np.array([[5, 1], [2, 7]])
+    assert ch06.check_recall(C, 1, 7 / 9)
+    assert not ch06.check_recall(C, 1, 7 / 8)
+    assert not ch06.check_digits_model(nn.mlp([64, 10], seed=0))
+    assert capsys.readouterr().out.count("Correct:") == 2
