@@ -94,3 +94,15 @@ def test_bad_arguments_are_explained():
         SimCluster(2).run(hybrid_step, None, 128, "half")
     with pytest.raises(Exception, match="not divisible by 3"):
         SimCluster(3).run(hybrid_step)
+
+
+def test_step_breakdown_adds_up_to_the_step_and_timeline_shares_a_scale():
+    from dlkit.viz import parallel as vp
+
+    res = simulate_step(2)
+    bd = vp.step_breakdown(res)
+    assert sum(bd.values()) == pytest.approx(res.time, rel=1e-12)
+    assert bd["communication"] > 0 and bd["conv compute"] > 5 * bd["fc compute"]
+    fig = vp.plot_timeline(res, span=2 * res.time)
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo == 0 and hi == pytest.approx(2 * 1.01 * res.time * 1e3)   # ms axis

@@ -24,12 +24,9 @@ from matplotlib.figure import Figure
 from dlkit.cluster import costs, networks
 from dlkit.parallel import hybrid
 from dlkit.parallel.allreduce import ALGORITHMS, simulate_allreduce
+from dlkit.viz import cluster as cluster_viz
 
 DPI = 80
-KIND_COLORS = {"compute": "#4c72b0", "collective": "#dd8452", "send": "#55a868",
-               "recv": "#c44e52", "reduce": "#8172b3", "wait": "#937860",
-               "barrier": "#da8bc3"}
-
 #: Links offered by the explorers: the book's 8-GPU server model and the presets.
 LINKS = {"K20 server (book)": hybrid.NETWORK, **{n: networks.preset(n) for n in networks.PRESETS}}
 
@@ -62,47 +59,19 @@ def show_in(out, fig: Figure) -> None:
                              "text/plain": "<Figure>"}},)
 
 
-def _unit(seconds: float) -> tuple[float, str]:
-    for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if seconds >= scale:
-            return scale, name
-    return 1e-9, "ns"
-
-
 def plot_timeline(result, ax=None, *, title: str = "", span: float | None = None,
                   messages: bool = False) -> Figure:
-    """One horizontal lane per rank; each trace event a coloured bar (by kind).
+    """A run's trace, one lane per rank (:func:`dlkit.viz.cluster.timeline`).
 
-    ``messages=True`` also draws every message as a line from its sender at its start
-    to its receiver at its end (readable for a few dozen messages).
+    `span` (seconds) fixes the time axis, so that several runs drawn side by side
+    share a scale; ``messages=True`` draws every message as an arrow from its sender
+    at its start to its receiver at its end.
     """
-    if ax is None:
-        fig = Figure(figsize=(8, 0.45 * result.n + 1.2))
-        ax = fig.add_subplot()
-    fig = ax.figure
-    span = span or result.time or 1.0
-    scale, unit = _unit(span)
-    seen = set()
-    for e in result.trace:
-        if e.end <= e.start:
-            continue
-        c = KIND_COLORS.get(e.kind, "#999999")
-        label = e.kind if e.kind not in seen else None
-        seen.add(e.kind)
-        ax.broken_barh([(e.start / scale, (e.end - e.start) / scale)], (e.rank - 0.4, 0.8),
-                       facecolors=c, edgecolor="white", linewidth=0.3, label=label)
-    if messages:
-        for m in result.messages:
-            ax.plot([m.start / scale, m.end / scale], [m.src, m.dst], color="black",
-                    linewidth=0.6, alpha=0.6)
-    ax.set_yticks(range(result.n))
-    ax.set_yticklabels([f"rank {r}" for r in range(result.n)])
-    ax.set_ylim(result.n - 0.5, -0.5)
-    ax.set_xlim(0, span / scale)
-    ax.set_xlabel(f"virtual time ({unit})")
-    ax.set_title(title or f"makespan {result.time / scale:.4g} {unit}")
-    if seen:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    fig = cluster_viz.timeline(result, ax=ax, title=title or None, messages=messages)
+    if span is not None:
+        ax = ax if ax is not None else fig.axes[0]
+        right = ax.get_xlim()[1]          # the makespan in the axis' time unit, + 1%
+        ax.set_xlim(0, right * span / max(result.time, 1e-30))
     return fig
 
 
