@@ -44,6 +44,23 @@ def test_data_parallel_equals_single_process_sgd(p):
             assert np.array_equal(state[k], first[k])
 
 
+def test_weights_identical_on_every_rank_after_every_step():
+    def body(comm):
+        model = mlp([6, 8, 3], "tanh", seed=comm.Get_rank())
+        snaps = []
+        data_parallel_sgd(comm, model, CrossEntropyLoss(), X, Y, steps=6, batch_size=24,
+                          lr=0.3, seed=1,
+                          callback=lambda t, loss: snaps.append(
+                              np.concatenate([p.data.ravel() for p in model.parameters()])))
+        return np.array(snaps)
+
+    snaps = SimCluster(3).run(body).values
+    assert snaps[0].shape == (6, 6 * 8 + 8 + 8 * 3 + 3)
+    for s in snaps[1:]:
+        assert np.array_equal(s, snaps[0])
+    assert not np.array_equal(snaps[0][0], snaps[0][-1])     # the weights do move
+
+
 def test_global_batches_and_shards_cover_the_batch():
     batches = list(global_batches(10, 4, 5, seed=1))
     assert [len(b) for b in batches] == [4] * 5
