@@ -178,3 +178,20 @@ def test_chapter9_exercise_checks(capsys):
     assert not ch09.check_stochastic_rounding(lambda x, fl, rng: 1 / 0)
     out = capsys.readouterr().out
     assert "Correct" in out and "Not yet" in out and "ZeroDivisionError" in out
+
+
+def test_quantized_cnn_forward_backward_stays_on_the_grid():
+    from dlkit import models
+
+    q = P.FixedPoint(6, 10)
+    net = P.quantize_model(models.digits_cnn(4, 8, seed=0), q, "stochastic", seed=0)
+    x = np.random.default_rng(0).uniform(0, 1, (3, 1, 8, 8))
+    out = net.forward(x)
+    loss = nn.CrossEntropyLoss()
+    loss.forward(out, np.array([1, 2, 3]))
+    net.backward(loss.backward())
+    opt = P.QuantizedSGD(net.parameters(), lr=0.1, fmt=q, rounding="stochastic", seed=1)
+    opt.step()
+    assert q.representable(out).all()
+    assert all(q.representable(p.data).all() for p in net.parameters())
+    assert len(net.parameters()) == 6
