@@ -141,3 +141,14 @@ def test_chapter_5_exercise_checks(capsys):
     assert ch05.check_activation_bytes(2454528)
     assert not ch05.check_activation_bytes(2454528 // 4)
     assert capsys.readouterr().out.count("Correct:") == 3
+
+
+def test_gradient_check_table_covers_layers_and_passes():
+    from dlkit.viz import backprop as vb
+
+    table, worst = vb.gradient_check_table(seed=0)
+    assert worst < 1e-7
+    for name in ("Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softmax", "Maxout",
+                 "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "MSELoss",
+                 "CrossEntropyLoss", "BCELoss"):
+        assert f"\n{name}(" in table, name

@@ -139,17 +139,34 @@ def compare_engines(sizes: Sequence[int] = (3, 4, 2), batch: int = 2, seed: int 
     return worst
 
 
+class _SameMaskDropout(nn.Dropout):
+    """Dropout that draws the same mask on every forward, as within one training step,
+    so that finite differences see one fixed function."""
+
+    def forward(self, x):
+        from dlkit import rng
+
+        self._rng = rng(0)
+        return super().forward(x)
+
+
 def _gradcheck_cases():
+    """(layer, input shape, finite-difference step h) for every layer type of dlkit.nn."""
     return [
-        (nn.Linear(5, 4, seed=1), (3, 5)),
-        (nn.Sigmoid(), (3, 5)),
-        (nn.Tanh(), (3, 5)),
-        (nn.ReLU(), (3, 5)),
-        (nn.LeakyReLU(), (3, 5)),
-        (nn.ELU(), (3, 5)),
-        (nn.Identity(), (3, 5)),
-        (nn.Softmax(), (3, 5)),
-        (nn.Maxout(5, 3, k=2, seed=2), (3, 5)),
+        (nn.Linear(5, 4, seed=1), (3, 5), 1e-6),
+        (nn.Sigmoid(), (3, 5), 1e-6),
+        (nn.Tanh(), (3, 5), 1e-6),
+        (nn.ReLU(), (3, 5), 1e-6),
+        (nn.LeakyReLU(), (3, 5), 1e-6),
+        (nn.ELU(), (3, 5), 1e-6),
+        (nn.Identity(), (3, 5), 1e-6),
+        (nn.Softmax(), (3, 5), 1e-6),
+        (nn.Maxout(5, 3, k=2, seed=2), (3, 5), 1e-6),
+        (nn.Conv2d(2, 3, 3, padding=1, seed=3), (2, 2, 5, 4), 1e-4),
+        (nn.MaxPool2d(2), (2, 2, 4, 4), 1e-5),
+        (nn.AvgPool2d(2), (2, 2, 4, 4), 1e-5),
+        (nn.Flatten(), (2, 2, 3, 3), 1e-6),
+        (_SameMaskDropout(0.5), (3, 5), 1e-6),
     ]
 
 
@@ -169,9 +186,9 @@ def gradient_check_table(seed: int = 0) -> tuple[str, float]:
     def bucket(e: float) -> str:
         return "0" if e == 0 else f"< 1e{int(np.floor(np.log10(e))) + 1:03d}"
 
-    for layer, shape in _gradcheck_cases():
+    for layer, shape, h in _gradcheck_cases():
         x = g.standard_normal(shape)
-        res = nn.check_layer(layer, x, seed=seed)
+        res = nn.check_layer(layer, x, seed=seed, h=h)
         worst = max(worst, res.max_error)
         parts = ", ".join(f"d{k}" for k in res.errors)
         lines.append(f"{repr(layer):<34} {bucket(res.max_error):>22}   ({parts})")
