@@ -518,3 +518,14 @@ def test_dropped_link_loses_messages_and_the_wait_is_reported():
         SimCluster(3, faults=Faults(drop={(1, 0)})).run(train)
     assert info.value.blocked == {1: "recv(source=0, tag=4)"}
     assert "lost on dropped links: 0->1 (tag 4" in str(info.value)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from dlkit.cluster import networks as net_mod
+    from dlkit.cluster import sim
+
+    for mod in (net_mod, sim):
+        failed, tried = doctest.testmod(mod)
+        assert tried > 0 and failed == 0, mod.__name__

@@ -77,7 +77,7 @@ class Network:
     inverse bandwidth ``beta`` (s/byte); ``gamma`` (s/byte) prices reductions.
 
     >>> net = Network(alpha=1e-5, beta=8e-10)
-    >>> net.time(0, 1, 1_000_000, p=4)     # 10 us + 1 MB at 1.25 GB/s
+    >>> round(net.time(0, 1, 1_000_000, p=4), 9)     # 10 us + 1 MB at 1.25 GB/s
     0.00081
     """
 
