@@ -18,7 +18,7 @@ innermost and hoists everything else (a weight, an offset) out of it:
   input gradient is :func:`conv2d_direct` itself, run on the zero-padded dout with the
   flipped kernel (see :func:`dlkit.conv.compiled.conv2d_numba_backward`).
 - :func:`im2col` / :func:`col2im`: copies in the order of the matrix they fill.
-- :func:`gemm_blocked`: cache blocking plus an i-k-j order with k unrolled by four.
+- :func:`gemm_blocked`: cache blocking plus four rows of C updated from four rows of B.
 
 numpy (BLAS) remains the reference: tests/test_kernels.py compares every kernel
 with it.
@@ -189,10 +189,18 @@ def col2im(cols, N, C, Hp, Wp, KH, KW, stride):
 def gemm_blocked(A, B, bm=64, bk=128, bn=256):
     """C = A @ B by cache blocking, written to be read (numpy's BLAS is the fast path).
 
-    A (M, K), B (K, N) -> C (M, N). Row blocks of C run in parallel. Within a block,
-    a (bk × bn) tile of B is reused for bm rows while it sits in the L2 cache; the
-    innermost loop runs along a row of C and four rows of B (k unrolled by four), so
-    each load of C[i, j] serves four multiply-adds and the loop is SIMD.
+    A (M, K), B (K, N) -> C (M, N). Three ideas, from the outside in:
+
+    1. Parallelism: blocks of ``bm`` rows of C are independent; one per task.
+    2. Cache blocking: a (bk × bn) tile of B (128 KiB in float32) is reused for all
+       ``bm`` rows while it sits in the L2 cache, and a row segment of C (bn values) in L1.
+    3. Register reuse: four rows of C are updated together with four rows of B
+       (k unrolled by four). In the innermost loop each value loaded from B serves four
+       rows, and each load and store of C serves four multiply-adds, so the loop is
+       limited by arithmetic, not by memory traffic; it runs along contiguous rows, so
+       LLVM turns it into SIMD instructions.
+
+    The leftover rows (M not a multiple of 4) and k values are done one at a time.
     """
     M, K = A.shape
     N = B.shape[1]
@@ -204,22 +212,37 @@ def gemm_blocked(A, B, bm=64, bk=128, bn=256):
             k1 = min(k0 + bk, K)
             for j0 in range(0, N, bn):
                 j1 = min(j0 + bn, N)
-                for i in range(i0, i1):
+                for i in range(i0, i1, 4):
+                    rows = min(4, i1 - i)
                     k = k0
-                    while k + 4 <= k1:
-                        a0 = A[i, k]
-                        a1 = A[i, k + 1]
-                        a2 = A[i, k + 2]
-                        a3 = A[i, k + 3]
-                        for j in range(j0, j1):
-                            C[i, j] += (a0 * B[k, j] + a1 * B[k + 1, j]
-                                        + a2 * B[k + 2, j] + a3 * B[k + 3, j])
-                        k += 4
-                    while k < k1:
-                        a0 = A[i, k]
-                        for j in range(j0, j1):
-                            C[i, j] += a0 * B[k, j]
-                        k += 1
+                    if rows == 4:
+                        c0 = C[i, j0:j1]
+                        c1 = C[i + 1, j0:j1]
+                        c2 = C[i + 2, j0:j1]
+                        c3 = C[i + 3, j0:j1]
+                        while k + 4 <= k1:
+                            b0 = B[k, j0:j1]
+                            b1 = B[k + 1, j0:j1]
+                            b2 = B[k + 2, j0:j1]
+                            b3 = B[k + 3, j0:j1]
+                            a0 = A[i, k : k + 4]
+                            a1 = A[i + 1, k : k + 4]
+                            a2 = A[i + 2, k : k + 4]
+                            a3 = A[i + 3, k : k + 4]
+                            for j in range(j1 - j0):
+                                x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
+                                c0[j] += a0[0] * x0 + a0[1] * x1 + a0[2] * x2 + a0[3] * x3
+                                c1[j] += a1[0] * x0 + a1[1] * x1 + a1[2] * x2 + a1[3] * x3
+                                c2[j] += a2[0] * x0 + a2[1] * x1 + a2[2] * x2 + a2[3] * x3
+                                c3[j] += a3[0] * x0 + a3[1] * x1 + a3[2] * x2 + a3[3] * x3
+                            k += 4
+                    for r in range(i, i + rows):                 # what is left over
+                        c = C[r, j0:j1]
+                        for kk in range(k, k1):
+                            a = A[r, kk]
+                            b = B[kk, j0:j1]
+                            for j in range(j1 - j0):
+                                c[j] += a * b[j]
     return C
 
 
