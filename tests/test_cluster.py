@@ -460,6 +460,7 @@ def test_builtin_collectives_record_one_event_per_rank():
     assert res.messages and all(m.label == "Allreduce[rabenseifner]" for m in res.messages)
     parts = res.breakdown()
     assert all(abs(sum(b.values()) - res.time) < 1e-15 for b in parts)
+    assert repr(res).startswith("RunResult(n=4, time=") and "4 events" in repr(res)
 
 
 def test_a_send_before_the_crash_time_succeeds_and_one_after_fails():

@@ -49,7 +49,8 @@ def test_message_steps_of_ring_and_rabenseifner():
     assert sum(ax.get_title().startswith("step") for ax in fig.axes) == 6
 
 
-def test_explorer_draws_its_figure_at_creation():
-    box = vc.collective_explorer("tree", p=4, N=100)
-    out = box.children[-1]
-    assert len(out.outputs) == 1
+def test_explorers_draw_their_figure_at_creation():
+    for box in (vc.collective_explorer("tree", p=4, N=100),
+                vc.pattern_explorer("recursive_doubling", p=6)):
+        out = box.children[-1]
+        assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]

@@ -50,6 +50,14 @@ class RunResult:
     crashed: dict[int, float] = field(default_factory=dict)
     n: int = 0
 
+    def __repr__(self) -> str:
+        vals = repr(self.values)
+        if len(vals) > 120:
+            vals = vals[:117] + "..."
+        crashed = f", crashed={self.crashed}" if self.crashed else ""
+        return (f"RunResult(n={self.n}, time={self.time:.6g} s, values={vals}, "
+                f"{len(self.trace)} events, {len(self.messages)} messages{crashed})")
+
     def breakdown(self) -> list[dict[str, float]]:
         """Per rank, the virtual seconds spent in each event kind, plus 'idle'
         (time not covered by any event, up to the makespan)."""

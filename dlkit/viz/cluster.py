@@ -8,7 +8,8 @@
   step, ranks on a circle, an arrow per message;
 - :func:`collective_explorer` is an ipywidgets explorer: pick an allreduce
   algorithm, the number of ranks, the vector size and the network, and see the
-  timeline with the simulated time beside its closed form.
+  timeline with the simulated time beside its closed form;
+  :func:`pattern_explorer` shows an algorithm's message pattern for a chosen p.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 __all__ = ["KIND_COLORS", "timeline", "breakdown", "message_pattern", "message_steps",
-           "allreduce_run", "collective_explorer"]
+           "allreduce_run", "collective_explorer", "pattern_explorer"]
 
 #: colour of each event kind (compute in blue, communication in warm colours)
 KIND_COLORS = {
@@ -235,3 +236,30 @@ def collective_explorer(algorithm: str = "ring", p: int = 8, N: int = 100_000,
         c.observe(draw, names="value")
     draw()
     return w.VBox([w.HBox([algo, net]), w.HBox([ranks, size]), out])
+
+
+def pattern_explorer(algorithm: str = "rabenseifner", p: int = 8, N: int = 1024):
+    """ipywidgets explorer: the step-by-step message pattern of an allreduce algorithm.
+
+    Try p = 6 with "recursive_doubling" or "rabenseifner" to see the fold-in and
+    fold-out steps that handle a number of ranks that is not a power of two.
+    """
+    import ipywidgets as w
+
+    from dlkit.cluster import collectives
+    from dlkit.viz.optimizers import show_in
+
+    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm,
+                      description="algorithm")
+    ranks = w.IntSlider(value=p, min=2, max=16, description="ranks p")
+    out = w.Output()
+
+    def draw(*_):
+        res, _ = allreduce_run(algo.value, ranks.value, N)
+        show_in(out, message_pattern(res, max_steps=16,
+                                     title=f"{algo.value}, p = {ranks.value}, N = {N}"))
+
+    algo.observe(draw, names="value")
+    ranks.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([algo, ranks]), out])
