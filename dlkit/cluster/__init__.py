@@ -42,6 +42,22 @@ A script that runs in both places::
             pass
         print(SimCluster(4).run(train).values)
 
+What the simulated communicator offers (mpi4py's names and semantics): ranks and
+sizes, ``Barrier``, ``Wtime`` (virtual seconds; ``MPI.Wtime()`` works in both
+places), point-to-point ``send/recv/isend/irecv/sendrecv`` (pickled objects) and
+``Send/Recv/Isend/Irecv/Sendrecv`` (numpy buffers), ``Request.wait/test/Waitall``,
+``ANY_SOURCE``/``ANY_TAG`` with ``Status``, the collectives
+``bcast/Bcast, reduce/Reduce, allreduce/Allreduce, gather/Gather, allgather/Allgather,
+scatter/Scatter, alltoall``, sub-communicators (``Split``, ``Dup``) and one-sided
+windows (``MPI.Win.Create``, ``Lock/Unlock``, ``Put/Get/Accumulate``, ``Fence``,
+``Free``). Timing rules: :mod:`dlkit.cluster.engine` and :mod:`dlkit.cluster.networks`;
+closed forms of the collectives: :mod:`dlkit.cluster.costs`.
+
+Portability notes: mpi4py communicators have no ``Wtime`` method (use ``MPI.Wtime()``)
+and no ``seed`` attribute (the simulator's ``comm.seed`` is ``SimCluster(seed=...)`` +
+rank; on real MPI use ``dlkit.rng(seed + comm.Get_rank())``); a rank that exposes no
+memory in a window should pass ``np.zeros(0)`` (real MPI does not accept None).
+
 Public names: :class:`SimCluster`, :class:`RunResult`, ``MPI`` (mpi4py's constants and
 classes), :class:`DeadlockError`, :class:`RankCrashed`, :class:`RankError`,
 :func:`compute`, :func:`is_simulated`, :class:`Faults`, the modules ``networks``,
