@@ -482,6 +482,22 @@ class Engine:
         if self.aborting:
             raise _Abort()
         t0 = self.clock[me]
+        if len(reqs) == 1 and statuses is None:  # the common case, kept short
+            q = reqs[0]
+            if not q.done:
+                self.waiting[me] = reqs
+                self.blocked_desc[me] = q.desc
+                try:
+                    self._block(me)
+                finally:
+                    self.waiting[me] = None
+            self.advance(me, q.t_complete)
+            if status is not None:
+                q._fill(status)
+            if record and self.quiet[me] is None:
+                self.trace.append(Event(me, t0, self.clock[me], kind,
+                                        q.status[0] if q.status else q.peer, q.nbytes, label))
+            return
         if not all(q.done for q in reqs):
             self.waiting[me] = reqs
             self.blocked_desc[me] = " + ".join(q.desc for q in reqs if not q.done)
