@@ -36,4 +36,20 @@ def test_collectives_under_real_mpi_equal_numpy(n):
     for algo in ("ps", "tree", "recursive_doubling", "ring", "rabenseifner"):
         assert f"allreduce {algo}: equal to numpy" in out
     assert "bcast, reduce, allgather, gather, scatter, barrier: equal to numpy" in out
+    assert "RMA Put/Accumulate/Get: equal to the expected table" in out
     assert f"OK {n} ranks" in out
+
+
+def test_the_same_rma_function_on_the_simulator():
+    import importlib.util
+
+    import numpy as np
+
+    from dlkit.cluster import MPI, SimCluster
+
+    spec = importlib.util.spec_from_file_location("cluster_collectives", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # defines rma_table; mpi4py is imported only by main()
+    p = 4
+    for seen in SimCluster(p).run(mod.rma_table, MPI).values:
+        np.testing.assert_array_equal(seen, [6.0, 0.0, 10.0, 20.0, 30.0])

@@ -8,7 +8,6 @@ Rank 0 prints one line per algorithm and a final "OK"; any mismatch raises, and
 """
 
 import numpy as np
-from mpi4py import MPI
 
 from dlkit.cluster import collectives, compute, is_simulated
 
@@ -17,7 +16,32 @@ def data(rank, N, dtype=np.float64):
     return np.random.default_rng(1000 + rank).integers(-50, 50, size=N).astype(dtype)
 
 
+def rma_table(comm, MPI):
+    """One-sided writes into rank 0's window: every rank Puts 10*rank into slot 1+rank
+    (exclusive lock) and Accumulates its rank into slot 0 (shared lock); returns the
+    window's contents read back with Get. Written once against mpi4py's API; the
+    tests run it on the simulator too (``from dlkit.cluster import MPI``)."""
+    p, rank = comm.Get_size(), comm.Get_rank()
+    mem = np.zeros(p + 1) if rank == 0 else np.zeros(0)
+    win = MPI.Win.Create(mem, disp_unit=8, comm=comm)
+    win.Lock(0, MPI.LOCK_EXCLUSIVE)
+    win.Put(np.array([10.0 * rank]), 0, target=1 + rank)
+    win.Unlock(0)
+    win.Lock(0, MPI.LOCK_SHARED)
+    win.Accumulate(np.array([float(rank)]), 0, target=0, op=MPI.SUM)
+    win.Unlock(0)
+    comm.Barrier()
+    seen = np.zeros(p + 1)
+    win.Lock(0, MPI.LOCK_SHARED)
+    win.Get(seen, 0)
+    win.Unlock(0)
+    win.Free()
+    return seen
+
+
 def main():
+    from mpi4py import MPI  # here, so that the tests can import rma_table without MPI
+
     comm = MPI.COMM_WORLD
     p, rank = comm.Get_size(), comm.Get_rank()
     assert not is_simulated(comm)
@@ -49,6 +73,9 @@ def main():
     assert np.array_equal(out, allx[rank])
     collectives.barrier_dissemination(comm)
     lines.append("bcast, reduce, allgather, gather, scatter, barrier: equal to numpy")
+    seen = rma_table(comm, MPI)
+    assert np.array_equal(seen, [p * (p - 1) / 2] + [10.0 * r for r in range(p)]), seen
+    lines.append("RMA Put/Accumulate/Get: equal to the expected table")
     ok = comm.allreduce(1, op=MPI.SUM)
     if rank == 0:
         print("\n".join(lines))
