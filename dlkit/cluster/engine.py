@@ -195,7 +195,6 @@ class Engine:
         self.finished = threading.Event()
         self.values = [None] * n
         self.polls = 0
-        self.tls = threading.local()
 
     # ---------------------------------------------------------------- scheduling ----
     def _pop_valid(self):
