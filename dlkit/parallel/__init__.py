@@ -12,6 +12,9 @@ which passes ``mpi4py.MPI.COMM_WORLD``).
   across ranks, activations exchanged by allgather.
 - :mod:`dlkit.parallel.hybrid`: Krizhevsky's (2014) data-parallel convolutions and
   model-parallel fully connected layers, as a cost model of AlexNet on K GPUs.
+- :mod:`dlkit.parallel.allreduce`: the allreduce algorithms of
+  :mod:`dlkit.cluster.collectives` run side by side, with their closed forms and
+  the message size at which one overtakes another.
 - :mod:`dlkit.parallel.train_digits`: the chapter's training script, runnable
   under ``mpiexec``.
 """

@@ -7,24 +7,19 @@ which module it belongs to.
 
 from __future__ import annotations
 
-from types import ModuleType
+from dlkit.cluster import MPI as SIM_MPI
+from dlkit.cluster import compute, is_simulated
 
 
-def mpi_for(comm) -> ModuleType:
-    """``mpi4py.MPI`` for an mpi4py communicator, ``dlkit.cluster.MPI`` otherwise."""
-    if type(comm).__module__.startswith("mpi4py"):
-        from mpi4py import MPI
-
-        return MPI
-    from dlkit.cluster import MPI
+def mpi_for(comm):
+    """``dlkit.cluster.MPI`` for a simulated communicator, ``mpi4py.MPI`` otherwise."""
+    if is_simulated(comm):
+        return SIM_MPI
+    from mpi4py import MPI
 
     return MPI
 
 
 def charge(comm, flops: float, label: str) -> None:
     """Charge `flops` of compute to this rank on a simulated cluster; no-op on real MPI."""
-    if type(comm).__module__.startswith("mpi4py"):
-        return
-    from dlkit.cluster import compute
-
     compute(comm, flops, label=label)

@@ -16,6 +16,7 @@ Figures are ``matplotlib.figure.Figure`` objects (no pyplot state).
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -67,7 +68,10 @@ def plot_timeline(result, ax=None, *, title: str = "", span: float | None = None
     share a scale; ``messages=True`` draws every message as an arrow from its sender
     at its start to its receiver at its end.
     """
-    fig = cluster_viz.timeline(result, ax=ax, title=title or None, messages=messages)
+    with warnings.catch_warnings():
+        # timeline() calls tight_layout(), which warns for axes placed by hand
+        warnings.filterwarnings("ignore", message=".*tight_layout.*", category=UserWarning)
+        fig = cluster_viz.timeline(result, ax=ax, title=title or None, messages=messages)
     if span is not None:
         ax = ax if ax is not None else fig.axes[0]
         right = ax.get_xlim()[1]          # the makespan in the axis' time unit, + 1%
