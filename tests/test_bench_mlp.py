@@ -19,7 +19,11 @@ def test_rows_well_formed(monkeypatch):
         calls.append(fn)
         return 1e-3
 
+    def fake_interleaved(fns, **kw):
+        return {name: fake_timeit(fn) for name, fn in fns.items()}
+
     monkeypatch.setattr(bm, "timeit", fake_timeit)
+    monkeypatch.setattr(bm, "timeit_interleaved", fake_interleaved)
     assert "mlp" in load_groups()
     rows = bm.bench_mlp()
     assert len(rows) >= 3 and all(isinstance(r, Row) for r in rows)
@@ -45,3 +49,18 @@ def test_dlkit_step_matches_hand_written_numpy_step():
     np.testing.assert_allclose(net[2].W.data, W2, rtol=0, atol=1e-6)
     np.testing.assert_allclose(net[2].b.data, b2, rtol=0, atol=1e-6)
     assert net[0].W.data.dtype == np.float32
+
+
+def test_timeit_interleaved_measures_each_function():
+    calls = {"a": 0, "b": 0}
+
+    def a():
+        calls["a"] += 1
+
+    def b():
+        calls["b"] += 1
+        sum(range(2000))
+
+    t = bm.timeit_interleaved({"a": a, "b": b}, repeat=3, min_time=0.001, warmup=1)
+    assert set(t) == {"a", "b"} and 0 < t["a"] < t["b"]
+    assert calls["a"] > 3 and calls["b"] > 3

@@ -3,11 +3,16 @@
 A step is forward, cross-entropy loss, backward and an SGD update, in float32 on a
 batch of 64, timed for dlkit, for a plain numpy step written out by hand (the floor
 that dlkit's layer structure adds its overhead to), and for PyTorch CPU with the same
-thread count when it is installed. The epoch row trains an MLP 64-100-10 for one epoch
+thread count when it is installed; the competitors are timed in alternating rounds
+(:func:`timeit_interleaved`) so that a shared machine's changing load affects them
+alike. The epoch row trains an MLP 64-100-10 for one epoch
 on the sklearn digits (1,348 images, batches of 64) with :func:`dlkit.train.fit`.
 """
 
 from __future__ import annotations
+
+import time
+from typing import Callable
 
 import numpy as np
 
@@ -16,6 +21,34 @@ from dlkit.bench import Row, register, timeit, torch_or_none
 SIZES = (784, 100, 10)
 BATCH = 64
 LR = 0.01
+
+
+def timeit_interleaved(fns: dict[str, Callable[[], object]], *, repeat: int = 9,
+                       min_time: float = 0.05, warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each function, measured in alternating rounds.
+
+    On a shared machine the load changes from second to second; timing the
+    competitors one after the other in every round (in rotating order) exposes them to
+    the same conditions, so their *ratio* stays meaningful even when absolute times
+    drift. Each measurement loops long enough to last at least `min_time`.
+    """
+    loops = {}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            fn()
+        t0 = time.perf_counter()
+        fn()
+        loops[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(repeat):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn, n = fns[name], loops[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - t0) / n)
+    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
 def _data(n_in: int, n_out: int, batch: int, seed: int = 0):
@@ -137,23 +170,24 @@ def _torch_digits_epoch(torch, X, y):
 @register("mlp")
 def bench_mlp() -> list[Row]:
     shape = "-".join(map(str, SIZES))
-    step, _ = dlkit_step()
-    t_dl = timeit(step)
-    t_np = timeit(numpy_step()[0])
-    rows = [Row("mlp", f"train step {shape} relu f32 b{BATCH}", t_dl, "numpy", t_np,
-                "hand-written numpy step")]
     torch = torch_or_none()
+    step, _ = dlkit_step()
+    fns = {"dlkit": step, "numpy": numpy_step()[0]}
     if torch is not None:
-        t_pt = timeit(torch_step(torch))
-        rows.append(Row("mlp", f"train step {shape} relu f32 b{BATCH}", t_dl, "pytorch-cpu", t_pt,
+        fns["torch"] = torch_step(torch)
+    t = timeit_interleaved(fns)
+    name = f"train step {shape} relu f32 b{BATCH}"
+    rows = [Row("mlp", name, t["dlkit"], "numpy", t["numpy"], "hand-written numpy step")]
+    if torch is not None:
+        rows.append(Row("mlp", name, t["dlkit"], "pytorch-cpu", t["torch"],
                         f"{torch.get_num_threads()} threads"))
     epoch, (X, y) = _digits_epoch()
-    t_ep = timeit(epoch, repeat=5, min_time=0.2, warmup=1)
+    name = f"digits epoch 64-100-10 b{BATCH} ({len(X)} images)"
     if torch is not None:
-        rows.append(Row("mlp", f"digits epoch 64-100-10 b{BATCH} ({len(X)} images)", t_ep,
-                        "pytorch-cpu", timeit(_torch_digits_epoch(torch, X, y), repeat=5,
-                                              min_time=0.2, warmup=1)))
+        t = timeit_interleaved({"dlkit": epoch, "torch": _torch_digits_epoch(torch, X, y)},
+                               repeat=5, min_time=0.2, warmup=1)
+        rows.append(Row("mlp", name, t["dlkit"], "pytorch-cpu", t["torch"]))
     else:
-        rows.append(Row("mlp", f"digits epoch 64-100-10 b{BATCH} ({len(X)} images)", t_ep,
+        rows.append(Row("mlp", name, timeit(epoch, repeat=5, min_time=0.2, warmup=1),
                         note="install torch==2.13.0 for the PyTorch column"))
     return rows
