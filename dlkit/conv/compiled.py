@@ -65,11 +65,12 @@ def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
 def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx: bool = True):
     """The quickest CPU gradients (used by ``Conv2d(algorithm="auto")``).
 
-    dw by the compiled dot-product kernel when the receptive field C·kh·kw is small
-    (few long dot products), else by one BLAS GEMM against the compiled im2col's
-    columns (a GEMM pays off once its inner dimension C·kh·kw is large); dx by the
-    compiled direct kernel as in :func:`conv2d_numba_backward`, skipped when
-    ``need_dx`` is False (a network's first layer, whose input needs no gradient).
+    When the receptive field C·kh·kw is small, few long dot products: dw by the
+    compiled dot-product kernel and dx by the compiled direct kernel, as in
+    :func:`conv2d_numba_backward`. When it is large (at least ``GEMM_MIN_K``), GEMMs pay
+    off: dw = dout_matrix @ colsᵀ against the compiled im2col's columns, and
+    dx = col2im(w_matrixᵀ @ dout_matrix). dx is skipped when ``need_dx`` is False (a
+    network's first layer, whose input needs no gradient).
     """
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_fast_backward")
     cpu = _kernels()
@@ -77,21 +78,26 @@ def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx:
     xp = np.ascontiguousarray(pad_input(x, p))
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     db = dout.sum(axis=(0, 2, 3))
-    if C * kh * kw < GEMM_MIN_K:
+    if C * kh * kw >= GEMM_MIN_K:
+        dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)             # (F, N·Ho·Wo)
+        dw = (dout_m @ cpu.im2col(xp, kh, kw, s).T).reshape(w.shape)
+        if not need_dx:
+            return None, dw, db
+        dxp = cpu.col2im(w.reshape(F, -1).T @ dout_m, *xp.shape, kh, kw, s)
+    else:
         dw = cpu.conv2d_weight_grad(dout, xp, kh, kw, s)
-    else:
-        cols = cpu.im2col(xp, kh, kw, s)                            # (C·kh·kw, N·Ho·Wo)
-        dw = (dout.transpose(1, 0, 2, 3).reshape(F, -1) @ cols.T).reshape(w.shape)
-    if not need_dx:
-        return None, dw, db
-    d = dilate(dout, s)
-    dpad = np.pad(d, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
-    wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)
-    if full.shape[2:] != xp.shape[2:]:
-        dxp = np.zeros_like(xp)
-        dxp[:, :, : full.shape[2], : full.shape[3]] = full
-    else:
-        dxp = full
+        if not need_dx:
+            return None, dw, db
+        d = dilate(dout, s)
+        Hd, Wd = d.shape[2:]
+        dpad = np.zeros(d.shape[:2] + (Hd + 2 * (kh - 1), Wd + 2 * (kw - 1)), d.dtype)
+        dpad[:, :, kh - 1 : kh - 1 + Hd, kw - 1 : kw - 1 + Wd] = d
+        wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)
+        if full.shape[2:] != xp.shape[2:]:          # rows/cols a stride never reached
+            dxp = np.zeros_like(xp)
+            dxp[:, :, : full.shape[2], : full.shape[3]] = full
+        else:
+            dxp = full
     dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
     return dx, dw, db

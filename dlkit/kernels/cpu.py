@@ -180,8 +180,15 @@ def col2im(cols, N, C, Hp, Wp, KH, KW, stride):
                     r = (c * KH + kx) * KW + ky
                     for i in range(Ho):
                         base = (n * Ho + i) * Wo
-                        for j in range(Wo):
-                            xp[n, c, i * stride + kx, j * stride + ky] += cols[r, base + j]
+                        src = cols[r, base : base + Wo]
+                        dst = xp[n, c, i * stride + kx]
+                        if stride == 1:
+                            dst = dst[ky : ky + Wo]
+                            for j in range(Wo):                  # contiguous: vectorises
+                                dst[j] += src[j]
+                        else:
+                            for j in range(Wo):
+                                dst[j * stride + ky] += src[j]
     return xp
 
 
