@@ -185,3 +185,12 @@ def test_chapter_6_exercise_checks(capsys):
     assert not ch06.check_recall(C, 1, 7 / 8)
     assert not ch06.check_digits_model(nn.mlp([64, 10], seed=0))
     assert capsys.readouterr().out.count("Correct:") == 2
+
+
+def test_training_utilities_reachable_from_nn():
+    import dlkit.train
+
+    assert nn.fit is dlkit.train.fit and nn.batches is dlkit.train.batches
+    assert nn.confusion_matrix is confusion_matrix and nn.History is History
+    with pytest.raises(AttributeError, match="no attribute"):
+        nn.not_a_thing

@@ -77,3 +77,18 @@ def mlp(sizes, activation: str = "relu", *, seed=0, init=None, dtype=None) -> Se
         if i < len(sizes) - 2:
             layers.append(get_activation(activation))
     return Sequential(*layers)
+
+
+#: Training utilities (mini-batches, the training loop, scores) live in dlkit.train and
+#: are reachable from here too: ``from dlkit.nn import fit``. Loaded on first use, since
+#: dlkit.train itself imports dlkit.nn.
+_TRAINING = ("batches", "fit", "History", "accuracy", "confusion_matrix", "evaluate",
+             "DivergenceError")
+
+
+def __getattr__(name: str):
+    if name in _TRAINING:
+        from dlkit import train
+
+        return getattr(train, name)
+    raise AttributeError(f"module 'dlkit.nn' has no attribute {name!r}")
