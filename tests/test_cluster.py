@@ -530,3 +530,30 @@ def test_docstring_examples_run():
     for mod in (net_mod, sim):
         failed, tried = doctest.testmod(mod)
         assert tried > 0 and failed == 0, mod.__name__
+
+
+def test_probe_gives_size_and_source_before_receiving():
+    def train(comm):
+        if comm.rank == 0:
+            got = []
+            for _ in range(2):
+                st = MPI.Status()
+                comm.Probe(source=MPI.ANY_SOURCE, tag=9, status=st)
+                buf = np.empty(st.Get_count(MPI.DOUBLE))
+                comm.Recv(buf, source=st.Get_source(), tag=9)
+                got.append((st.Get_source(), buf.size, comm.Wtime()))
+            return got, comm.Iprobe(source=1)
+        compute(comm, comm.rank * 96e9)  # rank 1 sends at t = 1 s, rank 2 at 2 s
+        comm.Send(np.ones(10 * comm.rank), dest=0, tag=9)
+
+    (got, pending), _, _ = SimCluster(3, network=NET).run(train).values
+    assert [(s, n) for s, n, _ in got] == [(1, 10), (2, 20)]
+    assert close(got[0][2], 1.0 + NET.alpha + 80 * NET.beta)
+    assert close(got[1][2], 2.0 + NET.alpha + 160 * NET.beta)
+    assert pending is False
+
+    def lonely(comm):
+        comm.Probe(source=1 - comm.rank)
+
+    with pytest.raises(DeadlockError, match="Probe"):
+        SimCluster(2).run(lonely)

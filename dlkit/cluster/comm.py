@@ -184,6 +184,37 @@ class SimComm:
         req = self.Irecv(buf, source, tag)
         self._engine.wait(self._rank, [req], "recv", status=status)
 
+    def Iprobe(self, source: int = ANY_SOURCE, tag: int = ANY_TAG,
+               status: Status | None = None) -> bool:
+        """Is a message matching (source, tag) waiting? Fills ``status`` if so."""
+        found = self._engine.iprobe(self._rank, self._to_world(source, "source"), tag,
+                                    self._ctx, self._rmap)
+        if found is None:
+            self._engine._poll_failed(self._rank, float("inf"),
+                                      f"polling Iprobe(source={_src(source)}, tag={_tag(tag)})")
+            return False
+        if status is not None:
+            status._fill(*found)
+        return True
+
+    iprobe = Iprobe
+
+    def Probe(self, source: int = ANY_SOURCE, tag: int = ANY_TAG,
+              status: Status | None = None) -> bool:
+        """Wait until a message matching (source, tag) has been sent; fill ``status``.
+
+        In virtual time the probe returns when the message is sent (it need not have
+        arrived), to within the simulator's polling step ``Engine.POLL``.
+        """
+        found = self._engine.probe(self._rank, self._to_world(source, "source"), tag,
+                                   self._ctx, self._rmap,
+                                   f"Probe(source={_src(source)}, tag={_tag(tag)})")
+        if status is not None:
+            status._fill(*found)
+        return True
+
+    probe = Probe
+
     def sendrecv(self, sendobj: Any, dest: int, sendtag: int = 0, recvbuf: Any = None,
                  source: int = ANY_SOURCE, recvtag: int = ANY_TAG,
                  status: Status | None = None) -> Any:

@@ -156,6 +156,8 @@ class Engine:
 
     #: virtual seconds charged for a ``test()`` that finds its request incomplete
     POLL = 1e-7
+    #: failed polls in a row, with no send, receive or compute anywhere, taken as a deadlock
+    MAX_POLLS = 20000
 
     def __init__(self, n, network, device, faults, eager_limit):
         self.n = n
@@ -195,6 +197,7 @@ class Engine:
         self.finished = threading.Event()
         self.values = [None] * n
         self.polls = 0
+        self.poll_desc = [""] * n  # what a rank last polled for, "" after real progress
 
     # ---------------------------------------------------------------- scheduling ----
     def _pop_valid(self):
@@ -371,6 +374,8 @@ class Engine:
         if self.aborting:
             raise _Abort()
         t0 = self.clock[me]
+        self.polls = 0
+        self.poll_desc[me] = ""
         self.advance(me, t0 + seconds)
         self.record(me, t0, self.clock[me], kind, None, 0, label)
 
@@ -384,6 +389,8 @@ class Engine:
 
     def post_send(self, me, dest, tag, ctx, data, nbytes, is_obj, desc):
         self.yield_(me)
+        self.polls = 0
+        self.poll_desc[me] = ""
         self._check_peer(me, dest, "dest")
         if tag < 0:
             raise ValueError(f"rank {me}: send tag must be >= 0, got {tag}")
@@ -415,6 +422,8 @@ class Engine:
 
     def post_recv(self, me, source, tag, ctx, buf, is_obj, desc):
         self.yield_(me)
+        self.polls = 0
+        self.poll_desc[me] = ""
         self._check_peer(me, source, "source", allow_any=True)
         rreq = Request(self, me, "recv", source, tag, ctx, desc, self.clock[me])
         rreq.buf = buf
@@ -524,24 +533,55 @@ class Engine:
             req._fill(status)
             self.polls = 0
             return True
-        # Not complete yet: a failed test costs POLL seconds, or jumps to the next
-        # moment something can change (the request's end, or the next rank's clock),
-        # and lets every other rank at that moment act first.
-        nxt = req.t_complete if req.done else float("inf")
+        # Not complete yet.
+        self._poll_failed(me, req.t_complete if req.done else float("inf"),
+                          f"polling test() on {req.desc}")
+        return False
+
+    def _poll_failed(self, me, when, desc):
+        """A nonblocking check failed: charge POLL seconds, or jump to the next moment
+        something can change (`when`, or the next rank's clock), and let every other
+        rank at that moment act first. If nothing else can ever run, the rank would
+        poll forever: after many such polls that is reported as a deadlock."""
+        t = self.clock[me]
+        self.poll_desc[me] = desc
+        self.polls += 1
+        if self.polls > self.MAX_POLLS:  # nobody but pollers has acted for a long time
+            for r in range(self.n):
+                if self.state[r] != DONE and self.poll_desc[r]:
+                    self.blocked_desc[r] = self.poll_desc[r]
+                    self.state[r] = BLOCKED
+            self._stalled()
+            raise _Abort()
+        nxt = when
         top = self._clean_top()
         if top is not None:
             nxt = min(nxt, top[0])
         if nxt == float("inf"):
-            self.polls += 1
-            if self.polls > 10000:
-                self.blocked_desc[me] = f"polling test() on {req.desc}"
-                self.state[me] = BLOCKED
-                self._stalled()
-                raise _Abort()
-            return False
+            return
         self.advance(me, max(t + self.POLL, nxt))
         self.yield_(me, after_peers=True)
-        return False
+
+    def iprobe(self, me, source, tag, ctx, rmap):
+        """Is a matching message waiting for rank me? Returns (src, tag, nbytes) or None."""
+        self.yield_(me)
+        for msg in self.unexpected[me]:
+            if msg.ctx == ctx and _matches(source, tag, msg.src, msg.tag):
+                self.polls = 0
+                return (rmap[msg.src] if rmap else msg.src), msg.tag, msg.nbytes
+        return None
+
+    def probe(self, me, source, tag, ctx, rmap, desc):
+        """Wait (polling in virtual time) until a matching message has been sent."""
+        t0 = self.clock[me]
+        while True:
+            found = self.iprobe(me, source, tag, ctx, rmap)
+            if found is not None:
+                self.record(me, t0, self.clock[me], "wait", found[0], 0, "probe")
+                return found
+            if source != ANY_SOURCE and source in self.crashed:
+                raise RankCrashed(source, self.crashed[source], me, desc)
+            self._poll_failed(me, float("inf"), desc)
 
     # ---------------------------------------------------------------- helpers ----
     @staticmethod
