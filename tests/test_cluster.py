@@ -557,3 +557,15 @@ def test_probe_gives_size_and_source_before_receiving():
 
     with pytest.raises(DeadlockError, match="Probe"):
         SimCluster(2).run(lonely)
+
+
+def test_two_ranks_polling_for_messages_nobody_sends_is_a_deadlock():
+    def train(comm):
+        req = comm.irecv(source=1 - comm.rank, tag=1)
+        while not req.test()[0]:
+            pass
+
+    with pytest.raises(DeadlockError) as info:
+        SimCluster(2).run(train)
+    assert sorted(info.value.blocked) == [0, 1]
+    assert "polling test() on recv(source=1, tag=1)" == info.value.blocked[0]

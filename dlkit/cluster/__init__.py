@@ -45,7 +45,8 @@ A script that runs in both places::
 What the simulated communicator offers (mpi4py's names and semantics): ranks and
 sizes, ``Barrier``, ``Wtime`` (virtual seconds; ``MPI.Wtime()`` works in both
 places), point-to-point ``send/recv/isend/irecv/sendrecv`` (pickled objects) and
-``Send/Recv/Isend/Irecv/Sendrecv`` (numpy buffers), ``Request.wait/test/Waitall``,
+``Send/Recv/Isend/Irecv/Sendrecv`` (numpy buffers), ``Probe/Iprobe``,
+``Request.wait/test/Waitall``,
 ``ANY_SOURCE``/``ANY_TAG`` with ``Status``, the collectives
 ``bcast/Bcast, reduce/Reduce, allreduce/Allreduce, gather/Gather, allgather/Allgather,
 scatter/Scatter, alltoall``, sub-communicators (``Split``, ``Dup``) and one-sided
