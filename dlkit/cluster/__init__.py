@@ -25,7 +25,7 @@ communicator, and run it in two places:
 A script that runs in both places::
 
     import numpy as np
-    from dlkit.cluster import MPI, SimCluster, compute, collectives
+    from dlkit.cluster import SimCluster, collectives, compute
 
     def train(comm):
         g = np.full(1000, comm.Get_rank(), dtype=np.float64)   # a "gradient"
