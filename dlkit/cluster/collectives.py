@@ -398,7 +398,7 @@ def scatter_linear(comm, xs: np.ndarray | None, out: np.ndarray, root: int = 0) 
         for dst in range(p):
             if dst != root:
                 comm.Send(rows[dst], dest=dst, tag=TAG_SCATTER)
-        out.reshape(-1)[:] = rows[root]
+        out[...] = rows[root].reshape(out.shape)
     else:
         comm.Recv(out, source=root, tag=TAG_SCATTER)
     return out

@@ -266,7 +266,7 @@ class SimComm:
         def run():
             out = C.reduce_binomial(self._cc, x, op, root)
             if out is not None:
-                _buffer(recvbuf, me, "Reduce").reshape(-1)[:] = out.reshape(-1)
+                _assign(_buffer(recvbuf, me, "Reduce"), out)
 
         self._collective("Reduce", x.nbytes, run)
 
@@ -284,7 +284,7 @@ class SimComm:
 
         def run():
             res = C.allreduce(self._cc, x, op, algo)
-            out.reshape(-1)[:] = res.reshape(-1)
+            _assign(out, res)
 
         self._collective(f"Allreduce[{algo}]", x.nbytes, run)
 
@@ -302,7 +302,7 @@ class SimComm:
         def run():
             out = C.gather_linear(self._cc, x, root)
             if out is not None:
-                _buffer(recvbuf, me, "Gather").reshape(-1)[:] = out.reshape(-1)
+                _assign(_buffer(recvbuf, me, "Gather"), out)
 
         self._collective("Gather", x.nbytes, run)
 
@@ -318,7 +318,7 @@ class SimComm:
                              f"size * {x.size} = {x.size * self.size}")
 
         def run():
-            out.reshape(-1)[:] = C.allgather_ring(self._cc, x).reshape(-1)
+            _assign(out, C.allgather_ring(self._cc, x))
 
         self._collective("Allgather", x.nbytes, run)
 
@@ -350,6 +350,14 @@ class SimComm:
             return out
 
         return self._collective("alltoall", 0, run)
+
+
+def _assign(dst: np.ndarray, src: np.ndarray) -> None:
+    """Copy src into the buffer dst element by element (shapes may differ, sizes not)."""
+    if dst.size != src.size:
+        raise ValueError(f"receive buffer has {dst.size} elements but the result has "
+                         f"{src.size}; allocate it with the right size")
+    dst[...] = np.reshape(src, dst.shape)
 
 
 def _src(source: int) -> str:
