@@ -45,8 +45,23 @@ def server(tmp_path):
     """Serve tmp_path/www on 127.0.0.1; yields the base URL."""
     root = tmp_path / "www"
     root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path.startswith("/cut/"):  # promise 10,000 bytes, send 10, hang up
+                self.send_response(200)
+                self.send_header("Content-Length", "10000")
+                self.end_headers()
+                self.wfile.write(b"\x1f\x8b" + b"\0" * 8)
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            super().do_GET()
+
+    handler = functools.partial(Handler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -141,3 +156,15 @@ def test_offline_error_says_what_to_do(tmp_path):
     msg = str(err.value)
     assert "offline" in msg and "load_digits" in msg and str(tmp_path / "mnist") in msg
     assert os.listdir(tmp_path / "mnist") == []
+
+
+def test_connection_cut_mid_download_is_discarded(server, tmp_path):
+    url, root = server
+    _, md5 = write_mnist(root / "good")
+    cache = tmp_path / "c"
+    with pytest.raises(MNISTError, match="broke off") as err:
+        load_mnist(path=cache, mirrors=[url + "/cut/"], checksums=md5)
+    assert "offline" not in str(err.value)
+    assert os.listdir(cache / "mnist") == []
+    split = load_mnist(path=cache, mirrors=[url + "/cut/", url + "/good/"], checksums=md5)
+    assert split.X_test.shape == (5, 784)

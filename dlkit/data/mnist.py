@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -120,21 +121,31 @@ def download(filename: str, md5: str, folder: Path, mirrors: Sequence[str] = MIR
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
+                expected = r.headers.get("Content-Length")
+                size = 0
                 for block in iter(lambda: r.read(1 << 20), b""):
                     out.write(block)
+                    size += len(block)
+            if expected is not None and expected.isdigit() and size != int(expected):
+                failures.append(f"{url}: transfer broke off after {size} of {expected} bytes; "
+                                "partial file discarded")
+                continue
             got = _md5(Path(tmp))
             if got != md5:
                 failures.append(f"{url}: checksum mismatch (MD5 {got}, expected {md5})")
                 continue
             os.replace(tmp, target)
             return target
+        except http.client.HTTPException as exc:  # e.g. IncompleteRead: a cut connection
+            failures.append(f"{url}: transfer broke off ({type(exc).__name__}); partial file "
+                            "discarded")
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             failures.append(f"{url}: {reason}")
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    offline = all("checksum" not in f for f in failures)
+    offline = all("checksum" not in f and "broke off" not in f for f in failures)
     hint = (
         "You seem to be offline: connect to the internet and call load_mnist() again, or "
         f"copy the file by hand into {folder}, or use dlkit.data.load_digits(), which "
