@@ -31,6 +31,7 @@ SHAPES = [
     (1, 17, 6, 7, 9, 3, 3),
     (2, 5, 8, 8, 3, 1, 1),
     (1, 2, 12, 10, 2, 7, 6),
+    (2, 3, 9, 10, 8, 5, 4),      # F a multiple of 4: the blocked compiled kernel
 ]
 
 

@@ -28,6 +28,22 @@ def test_direct_kernel_and_weight_grad(shape, stride, dtype):
     np.testing.assert_allclose(dw, dw_ref, rtol=tol, atol=tol * 10)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 7, 4, 3, 4), (1, 2, 11, 8, 8, 5, 5),
+                                   (2, 1, 10, 12, 4, 7, 6), (1, 5, 6, 6, 12, 6, 6)])
+def test_direct_blocked_kernel(shape, dtype):
+    N, C, H, W, F, kh, kw = shape
+    g = np.random.default_rng(4)
+    x = g.standard_normal((N, C, H, W)).astype(dtype)
+    w = g.standard_normal((F, C, kh, kw)).astype(dtype)
+    b = g.standard_normal(F).astype(dtype)
+    out = cpu.conv2d_direct_blocked(x, w, b)
+    ref = dc.conv2d_direct(x.astype(np.float64), w.astype(np.float64), b, 1)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_im2col_col2im_kernels(stride):
     g = np.random.default_rng(1)
