@@ -72,7 +72,7 @@ def check_digits_model(model, bar: float = 0.975) -> bool:
     mu, sd = X.mean(axis=0), X.std(axis=0) + 0.1
     try:
         model.eval()
-        acc = accuracy(model.forward(((Xt - mu) / sd).astype(np.float32)), yt)
+        acc = accuracy(model.forward((Xt - mu) / sd), yt)
     except Exception as exc:  # noqa: BLE001 - the reader's model may fail in any way
         return _verdict(False, f"the model could not score the test set: {exc}")
     if acc >= bar:

@@ -119,14 +119,17 @@ class MLPRun:
 
 def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
               lr: float = 1e-3, epochs: int = 20, batch_size: int = 32, seed: int = 0,
-              activation: str = "relu", dtype=np.float32, scale_inputs: bool = True,
+              activation: str = "relu", dtype=None, scale_inputs: bool = True,
               progress: bool = False, **opt_kwargs) -> MLPRun:
     """Train ``mlp([n_in, *hidden, 10])`` on `split` (digits or MNIST) with cross-entropy.
 
     `optimizer` is a name from :data:`dlkit.optim.OPTIMIZERS`; extra keyword arguments
     (momentum, weight_decay...) go to it. ``scale_inputs`` applies :func:`standardize`
-    first. The test split is scored after every epoch (``history.val_accuracy``).
+    first. `dtype` defaults to the split's own (float64 for the digits, float32 for
+    MNIST). The test split is scored after every epoch (``history.val_accuracy``).
     """
+    if dtype is None:
+        dtype = split.X_train.dtype if split.X_train.dtype.kind == "f" else np.float64
     if scale_inputs:
         split = standardize(split)
     X, y, Xt, yt = split
