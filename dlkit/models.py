@@ -466,11 +466,13 @@ def googlenet(n_classes: int = 1000) -> ArchSpec:
     """GoogLeNet (Szegedy et al. 2015, Table 1): 22 layers with parameters.
 
     Counted: every convolution's weights and biases and the final classifier; not
-    counted: the two auxiliary classifiers used only in training (Section 5), which add
-    about 3.2M parameters. Local response normalisation has no parameters and is left
-    out. Pooling rounds up (as in the Caffe model the paper used), so 112 → 56 → 28.
-    The result, 6,998,552, is the "≈ 7M" of the Caffe model; the paper's Table 1 sums
-    to ~6.8M because it leaves out biases and gives conv1 2.7K instead of 9.4K weights.
+    counted: the two auxiliary classifiers used only in training (Section 5: 1x1 conv
+    with 128 filters, fc 1024, fc 1000), about 3.2M parameters each. Local response normalisation has no parameters and is left
+    out. Pooling rounds up (as in the BVLC Caffe re-implementation), so 112 → 56 → 28.
+    The result is 6,998,552 (6,990,272 weights). Summing the "params" column of the
+    paper's Table 1 gives ~6.8M: the table appears to count in units of 1024 (conv2's
+    114,688 weights are printed 112K, inception 3a's 163,328 are printed 159K), and
+    6,990,272 / 1024 = 6,826K; its conv1 row (2.7K) matches no count of a 7x7x3x64 kernel.
     """
     b = _Builder((3, 224, 224))
     b.conv("conv1/7x7_s2", 64, 7, stride=2, padding=3)
