@@ -89,3 +89,19 @@ def test_chapter8_exercise_checks(capsys):
                                       ([(11, 4), (3, 2), (5, 1)], 51)])
 def test_receptive_field(stack, r):
     assert ch08.receptive_field(stack) == r
+
+
+def test_feature_map_explorer_follows_its_controls():
+    from dlkit.viz import cnn as vcnn
+
+    X, y, _, _ = data.load_digits(flat=False, seed=0)
+    net = models.digits_cnn(4, 6, seed=0)
+    box = vcnn.feature_map_explorer(net, X[:5], y[:5])
+    out = box.children[-1]
+    first = out.outputs[0]["data"]["image/png"]
+    layer = box.children[0].children[1]
+    layer.value = 1                                     # second conv layer: 6 filters
+    filt = box.children[1].children[0]
+    assert filt.max == 5 and out.outputs[0]["data"]["image/png"] != first
+    maps = vcnn.feature_maps(net, X[0])
+    assert [m.shape for m in maps][:3] == [(4, 8, 8), (4, 8, 8), (4, 4, 4)]

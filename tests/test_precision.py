@@ -195,3 +195,16 @@ def test_quantized_cnn_forward_backward_stays_on_the_grid():
     assert q.representable(out).all()
     assert all(q.representable(p.data).all() for p in net.parameters())
     assert len(net.parameters()) == 6
+
+
+def test_rounding_explorer_draws_into_its_widget_state():
+    from dlkit.viz import precision as vprec
+
+    box = vprec.rounding_explorer(fl=8, rounding="nearest", mean=1e-3)
+    out = box.children[-1]
+    assert "image/png" in out.outputs[0]["data"]
+    assert out.outputs[0]["data"]["text/plain"].startswith("bias -")   # nearest: biased down
+    mode = box.children[1]
+    mode.value = "stochastic"
+    bias = float(out.outputs[0]["data"]["text/plain"].split()[1])
+    assert abs(bias) < 0.05 * 2.0**-8
