@@ -147,7 +147,7 @@ def test_sigmoid_gradients_vanish_relu_ones_do_not():
 
 
 def test_voting_network_rule():
-    from dlkit.viz.digits import VotingNetwork
+    from dlkit.nn.voting import VotingNetwork
 
     net = VotingNetwork(4, 3, threshold=0.5)
     net.W[...] = [[1, 0, -1, 2], [0, 1, 1, 0], [2, -1, 0, 0]]
@@ -160,12 +160,13 @@ def test_voting_network_rule():
 
 
 def test_digits_accuracies_of_chapter_6():
-    from dlkit.viz import digits as vd
+    from dlkit.nn.voting import train_voting
+    from dlkit.train import train_mlp
 
     split = load_digits()
-    _, _, voter_test = vd.train_voting(split, epochs=20, threshold=0.25, seed=0)
+    _, _, voter_test = train_voting(split, epochs=20, threshold=0.25, seed=0)
     assert voter_test >= 0.85
-    run = vd.train_mlp(split, hidden=(100,), optimizer="sgd", lr=0.1, epochs=20, seed=0)
+    run = train_mlp(split, hidden=(100,), optimizer="sgd", lr=0.1, epochs=20, seed=0)
     assert run.test_accuracy >= 0.97
     C = confusion_matrix(split.y_test, run.scores)
     assert C.trace() / C.sum() == run.test_accuracy

@@ -8,7 +8,8 @@ machine.
 from dlkit.data.gates import GATES, gate_table, logic_gate, xnor, xor
 from dlkit.data.synthetic import circles, moons, spirals
 from dlkit.data.digits import Split, load_digits
-from dlkit.data.mnist import MNISTError as MNISTError, load_mnist as load_mnist
+from dlkit.data.mnist import MNISTError, load_mnist
+from dlkit.data.preprocess import standardize
 
 __all__ = ["GATES", "gate_table", "logic_gate", "xor", "xnor", "moons", "circles", "spirals",
-           "load_digits", "Split"]
+           "load_digits", "Split", "load_mnist", "MNISTError", "standardize"]

@@ -64,7 +64,7 @@ def check_recall(C, k, answer) -> bool:
 
 def check_digits_model(model, bar: float = 0.975) -> bool:
     """Exercise 3: a dlkit model whose test accuracy on the standardized digits split
-    (dlkit.viz.digits.standardize(load_digits())) is at least `bar`."""
+    (dlkit.data.standardize(load_digits())) is at least `bar`."""
     from dlkit.data import load_digits
     from dlkit.train import accuracy
 

@@ -1,14 +1,9 @@
-"""Chapter 6, handwritten digits: the voting network, an MLP, and their figures.
+"""Chapter 6, handwritten digits: figures of the voting network and the MLP.
 
-- :class:`VotingNetwork`: the "very simple" two-layer network of the chapter. One
-  output unit per class, each with its own map of weights over the input pixels.
-  A digit's score for class k is the sum of the weights from its *active* pixels to
-  unit k; the network guesses the class with the highest score. Training increments
-  the weights from the active pixels to the correct class and decrements them to the
-  guessed class (when the guess is right the two cancel, so only mistakes teach).
-- :func:`train_mlp`: an MLP trained with :func:`dlkit.train.fit` and any optimizer of
-  :mod:`dlkit.optim`; it works on :func:`dlkit.data.load_digits` and on
-  :func:`dlkit.data.load_mnist` alike.
+The models are in dlkit proper: :class:`dlkit.nn.voting.VotingNetwork`,
+:func:`dlkit.train.train_mlp` and :func:`dlkit.data.standardize`; they are re-exported
+here for the chapter's convenience.
+
 - Figures: :func:`plot_weight_maps` (sign by colour, magnitude by intensity),
   :func:`plot_confusion`, :func:`plot_misclassified`, :func:`plot_history`, and the
   widget :func:`prediction_explorer`.
@@ -16,132 +11,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from dlkit import nn, optim
-from dlkit.train import History, accuracy, confusion_matrix, fit
+from dlkit import nn
+from dlkit.data.preprocess import standardize
+from dlkit.nn.voting import VotingNetwork, train_voting
+from dlkit.train import History, MLPRun, confusion_matrix, train_mlp
 from dlkit.viz.optimizers import show, show_in
 
 __all__ = ["VotingNetwork", "train_voting", "train_mlp", "MLPRun", "standardize",
            "plot_examples", "plot_weight_maps",
            "plot_confusion", "confusion_text", "plot_misclassified", "plot_history",
            "prediction_explorer", "show", "show_in"]
-
-
-class VotingNetwork:
-    """Input pixels vote for classes: score_k = Σ_i W[k, i] x_i over active pixels x_i = 1.
-
-    Parameters
-    ----------
-    n_inputs, n_classes : pixels per image and number of classes.
-    threshold : a pixel is active when its value exceeds this.
-
-    ``W`` has shape (n_classes, n_inputs): row k is class k's map of the input.
-    """
-
-    def __init__(self, n_inputs: int, n_classes: int = 10, *, threshold: float = 0.5):
-        self.W = np.zeros((n_classes, n_inputs), dtype=np.int64)
-        self.threshold = threshold
-
-    def active(self, X: np.ndarray) -> np.ndarray:
-        """x = 1 for active pixels, else 0; shape (N, n_inputs)."""
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.W.shape[1]:
-            raise ValueError(f"VotingNetwork({self.W.shape[1]} inputs) got shape {X.shape}; "
-                             f"flatten images to (N, {self.W.shape[1]})")
-        return (X > self.threshold).astype(np.int64)
-
-    def scores(self, X: np.ndarray) -> np.ndarray:
-        """Votes per class, (N, n_classes)."""
-        return self.active(X) @ self.W.T
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.scores(X).argmax(axis=1)
-
-    def train_step(self, x: np.ndarray, label: int) -> bool:
-        """One example: W[label] += x, W[guess] −= x. Returns whether the guess was right."""
-        x = self.active(x[None])[0]
-        guess = int(np.argmax(self.W @ x))
-        self.W[label] += x   # increment the weights from active pixels to the correct class
-        self.W[guess] -= x   # decrement them to the guessed class (cancels if guess == label)
-        return guess == label
-
-    def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 5, *, seed=0) -> list[float]:
-        """`epochs` passes over the data in seeded random order; training accuracy per pass
-        (measured while training, i.e. the guesses made before each update)."""
-        from dlkit import rng
-
-        g = rng(seed)
-        acc = []
-        for _ in range(epochs):
-            right = sum(self.train_step(X[i], int(y[i])) for i in g.permutation(len(X)))
-            acc.append(right / len(X))
-        return acc
-
-
-def train_voting(split, epochs: int = 10, *, threshold: float = 0.5, seed=0):
-    """Train a :class:`VotingNetwork` on a Split; return (network, per-epoch accuracy,
-    test accuracy)."""
-    X, y, Xt, yt = split
-    net = VotingNetwork(X.shape[1], int(y.max()) + 1, threshold=threshold)
-    hist = net.fit(X, y, epochs, seed=seed)
-    return net, hist, float(np.mean(net.predict(Xt) == yt))
-
-
-def standardize(split, floor: float = 0.1):
-    """Shift and scale every pixel by the *training* mean μ and standard deviation σ.
-
-    x ← (x − μ) / (σ + floor); `floor` keeps always-blank pixels (σ = 0) finite. The
-    test images use the training statistics, as they would in deployment. Returns a
-    new Split.
-    """
-    from dlkit.data import Split
-
-    X, y, Xt, yt = split
-    mu, sd = X.mean(axis=0), X.std(axis=0) + floor
-    return Split((X - mu) / sd, y, (Xt - mu) / sd, yt)
-
-
-@dataclass
-class MLPRun:
-    """A trained MLP, its history, and its test scores/accuracy."""
-
-    model: nn.Sequential
-    history: History
-    scores: np.ndarray
-    test_accuracy: float
-    optimizer: optim.Optimizer
-
-
-def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
-              lr: float = 1e-3, epochs: int = 20, batch_size: int = 32, seed: int = 0,
-              activation: str = "relu", dtype=None, scale_inputs: bool = True,
-              progress: bool = False, **opt_kwargs) -> MLPRun:
-    """Train ``mlp([n_in, *hidden, 10])`` on `split` (digits or MNIST) with cross-entropy.
-
-    `optimizer` is a name from :data:`dlkit.optim.OPTIMIZERS`; extra keyword arguments
-    (momentum, weight_decay...) go to it. ``scale_inputs`` applies :func:`standardize`
-    first. `dtype` defaults to the split's own (float64 for the digits, float32 for
-    MNIST). The test split is scored after every epoch (``history.val_accuracy``).
-    """
-    if dtype is None:
-        dtype = split.X_train.dtype if split.X_train.dtype.kind == "f" else np.float64
-    if scale_inputs:
-        split = standardize(split)
-    X, y, Xt, yt = split
-    X, Xt = np.asarray(X, dtype), np.asarray(Xt, dtype)
-    K = int(max(y.max(), yt.max())) + 1
-    model = nn.mlp([X.shape[1], *hidden, K], activation, seed=seed, dtype=dtype)
-    opt = optim.get_optimizer(optimizer, model.parameters(), lr=lr, **opt_kwargs)
-    hist = fit(model, nn.CrossEntropyLoss(), opt, X, y, epochs=epochs, batch_size=batch_size,
-               seed=seed, val=(Xt, yt), progress=progress)
-    model.eval()
-    scores = model.forward(Xt)
-    return MLPRun(model, hist, scores, accuracy(scores, yt), opt)
 
 
 # -------------------------------------------------------------------------- figures
