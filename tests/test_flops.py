@@ -53,3 +53,14 @@ def test_shape_errors_are_clear():
         flops.count(Sequential(Conv2d(1, 2, 3), Linear(8, 2)), (1, 4, 4))
     with pytest.raises(ValueError, match=r"needs \(3, H, W\)"):
         flops.count(Sequential(Conv2d(3, 2, 3)), (1, 4, 4))
+
+
+def test_benchmark_lenet5_matches_the_counted_network():
+    from dlkit.bench.conv import kernel_size_sweep, lenet5
+
+    net = lenet5()
+    assert net.n_params == 44_426
+    assert [r.output_shape for r in flops.count(net, (1, 28, 28))][-1] == (10,)
+    times = kernel_size_sweep(1, 1, 4, 8, kernel_sizes=(3, 5), repeat=1)
+    assert set(times) == {"direct", "im2col", "fft", "numba"}
+    assert all(len(t) == 2 and min(t) > 0 for t in times.values())

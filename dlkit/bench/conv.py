@@ -14,7 +14,9 @@ Groups (``python -m dlkit.bench --only conv`` etc.):
 dlkit and the peer are timed in alternation (one measurement of each per round), so
 that a change in the machine's load during the run affects both alike, and with the
 same number of threads: ``DLKIT_BENCH_THREADS`` (default: all cores) sets PyTorch's,
-Numba's and the BLAS's thread pools.
+Numba's and the BLAS's thread pools. Each library runs with its own defaults; PyTorch is
+imported before :mod:`dlkit.kernels.cpu`, whose passive OpenMP wait policy would
+otherwise apply to PyTorch's thread pool too.
 """
 
 from __future__ import annotations
@@ -57,8 +59,12 @@ def torch_or_none():
 
 
 def paired(a: Callable[[], object], b: Callable[[], object] | None, *, repeat: int = 9,
-           min_time: float = 0.03) -> tuple[float, float | None]:
-    """Median seconds per call of `a` and of `b`, measured in alternating rounds."""
+           min_time: float = 0.03, settle: float = 0.05) -> tuple[float, float | None]:
+    """Median seconds per call of `a` and of `b`, measured in alternating rounds.
+
+    Each round times `a` then `b`, each for at least `min_time` seconds, after a pause
+    of `settle` seconds.
+    """
     fns = [a] if b is None else [a, b]
     loops = []
     for fn in fns:
@@ -70,6 +76,9 @@ def paired(a: Callable[[], object], b: Callable[[], object] | None, *, repeat: i
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
         for k, fn in enumerate(fns):
+            # let the other library's worker threads, which busy-wait for a while after
+            # their last task, go to sleep: otherwise they take cores from this one
+            time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(loops[k]):
                 fn()
@@ -147,27 +156,18 @@ def lenet5(dtype=np.float32, seed: int = 0):
     )
 
 
-@register("lenet")
-def bench_lenet() -> list[Row]:
-    from dlkit.nn import CrossEntropyLoss
-    from dlkit.optim import SGD
-
+def _lenet_step(side: str):
+    """One LeNet-5 training step (batch 64, float32) in dlkit or in PyTorch, as a closure."""
     g = np.random.default_rng(0)
     X = g.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     y = g.integers(0, 10, BATCH)
-    net, loss = lenet5(), CrossEntropyLoss()
-    opt = SGD(net.parameters(), lr=0.01)
+    n = bench_threads()
+    if side == "torch":
+        import torch
 
-    def ours():
-        out = net.forward(X)
-        loss.forward(out, y)
-        net.backward(loss.backward())
-        opt.step()
-
-    torch = torch_or_none()
-    peer = None
-    if torch is not None:
+        torch.set_num_threads(n)
         nn = torch.nn
+        torch.manual_seed(0)
         tnet = nn.Sequential(
             nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
@@ -175,14 +175,73 @@ def bench_lenet() -> list[Row]:
         topt = torch.optim.SGD(tnet.parameters(), lr=0.01)
         tX, ty = torch.from_numpy(X), torch.from_numpy(y)
 
-        def peer():
+        def step():
             topt.zero_grad()
             torch.nn.functional.cross_entropy(tnet(tX), ty).backward()
             topt.step()
 
-    t, tp = paired(ours, peer)
+        return step
+    from dlkit.nn import CrossEntropyLoss
+    from dlkit.optim import SGD
+
+    import dlkit.kernels.cpu  # noqa: F401 - its OpenMP wait policy, before Numba's threads start
+
+    _threads(n).__enter__()                    # n threads for the rest of this process
+    net, loss = lenet5(), CrossEntropyLoss()
+    opt = SGD(net.parameters(), lr=0.01)
+
+    def step():
+        out = net.forward(X)
+        loss.forward(out, y)
+        net.backward(loss.backward())
+        opt.step()
+
+    return step
+
+
+def lenet_worker(side: str, steps: int = 150) -> float:
+    """Median seconds of a LeNet-5 step of `side` ("dlkit" or "torch") in this process."""
+    step = _lenet_step(side)
+    for _ in range(10):
+        step()
+    ts = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        ts.append(time.perf_counter() - t0)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+
+@register("lenet")
+def bench_lenet() -> list[Row]:
+    """Each side in its own fresh process, alternately, three times each.
+
+    Separate processes because PyTorch and Numba share one OpenMP runtime when both are
+    loaded: whichever thread-waiting policy the first one set would apply to both.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(side: str) -> float:
+        code = ("import json; from dlkit.bench.conv import lenet_worker; "
+                f"print(json.dumps(lenet_worker({side!r})))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(os.environ), check=True)
+        return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    have_torch = _torch_or_none() is not None
+    ours, theirs = [], []
+    for _ in range(3):
+        ours.append(run("dlkit"))
+        if have_torch:
+            theirs.append(run("torch"))
+    t = sorted(ours)[1]
+    tp = sorted(theirs)[1] if have_torch else None
     return [Row("lenet", "LeNet-5 training step, batch 64, float32", t,
-                "torch" if peer else None, tp)]
+                "torch" if have_torch else None, tp, "separate processes")]
 
 
 def kernel_size_sweep(N: int = 8, C: int = 3, F: int = 8, H: int = 32,
