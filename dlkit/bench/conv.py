@@ -11,12 +11,11 @@ Groups (``python -m dlkit.bench --only conv`` etc.):
 - ``lenet``: one training step of LeNet-5 (forward, cross-entropy, backward, SGD
   update) on a batch of 64, dlkit float32 beside the same network in PyTorch.
 
-dlkit and the peer are timed in alternation (one measurement of each per round), so
-that a change in the machine's load during the run affects both alike, and with the
-same number of threads: ``DLKIT_BENCH_THREADS`` (default: all cores) sets PyTorch's,
-Numba's and the BLAS's thread pools. Each library runs with its own defaults; PyTorch is
-imported before :mod:`dlkit.kernels.cpu`, whose passive OpenMP wait policy would
-otherwise apply to PyTorch's thread pool too.
+Each side runs in fresh Python processes, dlkit's and the peer's alternately, three of
+each, and the median is reported: two libraries' thread pools in one process take cores
+from each other while their threads wait for work (and PyTorch and Numba would share
+one OpenMP runtime, with whichever waiting policy was set first). Every library uses
+``DLKIT_BENCH_THREADS`` threads (default: all cores) and its own defaults otherwise.
 """
 
 from __future__ import annotations
@@ -40,53 +39,6 @@ def bench_threads() -> int:
     return int(os.environ.get("DLKIT_BENCH_THREADS", os.cpu_count() or 1))
 
 
-def torch_or_none():
-    """PyTorch or None, after giving Numba and the BLAS the same thread count as it."""
-    n = bench_threads()
-    try:
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:
-        pass
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(n)
-    except ImportError:
-        pass
-    return _torch_or_none()
-
-
-def paired(a: Callable[[], object], b: Callable[[], object] | None, *, repeat: int = 9,
-           min_time: float = 0.03, settle: float = 0.05) -> tuple[float, float | None]:
-    """Median seconds per call of `a` and of `b`, measured in alternating rounds.
-
-    Each round times `a` then `b`, each for at least `min_time` seconds, after a pause
-    of `settle` seconds.
-    """
-    fns = [a] if b is None else [a, b]
-    loops = []
-    for fn in fns:
-        fn()
-        fn()                                             # warm-up: JIT, caches, allocator
-        t0 = time.perf_counter()
-        fn()
-        loops.append(max(1, int(min_time / max(time.perf_counter() - t0, 1e-7))))
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for k, fn in enumerate(fns):
-            # let the other library's worker threads, which busy-wait for a while after
-            # their last task, go to sleep: otherwise they take cores from this one
-            time.sleep(settle)
-            t0 = time.perf_counter()
-            for _ in range(loops[k]):
-                fn()
-            times[k].append((time.perf_counter() - t0) / loops[k])
-    med = [sorted(t)[len(t) // 2] for t in times]
-    return med[0], (med[1] if b is not None else None)
-
-
 def _conv_case(C: int, H: int, F: int, k: int = 5, seed: int = 0):
     g = np.random.default_rng(seed)
     x = g.standard_normal((BATCH, C, H, H)).astype(np.float32)
@@ -95,50 +47,127 @@ def _conv_case(C: int, H: int, F: int, k: int = 5, seed: int = 0):
     return x, w, b
 
 
+CONV_CASES = [(name, C, H, F, 5, 0) for name, C, H, F in LENET_LAYERS] + [
+    ("conv2 as 3x3 pad 1 6->16 12x12", 6, 12, 16, 3, 1)]
+
+
+def _best(fn: Callable[[], object], repeat: int = 7, min_time: float = 0.02) -> float:
+    """Best of `repeat` measurements of seconds per call (each at least `min_time` long)."""
+    fn()
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    loops = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / loops)
+    return best
+
+
+def conv_worker(side: str) -> dict[str, float]:
+    """Seconds per forward pass of every (layer, algorithm) of `side` in this process.
+
+    side "dlkit" times each applicable algorithm of :func:`dlkit.conv.conv2d`, side
+    "torch" ``torch.nn.functional.conv2d``; keys are "<layer> <algorithm>" or "<layer>".
+    """
+    n = bench_threads()
+    times = {}
+    if side == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+        for name, C, H, F, k, pad in CONV_CASES:
+            tx, tw, tb = (torch.from_numpy(a) for a in _conv_case(C, H, F, k))
+            with torch.no_grad():
+                times[name] = _best(lambda: torch.nn.functional.conv2d(tx, tw, tb, padding=pad))
+        return times
+    import dlkit.conv as dc
+    import dlkit.kernels.cpu  # noqa: F401 - its OpenMP wait policy, before Numba's threads start
+
+    _threads(n).__enter__()
+    for name, C, H, F, k, pad in CONV_CASES:
+        x, w, b = _conv_case(C, H, F, k)
+        for algorithm in ["direct", "im2col", "fft", "numba"] + (["winograd"] if k == 3 else []):
+            times[f"{name} {algorithm}"] = _best(
+                lambda: dc.conv2d(x, w, b, 1, pad, algorithm),
+                repeat=3 if algorithm == "direct" else 7)
+    return times
+
+
 @register("conv")
 def bench_conv() -> list[Row]:
-    import dlkit.conv as dc
-
-    torch = torch_or_none()
+    """dlkit's algorithms and PyTorch, each side in fresh processes, alternately (3 each);
+    the median of the three best-of-7 times is reported."""
+    have_torch = _torch_or_none() is not None
+    ours, theirs = [], []
+    for _ in range(3):
+        ours.append(_in_fresh_process("conv_worker('dlkit')"))
+        if have_torch:
+            theirs.append(_in_fresh_process("conv_worker('torch')"))
     rows = []
-    cases = [(name, C, H, F, 5, 0) for name, C, H, F in LENET_LAYERS]
-    cases.append(("conv2 as 3x3 pad 1 6->16 12x12", 6, 12, 16, 3, 1))
-    for name, C, H, F, k, pad in cases:
-        x, w, b = _conv_case(C, H, F, k)
-        peer = None
-        if torch is not None:
-            tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
-
-            def peer():
-                with torch.no_grad():
-                    return torch.nn.functional.conv2d(tx, tw, tb, padding=pad)
-
-        algorithms = ["direct", "im2col", "fft", "numba"] + (["winograd"] if k == 3 else [])
-        for algorithm in algorithms:
-            def ours(algorithm=algorithm):
-                return dc.conv2d(x, w, b, 1, pad, algorithm)
-
-            t, tp = paired(ours, peer, repeat=5 if algorithm == "direct" else 9)
-            rows.append(Row("conv", f"{name} {algorithm}", t, "torch conv2d" if peer else None,
-                            tp))
+    for key in ours[0]:
+        layer = next(name for name, *_ in CONV_CASES if key.startswith(name + " "))
+        t = sorted(o[key] for o in ours)[1]
+        tp = sorted(o[layer] for o in theirs)[1] if have_torch else None
+        rows.append(Row("conv", key, t, "torch conv2d" if have_torch else None, tp))
     return rows
+
+
+def gemm_worker(side: str, n: int = 1024, repeat: int = 7) -> float:
+    """Best seconds of an n×n float32 product by `side` ("dlkit" or "numpy") in this process."""
+    if side == "dlkit":
+        from dlkit.kernels.cpu import gemm_blocked as matmul   # sets its wait policy first
+
+        _threads(bench_threads()).__enter__()
+    else:
+        _threads(bench_threads()).__enter__()
+
+        def matmul(A, B):
+            return A @ B
+    g = np.random.default_rng(0)
+    A = g.standard_normal((n, n)).astype(np.float32)
+    B = g.standard_normal((n, n)).astype(np.float32)
+    matmul(A, B)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        matmul(A, B)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _in_fresh_process(call: str):
+    """Run ``dlkit.bench.conv.<call>`` in a new Python process; return its (JSON) result."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = f"import json; from dlkit.bench import conv; print(json.dumps(conv.{call}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @register("gemm")
 def bench_gemm() -> list[Row]:
-    from dlkit.kernels.cpu import gemm_blocked
+    """gemm_blocked against numpy's BLAS, each in its own fresh process, alternately.
 
-    torch_or_none()                                        # aligns the thread counts
-
+    Separate processes because two thread pools in one process (Numba's OpenMP pool
+    and OpenBLAS's) take cores from each other while their threads wait for work.
+    """
     n = 1024
-    g = np.random.default_rng(0)
-    A = g.standard_normal((n, n)).astype(np.float32)
-    B = g.standard_normal((n, n)).astype(np.float32)
-    gemm_blocked(A[:64, :64].copy(), B[:64, :64].copy())   # compile once, small
-    t, tp = paired(lambda: gemm_blocked(A, B), lambda: A @ B, repeat=5)
+    ours, theirs = [], []
+    for _ in range(3):
+        ours.append(_in_fresh_process(f"gemm_worker('dlkit', {n})"))
+        theirs.append(_in_fresh_process(f"gemm_worker('numpy', {n})"))
+    t, tp = sorted(ours)[1], sorted(theirs)[1]
     flop = 2 * n**3
     note = (f"{flop / t / 1e9:.0f} vs {flop / tp / 1e9:.0f} GFLOP/s "
-            f"({100 * tp / t:.0f}% of BLAS)")
+            f"({100 * tp / t:.0f}% of BLAS), separate processes")
     return [Row("gemm", f"gemm_blocked {n}x{n} float32", t, "numpy (BLAS)", tp, note)]
 
 
@@ -220,17 +249,8 @@ def bench_lenet() -> list[Row]:
     Separate processes because PyTorch and Numba share one OpenMP runtime when both are
     loaded: whichever thread-waiting policy the first one set would apply to both.
     """
-    import json
-    import os
-    import subprocess
-    import sys
-
     def run(side: str) -> float:
-        code = ("import json; from dlkit.bench.conv import lenet_worker; "
-                f"print(json.dumps(lenet_worker({side!r})))")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=dict(os.environ), check=True)
-        return float(json.loads(out.stdout.strip().splitlines()[-1]))
+        return _in_fresh_process(f"lenet_worker({side!r})")
 
     have_torch = _torch_or_none() is not None
     ours, theirs = [], []
