@@ -13,8 +13,10 @@ cudasim    the same kernels in Numba's CUDA simulator, for machines with no GPU;
 cupy       CuPy arrays on an NVIDIA GPU (needs the ``gpu`` extra)
 =========  ===========================================================
 
-Choose with the environment variable ``DLKIT_BACKEND`` (read when dlkit first asks
-for its backend) or with :func:`set_backend`. Asking for one that this machine
+The default is ``numba`` when numba is installed (it is a dependency of dlkit), else
+``numpy``. Choose with the environment variable ``DLKIT_BACKEND`` (read when dlkit
+first asks for its backend) or with :func:`set_backend`; ``DLKIT_BACKEND=numpy`` runs
+everything on the numpy reference. Asking for one that this machine
 cannot run raises :class:`BackendUnavailable` saying what is missing; dlkit never
 falls back silently.
 """
@@ -47,6 +49,11 @@ class Backend:
     @property
     def uses_numba(self) -> bool:
         return self.name in ("numba", "cuda", "cudasim")
+
+    @property
+    def cpu_kernels(self) -> bool:
+        """Whether layers should call dlkit's compiled Numba CPU kernels."""
+        return self.name == "numba"
 
     @property
     def on_gpu(self) -> bool:
@@ -124,11 +131,19 @@ def _make(name: str) -> Backend:
 _current: Backend | None = None
 
 
+def default_name() -> str:
+    """``DLKIT_BACKEND`` if set, else numba when it is installed, else numpy."""
+    name = os.environ.get("DLKIT_BACKEND", "").strip().lower()
+    if name:
+        return name
+    return "numba" if available("numba") else "numpy"
+
+
 def get_backend() -> Backend:
-    """The current backend (from ``DLKIT_BACKEND`` the first time, default numpy)."""
+    """The current backend (chosen by :func:`default_name` the first time)."""
     global _current
     if _current is None:
-        _current = _make(os.environ.get("DLKIT_BACKEND", "numpy").strip().lower() or "numpy")
+        _current = _make(default_name())
     return _current
 
 

@@ -176,3 +176,24 @@ def test_maxpool_numpy_path_equals_compiled(monkeypatch, k, s):
     np.testing.assert_array_equal(plain.forward(x), out)
     np.testing.assert_allclose(plain.backward(d), dx, rtol=1e-14, atol=1e-14)
     assert check_layer(MaxPool2d(k, s), x, h=1e-5).max_error < 1e-7
+
+
+def test_auto_follows_the_backend():
+    """Conv2d('auto') and MaxPool2d run numba kernels on the numba backend and the numpy
+    reference (im2col) on the numpy backend, with the same results."""
+    from dlkit import backend, nn
+
+    g = np.random.default_rng(3)
+    x = g.standard_normal((2, 3, 9, 9))
+    dout = g.standard_normal((2, 4, 2, 2))
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, seed=0), nn.MaxPool2d(3))
+    results = {}
+    for name in ("numpy", "numba"):
+        with backend.use_backend(name):
+            out = net.forward(x)
+            dx = net.backward(dout)
+            results[name] = (out, dx, net[0].W.grad.copy(), net[0]._path, net[1]._compiled)
+    assert results["numpy"][3:] == ("im2col", False)
+    assert results["numba"][3:] == ("numba", True)
+    for a, b in zip(results["numpy"][:3], results["numba"][:3]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -370,10 +370,16 @@ def fresh_backend(monkeypatch):
     return backend
 
 
-def test_default_backend_is_numpy(fresh_backend):
+def test_default_backend_is_numba_when_installed(fresh_backend):
     b = fresh_backend.get_backend()
-    assert b.name == "numpy" and b.xp is np and not b.uses_numba and not b.on_gpu
-    assert fresh_backend.available_backends()[0] == "numpy"
+    assert b.name == "numba" and b.xp is np and b.cpu_kernels and not b.on_gpu
+    assert fresh_backend.available_backends()[:2] == ["numpy", "numba"]
+
+
+def test_numpy_backend_is_the_reference(fresh_backend, monkeypatch):
+    monkeypatch.setenv("DLKIT_BACKEND", "numpy")
+    b = fresh_backend.get_backend()
+    assert b.name == "numpy" and not b.uses_numba and not b.cpu_kernels
 
 
 def test_backend_from_environment(fresh_backend, monkeypatch):

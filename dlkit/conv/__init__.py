@@ -61,20 +61,17 @@ _FORWARD = {
 }
 
 
-def _numba_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
-
-
 def choose_algorithm(algorithm: str, kernel_shape, stride: int = 1) -> str:
     """Resolve ``"auto"`` (and check the name): the fastest correct path on a CPU.
 
-    ``auto`` is the compiled direct kernel when numba is installed (it needs no
-    unfolded copy and is parallel over images and channels), else im2col + GEMM.
+    ``auto`` follows :mod:`dlkit.backend`: on the ``numba`` backend (the default when
+    numba is installed) it is the compiled direct kernel (no unfolded copy, parallel
+    over images and channels); on the ``numpy`` reference backend it is im2col + GEMM.
     """
     if algorithm == "auto":
-        return "numba" if _numba_available() else "im2col"
+        from dlkit.backend import get_backend
+
+        return "numba" if get_backend().cpu_kernels else "im2col"
     if algorithm not in ALGORITHMS:
         raise ValueError(
             f"unknown convolution algorithm {algorithm!r}: choose one of "

@@ -115,9 +115,10 @@ class Conv2d(Layer):
                 "fewer pooling layers before this one"
             )
         self._x = x
+        if self.algorithm == "auto":  # follow the backend chosen now (dlkit.backend)
+            self._path = _conv.choose_algorithm("auto", self.W.shape, self.stride)
         b = None if self.b is None else self.b.data
-        return _conv.conv2d(x, self.W.data, b, self.stride, self.padding,
-                            "numba" if self._path == "numba" else self._path)
+        return _conv.conv2d(x, self.W.data, b, self.stride, self.padding, self._path)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         if self._x is None:
@@ -147,9 +148,19 @@ class Conv2d(Layer):
         return self._who()[:-1] + extra + ")"
 
 
+def _numba_kernels_module():
+    from dlkit.kernels import cpu
+
+    return cpu
+
+
 def _numba_kernels():
-    """dlkit.kernels.cpu when numba is installed (pooling then runs compiled), else None."""
+    """dlkit.kernels.cpu on the numba backend (pooling then runs compiled), else None."""
     global _KERNELS
+    from dlkit.backend import get_backend
+
+    if not get_backend().cpu_kernels:
+        return None
     if _KERNELS is None:
         try:
             from dlkit.kernels import cpu
@@ -219,13 +230,14 @@ class MaxPool2d(_Pool2d):
     Forward (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H − kh) // s + 1. Backward
     routes each output's gradient to the input that was the maximum (the first one on
     ties), so dx has one non-zero per window. Runs the compiled kernels of
-    :mod:`dlkit.kernels.cpu` when numba is installed, numpy otherwise.
+    :mod:`dlkit.kernels.cpu` on the numba backend, numpy on the numpy backend.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
         self._shape = x.shape
-        if _numba_kernels() is not None:
+        self._compiled = _numba_kernels() is not None
+        if self._compiled:
             out, self._arg = _numba_kernels().maxpool2d_forward(
                 np.ascontiguousarray(x), *self.kernel_size, *self.stride)
             return out
@@ -240,8 +252,8 @@ class MaxPool2d(_Pool2d):
         N, C, H, W = self._shape
         kh, kw = self.kernel_size
         sh, sw = self.stride
-        if _numba_kernels() is not None:
-            return _numba_kernels().maxpool2d_backward(
+        if self._compiled:
+            return _numba_kernels_module().maxpool2d_backward(
                 np.ascontiguousarray(dout), self._arg, H, W, kh, kw, sh, sw)
         Ho, Wo = dout.shape[2:]
         dx = np.zeros(self._shape, dout.dtype)
