@@ -79,15 +79,15 @@ class Source:
         self.code = inspect.cleandoc("\n" + self.code) if self.code[:1].isspace() else self.code
         module = inspect.getmodule(obj)
         self.module = module.__name__ if module else "?"
-        try:
-            self.lineno = inspect.getsourcelines(obj)[1]
-        except (TypeError, OSError):
-            self.lineno = 1
+        self.is_package = bool(module and module.__file__ and module.__file__.endswith("__init__.py"))
         self.name = getattr(obj, "__qualname__", getattr(obj, "__name__", self.module))
 
     @property
     def location(self) -> str:
-        return f"{self.module.replace('.', '/')}.py, line {self.lineno}"
+        """The file the code is in, e.g. ``dlkit/nn/linear.py`` (no line number, so a
+        page changes only when the code it shows changes)."""
+        path = self.module.replace(".", "/")
+        return f"{path}/__init__.py" if self.is_package else f"{path}.py"
 
     def __repr__(self) -> str:
         return f"# {self.location}\n{self.code.rstrip()}"

@@ -19,11 +19,12 @@ def test_rows_well_formed(monkeypatch):
         calls.append(fn)
         return 1e-3
 
-    def fake_interleaved(fns, **kw):
-        return {name: fake_timeit(fn) for name, fn in fns.items()}
+    def here_not_in_a_process(module, call):
+        assert module == "dlkit.bench.mlp"
+        return eval("bm." + call)  # the worker call, run in this process
 
     monkeypatch.setattr(bm, "timeit", fake_timeit)
-    monkeypatch.setattr(bm, "timeit_interleaved", fake_interleaved)
+    monkeypatch.setattr(bm, "in_fresh_process", here_not_in_a_process)
     assert "mlp" in load_groups()
     rows = bm.bench_mlp()
     has_torch = bm.torch_or_none() is not None
@@ -53,16 +54,8 @@ def test_dlkit_step_matches_hand_written_numpy_step():
     assert net[0].W.data.dtype == np.float32
 
 
-def test_timeit_interleaved_measures_each_function():
-    calls = {"a": 0, "b": 0}
+def test_a_worker_in_a_fresh_process_returns_times():
+    from dlkit.bench import in_fresh_process
 
-    def a():
-        calls["a"] += 1
-
-    def b():
-        calls["b"] += 1
-        sum(range(2000))
-
-    t = bm.timeit_interleaved({"a": a, "b": b}, repeat=3, min_time=0.001, warmup=1)
-    assert set(t) == {"a", "b"} and 0 < t["a"] < t["b"]
-    assert calls["a"] > 3 and calls["b"] > 3
+    t = in_fresh_process("dlkit.bench.mlp", "mlp_worker('numpy')")
+    assert set(t) == {"step"} and 0 < t["step"] < 1

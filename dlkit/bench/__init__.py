@@ -72,6 +72,24 @@ def timeit(fn: Callable[[], object], *, repeat: int = 7, min_time: float = 0.05,
     return times[len(times) // 2]
 
 
+def in_fresh_process(module: str, call: str):
+    """Evaluate ``<module>.<call>`` in a new Python process and return its JSON result.
+
+    Used to time each side of a comparison alone: two thread pools in one process
+    (OpenBLAS's, Numba's, PyTorch's OpenMP pool) take cores from each other while their
+    threads spin waiting for work, which would make the ratio meaningless.
+    """
+    import json
+    import subprocess
+    import sys
+
+    code = f"import json, {module} as m; print(json.dumps(m.{call}))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module}.{call} failed in its process:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def torch_or_none():
     """PyTorch (CPU, same thread count as numpy's BLAS) if installed, else None."""
     try:
@@ -93,18 +111,37 @@ def load_groups() -> list[str]:
     return list(_FUNCS)
 
 
-def run(only: str | None = None) -> list[Row]:
-    """Run every registered group (or just `only`) and return their rows."""
-    load_groups()
-    names = list(_FUNCS)
+def run(only: str | None = None, *, isolate: bool = True) -> list[Row]:
+    """Run every registered group (or just `only`) and return their rows.
+
+    With `isolate` (the default) each group runs in a fresh Python process, so one
+    group's imports and thread pools (Numba's, OpenMP settings, PyTorch's) cannot slow
+    down or speed up another's measurements.
+    """
+    names = load_groups()
     if only is not None:
         if only not in _FUNCS:
             raise SystemExit(f"unknown benchmark group {only!r}; groups: {', '.join(names)}")
         names = [only]
     rows: list[Row] = []
     for name in names:
-        rows += _FUNCS[name]()
+        rows += _run_isolated(name) if isolate else _FUNCS[name]()
     return rows
+
+
+def _run_isolated(name: str) -> list[Row]:
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "dlkit.bench", "--only", name, "--json", "--in-process"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark group {name!r} failed:\n{proc.stderr[-2000:]}")
+    rows = json.loads(proc.stdout)
+    for r in rows:
+        r.pop("ratio", None)
+    return [Row(**r) for r in rows]
 
 
 def format_table(rows: list[Row]) -> str:

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from dlkit.bench import Row, register
+from dlkit.bench import Row, in_fresh_process, register
 from dlkit.bench import torch_or_none as _torch_or_none
 
 BATCH = 64
@@ -141,15 +141,7 @@ def gemm_worker(side: str, n: int = 1024, repeat: int = 7) -> float:
 
 def _in_fresh_process(call: str):
     """Run ``dlkit.bench.conv.<call>`` in a new Python process; return its (JSON) result."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    code = f"import json; from dlkit.bench import conv; print(json.dumps(conv.{call}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ), check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return in_fresh_process("dlkit.bench.conv", call)
 
 
 @register("gemm")

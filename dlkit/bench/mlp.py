@@ -3,52 +3,24 @@
 A step is forward, cross-entropy loss, backward and an SGD update, in float32 on a
 batch of 64, timed for dlkit, for a plain numpy step written out by hand (the floor
 that dlkit's layer structure adds its overhead to), and for PyTorch CPU with the same
-thread count when it is installed; the competitors are timed in alternating rounds
-(:func:`timeit_interleaved`) so that a shared machine's changing load affects them
-alike. The epoch row trains an MLP 64-100-10 for one epoch
+thread count when it is installed. Each side is timed alone in a fresh process
+(:func:`mlp_worker`), the sides alternating for three rounds, and the median is
+reported: timed in one process, one library's idle threads spin on the cores the
+other needs and the ratio says more about thread pools than about the step. The
+epoch row trains an MLP 64-100-10 for one epoch
 on the sklearn digits (1,348 images, batches of 64) with :func:`dlkit.train.fit`.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Callable
 
 import numpy as np
 
-from dlkit.bench import Row, register, timeit, torch_or_none
+from dlkit.bench import Row, in_fresh_process, register, timeit, torch_or_none
 
 SIZES = (784, 100, 10)
 BATCH = 64
 LR = 0.01
-
-
-def timeit_interleaved(fns: dict[str, Callable[[], object]], *, repeat: int = 9,
-                       min_time: float = 0.05, warmup: int = 2) -> dict[str, float]:
-    """Median seconds per call of each function, measured in alternating rounds.
-
-    On a shared machine the load changes from second to second; timing the
-    competitors one after the other in every round (in rotating order) exposes them to
-    the same conditions, so their *ratio* stays meaningful even when absolute times
-    drift. Each measurement loops long enough to last at least `min_time`.
-    """
-    loops = {}
-    for name, fn in fns.items():
-        for _ in range(warmup):
-            fn()
-        t0 = time.perf_counter()
-        fn()
-        loops[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(repeat):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            fn, n = fns[name], loops[name]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            times[name].append((time.perf_counter() - t0) / n)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
 def _data(n_in: int, n_out: int, batch: int, seed: int = 0):
@@ -65,6 +37,7 @@ def dlkit_step(sizes=SIZES, batch: int = BATCH):
 
     X, y = _data(sizes[0], sizes[-1], batch)
     net = nn.mlp(sizes, "relu", seed=0, dtype=np.float32)
+    net[0].input_grad = False  # the input is data: no dL/dX, as in PyTorch
     loss_fn = nn.CrossEntropyLoss()
     opt = SGD(net.parameters(), lr=LR)
 
@@ -102,8 +75,7 @@ def numpy_step(sizes=SIZES, batch: int = BATCH):
         dW2, db2 = p.T @ a1, p.sum(axis=0)
         da1 = p @ W2
         da1 *= z1 > 0
-        dW1, db1 = da1.T @ X, da1.sum(axis=0)
-        da1 @ W1  # dL/dX, as dlkit's first layer returns it
+        dW1, db1 = da1.T @ X, da1.sum(axis=0)  # no dL/dX: the input is data
         for theta, grad in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
             theta -= LR * grad
 
@@ -167,27 +139,49 @@ def _torch_digits_epoch(torch, X, y):
     return epoch
 
 
+def mlp_worker(side: str) -> dict[str, float]:
+    """Seconds per step and per digits epoch of `side` ("dlkit", "numpy" or "torch"),
+    measured in this process alone."""
+    import os
+
+    threads = int(os.environ.get("DLKIT_BENCH_THREADS", os.cpu_count() or 1))
+    if side == "torch":
+        torch = torch_or_none()
+        torch.set_num_threads(threads)
+        epoch, (X, y) = _digits_epoch()
+        return {"step": timeit(torch_step(torch)),
+                "epoch": timeit(_torch_digits_epoch(torch, X, y), repeat=5, min_time=0.2,
+                                warmup=1),
+                "threads": torch.get_num_threads()}
+    if side == "numpy":
+        return {"step": timeit(numpy_step()[0])}
+    return {"step": timeit(dlkit_step()[0]),
+            "epoch": timeit(_digits_epoch()[0], repeat=5, min_time=0.2, warmup=1)}
+
+
 @register("mlp")
 def bench_mlp() -> list[Row]:
     shape = "-".join(map(str, SIZES))
-    torch = torch_or_none()
-    step, _ = dlkit_step()
-    fns = {"dlkit": step, "numpy": numpy_step()[0]}
-    if torch is not None:
-        fns["torch"] = torch_step(torch)
-    t = timeit_interleaved(fns)
+    sides = ["dlkit", "numpy"] + (["torch"] if torch_or_none() is not None else [])
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    for _ in range(3):
+        for side in sides:
+            runs[side].append(in_fresh_process("dlkit.bench.mlp", f"mlp_worker({side!r})"))
+
+    def med(side: str, key: str) -> float:
+        return sorted(r[key] for r in runs[side])[1]
+
     name = f"train step {shape} relu f32 b{BATCH}"
-    rows = [Row("mlp", name, t["dlkit"], "numpy", t["numpy"], "hand-written numpy step")]
-    if torch is not None:
-        rows.append(Row("mlp", name, t["dlkit"], "pytorch-cpu", t["torch"],
-                        f"{torch.get_num_threads()} threads"))
-    epoch, (X, y) = _digits_epoch()
-    name = f"digits epoch 64-100-10 b{BATCH} ({len(X)} images)"
-    if torch is not None:
-        t = timeit_interleaved({"dlkit": epoch, "torch": _torch_digits_epoch(torch, X, y)},
-                               repeat=5, min_time=0.2, warmup=1)
-        rows.append(Row("mlp", name, t["dlkit"], "pytorch-cpu", t["torch"]))
+    rows = [Row("mlp", name, med("dlkit", "step"), "numpy", med("numpy", "step"),
+                "hand-written numpy step")]
+    if "torch" in runs:
+        rows.append(Row("mlp", name, med("dlkit", "step"), "pytorch-cpu", med("torch", "step"),
+                        f"{runs['torch'][0]['threads']} threads, separate processes"))
+    epoch_name = "digits epoch 64-100-10 b64 (1348 images)"
+    if "torch" in runs:
+        rows.append(Row("mlp", epoch_name, med("dlkit", "epoch"), "pytorch-cpu",
+                        med("torch", "epoch")))
     else:
-        rows.append(Row("mlp", name, timeit(epoch, repeat=5, min_time=0.2, warmup=1),
+        rows.append(Row("mlp", epoch_name, med("dlkit", "epoch"),
                         note="install torch==2.13.0 for the PyTorch column"))
     return rows

@@ -27,6 +27,9 @@ class Linear(Layer):
         Whether the layer has the bias unit's weights ``b`` (shape ``(out_features,)``).
     init : str or callable
         Weight initialiser (see :mod:`dlkit.nn.init`); biases start at zero.
+    input_grad : bool
+        False skips dX in backward (which then returns None): for a network's first
+        layer, whose input is data and needs no gradient (frameworks skip it too).
     seed : int or numpy Generator
         Source of the initial weights.
     dtype : numpy dtype
@@ -37,7 +40,7 @@ class Linear(Layer):
     """
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
-                 init="xavier", seed=0, dtype=np.float64):
+                 init="xavier", input_grad: bool = True, seed=0, dtype=np.float64):
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
@@ -46,6 +49,7 @@ class Linear(Layer):
         g = _rng(seed)
         self.W = Param(_init.get(init)((self.out_features, self.in_features), g, self.dtype), "W")
         self.b = Param(np.zeros(self.out_features, self.dtype), "b") if bias else None
+        self.input_grad = bool(input_grad)
         self._x = None
 
     def parameters(self) -> list[Param]:
@@ -73,7 +77,8 @@ class Linear(Layer):
         np.matmul(dout.T, self._x, out=self.W.grad)
         if self.b is not None:
             np.sum(dout, axis=0, out=self.b.grad)
-        return dout @ self.W.data
+        return dout @ self.W.data if self.input_grad else None
 
     def __repr__(self) -> str:
-        return f"Linear({self.in_features}, {self.out_features}{'' if self.b else ', bias=False'})"
+        extra = ("" if self.b else ", bias=False") + ("" if self.input_grad else ", input_grad=False")
+        return f"Linear({self.in_features}, {self.out_features}{extra})"
