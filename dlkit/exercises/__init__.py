@@ -3,3 +3,9 @@
 Each check takes the reader's answer, prints a verdict that says what is right or
 what is wrong, and returns True or False. A wrong answer never raises.
 """
+
+
+def verdict(ok: bool, message: str) -> bool:
+    """Print "Correct: ..." or "Not yet: ..." followed by `message`; return `ok`."""
+    print(("Correct: " if ok else "Not yet: ") + message)
+    return ok

@@ -6,14 +6,14 @@ False; a wrong answer never raises.
 
 from __future__ import annotations
 
+from dlkit.exercises import verdict
+
 import math
 
 import numpy as np
 
 
-def _verdict(ok: bool, message: str) -> bool:
-    print(("Correct: " if ok else "Not yet: ") + message)
-    return ok
+_verdict = verdict
 
 
 def _number(x) -> float | None:

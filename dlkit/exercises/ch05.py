@@ -6,14 +6,14 @@ False; a wrong answer never raises.
 
 from __future__ import annotations
 
+from dlkit.exercises import verdict
+
 from typing import Callable
 
 import numpy as np
 
 
-def _verdict(ok: bool, message: str) -> bool:
-    print(("Correct: " if ok else "Not yet: ") + message)
-    return ok
+_verdict = verdict
 
 
 def check_chain_rule(dL_da, dL_db, dL_dc) -> bool:

@@ -6,6 +6,8 @@ False; a wrong answer never raises.
 
 from __future__ import annotations
 
+from dlkit.exercises import verdict
+
 import math
 
 from dlkit.cluster import costs, networks
@@ -13,9 +15,7 @@ from dlkit.models import alexnet
 from dlkit.parallel import hybrid
 
 
-def _verdict(ok: bool, message: str) -> bool:
-    print(("Correct: " if ok else "Not yet: ") + message)
-    return ok
+_verdict = verdict
 
 
 def _number(x) -> float | None:

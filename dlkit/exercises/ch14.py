@@ -6,6 +6,8 @@ False; a wrong answer never raises.
 
 from __future__ import annotations
 
+from dlkit.exercises import verdict
+
 import math
 
 import numpy as np
@@ -14,9 +16,7 @@ from dlkit.cluster import costs, networks
 from dlkit.parallel.allreduce import crossover
 
 
-def _verdict(ok: bool, message: str) -> bool:
-    print(("Correct: " if ok else "Not yet: ") + message)
-    return ok
+_verdict = verdict
 
 
 def _number(x) -> float | None:

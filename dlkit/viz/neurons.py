@@ -18,35 +18,21 @@ carries the picture into the static book page).
 
 from __future__ import annotations
 
-import io
 from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from dlkit.viz.display import png, show, show_in  # noqa: F401 - re-exported
 
 from dlkit.data import GATES
 from dlkit.perceptron import (GATE_WEIGHTS, GateNetwork, Neuron, gate_unit, linearly_separable,
                               truth_table_inputs)
 
 ON, OFF = "#d62728", "#1f77b4"  # colours of output 1 and output 0
-DPI = 80
 
 
 # ------------------------------------------------------------------------- display
-
-
-def png(fig: Figure) -> bytes:
-    """The figure rendered as PNG bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def show(fig: Figure) -> None:
-    """Display a figure as a PNG image in the notebook (or in the current widget Output)."""
-    from IPython.display import Image, display
-
-    display(Image(data=png(fig), format="png"))
 
 
 def truth_table_text(columns: Mapping[str, Sequence], digits: int = 4) -> str:
@@ -251,20 +237,8 @@ def plot_training(history, title: str = "") -> Figure:
 
 
 def _fill(out, text: str, fig: Figure) -> None:
-    """Replace the contents of an ``ipywidgets.Output`` with `text` and `fig`.
-
-    The outputs are set as the widget's state rather than printed inside
-    ``with out:``, so they travel with the widget (and its saved state in the book
-    page) and never leak into the cell's own output, e.g. under nbval.
-    """
-    import base64
-
-    out.outputs = (
-        {"output_type": "stream", "name": "stdout", "text": text + "\n"},
-        {"output_type": "display_data", "metadata": {},
-         "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"),
-                  "text/plain": "<Figure>"}},
-    )
+    """Replace the contents of an ``ipywidgets.Output`` with `text` and `fig`."""
+    show_in(out, fig, text)
 
 
 def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,

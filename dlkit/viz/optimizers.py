@@ -18,46 +18,19 @@ displays one as a PNG, also inside a widget's ``Output``.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from dlkit.viz.display import png, show, show_in  # noqa: F401 - re-exported
+
 from dlkit import optim
 from dlkit.nn import Param
 
-DPI = 80
 COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c", "adagrad": "#d62728",
           "rmsprop": "#9467bd", "adam": "#8c564b", "adamw": "#e377c2"}
-
-
-def png(fig: Figure) -> bytes:
-    """The figure rendered as PNG bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def show(fig: Figure) -> None:
-    """Display a figure as a PNG in the notebook."""
-    from IPython.display import Image, display
-
-    display(Image(data=png(fig), format="png"))
-
-
-def show_in(out, fig: Figure) -> None:
-    """Replace the contents of the ipywidgets ``Output`` `out` with the figure as a PNG.
-
-    The PNG is set on the widget's state directly (not printed while capturing), so it
-    is saved with the notebook's widget state and never leaks into the cell's output
-    when the notebook runs without a front end (nbclient, nbval).
-    """
-    from IPython.display import Image
-
-    out.outputs = ()
-    out.append_display_data(Image(data=png(fig), format="png"))
 
 
 # ------------------------------------------------------------------------ surfaces

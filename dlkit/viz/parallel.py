@@ -15,49 +15,21 @@ Figures are ``matplotlib.figure.Figure`` objects (no pyplot state).
 
 from __future__ import annotations
 
-import io
 import warnings
 from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from dlkit.viz.display import png, show, show_in  # noqa: F401 - re-exported
+
 from dlkit.cluster import costs, networks
 from dlkit.parallel import hybrid
 from dlkit.parallel.allreduce import ALGORITHMS, simulate_allreduce
 from dlkit.viz import cluster as cluster_viz
 
-DPI = 80
 #: Links offered by the explorers: the book's 8-GPU server model and the presets.
 LINKS = {"K20 server (book)": hybrid.NETWORK, **{n: networks.preset(n) for n in networks.PRESETS}}
-
-
-def png(fig: Figure) -> bytes:
-    """The figure rendered as PNG bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def show(fig: Figure) -> None:
-    """Display a figure as a PNG (also inside a widget's ``Output``)."""
-    from IPython.display import Image, display
-
-    display(Image(data=png(fig), format="png"))
-
-
-def show_in(out, fig: Figure) -> None:
-    """Replace the contents of the ``ipywidgets.Output`` `out` with the figure (PNG).
-
-    The image is set as the widget's state, not printed inside ``with out:``, so it is
-    saved with the notebook's widget state and never leaks into the cell's own output
-    when no front end runs the notebook (nbclient, nbval).
-    """
-    import base64
-
-    out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"),
-                             "text/plain": "<Figure>"}},)
 
 
 def plot_timeline(result, ax=None, *, title: str = "", span: float | None = None,

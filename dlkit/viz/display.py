@@ -1,0 +1,42 @@
+"""Putting matplotlib figures on the page: in a cell, or inside a widget.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot state) and rendered to
+PNG here. :func:`show_in` sets a widget ``Output``'s contents as its state instead of
+printing inside ``with out:``, so the picture is saved with the notebook's widget
+state (the static book page shows it) and never leaks into the cell's own output
+when no front end runs the notebook (nbclient, nbval).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from matplotlib.figure import Figure
+
+DPI = 80
+
+
+def png(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure rendered as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def show(fig: Figure) -> None:
+    """Display a figure as a PNG image in the notebook."""
+    from IPython.display import Image, display
+
+    display(Image(data=png(fig), format="png"))
+
+
+def show_in(out, fig: Figure, text: str | None = None) -> None:
+    """Replace the contents of the ``ipywidgets.Output`` `out` with `text` (if given)
+    and the figure."""
+    outputs = [] if text is None else [
+        {"output_type": "stream", "name": "stdout", "text": text + "\n"}]
+    outputs.append({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"),
+                             "text/plain": "<Figure>"}})
+    out.outputs = tuple(outputs)
