@@ -301,13 +301,26 @@ class Chromium:
 
     def screenshot(self, path: Path, clip: dict | None = None, max_height: int = 16000) -> None:
         """Save a PNG of the whole page (up to ``max_height`` CSS pixels tall), or of
-        ``clip`` = {x, y, width, height} in page coordinates."""
-        if clip is None:
-            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-            clip = {"x": 0, "y": 0, "width": self.width, "height": int(size["height"]) + 1}
-        clip = {**clip, "height": min(clip["height"], max_height), "scale": 1}
-        shot = self.call("Page.captureScreenshot", timeout=120, format="png",
-                         captureBeyondViewport=True, clip=clip)
+        ``clip`` = {x, y, width, height} in page coordinates.
+
+        The whole page is captured by making the viewport as tall as the page: capturing
+        "beyond the viewport" instead leaves the theme's fixed sidebars and scroll
+        position as they were and shifts the picture.
+        """
+        self.evaluate("window.scrollTo(0, 0)")
+        size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+        height = min(int(size["height"]) + 1, max_height)
+        self.call("Emulation.setDeviceMetricsOverride", width=self.width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+        try:
+            self.settle(0.3)
+            args = {"format": "png"}
+            if clip is not None:
+                args["clip"] = {**clip, "height": min(clip["height"], max_height), "scale": 1}
+            shot = self.call("Page.captureScreenshot", timeout=120, **args)
+        finally:
+            self.call("Emulation.setDeviceMetricsOverride", width=self.width,
+                      height=self.height, deviceScaleFactor=1, mobile=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".png.tmp")
         tmp.write_bytes(base64.b64decode(shot["data"]))
