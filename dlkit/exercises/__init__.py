@@ -6,6 +6,7 @@ what is wrong, and returns True or False. A wrong answer never raises.
 
 from __future__ import annotations
 
+
 def verdict(ok: bool, message: str) -> bool:
     """Print "Correct: ..." or "Not yet: ..." followed by `message`; return `ok`."""
     print(("Correct: " if ok else "Not yet: ") + message)
