@@ -30,15 +30,21 @@ def test_direct_kernel_and_weight_grad(shape, stride, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(2, 3, 9, 7, 4, 3, 4), (1, 2, 11, 8, 8, 5, 5),
-                                   (2, 1, 10, 12, 4, 7, 6), (1, 5, 6, 6, 12, 6, 6)])
-def test_direct_blocked_kernel(shape, dtype):
+                                   (2, 1, 10, 12, 4, 7, 6), (1, 5, 6, 6, 12, 6, 6),
+                                   (3, 2, 5, 9, 6, 3, 2), (1, 1, 4, 4, 1, 1, 1),
+                                   (64, 6, 12, 12, 16, 5, 5), (600, 1, 3, 4, 5, 2, 3),
+                                   (200, 2, 9, 9, 4, 3, 3)])
+@pytest.mark.parametrize("padding", [0, 2])
+def test_chwn_kernel(shape, dtype, padding):
+    """Odd sizes; C·kh·kw not a multiple of five; F not a multiple of four; a batch
+    larger than one task's 512 positions; several position blocks per row; padding."""
     N, C, H, W, F, kh, kw = shape
     g = np.random.default_rng(4)
     x = g.standard_normal((N, C, H, W)).astype(dtype)
     w = g.standard_normal((F, C, kh, kw)).astype(dtype)
     b = g.standard_normal(F).astype(dtype)
-    out = cpu.conv2d_direct_blocked(x, w, b)
-    ref = dc.conv2d_direct(x.astype(np.float64), w.astype(np.float64), b, 1)
+    out = cpu.conv2d_chwn(x, w, b, padding)
+    ref = dc.conv2d_direct(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
     tol = 1e-12 if dtype == np.float64 else 1e-4
     assert out.dtype == dtype
     np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)

@@ -22,7 +22,10 @@ def pad_input(x: np.ndarray, padding: int) -> np.ndarray:
     if padding == 0:
         return x
     p = int(padding)
-    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, H + 2 * p, W + 2 * p), x.dtype)   # quicker than np.pad
+    out[:, :, p : p + H, p : p + W] = x
+    return out
 
 
 def check_conv_args(x, w, b=None, stride: int = 1, padding: int = 0, who: str = "conv2d"):

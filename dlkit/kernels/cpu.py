@@ -1,9 +1,10 @@
 """Numba CPU kernels for convolution and matrix multiplication.
 
-All kernels are ``@njit(parallel=True, cache=True, fastmath=True)``: ``prange`` splits
-the outermost independent loop over the cores, ``cache=True`` keeps the compiled code
-on disk so only the first run of a new dtype pays the compile time, and ``fastmath``
-lets LLVM reorder the sums so that the innermost loops become SIMD instructions.
+All kernels are compiled by ``@njit`` with ``parallel`` limited to ``prange`` loops (see
+:data:`PARALLEL`), ``cache=True`` and ``fastmath=True``: ``prange`` splits the outermost
+independent loop over the cores, ``cache=True`` keeps the compiled code on disk so only
+the first run of a new dtype pays the compile time, and ``fastmath`` lets LLVM reorder
+the sums so that the innermost loops become SIMD instructions.
 
 The loop order is the whole story. A loop vectorises when its body reads and writes
 memory at consecutive addresses; so each kernel puts the longest contiguous axis
@@ -14,8 +15,12 @@ innermost and hoists everything else (a weight, an offset) out of it:
   every kernel offset (k_x, k_y) becomes a shift ``off = k_x·W_p + k_y``:
   ``acc[p] += w · in[off + p]``, one long vectorised loop per weight (the positions
   with y ≥ W_out wrap into the next row and are discarded).
-- :func:`conv2d_direct_blocked`: the same, four output channels per pass, so that each
-  loaded input value serves four of them.
+- :func:`conv2d_chwn`: stride 1 with the batch as the innermost axis, the layout
+  (C, H, W, N) of cuda-convnet (Krizhevsky 2012). One padded row of every image is then
+  one contiguous run, a kernel offset (k_x, k_y) is a shift by whole rows and whole
+  images, and no position is wasted; four output channels and five terms of the sum
+  per pass, so each loaded input serves four channels and each accumulator load and
+  store serves five multiply-adds.
 - :func:`conv2d_weight_grad`: the same shifts give dw as contiguous dot products; the
   input gradient is :func:`conv2d_direct` itself, run on the zero-padded dout with the
   flipped kernel (see :func:`dlkit.conv.compiled.conv2d_numba_backward`).
@@ -41,10 +46,23 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
-_JIT = dict(parallel=True, cache=True, fastmath=True)
+#: What Numba may run in parallel: only the ``prange`` loops. With plain
+#: ``parallel=True`` Numba also turns array expressions (``np.zeros``, slice assignments,
+#: reductions) into parallel loops; outside a ``prange`` each of them wakes the sleeping
+#: thread pool, which costs tens of microseconds apiece on a small machine: as much as
+#: a whole small convolution. Inside a ``prange`` they run serially anyway.
+PARALLEL = dict(prange=True, comprehension=False, reduction=False, inplace_binop=False,
+                setitem=False, numpy=False, stencil=False, fusion=False)
 
 
-@njit(**_JIT)
+def _jit() -> dict:
+    """Options for ``@njit`` (a fresh ``parallel`` dict each time: Numba consumes it)."""
+    return dict(parallel=dict(PARALLEL), cache=True, fastmath=True)
+
+
+
+
+@njit(**_jit())
 def conv2d_direct(xp, w, b, stride):
     """Direct convolution of an already padded input.
 
@@ -105,73 +123,103 @@ def conv2d_direct(xp, w, b, stride):
     return out
 
 
-@njit(**_JIT)
-def conv2d_direct_blocked(xp, w, b):
-    """Stride-1 direct convolution, four output channels per task (F a multiple of 4).
+@njit(**_jit())
+def conv2d_chwn(x, w, b, padding):
+    """Stride-1 direct convolution with the batch as the innermost axis.
 
-    The same flat-index loop as :func:`conv2d_direct`, but each input value loaded in
-    the innermost loop is used for four output channels at once (and four kernel
-    columns), so there are sixteen multiply-adds per four loads and four stores of the
-    accumulators: the register-reuse idea of :func:`gemm_blocked` applied to
-    convolution. Faster when there are many output channels and few output positions
-    (LeNet-5's second layer).
+    x (N, C, H, W), w (F, C, kh, kw), b (F,), zero padding p -> out (N, F, H_out, W_out).
+
+    1. The input is copied, padded, to the layout (C, H_p, W_p, N) (cuda-convnet's): one
+       padded row of all N images is then one contiguous run of W_p·N values, and output
+       row x of channel f is one run ``acc[p]`` over p = y·N + n, W_out·N positions with
+       none wrapped or wasted.
+    2. The sum runs over r = (c, k_x, k_y), C·kh·kw terms. Term r reads the input run
+       that starts ``off[r] = (c·H_p + k_x)·W_p·N + k_y·N`` values after the output
+       row's own; the table is padded with zero weights to a multiple of five.
+    3. Each pass of the innermost loop adds five terms to four output channels: five
+       loads of input and four of accumulators feed twenty multiply-adds (the register
+       reuse of :func:`gemm_blocked`). One task is four channels × one output row ×
+       a block of whole output columns, at most 512 positions when N ≤ 512
+       (accumulators of 4 × 2 KiB stay in the L1 cache).
+    4. The accumulators are written back to (N, F, H_out, W_out), adding the bias.
     """
-    N, C, Hp, Wp = xp.shape
+    N, C, H, W = x.shape
     F, _, KH, KW = w.shape
+    Hp = H + 2 * padding
+    Wp = W + 2 * padding
     Ho = Hp - KH + 1
     Wo = Wp - KW + 1
-    L = (Ho - 1) * Wp + Wo
-    KW4 = KW // 4 * 4                               # kernel columns done four at a time
-    out = np.empty((N, F, Ho, Wo), xp.dtype)
-    xf = xp.reshape(N, C, Hp * Wp)
-    nfb = F // 4
-    for t in prange(N * nfb):
-        n = t // nfb
-        f = (t - n * nfb) * 4
-        c0 = np.zeros(L, xp.dtype)
-        c1 = np.zeros(L, xp.dtype)
-        c2 = np.zeros(L, xp.dtype)
-        c3 = np.zeros(L, xp.dtype)
-        for c in range(C):
-            xr = xf[n, c]
-            for kx in range(KH):
-                for ky in range(0, KW4, 4):
-                    xs = xr[kx * Wp + ky : kx * Wp + ky + L + 3]
-                    w00, w01, w02, w03 = w[f, c, kx, ky], w[f, c, kx, ky + 1], \
-                        w[f, c, kx, ky + 2], w[f, c, kx, ky + 3]
-                    w10, w11, w12, w13 = w[f + 1, c, kx, ky], w[f + 1, c, kx, ky + 1], \
-                        w[f + 1, c, kx, ky + 2], w[f + 1, c, kx, ky + 3]
-                    w20, w21, w22, w23 = w[f + 2, c, kx, ky], w[f + 2, c, kx, ky + 1], \
-                        w[f + 2, c, kx, ky + 2], w[f + 2, c, kx, ky + 3]
-                    w30, w31, w32, w33 = w[f + 3, c, kx, ky], w[f + 3, c, kx, ky + 1], \
-                        w[f + 3, c, kx, ky + 2], w[f + 3, c, kx, ky + 3]
-                    for p in range(L):
-                        x0, x1, x2, x3 = xs[p], xs[p + 1], xs[p + 2], xs[p + 3]
-                        c0[p] += w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3
-                        c1[p] += w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3
-                        c2[p] += w20 * x0 + w21 * x1 + w22 * x2 + w23 * x3
-                        c3[p] += w30 * x0 + w31 * x1 + w32 * x2 + w33 * x3
-                for ky in range(KW4, KW):                   # leftover kernel columns
-                    xs = xr[kx * Wp + ky : kx * Wp + ky + L]
-                    w0, w1, w2, w3 = w[f, c, kx, ky], w[f + 1, c, kx, ky], \
-                        w[f + 2, c, kx, ky], w[f + 3, c, kx, ky]
-                    for p in range(L):
-                        x0 = xs[p]
-                        c0[p] += w0 * x0
-                        c1[p] += w1 * x0
-                        c2[p] += w2 * x0
-                        c3[p] += w3 * x0
-        for i in range(Ho):
-            for j in range(Wo):
-                q = i * Wp + j
-                out[n, f, i, j] = c0[q] + b[f]
-                out[n, f + 1, i, j] = c1[q] + b[f + 1]
-                out[n, f + 2, i, j] = c2[q] + b[f + 2]
-                out[n, f + 3, i, j] = c3[q] + b[f + 3]
+    RN = Wp * N                                     # one padded row of every image
+    if padding:                                     # 1. batch innermost (serial: cheap)
+        xt = np.zeros((C, Hp, Wp, N), x.dtype)
+    else:
+        xt = np.empty((C, Hp, Wp, N), x.dtype)
+    for c in range(C):
+        for h in range(H):
+            d = xt[c, h + padding]
+            for v in range(W):
+                for n in range(N):
+                    d[v + padding, n] = x[n, c, h, v]
+    xf = xt.reshape(C * Hp * RN)
+    R = C * KH * KW                                 # 2. terms of the sum, padded to 5s
+    R5 = (R + 4) // 5 * 5
+    F4 = (F + 3) // 4 * 4
+    wr = np.zeros((F4, R5), x.dtype)
+    off = np.zeros(R5, np.int64)
+    for r in range(R):
+        c = r // (KH * KW)
+        kx = (r // KW) % KH
+        ky = r % KW
+        off[r] = (c * Hp + kx) * RN + ky * N
+        for f in range(F):
+            wr[f, r] = w[f, c, kx, ky]
+    L = Wo * N                                      # positions (y, n) of one output row
+    cols = max(1, 512 // N)                         # output columns per task, balanced
+    npb = (Wo + cols - 1) // cols
+    P = (Wo + npb - 1) // npb * N
+    out = np.empty((N, F, Ho, Wo), x.dtype)
+    for t in prange(F4 // 4 * Ho * npb):            # 3. (4 channels, row, positions)
+        f = t // (Ho * npb) * 4
+        i = (t // npb) % Ho
+        p0 = (t % npb) * P
+        m = min(P, L - p0)
+        acc = np.zeros((4, m), x.dtype)
+        a0 = acc[0]
+        a1 = acc[1]
+        a2 = acc[2]
+        a3 = acc[3]
+        base = i * RN + p0
+        for r in range(0, R5, 5):
+            s0 = xf[base + off[r] : base + off[r] + m]
+            s1 = xf[base + off[r + 1] : base + off[r + 1] + m]
+            s2 = xf[base + off[r + 2] : base + off[r + 2] + m]
+            s3 = xf[base + off[r + 3] : base + off[r + 3] + m]
+            s4 = xf[base + off[r + 4] : base + off[r + 4] + m]
+            w00, w01, w02, w03, w04 = wr[f, r], wr[f, r + 1], wr[f, r + 2], wr[f, r + 3], \
+                wr[f, r + 4]
+            w10, w11, w12, w13, w14 = wr[f + 1, r], wr[f + 1, r + 1], wr[f + 1, r + 2], \
+                wr[f + 1, r + 3], wr[f + 1, r + 4]
+            w20, w21, w22, w23, w24 = wr[f + 2, r], wr[f + 2, r + 1], wr[f + 2, r + 2], \
+                wr[f + 2, r + 3], wr[f + 2, r + 4]
+            w30, w31, w32, w33, w34 = wr[f + 3, r], wr[f + 3, r + 1], wr[f + 3, r + 2], \
+                wr[f + 3, r + 3], wr[f + 3, r + 4]
+            for p in range(m):                      # contiguous: vectorises
+                x0, x1, x2, x3, x4 = s0[p], s1[p], s2[p], s3[p], s4[p]
+                a0[p] += w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3 + w04 * x4
+                a1[p] += w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3 + w14 * x4
+                a2[p] += w20 * x0 + w21 * x1 + w22 * x2 + w23 * x3 + w24 * x4
+                a3[p] += w30 * x0 + w31 * x1 + w32 * x2 + w33 * x3 + w34 * x4
+        j0 = p0 // N                                # 4. back to (N, F, H_out, W_out)
+        for q in range(min(4, F - f)):
+            a = acc[q]
+            bq = b[f + q]
+            for n in range(N):
+                for jj in range(m // N):
+                    out[n, f + q, i, j0 + jj] = a[jj * N + n] + bq
     return out
 
 
-@njit(**_JIT)
+@njit(**_jit())
 def conv2d_weight_grad(dout, xp, KH, KW, stride):
     """dw[f, c, k_x, k_y] = Σ_n Σ_{x,y} dout[n, f, x, y] · xp[n, c, s·x + k_x, s·y + k_y].
 
@@ -223,7 +271,7 @@ def conv2d_weight_grad(dout, xp, KH, KW, stride):
     return dw
 
 
-@njit(**_JIT)
+@njit(**_jit())
 def im2col(xp, KH, KW, stride):
     """Unfold a padded (N, C, H_p, W_p) input into cols (C·kh·kw, N·H_out·W_out).
 
@@ -245,7 +293,7 @@ def im2col(xp, KH, KW, stride):
     return cols
 
 
-@njit(**_JIT)
+@njit(**_jit())
 def col2im(cols, N, C, Hp, Wp, KH, KW, stride):
     """Adjoint of :func:`im2col`: sum the columns back into a padded (N, C, H_p, W_p)."""
     Ho = (Hp - KH) // stride + 1
@@ -270,7 +318,7 @@ def col2im(cols, N, C, Hp, Wp, KH, KW, stride):
     return xp
 
 
-@njit(**_JIT)
+@njit(**_jit())
 def gemm_blocked(A, B, bm=64, bk=128, bn=256):
     """C = A @ B by cache blocking, written to be read (numpy's BLAS is the fast path).
 
@@ -331,7 +379,7 @@ def gemm_blocked(A, B, bm=64, bk=128, bn=256):
     return C
 
 
-@njit(**_JIT)
+@njit(**_jit())
 def maxpool2d_forward(x, KH, KW, stride_h, stride_w):
     """Max pooling: (out, arg) for x (N, C, H, W); arg is the flat window offset
     k_x·kw + k_y of each maximum (the first on ties), which the backward pass needs."""
@@ -358,7 +406,7 @@ def maxpool2d_forward(x, KH, KW, stride_h, stride_w):
     return out, arg
 
 
-@njit(**_JIT)
+@njit(**_jit())
 def maxpool2d_backward(dout, arg, H, W, KH, KW, stride_h, stride_w):
     """Route each output gradient to its window's maximum: dx (N, C, H, W)."""
     N, C, Ho, Wo = dout.shape
