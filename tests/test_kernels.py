@@ -76,3 +76,18 @@ def test_gemm_blocked_float32():
     C = cpu.gemm_blocked(A, B)
     assert C.dtype == np.float32
     np.testing.assert_allclose(C, A.astype(np.float64) @ B, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("H,k,N", [(6, 3, 3), (12, 5, 64), (7, 7, 1)])
+def test_layout_runs_count_what_the_kernels_compute(H, k, N):
+    """The chapter's layout figure: the flat run's length and wrapped positions are
+    those of conv2d_direct; the batch-innermost run is exactly the outputs."""
+    from dlkit.viz.conv import layout_runs, plot_layouts
+
+    runs = layout_runs(H, k, N)
+    Ho = H - k + 1
+    assert len(runs["flat"]) == (Ho - 1) * H + Ho
+    assert int(np.sum(runs["flat"] < Ho)) == Ho * Ho              # every output once
+    assert int(np.sum(runs["flat"] >= Ho)) == (Ho - 1) * (H - Ho)  # the wrapped ones
+    assert len(runs["chwn_out"]) == Ho * N and len(runs["chwn_in"]) == H * N
+    assert plot_layouts(H, k, min(N, 4)).axes

@@ -7,6 +7,8 @@
 - :func:`plot_operation_counts`: multiply-adds of direct convolution and of the FFT
   model against kernel size, with the crossover.
 - :func:`plot_timings`: measured seconds per algorithm against kernel size.
+- :func:`plot_layouts`: which positions the two compiled direct kernels compute, in
+  the image-by-image flat run and in the batch-innermost layout.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from dlkit.conv import conv2d_direct
 
@@ -141,4 +143,67 @@ def plot_timings(ks: Sequence[int], times: Mapping[str, Sequence[float]], ax=Non
     ax.set_xticks(list(ks))
     ax.legend(fontsize=8)
     ax.set_title("measured forward time", fontsize=10)
+    return fig
+
+
+def layout_runs(H: int = 6, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
+    """The runs the two compiled kernels sweep, for an H×H input and a k×k kernel.
+
+    ``"flat"``: the output column y of each position of ``conv2d_direct``'s flat run over
+    one image (p = x·H + y; y ≥ H_out is a wrapped position, computed and dropped).
+    ``"chwn_out"``: the image n of each position of one output row in ``conv2d_chwn``
+    (p = y·N + n). ``"chwn_in"``: the image n of each value of one input row of all N
+    images, the run that the kernel offsets k_y = 0, 1, ... read shifted by k_y·N.
+    """
+    Ho = H - k + 1
+    flat = np.arange((Ho - 1) * H + Ho) % H
+    return {"flat": flat, "chwn_out": np.tile(np.arange(N), Ho),
+            "chwn_in": np.tile(np.arange(N), H), "H_out": np.array(Ho)}
+
+
+def plot_layouts(H: int = 6, k: int = 3, N: int = 3):
+    """The two compiled kernels' innermost runs, cell by cell.
+
+    Top: ``conv2d_direct``'s flat run over one image, with the wrapped positions
+    (computed, then dropped) hatched. Below: ``conv2d_chwn``'s run over one output row
+    of all N images (every position an output, coloured by image), and the input row
+    it reads, with the window of each kernel column k_y: the same run shifted by
+    whole images.
+    """
+    runs = layout_runs(H, k, N)
+    Ho = int(runs["H_out"])
+    flat, out, inp = runs["flat"], runs["chwn_out"], runs["chwn_in"]
+    colours = plt.get_cmap("Set2")(np.arange(N) % 8)
+    width = max(len(flat), len(inp))
+    fig, ax = plt.subplots(figsize=(min(11, 0.42 * width + 2.2), 3.6))
+
+    def strip(y0, values, kept, colour_of, label):
+        for p, (v, keep) in enumerate(zip(values, kept)):
+            ax.add_patch(Rectangle((p, y0), 1, 0.8, facecolor=colour_of(v) if keep else "white",
+                                   edgecolor="0.3", hatch=None if keep else "///", lw=0.8))
+        ax.text(-0.4, y0 + 0.4, label, ha="right", va="center", fontsize=9)
+
+    strip(4.2, flat, flat < Ho, lambda v: "#fdbf6f", "conv2d_direct\none image")
+    for p, y in enumerate(flat):
+        ax.text(p + 0.5, 4.6, f"{y}", ha="center", va="center", fontsize=7)
+    strip(2.4, out, np.ones(len(out), bool), lambda n: colours[n], "conv2d_chwn\noutput row")
+    strip(0.6, inp, np.ones(len(inp), bool), lambda n: colours[n], "input row,\nall images")
+    for y0, run in ((2.4, out), (0.6, inp)):            # the column y of each position
+        for p in range(len(run)):
+            ax.text(p + 0.5, y0 + 0.4, f"{p // N}", ha="center", va="center", fontsize=7)
+    ax.legend([Patch(facecolor=colours[n], edgecolor="0.3") for n in range(N)]
+              + [Patch(facecolor="white", edgecolor="0.3", hatch="///")],
+              [f"image {n}" for n in range(N)] + ["wrapped, dropped"],
+              loc="upper right", bbox_to_anchor=(1.0, 0.72), fontsize=7, frameon=False)
+    for ky in range(k):                                  # each kernel column's window
+        y = 0.45 - 0.18 * ky
+        ax.plot([ky * N + 0.05, ky * N + len(out) - 0.05], [y, y], color="0.2", lw=1.5)
+        ax.text(ky * N + len(out) + 0.2, y, f"k_y = {ky}", fontsize=7, va="center")
+    wasted = int(np.sum(flat >= Ho))
+    ax.set_title(f"{H}×{H} input, {k}×{k} kernel, {N} images (numbers: output or input "
+                 f"column y)\nflat run: {len(flat)} positions for {Ho * Ho} outputs, {wasted} "
+                 f"wrapped; batch innermost: {len(out)} positions, all outputs", fontsize=9)
+    ax.set_xlim(-0.2, width + 2.5)
+    ax.set_ylim(-0.2, 5.2)
+    ax.axis("off")
     return fig
