@@ -1,7 +1,8 @@
 """Compiled kernels: one source of truth for the loops dlkit runs fast.
 
-- :mod:`dlkit.kernels.cpu`: Numba CPU kernels (``@njit(parallel=True, cache=True)``)
-  for the direct convolution and its gradients, im2col/col2im and a blocked GEMM
+- :mod:`dlkit.kernels.cpu`: Numba CPU kernels (``@njit`` with ``prange`` loops on all
+  cores, ``cache=True``) for the direct convolution (image by image, and with the
+  batch innermost) and its gradients, im2col/col2im and a blocked GEMM
   written for teaching. Importing it imports numba; dlkit imports it only when a
   numba path is asked for.
 
