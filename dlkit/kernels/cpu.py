@@ -49,8 +49,8 @@ from numba import njit, prange  # noqa: E402
 #: What Numba may run in parallel: only the ``prange`` loops. With plain
 #: ``parallel=True`` Numba also turns array expressions (``np.zeros``, slice assignments,
 #: reductions) into parallel loops; outside a ``prange`` each of them wakes the sleeping
-#: thread pool, which costs tens of microseconds apiece on a small machine: as much as
-#: a whole small convolution. Inside a ``prange`` they run serially anyway.
+#: thread pool, which costs tens of microseconds apiece on a small machine: a sizeable
+#: share of a small layer's time. Inside a ``prange`` they run serially anyway.
 PARALLEL = dict(prange=True, comprehension=False, reduction=False, inplace_binop=False,
                 setitem=False, numpy=False, stencil=False, fusion=False)
 
