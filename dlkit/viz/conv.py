@@ -161,7 +161,7 @@ def layout_runs(H: int = 6, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
             "chwn_in": np.tile(np.arange(N), H), "H_out": np.array(Ho)}
 
 
-def plot_layouts(H: int = 6, k: int = 3, N: int = 3):
+def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
     """The two compiled kernels' innermost runs, cell by cell.
 
     Top: ``conv2d_direct``'s flat run over one image, with the wrapped positions
@@ -198,7 +198,7 @@ def plot_layouts(H: int = 6, k: int = 3, N: int = 3):
     for ky in range(k):                                  # each kernel column's window
         y = 0.45 - 0.18 * ky
         ax.plot([ky * N + 0.05, ky * N + len(out) - 0.05], [y, y], color="0.2", lw=1.5)
-        ax.text(ky * N + len(out) + 0.2, y, f"k_y = {ky}", fontsize=7, va="center")
+        ax.text(ky * N + len(out) + 0.2, y, f"$k_y = {ky}$", fontsize=8, va="center")
     wasted = int(np.sum(flat >= Ho))
     ax.set_title(f"{H}×{H} input, {k}×{k} kernel, {N} images (numbers: output or input "
                  f"column y)\nflat run: {len(flat)} positions for {Ho * Ho} outputs, {wasted} "
