@@ -10,9 +10,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+KERNELS := $(VENV)/.kernels-compiled
 JOBS ?= 2
 
-.PHONY: all book test unit nbtest execute lab bench assets clean
+.PHONY: all book test unit nbtest execute lab bench assets kernels venv clean
 
 all: book
 
@@ -25,6 +26,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+# Every Numba kernel compiled once into Numba's disk cache, so that no chapter, test or
+# benchmark pays the compile time (again whenever the kernels' source changes).
+$(KERNELS): $(STAMP) dlkit/kernels/cpu.py dlkit/kernels/warm.py
+	$(PY) -m dlkit.kernels
+	touch $@
+
+kernels: $(KERNELS)
+
 # Offline MathJax, require.js and the widget manager, from the npm registry.
 assets: $(STAMP)
 	$(PY) tools/assets.py
@@ -34,24 +43,24 @@ book: $(STAMP) assets
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-test: $(STAMP) assets
+test: $(KERNELS) assets
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests chapters \
 	    --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
 
-unit: $(STAMP)
+unit: $(KERNELS)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests
 
-nbtest: $(STAMP)
+nbtest: $(KERNELS)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile chapters \
 	    --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
 
-execute: $(STAMP)
+execute: $(KERNELS)
 	$(PY) tools/execute.py chapters
 
-lab: $(STAMP)
+lab: $(KERNELS)
 	$(VENV)/bin/jupyter lab chapters
 
-bench: $(STAMP)
+bench: $(KERNELS)
 	$(PY) -m dlkit.bench
 
 clean:

@@ -91,3 +91,23 @@ def test_layout_runs_count_what_the_kernels_compute(H, k, N):
     assert int(np.sum(runs["flat"] >= Ho)) == (Ho - 1) * (H - Ho)  # the wrapped ones
     assert len(runs["chwn_out"]) == Ho * N and len(runs["chwn_in"]) == H * N
     assert plot_layouts(H, k, min(N, 4)).axes
+
+
+def test_warm_compiles_every_kernel():
+    """``python -m dlkit.kernels`` (run by make) covers every kernel of dlkit.kernels.cpu,
+    for both dtypes: a kernel missing there would be compiled by the first chapter that
+    calls it."""
+    from numba.core.dispatcher import Dispatcher
+
+    from dlkit.kernels import warm
+
+    kernels = {n for n, f in vars(cpu).items() if isinstance(f, Dispatcher)}
+    assert len(kernels) >= 8
+    for dt in warm.DTYPES:
+        assert set(warm.calls(dt)) == kernels
+    seconds = warm.warm(("float32",), processes=1)        # in a fresh process, as make does
+    assert set(seconds) == {"float32"} and set(seconds["float32"]) == kernels
+    warm.compile_dtype("float64")                         # here: loads from the cache
+    for name in kernels:
+        dtypes = {str(sig[0].dtype) for sig in getattr(cpu, name).signatures}
+        assert "float64" in dtypes, name
