@@ -17,14 +17,16 @@ def output_size(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
     return (size + 2 * padding - k) // stride + 1
 
 
-def pad_input(x: np.ndarray, padding: int) -> np.ndarray:
-    """Zero-pad the two spatial axes of (N, C, H, W) by `padding` on each side."""
-    if padding == 0:
+def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.ndarray:
+    """Zero-pad the two spatial axes of (N, C, H, W): `padding` rows above and below,
+    `padding_w` (default: `padding`) columns left and right."""
+    ph = int(padding)
+    pw = ph if padding_w is None else int(padding_w)
+    if ph == 0 and pw == 0:
         return x
-    p = int(padding)
     N, C, H, W = x.shape
-    out = np.zeros((N, C, H + 2 * p, W + 2 * p), x.dtype)   # quicker than np.pad
-    out[:, :, p : p + H, p : p + W] = x
+    out = np.zeros((N, C, H + 2 * ph, W + 2 * pw), x.dtype)   # quicker than np.pad
+    out[:, :, ph : ph + H, pw : pw + W] = x
     return out
 
 

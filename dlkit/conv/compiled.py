@@ -56,7 +56,7 @@ def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     dw = cpu.conv2d_weight_grad(dout, xp, kh, kw, s)
     d = dilate(dout, s)
-    dpad = np.pad(d, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    dpad = pad_input(d, kh - 1, kw - 1)
     wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)   # (N, C, Hd+kh-1, ...)
     Hp, Wp = xp.shape[2:]
@@ -96,9 +96,7 @@ def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx:
         if not need_dx:
             return None, dw, db
         d = dilate(dout, s)
-        Hd, Wd = d.shape[2:]
-        dpad = np.zeros(d.shape[:2] + (Hd + 2 * (kh - 1), Wd + 2 * (kw - 1)), d.dtype)
-        dpad[:, :, kh - 1 : kh - 1 + Hd, kw - 1 : kw - 1 + Wd] = d
+        dpad = pad_input(d, kh - 1, kw - 1)
         wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)
         if full.shape[2:] != xp.shape[2:]:          # rows/cols a stride never reached

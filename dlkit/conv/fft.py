@@ -64,7 +64,7 @@ def conv2d_fft_backward(dout, x, w, stride: int = 1, padding: int = 0):
     dw = _fft_correlate(xc.transpose(1, 0, 2, 3), d.transpose(1, 0, 2, 3), (kh, kw))
     dw = dw.transpose(1, 0, 2, 3).astype(x.dtype)
     # dx = full correlation of d with the flipped, channel-swapped kernel
-    dpad = np.pad(d, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    dpad = pad_input(d, kh - 1, kw - 1)
     wflip = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
     dxc = _fft_correlate(dpad, wflip, (Hd + kh - 1, Wd + kw - 1)).astype(x.dtype)
     dxp = np.zeros_like(xp)

@@ -60,8 +60,6 @@ def _jit() -> dict:
     return dict(parallel=dict(PARALLEL), cache=True, fastmath=True)
 
 
-
-
 @njit(**_jit())
 def conv2d_direct(xp, w, b, stride):
     """Direct convolution of an already padded input.

@@ -146,7 +146,7 @@ def plot_timings(ks: Sequence[int], times: Mapping[str, Sequence[float]], ax=Non
     return fig
 
 
-def layout_runs(H: int = 6, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
+def layout_runs(H: int = 5, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
     """The runs the two compiled kernels sweep, for an H×H input and a k×k kernel.
 
     ``"flat"``: the output column y of each position of ``conv2d_direct``'s flat run over
@@ -158,7 +158,7 @@ def layout_runs(H: int = 6, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
     Ho = H - k + 1
     flat = np.arange((Ho - 1) * H + Ho) % H
     return {"flat": flat, "chwn_out": np.tile(np.arange(N), Ho),
-            "chwn_in": np.tile(np.arange(N), H), "H_out": np.array(Ho)}
+            "chwn_in": np.tile(np.arange(N), H)}
 
 
 def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
@@ -171,7 +171,7 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
     whole images.
     """
     runs = layout_runs(H, k, N)
-    Ho = int(runs["H_out"])
+    Ho = H - k + 1
     flat, out, inp = runs["flat"], runs["chwn_out"], runs["chwn_in"]
     colours = plt.get_cmap("Set2")(np.arange(N) % 8)
     width = max(len(flat), len(inp))
