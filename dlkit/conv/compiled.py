@@ -42,6 +42,23 @@ def conv2d_numba(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
     return _kernels().conv2d_direct(xp, w, b, s)
 
 
+def _padded_input_grad(dout, w, stride: int, xp):
+    """The gradient with respect to the padded input xp, by the compiled direct kernel.
+
+    A 'full' correlation: dout, dilated by the stride and padded by kh − 1, kw − 1, is
+    correlated with the kernel flipped in both axes and with its channel axes swapped.
+    """
+    F, C, kh, kw = w.shape
+    dpad = pad_input(dilate(dout, stride), kh - 1, kw - 1)
+    wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    full = _kernels().conv2d_direct(dpad, wflip, np.zeros(C, xp.dtype), 1)
+    if full.shape[2:] == xp.shape[2:]:
+        return full
+    dxp = np.zeros_like(xp)                          # rows/cols a stride never reached
+    dxp[:, :, : full.shape[2], : full.shape[3]] = full
+    return dxp
+
+
 def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
     """Gradients by the compiled kernels: dx (N, C, H, W), dw (F, C, kh, kw), db (F,).
 
@@ -55,16 +72,7 @@ def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
     xp = np.ascontiguousarray(pad_input(x, p))
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     dw = cpu.conv2d_weight_grad(dout, xp, kh, kw, s)
-    d = dilate(dout, s)
-    dpad = pad_input(d, kh - 1, kw - 1)
-    wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)   # (N, C, Hd+kh-1, ...)
-    Hp, Wp = xp.shape[2:]
-    if full.shape[2:] != (Hp, Wp):                   # rows/cols a stride never reached
-        dxp = np.zeros_like(xp)
-        dxp[:, :, : full.shape[2], : full.shape[3]] = full
-    else:
-        dxp = full
+    dxp = _padded_input_grad(dout, w, s, xp)
     dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
@@ -95,14 +103,6 @@ def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx:
         dw = cpu.conv2d_weight_grad(dout, xp, kh, kw, s)
         if not need_dx:
             return None, dw, db
-        d = dilate(dout, s)
-        dpad = pad_input(d, kh - 1, kw - 1)
-        wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        full = cpu.conv2d_direct(dpad, wflip, np.zeros(C, x.dtype), 1)
-        if full.shape[2:] != xp.shape[2:]:          # rows/cols a stride never reached
-            dxp = np.zeros_like(xp)
-            dxp[:, :, : full.shape[2], : full.shape[3]] = full
-        else:
-            dxp = full
+        dxp = _padded_input_grad(dout, w, s, xp)
     dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
     return dx, dw, db
