@@ -7,6 +7,7 @@ every machine. For MNIST see :func:`dlkit.data.load_mnist`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 
@@ -40,8 +41,7 @@ def load_digits(test_size: float = 0.25, *, flat: bool = True, seed=0,
     flat : True gives X of shape (N, 64); False gives images (N, 1, 8, 8).
     scale : divide pixel values by 16 so they lie in [0, 1].
     """
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size}")
+    _check_digits_args(test_size, flat, scale)
     from sklearn.datasets import load_digits as _sk
 
     d = _sk()
@@ -55,3 +55,17 @@ def load_digits(test_size: float = 0.25, *, flat: bool = True, seed=0,
     if not flat:
         X = X.reshape(-1, 1, 8, 8)
     return Split(X[n_test:], y[n_test:], X[:n_test], y[:n_test])
+
+
+def _check_digits_args(test_size, flat, scale) -> None:
+    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, Real):
+        raise TypeError(f"load_digits: test_size must be a fraction in (0, 1), got "
+                        f"{test_size!r} ({type(test_size).__name__}); e.g. test_size=0.25")
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size}")
+    if not 1 <= int(round(test_size * 1797)) <= 1796:
+        raise ValueError(f"load_digits: test_size={test_size} leaves an empty train or test "
+                         "set of the 1,797 digits; pass a fraction between 0.001 and 0.999")
+    for name, value in (("flat", flat), ("scale", scale)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"load_digits({name}=...) must be True or False, got {value!r}")
