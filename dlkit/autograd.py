@@ -19,7 +19,20 @@ every ``backward()``, so calling it again gives the same answer.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Iterable
+
+
+def _number(data, who: str = "Value") -> float:
+    """`data` as a float: a real number (int, float, numpy scalar), not a bool or a str."""
+    if type(data) is float or type(data) is int:          # the common case, fast
+        return float(data)
+    if isinstance(data, bool) or not isinstance(data, numbers.Real):
+        hint = " (a Value holds one number: use float(x) for a 1-element array)" if hasattr(
+            data, "shape") else ""
+        raise TypeError(f"{who} needs a real number, got {data!r} ({type(data).__name__})"
+                        f"{hint}")
+    return float(data)
 
 
 class Value:
@@ -29,11 +42,13 @@ class Value:
 
     def __init__(self, data: float, _prev: Iterable["Value"] = (), _op: str = "",
                  label: str = ""):
-        self.data = float(data)
+        self.data = _number(data)
         self.grad = 0.0
         self._prev = tuple(_prev)
         self._op = _op
         self._backward: Callable[[], None] = lambda: None
+        if not isinstance(label, str):
+            raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.label = label
 
     # -- operations: forward, then the local chain rule ---------------------------------
@@ -58,8 +73,7 @@ class Value:
         return out
 
     def __pow__(self, k: float) -> "Value":
-        if not isinstance(k, (int, float)):
-            raise TypeError("Value ** k supports a constant exponent k (int or float) only")
+        _check_power(self.data, k)
         out = Value(self.data**k, (self,), f"**{k:g}")
 
         def _backward():
@@ -149,8 +163,26 @@ class Value:
         return f"Value({name}{self.data:.4g}, grad={self.grad:.4g})"
 
 
+def _check_power(base: float, k) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, float)):
+        raise TypeError("Value ** k supports a constant exponent k (int or float) only, "
+                        f"got {k!r}")
+    if base == 0 and k < 0:
+        raise ValueError(f"Value(0) ** {k} divides by zero (also x / Value(0))")
+    if base < 0 and not float(k).is_integer():
+        raise ValueError(f"Value({base:g}) ** {k:g} is not a real number: a negative base "
+                         "needs an integer exponent")
+
+
+def _check_root(root, who: str) -> None:
+    if not isinstance(root, Value):
+        raise TypeError(f"{who} needs a Value (the output of a computation), got "
+                        f"{type(root).__name__}")
+
+
 def topological_order(root: Value) -> list[Value]:
     """Nodes of root's graph, each after all the nodes it was computed from."""
+    _check_root(root, "topological_order")
     order, seen = [], set()
     stack = [(root, False)]
     while stack:  # iterative depth-first search, so deep graphs do not hit recursion limits
@@ -170,6 +202,7 @@ def draw_graph(root: Value, ax=None, *, show_grad: bool = True):
     Boxes are values (label, data and, after ``backward()``, grad); circles are the
     operations that produced them. Columns are the longest path from an input.
     """
+    _check_root(root, "draw_graph")
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch
 

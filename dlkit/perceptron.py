@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from dlkit.nn.activations import sigmoid
+from dlkit.nn.core import check_flag, check_int, check_numeric, check_real
 
 __all__ = [
     "step", "sigmoid", "ACTIVATIONS", "Neuron", "GATE_WEIGHTS", "gate_unit", "GateNetwork",
@@ -44,6 +45,7 @@ def step(z) -> np.ndarray:
     The threshold rule "output 1 if w · x > threshold" is the same as step(w · x + b)
     with b = −threshold.
     """
+    z = check_numeric(z, "step")
     return (np.asarray(z) > 0).astype(np.int64)
 
 
@@ -51,8 +53,14 @@ def step(z) -> np.ndarray:
 ACTIVATIONS: dict[str, Callable] = {"step": step, "sigmoid": sigmoid}
 
 
+def _real_matrix(X, name: str, who: str) -> np.ndarray:
+    """X as a float64 array; None, strings and objects are a TypeError."""
+    check_numeric(X, f"{who} {name}")
+    return np.asarray(X, dtype=np.float64)
+
+
 def _as_inputs(X, n_inputs: int, who: str) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+    X = _real_matrix(X, "input X", who)
     if X.ndim == 1 and n_inputs == 1:
         X = X[:, None]
     if X.ndim == 1 and X.shape[0] == n_inputs:
@@ -89,10 +97,17 @@ class Neuron:
     name: str = ""
 
     def __post_init__(self):
-        self.w = np.atleast_1d(np.asarray(self.w, dtype=np.float64))
-        if self.w.ndim != 1:
+        self.w = np.atleast_1d(_real_matrix(self.w, "weights w", "Neuron"))
+        if self.w.ndim != 1 or self.w.size == 0:
             raise ValueError(f"Neuron weights must be a vector, got shape {self.w.shape}")
-        self.b = float(self.b)
+        if not np.isfinite(self.w).all():
+            raise ValueError(f"Neuron weights must be finite, got {self.w}")
+        self.b = check_real(self.b, "bias b", "Neuron")
+        if not isinstance(self.activation, str):
+            raise TypeError(f"Neuron activation must be a name, 'step' or 'sigmoid', got "
+                            f"{self.activation!r}")
+        if not isinstance(self.name, str):
+            raise TypeError(f"Neuron name must be a str, got {type(self.name).__name__}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {self.activation!r} for a Neuron: choose one of "
@@ -118,6 +133,7 @@ class Neuron:
 
     def scaled(self, c: float) -> "Neuron":
         """The unit with weights and bias multiplied by c: same line, steeper sigmoid."""
+        c = check_real(c, "c", f"{self!r}.scaled")
         return Neuron(self.w * c, self.b * c, self.activation, self.name)
 
     def formula(self) -> str:
@@ -149,6 +165,8 @@ def gate_unit(name: str, activation: str = "sigmoid", scale: float = 1.0) -> Neu
     ``scale`` multiplies weights and bias: ``gate_unit('AND', scale=0.1)`` is
     g(-3 + 2 x1 + 2 x2), the same decision line with a much softer sigmoid.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"gate_unit needs a gate name such as 'AND', got {name!r}")
     key = name.strip().upper()
     if key not in GATE_WEIGHTS:
         raise ValueError(
@@ -156,13 +174,16 @@ def gate_unit(name: str, activation: str = "sigmoid", scale: float = 1.0) -> Neu
             f"{', '.join(GATE_WEIGHTS)} (XOR and XNOR need two layers: see xnor_network)"
         )
     w, b = GATE_WEIGHTS[key]
+    scale = check_real(scale, "scale", "gate_unit")
     return Neuron(np.array(w) * scale, b * scale, activation, key)
 
 
 def truth_table_inputs(n_inputs: int = 2) -> np.ndarray:
     """All 2**n 0/1 input rows in binary order, shape (2**n, n): (0,0), (0,1), (1,0), (1,1)."""
-    if n_inputs < 1:
-        raise ValueError(f"n_inputs must be >= 1, got {n_inputs}")
+    if isinstance(n_inputs, (int, np.integer)) and not isinstance(n_inputs, bool) and (
+            n_inputs < 1 or n_inputs > 24):
+        raise ValueError(f"n_inputs must be in 1..24 (2**n rows), got {n_inputs}")
+    n_inputs = check_int(n_inputs, "n_inputs", "truth_table_inputs")
     rows = np.arange(2**n_inputs)[:, None] >> np.arange(n_inputs - 1, -1, -1)
     return (rows & 1).astype(np.float64)
 
@@ -186,6 +207,12 @@ class GateNetwork:
     name: str = ""
 
     def __post_init__(self):
+        self.hidden = list(self.hidden)
+        for i, u in enumerate(self.hidden + [self.output]):
+            if not isinstance(u, Neuron):
+                where = "output" if i == len(self.hidden) else f"hidden[{i}]"
+                raise TypeError(f"GateNetwork {where} must be a Neuron, got "
+                                f"{type(u).__name__}; build units with Neuron(w, b) or gate_unit")
         if len(self.hidden) != self.output.n_inputs:
             raise ValueError(
                 f"the output unit has {self.output.n_inputs} inputs but there are "
@@ -286,6 +313,41 @@ class PerceptronResult:
         return text
 
 
+def _check_perceptron_args(X, y, lr, max_epochs, w0, b0, shuffle, stop_on_cycle):
+    """The checked inputs of :func:`train_perceptron`: X (N, n), y (N,) int64 in {0, 1},
+    w (n,) and b as floats."""
+    who = "train_perceptron"
+    X, y = _check_examples(X, y, who)
+    check_real(lr, "learning rate lr", who, low=0.0, low_open=True)
+    check_int(max_epochs, "max_epochs", who)
+    check_flag(shuffle, "shuffle", who)
+    check_flag(stop_on_cycle, "stop_on_cycle", who)
+    w = np.zeros(X.shape[1]) if w0 is None else _real_matrix(w0, "w0", who).copy()
+    if w.shape != (X.shape[1],):
+        raise ValueError(f"w0 must have shape ({X.shape[1]},), got {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError(f"{who}: w0 must be finite, got {w}")
+    return X, y.astype(np.int64), w, check_real(b0, "b0", who)
+
+
+def _check_examples(X, y, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """X (N, n) finite floats and y (N,) of 0s and 1s, with N >= 1."""
+    X = _real_matrix(X, "X", who)
+    if X.ndim != 2:
+        raise ValueError(f"{who} needs X of shape (N, n), got {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{who} got X of shape {X.shape}; it needs at least one example "
+                         "with at least one input")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{who} got a non-finite input in X; check the data")
+    y = np.asarray(check_numeric(y, f"{who} y"))
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("perceptron targets must be 0 or 1")
+    return X, y
+
+
 def train_perceptron(X, y, *, lr: float = 1.0, max_epochs: int = 100, w0=None, b0: float = 0.0,
                      shuffle: bool = False, seed=0, stop_on_cycle: bool = False
                      ) -> PerceptronResult:
@@ -318,21 +380,7 @@ def train_perceptron(X, y, *, lr: float = 1.0, max_epochs: int = 100, w0=None, b
     """
     from dlkit import rng as _rng
 
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"train_perceptron needs X of shape (N, n), got {X.shape}")
-    y = np.asarray(y)
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError("perceptron targets must be 0 or 1")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"learning rate must be a positive number, got lr={lr}")
-    y = y.astype(np.int64)
-    w = np.zeros(X.shape[1]) if w0 is None else np.array(w0, dtype=np.float64)
-    if w.shape != (X.shape[1],):
-        raise ValueError(f"w0 must have shape ({X.shape[1]},), got {w.shape}")
-    b = float(b0)
+    X, y, w, b = _check_perceptron_args(X, y, lr, max_epochs, w0, b0, shuffle, stop_on_cycle)
     g = _rng(seed)
     res = PerceptronResult(w, b, False, 0)
     seen: dict[tuple, int] = {}
@@ -372,10 +420,7 @@ def linearly_separable(X, y) -> bool:
     """
     from scipy.optimize import linprog
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"need X (N, n) and y (N,), got {X.shape} and {y.shape}")
+    X, y = _check_examples(X, y, "linearly_separable")
     s = np.where(y.astype(bool), 1.0, -1.0)
     A = -s[:, None] * np.column_stack([X, np.ones(len(X))])
     n = X.shape[1] + 1

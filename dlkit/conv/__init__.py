@@ -25,7 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.conv.common import check_conv_args, dilate, output_size, pad_input
+from dlkit.conv.common import (
+    check_conv_args,
+    check_conv_dout,
+    check_int_arg,
+    dilate,
+    output_size,
+    pad_input,
+)
 from dlkit.conv.compiled import conv2d_fast_backward, conv2d_numba, conv2d_numba_backward
 from dlkit.conv.cost import (
     direct_mults,
@@ -41,7 +48,7 @@ from dlkit.conv.winograd import AT, BT, G, conv2d_winograd, winograd_check
 
 __all__ = [
     "ALGORITHMS", "conv2d", "conv2d_backward", "choose_algorithm", "output_size", "pad_input",
-    "dilate", "check_conv_args",
+    "dilate", "check_conv_args", "check_conv_dout",
     "conv2d_direct", "conv2d_direct_loops", "conv2d_direct_backward",
     "im2col", "col2im", "conv2d_im2col", "conv2d_im2col_backward",
     "conv2d_winograd", "winograd_check", "BT", "G", "AT",
@@ -61,6 +68,13 @@ _FORWARD = {
 }
 
 
+def _check_choice(algorithm, stride) -> None:
+    if not isinstance(algorithm, str):
+        raise TypeError(f"conv2d: algorithm must be a name (str), got {algorithm!r}; choose "
+                        f"'auto' or one of {', '.join(repr(a) for a in ALGORITHMS)}")
+    check_int_arg(stride, "stride", "conv2d", 1)
+
+
 def choose_algorithm(algorithm: str, kernel_shape, stride: int = 1) -> str:
     """Resolve ``"auto"`` (and check the name): the fastest correct path on a CPU.
 
@@ -68,6 +82,7 @@ def choose_algorithm(algorithm: str, kernel_shape, stride: int = 1) -> str:
     numba is installed) it is the compiled direct kernel (no unfolded copy, parallel
     over images and channels); on the ``numpy`` reference backend it is im2col + GEMM.
     """
+    _check_choice(algorithm, stride)
     if algorithm == "auto":
         from dlkit.backend import get_backend
 
@@ -114,7 +129,7 @@ def conv2d_backward(dout, x, w, stride: int = 1, padding: int = 0, algorithm: st
     F, C = w.shape[:2]
     from dlkit.conv.im2col import im2col as _im2col
 
-    dout = np.asarray(dout, x.dtype)
+    dout = np.asarray(check_conv_dout(dout, x, w, s, p, "conv2d_backward"), x.dtype)
     dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)
     dw = (dout_m @ _im2col(x, 3, 3, 1, p).T).reshape(w.shape)
     dxp = conv2d_winograd(dout, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), None, 1, 2)

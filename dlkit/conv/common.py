@@ -20,8 +20,8 @@ def output_size(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
 def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.ndarray:
     """Zero-pad the two spatial axes of (N, C, H, W): `padding` rows above and below,
     `padding_w` (default: `padding`) columns left and right."""
-    ph = int(padding)
-    pw = ph if padding_w is None else int(padding_w)
+    ph = check_int_arg(padding, "padding", "pad_input", 0)
+    pw = ph if padding_w is None else check_int_arg(padding_w, "padding_w", "pad_input", 0)
     if ph == 0 and pw == 0:
         return x
     N, C, H, W = x.shape
@@ -30,13 +30,44 @@ def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.n
     return out
 
 
+def check_int_arg(v, name: str, who: str, minimum: int) -> int:
+    """`v` as an int >= `minimum`; a bool, a float (even 2.0) or a str is a TypeError."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        whole = isinstance(v, (float, np.floating)) and float(v).is_integer()
+        raise TypeError(
+            f"{who}: {name} must be an int, got {v!r} ({type(v).__name__}); "
+            + (f"pass {name}={int(v)}" if whole else "pass a whole number")
+        )
+    if v < minimum:
+        what = "a positive int" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{who}: {name} must be {what}, got {v}")
+    return int(v)
+
+
+def as_real_array(a, name: str, who: str) -> np.ndarray:
+    """`a` as a numpy array of real numbers (float, int or bool); None, strings, objects
+    and complex numbers are a TypeError."""
+    if a is None or isinstance(a, (str, bytes)):
+        raise TypeError(f"{who}: {name} must be a numpy array, got {a!r}")
+    try:
+        a = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{who}: {name} must be a numpy array of real numbers, got "
+                        f"{type(a).__name__}") from exc
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{who}: {name} has dtype {a.dtype}; pass real numbers "
+                        f"(e.g. np.asarray({name}, dtype=np.float64))")
+    return a
+
+
 def check_conv_args(x, w, b=None, stride: int = 1, padding: int = 0, who: str = "conv2d"):
     """Validate the arguments of a convolution; return (x, w, b, stride, padding) as arrays.
 
-    Raises a ValueError that names the mismatch and the fix.
+    Raises a TypeError (wrong type: stride 1.5, a str input) or a ValueError (wrong
+    shape or value) that names the mismatch and the fix.
     """
-    x = np.asarray(x)
-    w = np.asarray(w)
+    x = as_real_array(x, "the input x", who)
+    w = as_real_array(w, "the kernel w", who)
     if w.ndim != 4:
         raise ValueError(f"{who}: the kernel must have shape (F, C, kh, kw), got {w.shape}")
     if x.ndim != 4:
@@ -49,11 +80,10 @@ def check_conv_args(x, w, b=None, stride: int = 1, padding: int = 0, who: str = 
             f"{who}: the input has {x.shape[1]} channels but the kernel expects {w.shape[1]} "
             f"(input {x.shape}, kernel {w.shape})"
         )
-    stride, padding = int(stride), int(padding)
-    if stride < 1:
-        raise ValueError(f"{who}: stride must be a positive int, got {stride}")
-    if padding < 0:
-        raise ValueError(f"{who}: padding must be >= 0, got {padding}")
+    if 0 in w.shape:
+        raise ValueError(f"{who}: the kernel has an empty axis, shape {w.shape}")
+    stride = check_int_arg(stride, "stride", who, 1)
+    padding = check_int_arg(padding, "padding", who, 0)
     kh, kw = w.shape[2:]
     H, W = x.shape[2:]
     if H + 2 * padding < kh or W + 2 * padding < kw:
@@ -62,7 +92,7 @@ def check_conv_args(x, w, b=None, stride: int = 1, padding: int = 0, who: str = 
             f"{H + 2 * padding}x{W + 2 * padding}; pad more or use a smaller kernel"
         )
     if b is not None:
-        b = np.asarray(b)
+        b = as_real_array(b, "the bias b", who)
         if b.shape != (w.shape[0],):
             raise ValueError(f"{who}: the bias must have shape ({w.shape[0]},), got {b.shape}")
     dtype = np.result_type(x.dtype, w.dtype, np.float32)
@@ -71,6 +101,71 @@ def check_conv_args(x, w, b=None, stride: int = 1, padding: int = 0, who: str = 
     if b is not None:
         b = b.astype(dtype, copy=False)
     return x, w, b, stride, padding
+
+
+def check_unfold_args(x, kh, kw, stride, padding, who: str = "im2col") -> np.ndarray:
+    """Validate the arguments of :func:`dlkit.conv.im2col`; return x as an array.
+
+    x must be a real (N, C, H, W) array, kh and kw positive ints, stride an int >= 1,
+    padding an int >= 0, and the kh×kw window must fit in the padded image.
+    """
+    x = as_real_array(x, "the input x", who)
+    if x.ndim != 4:
+        raise ValueError(f"{who}: the input must have shape (N, C, H, W), got {x.shape}")
+    kh, kw = check_int_arg(kh, "kh", who, 1), check_int_arg(kw, "kw", who, 1)
+    check_int_arg(stride, "stride", who, 1)
+    padding = check_int_arg(padding, "padding", who, 0)
+    H, W = x.shape[2:]
+    if H + 2 * padding < kh or W + 2 * padding < kw:
+        raise ValueError(
+            f"{who}: the {kh}x{kw} window is larger than the padded input "
+            f"{H + 2 * padding}x{W + 2 * padding}; pad more or use a smaller window"
+        )
+    return x
+
+
+def check_col2im_args(cols, x_shape, kh, kw, stride, padding, who: str = "col2im"):
+    """Validate the arguments of :func:`dlkit.conv.col2im`; return (cols, x_shape).
+
+    cols must have the shape im2col gives for an input of x_shape: (C·kh·kw, N·H_out·W_out).
+    """
+    cols = as_real_array(cols, "cols", who)
+    if not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4:
+        raise TypeError(f"{who}: x_shape must be the input's shape (N, C, H, W), got "
+                        f"{x_shape!r}")
+    N, C, H, W = (check_int_arg(v, f"x_shape[{i}]", who, 1) for i, v in enumerate(x_shape))
+    check_unfold_args(np.empty((0, 0, H, W)), kh, kw, stride, padding, who)
+    want = (C * kh * kw, N * output_size(H, kh, stride, padding)
+            * output_size(W, kw, stride, padding))
+    if cols.shape != want:
+        raise ValueError(f"{who}: cols has shape {cols.shape}, but im2col of an input "
+                         f"{tuple(x_shape)} with a {kh}x{kw} window, stride {stride} and "
+                         f"padding {padding} has shape {want}")
+    return cols, (N, C, H, W)
+
+
+def check_conv_dout(dout, x: np.ndarray, w: np.ndarray, stride: int, padding: int,
+                    who: str) -> np.ndarray:
+    """Validate the gradient of a convolution's output against its (checked) arguments.
+
+    dout must be a float array of exactly (N, F, H_out, W_out): the compiled kernels
+    index it by the shapes of x and w, so a wrong shape would read out of bounds.
+    Returns dout as an array, its dtype unchanged.
+    """
+    N, F = x.shape[0], w.shape[0]
+    want = (N, F, output_size(x.shape[2], w.shape[2], stride, padding),
+            output_size(x.shape[3], w.shape[3], stride, padding))
+    dout = as_real_array(dout, "dout", who)
+    if dout.dtype.kind != "f":
+        raise TypeError(f"{who}: dout has dtype {dout.dtype}; pass a floating-point gradient "
+                        f"of shape {want}")
+    if dout.shape != want:
+        raise ValueError(
+            f"{who}: dout has shape {dout.shape}, but the convolution of x {x.shape} with w "
+            f"{w.shape} (stride {stride}, padding {padding}) outputs {want}; pass the "
+            "gradient of that output"
+        )
+    return dout
 
 
 def add_bias(out: np.ndarray, b) -> np.ndarray:
@@ -87,7 +182,7 @@ def dilate(dout: np.ndarray, stride: int) -> np.ndarray:
     every s-th position; its gradient is therefore the stride-1 gradient of this
     'dilated' dout, zero at the positions that were dropped.
     """
-    if stride == 1:
+    if check_int_arg(stride, "stride", "dilate", 1) == 1:
         return dout
     N, F, Ho, Wo = dout.shape
     d = np.zeros((N, F, (Ho - 1) * stride + 1, (Wo - 1) * stride + 1), dout.dtype)

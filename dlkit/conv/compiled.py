@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.conv.common import check_conv_args, dilate, pad_input
+from dlkit.conv.common import check_conv_args, check_conv_dout, dilate, pad_input
 
 
 #: Receptive-field size C·kh·kw from which dw is computed by a GEMM (measured on a
@@ -67,6 +67,7 @@ def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
     swapped, which is exactly what the forward kernel computes.
     """
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_numba_backward")
+    dout = check_conv_dout(dout, x, w, s, p, "conv2d_numba_backward")
     cpu = _kernels()
     F, C, kh, kw = w.shape
     xp = np.ascontiguousarray(pad_input(x, p))
@@ -88,6 +89,7 @@ def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx:
     network's first layer, whose input needs no gradient).
     """
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_fast_backward")
+    dout = check_conv_dout(dout, x, w, s, p, "conv2d_fast_backward")
     cpu = _kernels()
     F, C, kh, kw = w.shape
     xp = np.ascontiguousarray(pad_input(x, p))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.conv.common import add_bias, check_conv_args, output_size, pad_input
+from dlkit.conv.common import add_bias, check_conv_args, check_conv_dout, output_size, pad_input
 
 
 def conv2d_direct_loops(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
@@ -68,6 +68,7 @@ def conv2d_direct_backward(dout, x, w, stride: int = 1, padding: int = 0):
     shifted window of dx receives wᵀ · dout.
     """
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_direct_backward")
+    dout = check_conv_dout(dout, x, w, s, p, "conv2d_direct_backward")
     xp = pad_input(x, p)
     F, C, kh, kw = w.shape
     Ho, Wo = dout.shape[2:]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.conv.common import check_conv_args, dilate, output_size, pad_input
+from dlkit.conv.common import check_conv_args, check_conv_dout, dilate, output_size, pad_input
 
 
 def _fft_correlate(a: np.ndarray, k: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
@@ -55,6 +55,7 @@ def conv2d_fft_backward(dout, x, w, stride: int = 1, padding: int = 0):
     A stride is handled by :func:`dlkit.conv.common.dilate`.
     """
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_fft_backward")
+    dout = check_conv_dout(dout, x, w, s, p, "conv2d_fft_backward")
     xp = pad_input(x, p)
     F, C, kh, kw = w.shape
     d = dilate(np.asarray(dout, x.dtype), s)                 # (N, F, Hd, Wd), stride 1

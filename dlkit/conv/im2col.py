@@ -17,7 +17,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlkit.conv.common import check_conv_args, output_size, pad_input
+from dlkit.conv.common import (
+    check_col2im_args,
+    check_conv_args,
+    check_conv_dout,
+    check_unfold_args,
+    output_size,
+    pad_input,
+)
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -> np.ndarray:
@@ -25,6 +32,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -
 
     Row index (c, k_x, k_y) in C order; column index (n, x, y) in C order.
     """
+    x = check_unfold_args(x, kh, kw, stride, padding)
     xp = pad_input(x, padding)
     # windows[n, c, x, y, k_x, k_y] = xp[n, c, s·x + k_x, s·y + k_y]: a view, no copy yet
     windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
@@ -40,6 +48,7 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
     cols (C·kh·kw, N·H_out·W_out) -> (N, C, H, W). Positions seen by several windows
     receive the sum of their entries.
     """
+    cols, x_shape = check_col2im_args(cols, x_shape, kh, kw, stride, padding)
     N, C, H, W = x_shape
     Hp, Wp = H + 2 * padding, W + 2 * padding
     Ho, Wo = output_size(H, kh, stride, padding), output_size(W, kw, stride, padding)
@@ -75,6 +84,7 @@ def conv2d_im2col_backward(dout, x, w, stride: int = 1, padding: int = 0, cols=N
     Pass the forward pass's ``cols`` to skip unfolding x again.
     """
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_im2col_backward")
+    dout = check_conv_dout(dout, x, w, s, p, "conv2d_im2col_backward")
     F, C, kh, kw = w.shape
     if cols is None:
         cols = im2col(x, kh, kw, s, p)

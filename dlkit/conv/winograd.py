@@ -28,6 +28,9 @@ AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
 
 def winograd_check(kernel_shape, stride: int, who: str = "conv2d_winograd") -> None:
     """Raise a clear error where F(2×2, 3×3) does not apply."""
+    if len(tuple(kernel_shape)) != 4:
+        raise ValueError(f"{who}: the kernel must have shape (F, C, 3, 3), got "
+                         f"{tuple(kernel_shape)}")
     kh, kw = tuple(kernel_shape)[2:]
     if (kh, kw) != (3, 3):
         raise ValueError(

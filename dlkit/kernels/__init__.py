@@ -7,4 +7,8 @@
   numba path is asked for.
 
 Every kernel is tested against a numpy reference (tests/test_kernels.py).
+
+The kernels trust their arguments (a compiled loop does not check bounds): shapes,
+dtypes, strides and paddings are checked by their Python callers, the layers of
+:mod:`dlkit.nn` and the functions of :mod:`dlkit.conv`, before a kernel runs.
 """

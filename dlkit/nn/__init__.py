@@ -30,7 +30,15 @@ from dlkit.nn.activations import (
     tanh,
     tanh_prime,
 )
-from dlkit.nn.core import Layer, Param, Sequential, check_array, parameters_of
+from dlkit.nn.core import (
+    BackwardBeforeForwardError,
+    Layer,
+    Param,
+    Sequential,
+    check_array,
+    check_dout,
+    parameters_of,
+)
 from dlkit.nn.conv import AvgPool2d, Conv2d, Dropout, Flatten, MaxPool2d
 from dlkit.nn.gradcheck import GradCheck, check_layer, check_loss, numerical_gradient, rel_error
 from dlkit.nn.linear import Linear
@@ -45,7 +53,8 @@ from dlkit.nn.losses import (
 )
 
 __all__ = [
-    "init", "Layer", "Param", "Sequential", "check_array", "parameters_of",
+    "init", "Layer", "Param", "Sequential", "check_array", "check_dout", "parameters_of",
+    "BackwardBeforeForwardError",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout",
     "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Identity", "Softmax", "Maxout",
     "get_activation", "ACTIVATIONS",
@@ -65,7 +74,11 @@ def mlp(sizes, activation: str = "relu", *, seed=0, init=None, dtype=None) -> Se
     """
     import numpy as np
 
-    sizes = list(sizes)
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError(f"mlp needs a list of layer sizes such as [784, 100, 10], got "
+                        f"{sizes!r}") from None
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least an input and an output size, got {sizes}")
     if init is None:

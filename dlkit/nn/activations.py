@@ -23,12 +23,21 @@ import numpy as np
 
 from dlkit import rng as _rng
 from dlkit.nn import init as _init
-from dlkit.nn.core import Layer, Param, check_array
+from dlkit.nn.core import (
+    Layer,
+    Param,
+    check_array,
+    check_float_dtype,
+    check_int,
+    check_numeric,
+    check_real,
+)
 
 LEAKY_SLOPE = 0.1
 
 
 def sigmoid(z):
+    z = check_numeric(z, "sigmoid")
     # Written with exp(-|z|) so that large |z| neither overflows nor loses precision.
     z = np.asarray(z, dtype=np.result_type(z, np.float32))
     e = np.exp(-np.abs(z))
@@ -36,41 +45,50 @@ def sigmoid(z):
 
 
 def sigmoid_prime(z):
+    z = check_numeric(z, "sigmoid_prime")
     s = sigmoid(z)
     return s * (1 - s)
 
 
 def tanh(z):
+    z = check_numeric(z, "tanh")
     return np.tanh(z)
 
 
 def tanh_prime(z):
+    z = check_numeric(z, "tanh_prime")
     return 1 - np.tanh(z) ** 2
 
 
 def relu(z):
+    z = check_numeric(z, "relu")
     return np.maximum(z, 0)
 
 
 def relu_prime(z):
+    z = check_numeric(z, "relu_prime")
     return (np.asarray(z) > 0).astype(np.result_type(z, np.float32))
 
 
 def leaky_relu(z, slope: float = LEAKY_SLOPE):
+    z, slope = check_numeric(z, "leaky_relu"), check_numeric(slope, "leaky_relu slope")
     return np.maximum(z, np.multiply(slope, z))
 
 
 def leaky_relu_prime(z, slope: float = LEAKY_SLOPE):
+    z, slope = check_numeric(z, "leaky_relu_prime"), check_numeric(slope, "leaky_relu_prime slope")
     z = np.asarray(z)
     return np.where(z > 0, 1.0, slope).astype(np.result_type(z, np.float32))
 
 
 def elu(z, alpha: float = 1.0):
+    z, alpha = check_numeric(z, "elu"), check_numeric(alpha, "elu alpha")
     z = np.asarray(z)
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
 
 
 def elu_prime(z, alpha: float = 1.0):
+    z, alpha = check_numeric(z, "elu_prime"), check_numeric(alpha, "elu_prime alpha")
     z = np.asarray(z)
     return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(
         np.result_type(z, np.float32)
@@ -78,10 +96,12 @@ def elu_prime(z, alpha: float = 1.0):
 
 
 def identity(z):
+    z = check_numeric(z, "identity")
     return np.asarray(z)
 
 
 def identity_prime(z):
+    z = check_numeric(z, "identity_prime")
     return np.ones_like(np.asarray(z, dtype=np.result_type(z, np.float32)))
 
 
@@ -134,9 +154,11 @@ class Activation(Layer):
         self._z = z
         return self._g(z)
 
+    def _output_shape(self):
+        return None if self._z is None else np.shape(self._z)
+
     def backward(self, dout):
-        if self._z is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dout = self._check_dout(dout)
         return dout * self._gprime(self._z)
 
     def __repr__(self) -> str:
@@ -153,8 +175,7 @@ class Sigmoid(Activation):
         return self._a
 
     def backward(self, dout):
-        if self._z is None:
-            raise RuntimeError("Sigmoid.backward called before forward")
+        dout = self._check_dout(dout)
         a = self._a
         return dout * a * (1 - a)
 
@@ -168,8 +189,7 @@ class Tanh(Activation):
         return self._a
 
     def backward(self, dout):
-        if self._z is None:
-            raise RuntimeError("Tanh.backward called before forward")
+        dout = self._check_dout(dout)
         return dout * (1 - self._a * self._a)
 
 
@@ -183,8 +203,7 @@ class ReLU(Activation):
         return z * self._mask
 
     def backward(self, dout):
-        if self._z is None:
-            raise RuntimeError("ReLU.backward called before forward")
+        dout = self._check_dout(dout)
         return dout * self._mask
 
 
@@ -195,9 +214,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, slope: float = LEAKY_SLOPE):
         super().__init__()
-        if not 0 <= slope < 1:
-            raise ValueError(f"LeakyReLU slope must be in [0, 1), got {slope}")
-        self.slope = slope
+        self.slope = check_real(slope, "slope", "LeakyReLU", low=0.0, high=1.0, high_open=True)
         self._g = lambda z: leaky_relu(z, slope)
         self._gprime = lambda z: leaky_relu_prime(z, slope)
 
@@ -210,7 +227,7 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = check_real(alpha, "alpha", "ELU", low=0.0)
         self._g = lambda z: elu(z, alpha)
         self._gprime = lambda z: elu_prime(z, alpha)
 
@@ -229,13 +246,19 @@ class Softmax(Layer):
     gradient (p - y)/N is simpler and more stable.
     """
 
+    _p = None
+
     def forward(self, z):
         z = check_array(z, "Softmax")
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         self._p = e / e.sum(axis=-1, keepdims=True)
         return self._p
 
+    def _output_shape(self):
+        return None if self._p is None else self._p.shape
+
     def backward(self, dout):
+        dout = self._check_dout(dout)
         p = self._p
         return p * (dout - (dout * p).sum(axis=-1, keepdims=True))
 
@@ -249,14 +272,18 @@ class Maxout(Layer):
 
     def __init__(self, in_features: int, out_features: int, k: int = 2, *, init="xavier",
                  seed=0, dtype=np.float64):
-        if k < 1:
+        in_features = check_int(in_features, "in_features", "Maxout")
+        out_features = check_int(out_features, "out_features", "Maxout")
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k < 1:
             raise ValueError(f"Maxout needs k >= 1 pieces, got k={k}")
+        k = check_int(k, "k", "Maxout")
         self.in_features, self.out_features, self.k = in_features, out_features, k
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype, "Maxout")
         g = _rng(seed)
         w = _init.get(init)((out_features * k, in_features), g, self.dtype)
         self.W = Param(w.reshape(out_features, k, in_features), "W")
         self.b = Param(np.zeros((out_features, k), self.dtype), "b")
+        self._x = None
 
     def forward(self, x):
         who = f"Maxout({self.in_features}, {self.out_features}, k={self.k})"
@@ -268,7 +295,11 @@ class Maxout(Layer):
         self._arg = z.argmax(axis=2)  # which piece won, (N, out)
         return np.take_along_axis(z, self._arg[..., None], axis=2)[..., 0]
 
+    def _output_shape(self):
+        return None if self._x is None else (self._x.shape[0], self.out_features)
+
     def backward(self, dout):
+        dout = self._check_dout(dout)
         n = dout.shape[0]
         dz = np.zeros((n, self.out_features, self.k), dtype=dout.dtype)
         np.put_along_axis(dz, self._arg[..., None], dout[..., None], axis=2)

@@ -15,12 +15,28 @@ import numpy as np
 from dlkit import conv as _conv
 from dlkit import rng as _rng
 from dlkit.nn import init as _init
-from dlkit.nn.core import Layer, Param, check_array
+from dlkit.nn.core import (
+    Layer,
+    Param,
+    check_array,
+    check_flag,
+    check_float_dtype,
+    check_int,
+    check_real,
+)
+
+
+def _is_int(a) -> bool:
+    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
 
 
 def _pair(v, name: str, who: str) -> tuple[int, int]:
-    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(t) != 2 or not all(isinstance(a, (int, np.integer)) and a >= 1 for a in t):
+    """(v, v) for an int v, or the pair v itself: positive ints, not bools or floats."""
+    t = (v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
+    if t is None or len(t) != 2 or not all(_is_int(a) for a in t):
+        raise TypeError(f"{who}: {name} must be a positive int or a pair of them, got {v!r}; "
+                        f"pass e.g. {name}=2 or {name}=(2, 3)")
+    if not all(a >= 1 for a in t):
         raise ValueError(f"{who}: {name} must be a positive int or a pair of them, got {v!r}")
     return int(t[0]), int(t[1])
 
@@ -57,21 +73,17 @@ class Conv2d(Layer):
                  padding: int = 0, *, algorithm: str = "auto", bias: bool = True,
                  init="he", input_grad: bool = True, seed=0, dtype=np.float64):
         who = f"Conv2d({in_channels}, {out_channels}, {kernel_size})"
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{who}: {name} must be a positive int, got {v!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = check_int(in_channels, "in_channels", who)
+        self.out_channels = check_int(out_channels, "out_channels", who)
         self.kernel_size = _pair(kernel_size, "kernel_size", who)
-        if not isinstance(stride, (int, np.integer)) or stride < 1:
-            raise ValueError(f"{who}: stride must be a positive int, got {stride!r}")
-        if not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"{who}: padding must be an int >= 0, got {padding!r}")
-        self.stride, self.padding = int(stride), int(padding)
+        self.stride = check_int(stride, "stride", who)
+        self.padding = check_int(padding, "padding", who, minimum=0)
+        check_flag(bias, "bias", who)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.algorithm = algorithm
         self._path = _conv.choose_algorithm(algorithm, shape, self.stride)
-        self.input_grad = bool(input_grad)
-        self.dtype = np.dtype(dtype)
+        self.input_grad = check_flag(input_grad, "input_grad", who)
+        self.dtype = check_float_dtype(dtype, who)
         g = _rng(seed)
         self.W = Param(_init.get(init)(shape, g, self.dtype), "W")
         self.b = Param(np.zeros(self.out_channels, self.dtype), "b") if bias else None
@@ -120,10 +132,11 @@ class Conv2d(Layer):
         b = None if self.b is None else self.b.data
         return _conv.conv2d(x, self.W.data, b, self.stride, self.padding, self._path)
 
+    def _output_shape(self):
+        return None if self._x is None else self.output_shape(self._x.shape)
+
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        if self._x is None:
-            raise RuntimeError(f"{self._who()}.backward called before forward")
-        dout = np.asarray(dout, self.dtype)
+        dout = np.asarray(self._check_dout(dout), self.dtype)
         if self.algorithm == "auto" and self._path == "numba":
             dx, dW, db = _conv.conv2d_fast_backward(dout, self._x, self.W.data, self.stride,
                                                     self.padding, need_dx=self.input_grad)
@@ -191,6 +204,13 @@ class _Pool2d(Layer):
         self.stride = s
         self._shape = None
 
+    def _output_shape(self):
+        if self._shape is None:
+            return None
+        N, C, H, W = self._shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return (N, C, _conv.output_size(H, kh, sh), _conv.output_size(W, kw, sw))
+
     def _check(self, x) -> np.ndarray:
         who = repr(self)
         x = check_array(x, who)
@@ -247,8 +267,7 @@ class MaxPool2d(_Pool2d):
         return np.take_along_axis(flat, self._arg[..., None], axis=-1)[..., 0]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._shape is None:
-            raise RuntimeError(f"{self!r}.backward called before forward")
+        dout = self._check_dout(dout)
         N, C, H, W = self._shape
         kh, kw = self.kernel_size
         sh, sw = self.stride
@@ -281,8 +300,7 @@ class AvgPool2d(_Pool2d):
         return self._view(x).mean(axis=(-2, -1))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._shape is None:
-            raise RuntimeError(f"{self!r}.backward called before forward")
+        dout = self._check_dout(dout)
         kh, kw = self.kernel_size
         sh, sw = self.stride
         Ho, Wo = dout.shape[2:]
@@ -308,9 +326,11 @@ class Flatten(Layer):
         self._shape = x.shape
         return x.reshape(x.shape[0], -1)
 
+    def _output_shape(self):
+        return None if self._shape is None else (self._shape[0], int(np.prod(self._shape[1:])))
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._shape is None:
-            raise RuntimeError("Flatten.backward called before forward")
+        dout = self._check_dout(dout)
         return dout.reshape(self._shape)
 
     def __repr__(self) -> str:
@@ -325,15 +345,14 @@ class Dropout(Layer):
     """
 
     def __init__(self, p: float = 0.5, *, seed=0):
-        p = float(p)
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must lie in [0, 1), got {p}")
-        self.p = p
+        self.p = check_real(p, "p", "Dropout", low=0.0, high=1.0, high_open=True)
         self._rng = _rng(seed)
         self._mask = None
+        self._shape = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_array(x, "Dropout")
+        self._shape = x.shape
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
@@ -341,7 +360,11 @@ class Dropout(Layer):
         self._mask = keep.astype(x.dtype) / (1.0 - self.p)
         return x * self._mask
 
+    def _output_shape(self):
+        return self._shape if self._mask is None else self._mask.shape
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        dout = self._check_dout(dout)
         return dout if self._mask is None else dout * self._mask
 
     def __repr__(self) -> str:

@@ -9,9 +9,18 @@ dL/d(parameter) for the last forward pass, and returns dL/d(input). Shapes follo
 
 from __future__ import annotations
 
+import numbers
 from typing import Iterable, Iterator
 
 import numpy as np
+
+
+class BackwardBeforeForwardError(RuntimeError, ValueError):
+    """``backward`` was called on a layer or loss whose ``forward`` has not run yet.
+
+    A ``RuntimeError`` (the call order is wrong) and a ``ValueError`` (there is no
+    forward output for the gradient to match), so either ``except`` catches it.
+    """
 
 
 class Param:
@@ -86,6 +95,126 @@ def check_array(
     return x
 
 
+def check_int(v, name: str, who: str, *, minimum: int = 1) -> int:
+    """Return `v` as an int; it must be an int (not a bool, not a float) >= `minimum`.
+
+    Raises a ``TypeError`` for a wrong type and a ``ValueError`` for a value below the
+    bound, both naming `who` and the argument.
+    """
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        whole = isinstance(v, (float, np.floating)) and float(v).is_integer()
+        raise TypeError(
+            f"{who}: {name} must be an int >= {minimum}, got {v!r} ({type(v).__name__}); "
+            + (f"pass {name}={int(v)}" if whole else "pass a whole number")
+        )
+    if v < minimum:
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{who}: {name} must be {what}, got {v!r}")
+    return int(v)
+
+
+def check_real(v, name: str, who: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """Return `v` as a float; it must be a finite real number (not a bool, not a str)
+    within the given bounds (closed unless ``low_open`` / ``high_open``)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{who}: {name} must be a real number, got {v!r} ({type(v).__name__})")
+    v = float(v)
+    too_low = low is not None and (v <= low if low_open else v < low)
+    too_high = high is not None and (v >= high if high_open else v > high)
+    if not np.isfinite(v) or too_low or too_high:
+        lo = "(-inf" if low is None else f"{'(' if low_open else '['}{low:g}"
+        hi = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{who}: {name} must lie in {lo}, {hi}, got {v!r}")
+    return v
+
+
+def check_flag(v, name: str, who: str) -> bool:
+    """Return `v` as a bool; it must be True or False (not 0, 1 or a string)."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be True or False, got {v!r} ({type(v).__name__})")
+    return bool(v)
+
+
+def check_float_dtype(dtype, who: str) -> np.dtype:
+    """Return ``np.dtype(dtype)``; it must be a floating dtype (float16/32/64).
+
+    Integer, boolean and complex weights are refused: an integer weight cannot take a
+    gradient step smaller than 1, so such a layer would never learn.
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{who}: dtype {dtype!r} is not a numpy dtype; pass np.float64 or "
+                        "np.float32") from exc
+    if dt.kind != "f":
+        raise TypeError(
+            f"{who}: dtype must be a floating dtype, got {dt}; pass dtype=np.float64 (exact "
+            "gradient checks) or np.float32 (speed): integer, bool and complex weights "
+            "cannot be trained"
+        )
+    return dt
+
+
+def check_numeric(z, who: str):
+    """`z` unchanged if it holds real numbers (an array, a list, a scalar); else TypeError.
+
+    Only the dtype is looked at (no copy, no scan), so elementwise functions such as
+    :func:`dlkit.nn.sigmoid` stay as fast as the numpy expressions they are.
+    """
+    dtype = getattr(z, "dtype", None)
+    if dtype is None:
+        if z is None or isinstance(z, (str, bytes)):
+            raise TypeError(f"{who} got {z!r}; pass a number or a numpy array of real numbers")
+        try:
+            dtype = np.asarray(z).dtype
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{who} got {type(z).__name__}; pass a numpy array of real "
+                            "numbers") from exc
+    if np.dtype(dtype).kind not in "fiub":
+        raise TypeError(f"{who} got values of dtype {dtype}; pass real numbers "
+                        "(e.g. np.asarray(z, dtype=np.float64))")
+    return z
+
+
+def check_dout(dout, who: str, shape: tuple[int, ...] | None) -> np.ndarray:
+    """Validate the gradient `dout` passed to ``backward`` of the layer named `who`.
+
+    It must be a floating-point array (any float dtype: float16, float32, float64) of
+    exactly `shape`, the shape of the output of the last ``forward``; ``shape=None``
+    means forward has not run. Returns `dout` itself (an array-like is converted).
+    Raises :class:`BackwardBeforeForwardError`, ``TypeError`` or ``ValueError``, never a
+    broadcast: a (N, 1) gradient for a (N, K) output is an error, not K copies.
+    """
+    if shape is None:
+        raise BackwardBeforeForwardError(
+            f"{who}.backward called before forward: run forward(x) on the batch first, "
+            "then backward(dout) with dout shaped like forward's output"
+        )
+    if not (hasattr(dout, "shape") and hasattr(dout, "dtype")):
+        if dout is None or isinstance(dout, (str, bytes)):
+            raise TypeError(f"{who}.backward got dout={dout!r}; pass dL/d(output), a float "
+                            f"array of shape {tuple(shape)}")
+        dout = np.asarray(dout)
+    if dout.dtype.kind != "f":
+        raise TypeError(
+            f"{who}.backward got dout of dtype {dout.dtype}; pass a floating-point gradient "
+            f"of shape {tuple(shape)} (e.g. dout.astype(np.float64))"
+        )
+    if tuple(dout.shape) != tuple(shape):
+        if dout.ndim == len(shape) and dout.ndim and dout.shape[0] != shape[0]:
+            hint = ("the batch sizes differ: call backward right after the forward of the "
+                    "same batch")
+        else:
+            hint = ("dout must match it exactly (no broadcasting): it holds dL/d(output), "
+                    "one entry per output value")
+        raise ValueError(
+            f"{who}.backward got dout of shape {tuple(dout.shape)}, but forward returned "
+            f"shape {tuple(shape)}; {hint}"
+        )
+    return dout
+
+
 class Layer:
     """Base class: subclasses implement ``forward`` and ``backward``.
 
@@ -103,6 +232,19 @@ class Layer:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
+
+    def _output_shape(self) -> tuple[int, ...] | None:
+        """Shape of the last forward's output (None before the first forward)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _output_shape()")
+
+    def _check_dout(self, dout) -> np.ndarray:
+        """The first line of ``backward``: dout must be a float array shaped like the
+        last forward's output (see :func:`check_dout`)."""
+        shape = self._output_shape()
+        if (type(dout) is np.ndarray and dout.dtype.kind == "f" and shape is not None
+                and dout.shape == tuple(shape)):
+            return dout                                   # the common case: no repr built
+        return check_dout(dout, repr(self), shape)
 
     def parameters(self) -> list[Param]:
         return [v for v in vars(self).values() if isinstance(v, Param)]

@@ -13,7 +13,7 @@ import numpy as np
 
 from dlkit import rng as _rng
 from dlkit.nn import init as _init
-from dlkit.nn.core import Layer, Param, check_array
+from dlkit.nn.core import Layer, Param, check_array, check_flag, check_float_dtype, check_int
 
 
 class Linear(Layer):
@@ -41,15 +41,14 @@ class Linear(Layer):
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
                  init="xavier", input_grad: bool = True, seed=0, dtype=np.float64):
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        self.dtype = np.dtype(dtype)
+        self.in_features = check_int(in_features, "in_features", "Linear")
+        self.out_features = check_int(out_features, "out_features", "Linear")
+        self.dtype = check_float_dtype(dtype, "Linear")
+        check_flag(bias, "bias", "Linear")
         g = _rng(seed)
         self.W = Param(_init.get(init)((self.out_features, self.in_features), g, self.dtype), "W")
         self.b = Param(np.zeros(self.out_features, self.dtype), "b") if bias else None
-        self.input_grad = bool(input_grad)
+        self.input_grad = check_flag(input_grad, "input_grad", "Linear")
         self._x = None
 
     def parameters(self) -> list[Param]:
@@ -71,9 +70,11 @@ class Linear(Layer):
             z += self.b.data
         return z
 
+    def _output_shape(self):
+        return None if self._x is None else (self._x.shape[0], self.out_features)
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._x is None:
-            raise RuntimeError("Linear.backward called before forward")
+        dout = self._check_dout(dout)
         np.matmul(dout.T, self._x, out=self.W.grad)
         if self.b is not None:
             np.sum(dout, axis=0, out=self.b.grad)

@@ -15,20 +15,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.nn.core import check_array
+from dlkit.nn.core import BackwardBeforeForwardError, check_array, check_int, check_real
+
+
+def _check_z(z, who: str) -> np.ndarray:
+    if not isinstance(z, np.ndarray) or z.dtype.kind not in "fiu" or z.ndim == 0:
+        z = check_array(z, who, check_finite=False)
+        if z.ndim == 0:
+            raise ValueError(f"{who} needs an array with at least one axis, got a scalar")
+    return z
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = _check_z(z, "softmax")
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = _check_z(z, "log_softmax")
     s = z - z.max(axis=axis, keepdims=True)
     return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
 
 
 def one_hot(y: np.ndarray, num_classes: int, dtype=np.float64) -> np.ndarray:
+    num_classes = check_int(num_classes, "num_classes", "one_hot")
     y = np.asarray(y)
     if y.ndim != 1 or y.dtype.kind not in "iu":
         raise ValueError(f"one_hot needs a 1-D integer label array, got {y.dtype} shape {y.shape}")
@@ -39,9 +50,69 @@ def one_hot(y: np.ndarray, num_classes: int, dtype=np.float64) -> np.ndarray:
     return out
 
 
+def _check_pair(pred, target, who: str, what: str = "prediction"):
+    """(pred, target) as float arrays of one shape; a 1-D target for a one-column
+    prediction becomes a column. Refuses empty batches and mismatched shapes."""
+    pred = check_array(pred, f"{who} {what}")
+    target = check_array(target, f"{who} target", dtype=pred.dtype)
+    if target.shape != pred.shape:
+        if target.ndim == 1 and pred.ndim == 2 and pred.shape == (target.size, 1):
+            target = target[:, None]
+        else:
+            raise ValueError(
+                f"{who}: {what} shape {pred.shape} != target shape {target.shape}; "
+                "reshape the target to match (e.g. y[:, None] for one output)"
+            )
+    if pred.size == 0:
+        raise ValueError(f"{who} got an empty batch ({what} shape {pred.shape}); pass at "
+                         "least one example")
+    return pred, target
+
+
+def _one_hot_targets(logits: np.ndarray, target) -> np.ndarray:
+    """The (N, K) one-hot (or soft) targets of CrossEntropyLoss, from labels (N,) in
+    [0, K) or from an (N, K) array."""
+    n, k = logits.shape
+    if n == 0:
+        raise ValueError(f"CrossEntropyLoss got an empty batch (logits shape {logits.shape}); "
+                         "pass at least one example")
+    target = np.asarray(target)
+    if target.ndim == 1:
+        if target.dtype.kind not in "iu":
+            raise ValueError(
+                f"CrossEntropyLoss: 1-D targets must be integer labels, got {target.dtype}"
+            )
+        if target.shape[0] != n:
+            raise ValueError(f"CrossEntropyLoss: {n} logits rows but {target.shape[0]} labels")
+        if target.min() < 0 or target.max() >= k:
+            raise ValueError(
+                f"CrossEntropyLoss: labels must lie in [0, {k}) for {k} logits, got "
+                f"{target.min()}..{target.max()}"
+            )
+        return one_hot(target, k, logits.dtype)
+    if target.shape == logits.shape:
+        return check_array(target, "CrossEntropyLoss target", dtype=logits.dtype)
+    raise ValueError(
+        f"CrossEntropyLoss: target shape {target.shape} fits neither labels ({n},) "
+        f"nor one-hot {logits.shape}"
+    )
+
+
 class Loss:
+    """Base class: ``forward(pred, target)`` returns the loss, ``backward()`` dL/d(pred)."""
+
+    _diff = _p = _y = None  # what forward caches for backward
+
     def __call__(self, pred, target) -> float:
         return self.forward(pred, target)
+
+    def _check_forward(self, cached) -> None:
+        """The first line of ``backward``: forward must have cached `cached`."""
+        if cached is None:
+            raise BackwardBeforeForwardError(
+                f"{self!r}.backward called before forward: call loss.forward(prediction, "
+                "target) first; backward() returns the gradient of that loss"
+            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -49,21 +120,13 @@ class Loss:
 
 class MSELoss(Loss):
     def forward(self, pred, target) -> float:
-        pred = check_array(pred, "MSELoss prediction")
-        target = check_array(target, "MSELoss target", dtype=pred.dtype)
-        if target.shape != pred.shape:
-            if target.ndim == 1 and pred.ndim == 2 and pred.shape == (target.size, 1):
-                target = target[:, None]
-            else:
-                raise ValueError(
-                    f"MSELoss: prediction shape {pred.shape} != target shape {target.shape}; "
-                    "reshape the target to match (e.g. y[:, None] for one output)"
-                )
+        pred, target = _check_pair(pred, target, "MSELoss")
         self._diff = pred - target
         n = pred.shape[0] if pred.ndim else 1
         return float(0.5 * np.sum(self._diff**2) / n)
 
     def backward(self) -> np.ndarray:
+        self._check_forward(self._diff)
         n = self._diff.shape[0] if self._diff.ndim else 1
         return self._diff / n
 
@@ -73,34 +136,14 @@ class CrossEntropyLoss(Loss):
 
     def forward(self, logits, target) -> float:
         logits = check_array(logits, "CrossEntropyLoss logits", ndim=2)
-        n, k = logits.shape
-        target = np.asarray(target)
-        if target.ndim == 1:
-            if target.dtype.kind not in "iu":
-                raise ValueError(
-                    f"CrossEntropyLoss: 1-D targets must be integer labels, got {target.dtype}"
-                )
-            if target.shape[0] != n:
-                raise ValueError(f"CrossEntropyLoss: {n} logits rows but {target.shape[0]} labels")
-            if n and (target.min() < 0 or target.max() >= k):
-                raise ValueError(
-                    f"CrossEntropyLoss: labels must lie in [0, {k}) for {k} logits, got "
-                    f"{target.min()}..{target.max()}"
-                )
-            y = one_hot(target, k, logits.dtype)
-        elif target.shape == logits.shape:
-            y = target.astype(logits.dtype, copy=False)
-        else:
-            raise ValueError(
-                f"CrossEntropyLoss: target shape {target.shape} fits neither labels ({n},) "
-                f"nor one-hot {logits.shape}"
-            )
+        y = _one_hot_targets(logits, target)                   # (N, K)
         logp = log_softmax(logits)
         self._p = np.exp(logp)
         self._y = y
-        return float(-np.sum(y * logp) / n)
+        return float(-np.sum(y * logp) / logits.shape[0])
 
     def backward(self) -> np.ndarray:
+        self._check_forward(self._p)
         return (self._p - self._y) / self._p.shape[0]
 
 
@@ -108,24 +151,23 @@ class BCELoss(Loss):
     """Binary cross-entropy on probabilities; probabilities are clipped to [eps, 1-eps]."""
 
     def __init__(self, eps: float = 1e-12):
-        self.eps = eps
+        self.eps = check_real(eps, "eps", "BCELoss", low=0.0, high=0.5, low_open=True,
+                              high_open=True)
 
     def forward(self, prob, target) -> float:
-        prob = check_array(prob, "BCELoss probabilities")
-        target = check_array(target, "BCELoss target", dtype=prob.dtype)
-        if target.shape != prob.shape:
-            if target.ndim == 1 and prob.shape == (target.size, 1):
-                target = target[:, None]
-            else:
-                raise ValueError(f"BCELoss: prediction shape {prob.shape} != target {target.shape}")
+        prob, target = _check_pair(prob, target, "BCELoss", "probabilities")
         if prob.min() < 0 or prob.max() > 1:
             raise ValueError("BCELoss needs probabilities in [0, 1]: put a Sigmoid before it")
+        if target.min() < 0 or target.max() > 1:
+            raise ValueError(f"BCELoss needs targets in [0, 1], got {target.min()}.."
+                             f"{target.max()}; pass 0/1 labels (or probabilities)")
         p = np.clip(prob, self.eps, 1 - self.eps)
         self._p, self._y = p, target
         n = prob.shape[0]
         return float(-np.sum(target * np.log(p) + (1 - target) * np.log(1 - p)) / n)
 
     def backward(self) -> np.ndarray:
+        self._check_forward(self._p)
         p, y = self._p, self._y
         return (p - y) / (p * (1 - p)) / p.shape[0]
 
@@ -133,6 +175,9 @@ class BCELoss(Loss):
 def get_loss(name: str) -> Loss:
     table = {"mse": MSELoss, "cross_entropy": CrossEntropyLoss, "ce": CrossEntropyLoss,
              "bce": BCELoss}
+    if not isinstance(name, str):
+        raise TypeError(f"get_loss needs a loss name (str), got {type(name).__name__}; "
+                        f"choose one of {', '.join(table)}")
     try:
         return table[name.lower()]()
     except KeyError:
