@@ -188,3 +188,18 @@ def test_exercise_checks_accept_the_solutions_and_reject_wrong_answers(capsys):
     assert not ch14.check_crossover(10)
     out = capsys.readouterr().out
     assert "Correct:" in out and "Not yet:" in out
+
+
+def test_model_parallel_backward_checks_dout():
+    from dlkit.parallel.model_parallel import ModelParallelLinear
+
+    def body(comm):
+        layer = ModelParallelLinear(comm, 4, 4)
+        with pytest.raises(ValueError, match="before forward"):
+            layer.backward(np.ones((3, 4)))
+        layer.forward(np.ones((3, 4)))
+        with pytest.raises(ValueError, match=r"dout of shape \(3, 1\)"):
+            layer.backward(np.ones((3, 1)))
+        return layer.backward(np.ones((3, 4))).shape
+
+    assert SimCluster(2).run(body).values == [(3, 4), (3, 4)]

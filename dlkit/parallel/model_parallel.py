@@ -85,9 +85,11 @@ class ModelParallelLinear(Layer):
         self.comm.Allgather(np.ascontiguousarray(z_r), parts)  # every rank gets all Z_r
         return parts.transpose(1, 0, 2).reshape(n, self.out_features)
 
+    def _output_shape(self):
+        return None if self._x is None else (self._x.shape[0], self.out_features)
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._x is None:
-            raise RuntimeError(f"{self!r}.backward called before forward")
+        dout = self._check_dout(dout)
         MPI = mpi_for(self.comm)
         dz_r = np.ascontiguousarray(dout[:, self.rows])
         np.matmul(dz_r.T, self._x, out=self.W.grad)            # dW_r = dZ_r^T X
