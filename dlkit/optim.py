@@ -33,24 +33,81 @@ only) for :mod:`dlkit.checkpoint`.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
+from dlkit.checkpoint import generator_state, read_generator_state
 from dlkit.nn.core import Layer, Param, parameters_of
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdamW",
            "get_optimizer", "OPTIMIZERS"]
 
 
-def _check_rate(name: str, value: float, low: float = 0.0, high: float = 1.0,
-                open_low: bool = False) -> float:
-    value = float(value)
+def _check_real(name: str, value) -> float:
+    """`value` as a float if it is one real number (not a bool, str or complex)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                       np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r} "
+                        f"({type(value).__name__}); pass a float, e.g. "
+                        f"{name}={_EXAMPLES.get(name, 0.5)}")
+    return float(value)
+
+
+_EXAMPLES = {"lr": 0.01, "momentum": 0.9, "rho": 0.99, "beta1": 0.9, "beta2": 0.999,
+             "eps": 1e-8, "weight_decay": 1e-4}
+
+
+def check_rate(name: str, value: float, low: float = 0.0, high: float = 1.0,
+               open_low: bool = False) -> float:
+    """A hyper-parameter as a float, checked to be a finite real in [low, high).
+
+    ``open_low=True`` excludes `low` too. Raises ``TypeError`` for a bool, str or
+    complex and ``ValueError`` for NaN, inf or a value out of range, naming `name`.
+    """
+    value = _check_real(name, value)
     ok = np.isfinite(value) and (value > low if open_low else value >= low) and value < high
     if not ok:
         lo = "(" if open_low else "["
         raise ValueError(f"{name} must lie in {lo}{low}, {high}), got {name}={value}")
     return value
+
+
+_check_rate = check_rate
+
+
+def _check_params(params):
+    iterable = isinstance(params, Layer) or hasattr(params, "__iter__")
+    if not iterable or isinstance(params, (str, bytes, np.ndarray)):
+        raise TypeError(f"optimizer needs the model's parameters, got {type(params).__name__}; "
+                        "pass model.parameters() or the model itself")
+    return params
+
+
+def _check_lr(lr) -> float:
+    lr = _check_real("lr", lr)
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"learning rate must be a positive number, got lr={lr}; "
+                         "pass e.g. lr=0.01")
+    return lr
+
+
+def _check_betas(betas) -> tuple[float, float]:
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), "
+                        f"got {betas!r}")
+    return check_rate("beta1", betas[0]), check_rate("beta2", betas[1])
+
+
+#: ranges of the hyper-parameters a state_dict may restore (low, high, open_low)
+_RANGES = {"momentum": (0.0, 1.0, False), "rho": (0.0, 1.0, False),
+           "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False), "eps": (0.0, 1.0, True),
+           "weight_decay": (0.0, np.inf, False)}
+
+#: boolean options that change the update rule: a state must be loaded with the same ones
+_OPTIONS = ("nesterov", "decoupled")
 
 
 class Optimizer:
@@ -65,15 +122,11 @@ class Optimizer:
 
     def __init__(self, params: Layer | Iterable[Param], lr: float, *,
                  weight_decay: float = 0.0):
-        self.params = parameters_of(params)
+        self.params = parameters_of(_check_params(params))
         if not self.params:
             raise ValueError("optimizer got no parameters: pass model.parameters()")
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning rate must be a positive number, got lr={lr}")
-        if not np.isfinite(weight_decay) or weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got weight_decay={weight_decay}")
-        self.lr = float(lr)
-        self.weight_decay = float(weight_decay)
+        self.lr = _check_lr(lr)
+        self.weight_decay = check_rate("weight_decay", weight_decay, 0.0, np.inf)
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
         self.t = 0  # steps taken
 
@@ -104,39 +157,122 @@ class Optimizer:
 
     # -- checkpoints --------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Flat dict of arrays: hyper-parameters, ``t`` and ``state.<i>.<key>``."""
-        out = {"t": np.array(self.t, dtype=np.int64), "lr": np.array(self.lr),
+        """Flat dict of arrays: everything a resumed run needs to continue bit-identically.
+
+        ``kind`` (the class name), ``n_params``, ``t``, ``lr``, ``weight_decay``, the
+        hyper-parameters, ``option.<name>`` (nesterov, decoupled), ``count.<name>``
+        (other numbers the optimizer keeps, such as statistics), ``rng.<name>`` (the
+        state of every numpy Generator it holds, as JSON text) and ``state.<i>.<key>``
+        (the buffers of parameter i).
+        """
+        out = {"kind": np.array(type(self).__name__), "n_params": np.array(len(self.params)),
+               "t": np.array(self.t, dtype=np.int64), "lr": np.array(self.lr),
                "weight_decay": np.array(self.weight_decay)}
         for name in self.hyper:
             out[name] = np.asarray(getattr(self, name), dtype=np.float64)
+        for name, v in vars(self).items():
+            if name in _OPTIONS:
+                out[f"option.{name}"] = np.array(bool(v))
+            elif isinstance(v, np.random.Generator):
+                out[f"rng.{name}"] = generator_state(v)
+            elif name not in out and _is_count(v):
+                out[f"count.{name}"] = np.array(v)
         for i, s in enumerate(self.state):
             for k, v in s.items():
                 out[f"state.{i}.{k}"] = v.copy()
         return out
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`state_dict` saved; shapes must match the Params."""
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` saved.
+
+        Everything is checked before anything changes: the optimizer kind, the number of
+        parameters, every hyper-parameter, generator state, and each buffer's shape and
+        dtype against its parameter. A state without ``kind`` (saved by an older dlkit)
+        is accepted only if its keys are this kind's.
+        """
+        new = self._checked_state(state)
+        self.t, self.lr = new["t"], new["lr"]
+        for name, value in new["values"].items():
+            setattr(self, name, value)
+        for name, s in new["rng"].items():
+            getattr(self, name).bit_generator.state = s
+        self.state = new["buffers"]
+
+    def _checked_state(self, state) -> dict:
+        """Validate a state_dict for this optimizer; return its parsed, copied contents."""
+        me = type(self).__name__
+        if not isinstance(state, Mapping) or not all(isinstance(k, str) for k in state):
+            raise TypeError(f"{me}.load_state_dict expects the dict of arrays returned by "
+                            f"state_dict(), got {type(state).__name__}")
         if "t" not in state:
             raise KeyError("optimizer state has no step count 't': was it saved by state_dict()?")
-        self.t = int(state["t"])
-        self.lr = float(state["lr"])
-        self.weight_decay = float(state.get("weight_decay", 0.0))
-        for name in self.hyper:
+        plain = {k for k in state if "." not in k} - {"kind", "n_params"}
+        if "kind" in state:
+            kind = str(np.asarray(state["kind"]))
+            if kind != me:
+                raise ValueError(f"{me}.load_state_dict got the state of optimizer {kind}; "
+                                 f"load it into {kind}(...), or start this {me} afresh")
+        elif plain not in ({"t", "lr", "weight_decay", *self.hyper}, {"t", "lr", *self.hyper}):
+            raise ValueError(
+                f"{me}.load_state_dict: this state has no 'kind' and its keys {sorted(plain)} "
+                f"are not those of {me} ({sorted({'t', 'lr', 'weight_decay', *self.hyper})}): "
+                "it was saved by another optimizer"
+            )
+        n = len(self.params)
+        saved_n = int(_state_scalar(state, "n_params", me)) if "n_params" in state else n
+        if saved_n != n:
+            raise ValueError(f"{me}.load_state_dict: the state was saved for {saved_n} "
+                             f"parameters, this optimizer has {n}: build it on the same model")
+        unknown = plain - {"t", "lr", "weight_decay", *self.hyper}
+        if unknown:
+            raise ValueError(f"{me}.load_state_dict: unknown keys {sorted(unknown)}")
+        t = _state_scalar(state, "t", me)
+        if t.dtype.kind not in "iu" or int(t) < 0:
+            raise ValueError(f"{me}.load_state_dict: 't' must be a step count >= 0, got {t!r}")
+        new = {"t": int(t), "lr": _check_lr(_state_scalar(state, "lr", me)), "values": {},
+               "rng": {}, "buffers": [{} for _ in self.params]}
+        for name in ("weight_decay", *self.hyper):
             if name in state:
-                v = np.asarray(state[name])
-                setattr(self, name, tuple(float(x) for x in v) if v.ndim else float(v))
-        self.state = [{} for _ in self.params]
+                new["values"][name] = _checked_hyper(name, state[name])
         for key, v in state.items():
-            if not key.startswith("state."):
-                continue
-            _, i, k = key.split(".", 2)
+            if "." in key:
+                self._check_state_entry(key, v, new)
+        return new
+
+    def _check_state_entry(self, key: str, v, new: dict) -> None:
+        """Check one dotted state_dict entry (option., count., rng., state.) into `new`."""
+        me = type(self).__name__
+        group, _, rest = key.partition(".")
+        mine = vars(self)
+        if group == "option" and rest in _OPTIONS and rest in mine:
+            if bool(np.asarray(v)) != bool(mine[rest]):
+                raise ValueError(f"{me}.load_state_dict: the state was saved with "
+                                 f"{rest}={bool(np.asarray(v))}, this optimizer has "
+                                 f"{rest}={mine[rest]}: build it with the same option")
+        elif group == "count" and _is_count(mine.get(rest)):
+            value = _state_scalar({key: v}, key, me)
+            if value.dtype.kind not in "iuf":
+                raise ValueError(f"{me}.load_state_dict: {key} must be a number, got {v!r}")
+            new["values"][rest] = type(mine[rest])(value)
+        elif group == "rng" and isinstance(mine.get(rest), np.random.Generator):
+            new["rng"][rest] = read_generator_state(v, mine[rest], f"{me} state {key}")
+        elif group == "state" and rest.count(".") == 1 and rest.split(".")[0].isdigit():
+            i, k = rest.split(".")
             i = int(i)
-            if i >= len(self.params) or v.shape != self.params[i].shape:
+            if i >= len(self.params) or not isinstance(v, np.ndarray) or \
+                    v.shape != self.params[i].shape:
                 raise ValueError(
-                    f"optimizer state {key} (shape {v.shape}) does not fit this model's "
-                    "parameters: was it saved from the same network?"
+                    f"optimizer state {key} (shape {getattr(v, 'shape', None)}) does not fit "
+                    "this model's parameters: was it saved from the same network?"
                 )
-            self.state[i][k] = np.array(v, dtype=self.params[i].data.dtype)
+            p = self.params[i].data
+            if v.dtype != p.dtype:
+                raise ValueError(f"optimizer state {key} has dtype {v.dtype}, its parameter "
+                                 f"{p.dtype}: was it saved from a network of another dtype?")
+            new["buffers"][i][k] = np.array(v, dtype=p.dtype)
+        else:
+            raise ValueError(f"{me}.load_state_dict: unexpected key {key!r} (not saved by "
+                             f"{me}.state_dict)")
 
     def __repr__(self) -> str:
         extra = "".join(f", {n}={getattr(self, n)}" for n in self.hyper)
@@ -249,8 +385,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), *,
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
         super().__init__(params, lr, weight_decay=weight_decay)
-        self.beta1 = _check_rate("beta1", betas[0])
-        self.beta2 = _check_rate("beta2", betas[1])
+        self.beta1, self.beta2 = _check_betas(betas)
         self.eps = _check_rate("eps", eps, 0.0, 1.0, open_low=True)
         self.decoupled = bool(decoupled)
 
@@ -286,6 +421,27 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), *,
                  eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(params, lr, betas, eps=eps, weight_decay=weight_decay, decoupled=True)
+
+
+def _is_count(v) -> bool:
+    """A number an optimizer keeps besides its hyper-parameters (int or float, not bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _state_scalar(state, key: str, who: str) -> np.ndarray:
+    v = np.asarray(state[key])
+    if v.ndim != 0 or v.dtype.kind not in "iuf":
+        raise ValueError(f"{who}.load_state_dict: {key!r} must be one real number, got {v!r}")
+    return v
+
+
+def _checked_hyper(name: str, value) -> float | tuple[float, ...]:
+    v = np.asarray(value)
+    if v.dtype.kind not in "iuf":
+        raise ValueError(f"optimizer state: {name} must hold real numbers, got {v!r}")
+    low, high, open_low = _RANGES.get(name, (-np.inf, np.inf, False))
+    vals = [check_rate(name, float(x), low, high, open_low) for x in v.reshape(-1)]
+    return tuple(vals) if v.ndim else vals[0]
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlkit import rng as _rng
-from dlkit.nn.core import Layer, Param, Sequential
-from dlkit.optim import Optimizer
+from dlkit.nn.core import Layer, Param, Sequential, check_array
+from dlkit.optim import Optimizer, check_rate
 
 __all__ = [
     "FixedPoint", "Float16", "ROUNDINGS", "round_nearest", "round_stochastic", "saturate",
@@ -68,6 +68,68 @@ def _check_format(il, fl) -> tuple[int, int]:
     return il, fl
 
 
+def _real(x, who: str, dtype=None, *, allow_nan: bool = True) -> np.ndarray:
+    """`x` as an array of real numbers (of `dtype` if given); refuses None, str, objects,
+    complex values and, unless `allow_nan`, NaN."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{who} needs real numbers, got {type(x).__name__} of dtype {a.dtype}; "
+                        "pass a float array")
+    if not allow_nan and a.dtype.kind == "f" and np.isnan(a).any():
+        raise ValueError(f"{who} got a non-finite input (NaN), which no format can hold; check "
+                         "the data, or lower the learning rate if training diverged")
+    return a if dtype is None else np.asarray(a, dtype=dtype)
+
+
+def _float_dtype(dtype, who: str) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{who}: dtype must be a float dtype such as np.float16 or np.float32, "
+                        f"got {dtype!r}")
+    return dt
+
+
+def _check_int(who: str, name: str, v, low: int = 0) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{who}: {name} must be an int >= {low}, got {v!r} ({type(v).__name__})")
+    if v < low:
+        raise ValueError(f"{who}: {name} must be an int >= {low}, got {name}={v}")
+    return int(v)
+
+
+def _check_matmul(A, B, accumulate) -> None:
+    A, B = _real(A, "matmul_float16"), _real(B, "matmul_float16")
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
+        raise ValueError(f"matmul_float16 multiplies matrices (n, k) @ (k, m), got shapes "
+                         f"{A.shape} and {B.shape}")
+    _float_dtype(accumulate, "matmul_float16 accumulate")
+
+
+def _check_update(w, update, steps) -> None:
+    for name, v in (("w", w), ("update", update)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                   np.floating)):
+            raise TypeError(f"float16_update: {name} must be a real number, got {v!r}")
+    _check_int("float16_update", "steps", steps)
+
+
+def _check_formats(who: str, fmt, grad_fmt, rounding: str) -> None:
+    """fmt and grad_fmt are number formats (FixedPoint, Float16) that can do `rounding`."""
+    _check_rounding(rounding)
+    for name, f in (("fmt", fmt), ("grad_fmt", grad_fmt)):
+        if f is None and name == "grad_fmt":
+            continue
+        if not callable(getattr(f, "quantize", None)):
+            raise TypeError(f"{who}: {name} must be a number format such as FixedPoint(2, 14) "
+                            f"or Float16(), got {f!r}")
+        if rounding == "stochastic" and isinstance(f, Float16):
+            raise ValueError(f"{who}: Float16 rounds to nearest (numpy's float16); use "
+                             "rounding='nearest', or a FixedPoint format for stochastic rounding")
+
+
 def _check_rounding(rounding: str) -> str:
     if rounding not in ROUNDINGS:
         raise ValueError(f"rounding must be 'nearest' or 'stochastic', got {rounding!r}")
@@ -81,7 +143,7 @@ def round_nearest(x, fl: int) -> np.ndarray:
     """
     _check_format(1, fl)
     eps = 2.0 ** -fl
-    scaled = np.asarray(x, dtype=np.float64) / eps   # exact: ε is a power of two
+    scaled = _real(x, "round_nearest", np.float64) / eps   # exact: ε is a power of two
     r = np.ceil(scaled - 0.5) * eps                   # ⌊x⌋ if x − ⌊x⌋ ≤ ε/2, else ⌊x⌋ + ε
     return r + 0.0                                    # + 0.0 turns −0.0 into 0.0
 
@@ -94,7 +156,7 @@ def round_stochastic(x, fl: int, rng=0) -> np.ndarray:
     """
     _check_format(1, fl)
     eps = 2.0 ** -fl
-    scaled = np.asarray(x, dtype=np.float64) / eps
+    scaled = _real(x, "round_stochastic", np.float64) / eps
     floor = np.floor(scaled)                          # ⌊x⌋ / ε
     frac = scaled - floor                             # (x − ⌊x⌋) / ε, in [0, 1)
     up = _rng(rng).random(scaled.shape) < frac        # probability (x − ⌊x⌋)/ε
@@ -110,6 +172,7 @@ def saturate(x, il: int, fl: int) -> np.ndarray:
 def quantize(x, il: int, fl: int, rounding: str = "nearest", rng=0) -> np.ndarray:
     """Convert(x, ⟨IL, FL⟩): round (nearest or stochastic), then saturate."""
     il, fl = _check_format(il, fl)
+    x = _real(x, "quantize", np.float64, allow_nan=False)
     if _check_rounding(rounding) == "nearest":
         r = round_nearest(x, fl)
     else:
@@ -193,8 +256,10 @@ def rounding_error_stats(x, fmt: FixedPoint, rounding: str, *, repeats: int = 1,
     Returns ``{'bias', 'stderr', 'max_abs'}`` in units of the data; the bias of
     stochastic rounding is zero in expectation, round-to-nearest's is deterministic.
     """
+    _check_formats("rounding_error_stats", fmt, None, rounding)
+    _check_int("rounding_error_stats", "repeats", repeats, low=1)
     g = _rng(seed)
-    x = np.asarray(x, dtype=np.float64)
+    x = _real(x, "rounding_error_stats", np.float64)
     err = np.stack([fmt.quantize(x, rounding, g) - x for _ in range(repeats)])
     return {"bias": float(err.mean()), "stderr": float(err.std() / np.sqrt(err.size)),
             "max_abs": float(np.abs(err).max())}
@@ -206,7 +271,7 @@ def rounding_error_stats(x, fmt: FixedPoint, rounding: str, *, repeats: int = 1,
 def to_float16(x) -> np.ndarray:
     """Store x in half precision (values above 65504 overflow to ±inf, as on GPUs)."""
     with np.errstate(over="ignore"):
-        return np.asarray(x).astype(np.float16)
+        return _real(x, "to_float16").astype(np.float16)
 
 
 def matmul_float16(A, B, *, accumulate=np.float32) -> np.ndarray:
@@ -216,6 +281,7 @@ def matmul_float16(A, B, *, accumulate=np.float32) -> np.ndarray:
     inputs cost half the memory and bandwidth, the dot products keep float32's 24
     significant bits. ``accumulate=np.float16`` rounds every partial sum to 11 bits.
     """
+    _check_matmul(A, B, accumulate)
     A16, B16 = to_float16(A), to_float16(B)
     if np.dtype(accumulate) == np.float16:
         out = np.zeros((A16.shape[0], B16.shape[1]), np.float16)
@@ -227,8 +293,9 @@ def matmul_float16(A, B, *, accumulate=np.float32) -> np.ndarray:
 
 def sum_in(values, dtype) -> float:
     """Add `values` one by one in `dtype` (each partial sum rounded to `dtype`)."""
+    values = _real(values, "sum_in", _float_dtype(dtype, "sum_in")).reshape(-1)
     acc = np.zeros((), dtype)
-    for v in np.asarray(values, dtype):
+    for v in values:
         acc = (acc + v).astype(dtype)
     return float(acc)
 
@@ -241,6 +308,7 @@ def float16_update(w: float, update: float, steps: int, *, master: bool) -> floa
     keeps a float32 master copy (Micikevicius et al. 2018) and rounds to float16 only
     for use, so the small updates add up.
     """
+    _check_update(w, update, steps)
     if master:
         w32 = np.float32(w)
         for _ in range(steps):
@@ -272,18 +340,26 @@ class Quantize(Layer):
     """
 
     def __init__(self, fmt, rounding: str = "nearest", *, seed=0, grad_fmt=None):
+        _check_formats("Quantize", fmt, grad_fmt, rounding)
         self.fmt = fmt
         self.grad_fmt = fmt if grad_fmt is None else grad_fmt
         self.rounding = _check_rounding(rounding)
         self._rng = _rng(seed)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = check_array(x, repr(self), check_finite=False)
         lo, hi = getattr(self.fmt, "lo", -np.inf), getattr(self.fmt, "hi", np.inf)
         self._inside = (x >= lo) & (x <= hi)   # saturation's derivative: 1 inside, 0 out
         return self.fmt.quantize(x, self.rounding, self._rng)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        dout = self._check_dout(dout)
         return self.grad_fmt.quantize(dout * self._inside, self.rounding, self._rng)
+
+    def _output_shape(self) -> tuple[int, ...] | None:
+        """Shape of the last forward's output (None before the first forward)."""
+        inside = getattr(self, "_inside", None)
+        return None if inside is None else inside.shape
 
     def __repr__(self) -> str:
         return f"Quantize({self.fmt}, {self.rounding!r})"
@@ -307,9 +383,8 @@ class QuantizedSGD(Optimizer):
     def __init__(self, params, lr: float = 0.1, *, fmt, rounding: str = "nearest",
                  momentum: float = 0.0, seed=0, grad_fmt=None):
         super().__init__(params, lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        _check_formats("QuantizedSGD", fmt, grad_fmt, rounding)
+        self.momentum = check_rate("momentum", momentum)
         self.fmt = fmt
         self.grad_fmt = fmt if grad_fmt is None else grad_fmt
         self.rounding = _check_rounding(rounding)
@@ -363,6 +438,7 @@ def quantize_model(model: Sequential, fmt, rounding: str = "nearest", *, seed=0,
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"quantize_model needs a Sequential, got {type(model).__name__}")
+    _check_formats("quantize_model", fmt, None, rounding)
     seeds = np.random.SeedSequence(_seed_int(seed)).spawn(len(model) + 2)
     init = np.random.default_rng(seeds[-1])
     for p in model.parameters():

@@ -30,6 +30,78 @@ __all__ = ["batches", "accuracy", "predict", "confusion_matrix", "History", "fit
            "MLPRun", "train_mlp"]
 
 
+def _check_count(who: str, name: str, value, low: int = 1) -> int:
+    """An int >= `low`; a TypeError (bool, float...) or ValueError naming `name` if not."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{who}: {name} must be an int >= {low}, got {value!r} "
+                         f"({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{who}: {name} must be an int >= {low}, got {name}={value}")
+    return int(value)
+
+
+def _check_data(who: str, X, y, batch_size=None) -> int:
+    """Check that X and y are non-empty arrays with one row per example; return N."""
+    for name, a in (("X", X), ("y", y)):
+        if not hasattr(a, "shape") or not hasattr(a, "__getitem__") or np.ndim(a) == 0:
+            raise TypeError(f"{who}: {name} must be a numpy array with one row per example, "
+                            f"got {type(a).__name__}; use np.asarray({name})")
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"{who}: X has {n} examples but y has {len(y)}; pass one target "
+                         "per example")
+    if n == 0:
+        raise ValueError(f"{who}: got no examples (X has shape {X.shape}); pass at least one")
+    if batch_size is not None:
+        _check_count(who, "batch_size", batch_size)
+    return n
+
+
+_NO_LABELS = object()
+
+
+def _check_scores(who: str, scores, y=_NO_LABELS) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores (N, K) or (N,)/(N, 1), and labels y (N,) in [0, K) (or one-hot (N, K)).
+
+    Returns the scores and y as a flat array of N labels.
+    """
+    scores = np.asarray(scores)
+    if scores.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: scores must be real numbers, got dtype {scores.dtype}")
+    if scores.dtype.kind == "f" and not np.isfinite(scores).all():
+        raise ValueError(f"{who}: the scores hold NaN or inf; a network whose outputs are "
+                         "non-finite has diverged: lower the learning rate")
+    if scores.ndim not in (1, 2):
+        raise ValueError(f"{who}: scores must be (N, K) class scores or (N,)/(N, 1) binary "
+                         f"scores, got shape {scores.shape}")
+    if len(scores) == 0:
+        raise ValueError(f"{who}: got no examples (scores of shape {scores.shape}); "
+                         "pass at least one")
+    if y is _NO_LABELS:
+        return scores, None
+    y_in, y = y, np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: y must hold numbers (class labels), got "
+                        f"{type(y_in).__name__} of dtype {y.dtype}")
+    n, k = len(scores), scores.shape[1] if scores.ndim == 2 else 1
+    if y.ndim == 2 and k > 1 and y.shape == scores.shape:
+        y = y.argmax(axis=1)                  # one-hot targets
+    elif k > 1 and y.ndim != 1:
+        raise ValueError(f"{who}: y must be labels (N,) or one-hot (N, {k}) for scores of shape "
+                         f"{scores.shape}, got shape {y.shape}; use y.reshape(-1)")
+    y = y.reshape(-1)
+    if y.size != n:
+        raise ValueError(f"{who}: scores of shape {scores.shape} are for {n} examples but y "
+                         f"holds {y.size} labels; pass one label per example")
+    if k > 1:
+        if y.dtype.kind == "f" and np.any(y != np.floor(y)):
+            raise ValueError(f"{who}: y must hold integer class labels, got {y.dtype} values")
+        if y.min() < 0 or y.max() >= k:
+            raise ValueError(f"{who}: labels must lie in [0, {k}) for {k} columns of scores, "
+                             f"got labels in [{y.min()}, {y.max()}]")
+    return scores, y
+
+
 def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
             seed=0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (X_batch, y_batch) covering the data once; the last batch may be smaller.
@@ -37,11 +109,7 @@ def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = Tr
     The order is a permutation drawn from ``dlkit.rng(seed)``: the same seed gives the
     same batches on every machine.
     """
-    n = len(X)
-    if len(y) != n:
-        raise ValueError(f"X has {n} examples but y has {len(y)}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    n = _check_data("batches", X, y, batch_size)
     order = _rng(seed).permutation(n) if shuffle else np.arange(n)
     for i in range(0, n, batch_size):
         idx = order[i:i + batch_size]
@@ -50,7 +118,7 @@ def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = Tr
 
 def predict(scores: np.ndarray) -> np.ndarray:
     """Predicted classes: argmax of (N, K) scores, or a 0.5 threshold on one column."""
-    scores = np.asarray(scores)
+    scores, _ = _check_scores("predict", scores)
     if scores.ndim == 2 and scores.shape[1] > 1:
         return scores.argmax(axis=1)
     return (scores.reshape(-1) >= 0.5).astype(np.int64)
@@ -62,13 +130,12 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     `scores` are logits/probabilities (N, K), or one column (N, 1)/(N,) thresholded
     at 0.5 for binary problems.
     """
-    scores = np.asarray(scores)
-    y = np.asarray(y)
+    scores, y = _check_scores("accuracy", scores, y)
     if scores.ndim == 2 and scores.shape[1] > 1:
         pred = scores.argmax(axis=1)
     else:
         pred = (scores.reshape(-1) >= 0.5).astype(y.dtype)
-    return float(np.mean(pred == y.reshape(-1)))
+    return float(np.mean(pred == y))
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
@@ -78,6 +145,14 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
     `y_pred` may be labels (N,) or scores (N, K) (their argmax is taken). The diagonal
     holds the correct predictions, so ``C.trace() / C.sum()`` is the accuracy.
     """
+    y_true, y_pred, num_classes = _check_confusion(y_true, y_pred, num_classes)
+    C = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(C, (y_true, y_pred), 1)
+    return C
+
+
+def _check_confusion(y_true, y_pred, num_classes) -> tuple[np.ndarray, np.ndarray, int]:
+    """Flat integer labels y_true, y_pred (argmax of scores) and the number of classes."""
     y_true = np.asarray(y_true).reshape(-1)
     y_pred = np.asarray(y_pred)
     if y_pred.ndim == 2:
@@ -87,18 +162,20 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
     y_pred = y_pred.reshape(-1)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"confusion_matrix: {y_true.size} labels but {y_pred.size} predictions")
+    if y_true.size == 0:
+        raise ValueError("confusion_matrix: got no examples (empty labels); pass at least one")
     for name, a in (("y_true", y_true), ("y_pred", y_pred)):
         if a.dtype.kind not in "iu":
             raise ValueError(f"confusion_matrix: {name} must hold integer classes, got {a.dtype}")
-        if a.size and a.min() < 0:
+        if a.min() < 0:
             raise ValueError(f"confusion_matrix: {name} has a negative class {a.min()}")
-    if num_classes is None:
-        num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
-    if y_true.size and max(y_true.max(), y_pred.max()) >= num_classes:
+    if num_classes is not None:
+        num_classes = _check_count("confusion_matrix", "num_classes", num_classes)
+    else:
+        num_classes = int(max(y_true.max(), y_pred.max())) + 1
+    if max(y_true.max(), y_pred.max()) >= num_classes:
         raise ValueError(f"confusion_matrix: a class >= num_classes={num_classes}")
-    C = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(C, (y_true, y_pred), 1)
-    return C
+    return y_true, y_pred, num_classes
 
 
 @dataclass
@@ -136,11 +213,16 @@ class DivergenceError(FloatingPointError):
 
 def epoch_seed(seed: int, epoch: int) -> int:
     """The shuffling seed of `epoch`: epoch e of a run always sees the same batches."""
+    _check_count("epoch_seed", "seed", seed, low=0)
+    _check_count("epoch_seed", "epoch", epoch, low=0)
     return int(seed) * 100003 + int(epoch)
 
 
 def gradient_norms(model: Layer) -> dict[str, float]:
     """‖∇θ‖₂ of every parameter after the last backward, keyed ``"<layer>.<name>"``."""
+    if not isinstance(model, Layer):
+        raise TypeError(f"gradient_norms needs a dlkit Layer (the model after backward), got "
+                        f"{type(model).__name__}")
     out = {}
     for name, p in model.named_parameters():
         with np.errstate(all="ignore"):
@@ -225,9 +307,79 @@ def _diagnose(model: Layer, optimizer, what: str, step: int, epoch: int) -> Dive
 
 def evaluate(model: Layer, loss_fn: Loss, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(loss, accuracy) of `model` on (X, y) in eval mode."""
+    _check_data("evaluate", np.asarray(X), np.asarray(y))
     model.eval()
     out = model.forward(X)
     return float(loss_fn.forward(out, y)), accuracy(out, y)
+
+
+def _check_fit(model, loss_fn, optimizer, X, y, *, epochs, batch_size, seed, val, callback,
+               checkpoint, start_epoch, history) -> None:
+    """Refuse arguments with which fit would train nothing, or the wrong thing."""
+    if not isinstance(model, Layer):
+        raise TypeError(f"fit: model must be a dlkit Layer such as nn.mlp([64, 10]), got "
+                        f"{type(model).__name__}")
+    if not (hasattr(loss_fn, "forward") and hasattr(loss_fn, "backward")):
+        raise TypeError(f"fit: loss_fn must be a dlkit loss such as nn.CrossEntropyLoss(), got "
+                        f"{type(loss_fn).__name__}")
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"fit: optimizer must have step(), e.g. SGD(model.parameters(), "
+                        f"lr=0.1), got {type(optimizer).__name__}")
+    _check_owner(model, optimizer)
+    _check_data("fit", X, y, batch_size)
+    _check_count("fit", "epochs", epochs)
+    _check_count("fit", "start_epoch", start_epoch, low=0)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"fit: seed must be an int (epoch e shuffles with epoch_seed(seed, e)),"
+                        f" got {type(seed).__name__}")
+    if val is not None:
+        if not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise TypeError(f"fit: val must be a pair (X_val, y_val), got {type(val).__name__}")
+        _check_data("fit(val=...)", val[0], val[1])
+    if callback is not None and not callable(callback):
+        raise TypeError(f"fit: callback must be callable as callback(epoch, history), got "
+                        f"{type(callback).__name__}")
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"fit: history must be a History, got {type(history).__name__}")
+    if checkpoint is not None:
+        _checkpoint_path(checkpoint)
+
+
+def _check_owner(model: Layer, optimizer) -> None:
+    """The optimizer must update exactly the model's parameters (the same arrays)."""
+    params = getattr(optimizer, "params", None)
+    if params is None:
+        return
+    named = model.named_parameters()
+    mine = {id(p) for _, p in named}
+    theirs = {id(p) for p in params}
+    if mine != theirs:
+        missing = [k for k, p in named if id(p) not in theirs]
+        foreign = len(theirs - mine)
+        raise ValueError(
+            f"fit: the optimizer does not update this model's parameters ({foreign} of its "
+            f"arrays are not the model's; the model's {missing[:4]}"
+            f"{'...' if len(missing) > 4 else ''} are not in it): build it from this model, "
+            f"e.g. {type(optimizer).__name__}(model.parameters(), lr=...)"
+        )
+
+
+def _checkpoint_path(checkpoint):
+    from dlkit import checkpoint as _ckpt
+
+    return _ckpt.resolve(checkpoint)
+
+
+def _resume(checkpoint, model: Layer, optimizer, seed: int) -> tuple[int, History]:
+    """Load `checkpoint` into model and optimizer; return its epoch and History."""
+    from dlkit import checkpoint as _ckpt
+
+    saved = _ckpt.read_meta(checkpoint)["seed"]
+    if saved is not None and saved != int(seed):
+        raise ValueError(f"fit: checkpoint {checkpoint} was saved by a run with seed={saved}, "
+                         f"but fit got seed={seed}: pass seed={saved} to continue that run")
+    meta = _ckpt.load(checkpoint, model, optimizer)
+    return meta["epoch"], meta["history"] if meta["history"] is not None else History()
 
 
 def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
@@ -263,18 +415,17 @@ def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
     """
     from dlkit.nn.losses import MSELoss
 
+    _check_fit(model, loss_fn, optimizer, X, y, epochs=epochs, batch_size=batch_size,
+               seed=seed, val=val, callback=callback, checkpoint=checkpoint,
+               start_epoch=start_epoch, history=history)
     if classify is None:
         classify = not isinstance(loss_fn, MSELoss)
     hist = History() if history is None else history
-    if checkpoint is not None and resume and os.path.exists(checkpoint):
-        from dlkit import checkpoint as _ckpt
-
-        meta = _ckpt.load(checkpoint, model, optimizer)
-        start_epoch = meta["epoch"]
-        hist = meta["history"]
+    if checkpoint is not None and resume and _checkpoint_path(checkpoint).exists():
+        start_epoch, hist = _resume(checkpoint, model, optimizer, seed)
     n = len(X)
     bs = n if batch_size is None else batch_size
-    steps_per_epoch = -(-n // bs) if isinstance(bs, (int, np.integer)) and bs > 0 else 0
+    steps_per_epoch = -(-n // bs)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -322,7 +473,8 @@ def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
             if checkpoint is not None:
                 from dlkit import checkpoint as _ckpt
 
-                _ckpt.save(checkpoint, model, optimizer, epoch=epoch + 1, history=hist)
+                _ckpt.save(checkpoint, model, optimizer, epoch=epoch + 1, history=hist,
+                           seed=int(seed))
             if callback is not None:
                 callback(epoch, hist)
     finally:

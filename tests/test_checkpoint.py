@@ -101,3 +101,140 @@ def test_momentum_state_survives(tmp_path):
     checkpoint.load(path, net2, opt2)
     np.testing.assert_array_equal(opt2.state[0]["v"], opt.state[0]["v"])
     assert opt2.lr == 0.1 and opt2.momentum == 0.9
+
+
+# -- load checks everything before it changes anything -------------------------------------
+
+
+def _stepped_run():
+    net, opt = small_run()
+    for p in net.parameters():
+        p.grad[...] = 0.1
+    opt.step()
+    return net, opt
+
+
+def _same(net_a, net_b):
+    return all(np.array_equal(p.data, q.data)
+               for (_, p), (_, q) in zip(net_a.named_parameters(), net_b.named_parameters()))
+
+
+def test_load_with_an_optimizer_of_another_kind_is_refused_and_changes_nothing(tmp_path):
+    net, opt = _stepped_run()
+    path = checkpoint.save(tmp_path / "adam", net, opt, epoch=3)
+    fresh = nn.mlp([64, 24, 10], "relu", seed=5)
+    untouched = nn.mlp([64, 24, 10], "relu", seed=5)
+    mom = Momentum(fresh.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="saved with optimizer Adam, this one is Momentum: "
+                                         r"build Adam\(model.parameters\(\), ...\)"):
+        checkpoint.load(path, fresh, mom)
+    assert _same(fresh, untouched) and mom.t == 0 and mom.lr == 0.1
+
+
+def test_load_with_a_wrong_optimizer_state_leaves_the_model_alone(tmp_path):
+    net, opt = _stepped_run()
+    path = checkpoint.save(tmp_path / "a", net, opt)
+    fresh = nn.mlp([64, 24, 10], "relu", seed=5)
+    untouched = nn.mlp([64, 24, 10], "relu", seed=5)
+    other = nn.mlp([64, 24, 10, 10], "relu", seed=0)          # 6 params, not 4
+    with pytest.raises(ValueError, match="saved for 4 parameters, this optimizer has 6"):
+        checkpoint.load(path, fresh, Adam(other.parameters()))
+    assert _same(fresh, untouched)
+
+
+def test_load_refuses_dtype_mismatch_and_bad_entries(tmp_path):
+    net, opt = _stepped_run()
+    path = checkpoint.save(tmp_path / "a", net, opt, epoch=2)
+    f32 = nn.mlp([64, 24, 10], "relu", seed=0, dtype=np.float32)
+    with pytest.raises(ValueError, match="parameter 0.W: saved as float64, the network's is "
+                                         "float32; build the network with dtype=np.float64"):
+        checkpoint.load(path, f32)
+    with np.load(path) as f:
+        data = {k: f[k] for k in f.files}
+    cases = [
+        ({"meta/format": np.array(99)}, ValueError, "format 99, newer than"),
+        ({"meta/epoch": np.array(-1)}, ValueError, "meta/epoch must be an int >= 0"),
+        ({"extra/x": np.zeros(1)}, ValueError, r"unexpected entries \['extra/x'\]"),
+        ({"history/loss": np.zeros((2, 2))}, ValueError, "history/loss must be a 1-D array"),
+        ({"rng/0._rng": np.array("{}")}, KeyError, "random generators do not match"),
+        ({"optim/state.0.m": np.zeros(3)}, ValueError, "does not fit"),
+    ]
+    for change, exc, phrase in cases:
+        bad = tmp_path / "bad.npz"
+        np.savez(bad, **{**data, **change})
+        fresh, fresh_opt = small_run()
+        untouched, _ = small_run()
+        with pytest.raises(exc, match=phrase):
+            checkpoint.load(bad, fresh, fresh_opt)
+        assert _same(fresh, untouched) and fresh_opt.t == 0, change
+
+
+def test_load_refuses_truncated_and_non_npz_files(tmp_path):
+    net, opt = small_run()
+    path = checkpoint.save(tmp_path / "a", net, opt)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a readable .npz file .* save the checkpoint again"):
+        checkpoint.load(cut, net)
+    one = tmp_path / "one.npy"
+    np.save(one, np.zeros(3))
+    with pytest.raises(ValueError, match="holds a single array"):
+        checkpoint.load(one, net)
+    with pytest.raises(ValueError, match="is a folder"):
+        checkpoint.load(tmp_path, net)
+
+
+def test_old_format_1_checkpoints_still_load(tmp_path):
+    net, opt = _stepped_run()
+    state = {k: v for k, v in opt.state_dict().items()
+             if k in ("t", "lr", "weight_decay", "beta1", "beta2", "eps")
+             or k.startswith("state.")}
+    arrays = {"meta/format": np.array(1), "meta/epoch": np.array(4)}
+    arrays.update({f"param/{k}": p.data for k, p in net.named_parameters()})
+    arrays.update({f"optim/{k}": v for k, v in state.items()})
+    np.savez(tmp_path / "v1.npz", **arrays)
+    fresh, fresh_opt = small_run()
+    meta = checkpoint.load(tmp_path / "v1.npz", fresh, fresh_opt)
+    assert meta == {"epoch": 4, "seed": None, "history": None}
+    assert _same(fresh, net) and fresh_opt.t == 1
+    np.testing.assert_array_equal(fresh_opt.state[0]["m"], opt.state[0]["m"])
+
+
+def test_save_refuses_bad_arguments(tmp_path):
+    net, opt = small_run()
+    with pytest.raises(ValueError, match=r"is a folder; pass a file name inside it, e\.g\. "):
+        checkpoint.save(tmp_path, net, opt)
+    (tmp_path / "run.npz").mkdir()
+    with pytest.raises(ValueError, match="run.npz is a folder"):
+        checkpoint.save(tmp_path / "run", net, opt)
+    with pytest.raises(TypeError, match="checkpoint needs a dlkit Layer"):
+        checkpoint.save(tmp_path / "m", {"W": np.zeros(2)})
+    with pytest.raises(TypeError, match="optimizer must have state_dict"):
+        checkpoint.save(tmp_path / "m", net, "adam")
+    with pytest.raises(TypeError, match=r"epoch must be an int >= 0, got 1.5 \(float\)"):
+        checkpoint.save(tmp_path / "m", net, opt, epoch=1.5)
+    with pytest.raises(TypeError, match="epoch must be an int"):
+        checkpoint.save(tmp_path / "m", net, opt, epoch=True)
+    with pytest.raises(ValueError, match="epoch must be an int >= 0, got epoch=-2"):
+        checkpoint.save(tmp_path / "m", net, opt, epoch=-2)
+    with pytest.raises(TypeError, match="history must be a dlkit.train.History"):
+        checkpoint.save(tmp_path / "m", net, opt, history=[0.5])
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        checkpoint.save(3, net, opt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
+
+
+def test_generator_state_survives_npz_without_pickles(tmp_path):
+    g = np.random.default_rng(12345)
+    g.random(7)
+    a = checkpoint.generator_state(g)
+    assert a.dtype.kind == "U" and a.ndim == 0
+    np.savez(tmp_path / "g.npz", g=a)
+    with np.load(tmp_path / "g.npz", allow_pickle=False) as f:
+        state = checkpoint.read_generator_state(f["g"], np.random.default_rng(0))
+    h = np.random.default_rng(0)
+    h.bit_generator.state = state
+    np.testing.assert_array_equal(h.random(5), g.random(5))
+    with pytest.raises(ValueError, match="invalid PCG64 state"):
+        checkpoint.read_generator_state(
+            np.array('{"bit_generator": "PCG64", "state": {}}'), np.random.default_rng(0))

@@ -189,3 +189,139 @@ def test_chapter_4_exercise_checks(capsys):
     assert not ch04.check_ravine_settings(5.0, 0.5)
     out = capsys.readouterr().out
     assert out.count("Correct:") == 4 and "diverged" in out
+
+
+# -- hyper-parameters and states are checked -----------------------------------------------
+
+
+@pytest.mark.parametrize("bad, exc, phrase", [
+    (True, TypeError, "lr must be a real number, got True"),
+    ("0.1", TypeError, "lr must be a real number, got '0.1'"),
+    (1j, TypeError, "complex"),
+    (float("nan"), ValueError, "learning rate must be a positive number, got lr=nan"),
+    (np.inf, ValueError, "lr=inf"),
+    (0.0, ValueError, "lr=0.0"),
+])
+def test_lr_must_be_a_positive_finite_real(bad, exc, phrase):
+    with pytest.raises(exc, match=phrase):
+        SGD([Param(np.zeros(2))], lr=bad)
+
+
+@pytest.mark.parametrize("cls, kw, exc, phrase", [
+    (SGD, {"momentum": True}, TypeError, "momentum must be a real number"),
+    (SGD, {"momentum": "0.9"}, TypeError, "momentum must be a real number"),
+    (SGD, {"momentum": float("nan")}, ValueError, r"momentum must lie in \[0.0, 1.0\)"),
+    (SGD, {"weight_decay": -0.1}, ValueError, "weight_decay must lie in"),
+    (SGD, {"weight_decay": np.inf}, ValueError, "weight_decay=inf"),
+    (Adam, {"weight_decay": False}, TypeError, "weight_decay must be a real number"),
+    (RMSProp, {"rho": 1.0}, ValueError, "rho must lie in"),
+    (RMSProp, {"rho": True}, TypeError, "rho must be a real number"),
+    (AdaGrad, {"eps": 0.0}, ValueError, r"eps must lie in \(0.0, 1.0\)"),
+    (AdaGrad, {"eps": 1e-8j}, TypeError, "eps must be a real number"),
+    (Adam, {"betas": 0.9}, TypeError, "betas must be a pair"),
+    (Adam, {"betas": (0.9, np.nan)}, ValueError, "beta2 must lie in"),
+    (AdamW, {"betas": (True, 0.999)}, TypeError, "beta1 must be a real number"),
+    (Nesterov, {"momentum": 1.0}, ValueError, "momentum must lie in"),
+])
+def test_hyper_parameters_are_checked_by_name(cls, kw, exc, phrase):
+    with pytest.raises(exc, match=phrase):
+        cls([Param(np.zeros(2))], lr=0.1, **kw)
+
+
+def test_numpy_scalars_are_accepted_as_hyper_parameters():
+    opt = Adam([Param(np.zeros(2))], lr=np.float32(0.5), betas=(np.float64(0.8), 0.9))
+    assert (opt.lr, opt.beta1, opt.beta2) == (0.5, 0.8, 0.9) and type(opt.lr) is float
+
+
+def _stepped(cls, n=2, **kw):
+    params = [Param(np.ones(3)), Param(np.ones((2, 2)))][:n]
+    opt = cls(params, lr=0.1, **kw)
+    for p in params:
+        p.grad[...] = 0.5
+    opt.step()
+    return opt
+
+
+def _snapshot(opt):
+    return (opt.t, opt.lr, {k: v.copy() for s in opt.state for k, v in s.items()},
+            [p.data.copy() for p in opt.params])
+
+
+def _unchanged(opt, snap):
+    t, lr, state, data = snap
+    now = {k: v for s in opt.state for k, v in s.items()}
+    return (opt.t == t and opt.lr == lr and state.keys() == now.keys()
+            and all(np.array_equal(state[k], now[k]) for k in state)
+            and all(np.array_equal(a, p.data) for a, p in zip(data, opt.params)))
+
+
+def test_state_of_another_kind_is_refused_and_changes_nothing():
+    adam = _stepped(Adam)
+    snap = _snapshot(adam)
+    with pytest.raises(ValueError, match="Adam.load_state_dict got the state of optimizer Momentum"):
+        adam.load_state_dict(_stepped(Momentum).state_dict())
+    with pytest.raises(ValueError, match="got the state of optimizer AdamW"):
+        adam.load_state_dict(_stepped(AdamW).state_dict())
+    assert _unchanged(adam, snap)
+    assert adam.state_dict()["kind"] == "Adam"
+
+
+def test_old_state_without_kind_is_accepted_only_with_this_kinds_keys():
+    old = {k: v for k, v in _stepped(Momentum).state_dict().items()
+           if k in ("t", "lr", "weight_decay", "momentum") or k.startswith("state.")}
+    mom = _stepped(Momentum)
+    mom.load_state_dict(old)                               # same keys: accepted
+    np.testing.assert_array_equal(mom.state[0]["v"], old["state.0.v"])
+    adam = _stepped(Adam)
+    snap = _snapshot(adam)
+    with pytest.raises(ValueError, match="has no 'kind' and its keys .* are not those of Adam"):
+        adam.load_state_dict(old)
+    assert _unchanged(adam, snap)
+
+
+def test_state_shapes_dtypes_counts_and_values_are_checked_first():
+    src = _stepped(Adam).state_dict()
+    cases = [
+        ({"n_params": np.array(5)}, ValueError, "saved for 5 parameters, this optimizer has 2"),
+        ({"state.1.m": np.zeros(3)}, ValueError, r"state.1.m \(shape \(3,\)\) does not fit"),
+        ({"state.0.v": np.zeros(3, np.float32)}, ValueError, "dtype float32, its parameter float64"),
+        ({"state.7.m": np.zeros(3)}, ValueError, "does not fit"),
+        ({"lr": np.array(-1.0)}, ValueError, "learning rate must be a positive number"),
+        ({"beta1": np.array(1.5)}, ValueError, "beta1 must lie in"),
+        ({"t": np.array(2.5)}, ValueError, "'t' must be a step count"),
+        ({"bogus": np.array(1.0)}, ValueError, r"unknown keys \['bogus'\]"),
+        ({"option.decoupled": np.array(True)}, ValueError, "saved with decoupled=True"),
+    ]
+    for change, exc, phrase in cases:
+        adam = _stepped(Adam)
+        snap = _snapshot(adam)
+        with pytest.raises(exc, match=phrase):
+            adam.load_state_dict({**src, **change})
+        assert _unchanged(adam, snap), change
+    with pytest.raises(TypeError, match="expects the dict of arrays"):
+        _stepped(Adam).load_state_dict([("t", 1)])
+    with pytest.raises(KeyError, match="no step count"):
+        _stepped(Adam).load_state_dict({"lr": np.array(0.1)})
+
+
+def test_nesterov_option_must_match():
+    with pytest.raises(ValueError, match="saved with nesterov=True, this optimizer has "
+                                         "nesterov=False"):
+        _stepped(SGD, momentum=0.9).load_state_dict(_stepped(SGD, momentum=0.9,
+                                                             nesterov=True).state_dict())
+
+
+def test_state_dict_round_trips_generators_and_counters():
+    from dlkit import precision as P
+
+    fmt = P.FixedPoint(4, 6)
+    a = _stepped(P.QuantizedSGD, fmt=fmt, rounding="stochastic", seed=1)
+    b = _stepped(P.QuantizedSGD, fmt=fmt, rounding="stochastic", seed=2)
+    state = a.state_dict()
+    assert {"rng._rng", "count.n_updates", "count.n_lost", "count.applied"} <= set(state)
+    b.load_state_dict(state)
+    assert b.n_updates == a.n_updates and type(b.n_updates) is int
+    np.testing.assert_array_equal(b._rng.random(5), a._rng.random(5))
+    bad = dict(state, **{"rng._rng": np.array('{"bit_generator": "MT19937"}')})
+    with pytest.raises(ValueError, match="expected the JSON state of a PCG64"):
+        b.load_state_dict(bad)

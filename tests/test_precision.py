@@ -208,3 +208,75 @@ def test_rounding_explorer_draws_into_its_widget_state():
     mode.value = "stochastic"
     bias = float(out.outputs[0]["data"]["text/plain"].split()[1])
     assert abs(bias) < 0.05 * 2.0**-8
+
+
+def test_quantize_layer_and_quantized_sgd_check_their_arguments():
+    fmt = P.FixedPoint(4, 8)
+    with pytest.raises(TypeError, match="Quantize: fmt must be a number format such as "
+                                        r"FixedPoint\(2, 14\)"):
+        P.Quantize(16)
+    with pytest.raises(TypeError, match="QuantizedSGD: grad_fmt must be a number format"):
+        P.QuantizedSGD([nn.Param(np.zeros(2))], fmt=fmt, grad_fmt="fp16")
+    with pytest.raises(ValueError, match="Quantize: Float16 rounds to nearest"):
+        P.Quantize(P.Float16(), "stochastic")
+    with pytest.raises(ValueError, match="rounding must be 'nearest' or 'stochastic'"):
+        P.QuantizedSGD([nn.Param(np.zeros(2))], fmt=fmt, rounding="up")
+    for bad, exc, phrase in ((True, TypeError, "momentum must be a real number"),
+                             ("0.9", TypeError, "momentum must be a real number"),
+                             (1.0, ValueError, r"momentum must lie in \[0.0, 1.0\)"),
+                             (np.nan, ValueError, "momentum=nan")):
+        with pytest.raises(exc, match=phrase):
+            P.QuantizedSGD([nn.Param(np.zeros(2))], fmt=fmt, momentum=bad)
+    with pytest.raises(TypeError, match="lr must be a real number, got True"):
+        P.QuantizedSGD([nn.Param(np.zeros(2))], lr=True, fmt=fmt)
+
+
+def test_quantize_backward_checks_dout_against_forward():
+    q = P.Quantize(P.FixedPoint(4, 8))
+    with pytest.raises(ValueError, match="backward called before forward"):
+        q.backward(np.zeros((2, 3)))
+    out = q.forward(np.full((2, 3), 0.3))
+    with pytest.raises(ValueError, match=r"dout of shape \(2, 1\), but forward returned shape "
+                                         r"\(2, 3\)"):
+        q.backward(np.ones((2, 1)))                   # would broadcast silently before
+    with pytest.raises(TypeError, match="dtype"):
+        q.forward(np.array([1 + 2j]))
+    assert q.backward(np.ones_like(out)).shape == (2, 3)
+
+
+def test_public_functions_refuse_what_they_cannot_convert():
+    fmt = P.FixedPoint(4, 8)
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    for bad in (None, "abc", np.array([object()]), x + 1j):
+        with pytest.raises(TypeError, match="quantize needs real numbers"):
+            P.quantize(bad, 4, 8)
+        with pytest.raises(TypeError, match="to_float16 needs real numbers"):
+            P.to_float16(bad)
+    with pytest.raises(ValueError, match="quantize got a non-finite input"):
+        P.quantize(np.array([0.5, np.nan]), 4, 8)
+    assert P.quantize(np.array([np.inf, -np.inf]), 4, 8).tolist() == [fmt.hi, fmt.lo]
+    with pytest.raises(TypeError, match="round_stochastic needs real numbers"):
+        P.round_stochastic("x", 8)
+    with pytest.raises(ValueError, match=r"\(n, k\) @ \(k, m\), got shapes \(3, 4\) and \(5, 2\)"):
+        P.matmul_float16(x, np.ones((5, 2)))
+    with pytest.raises(TypeError, match="accumulate: dtype must be a float dtype"):
+        P.matmul_float16(x, x.T, accumulate="foo")
+    with pytest.raises(TypeError, match="sum_in: dtype must be a float dtype"):
+        P.sum_in([0.1, 0.2], np.int64)
+    with pytest.raises(TypeError, match="sum_in needs real numbers"):
+        P.sum_in(None, np.float32)
+    for steps, exc in ((-1, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(exc, match="float16_update: steps must be an int >= 0"):
+            P.float16_update(1.0, 1e-4, steps, master=True)
+    with pytest.raises(TypeError, match="float16_update: w must be a real number"):
+        P.float16_update("x", 1e-4, 3, master=True)
+    with pytest.raises(TypeError, match="quantize_model: fmt must be a number format"):
+        P.quantize_model(nn.mlp([2, 2]), None)
+    with pytest.raises(TypeError, match="rounding_error_stats: fmt must be a number format"):
+        P.rounding_error_stats(x, None, "nearest")
+    with pytest.raises(ValueError, match="repeats must be an int >= 1"):
+        P.rounding_error_stats(x, fmt, "nearest", repeats=0)
+    # valid inputs keep their results
+    assert P.sum_in([0.1, 0.2], np.float16) == float(np.float16(np.float16(0.1) +
+                                                                 np.float16(0.2)))
+    assert P.to_float16(np.array([1, 2], np.int64)).dtype == np.float16

@@ -195,3 +195,162 @@ def test_training_utilities_reachable_from_nn():
     assert nn.confusion_matrix is confusion_matrix and nn.History is History
     with pytest.raises(AttributeError, match="no attribute"):
         nn.not_a_thing
+
+
+# -- fit, evaluate, batches and the metrics check what they are given ----------------------
+
+
+def _xor():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    return X, np.array([0, 1, 1, 0])
+
+
+def test_fit_refuses_an_optimizer_of_another_model():
+    X, y = _xor()
+    net, other = nn.mlp([2, 4, 2], seed=0), nn.mlp([2, 4, 2], seed=1)
+    before = net[0].W.data.copy()
+    with pytest.raises(ValueError, match=r"does not update this model's parameters.*"
+                                         r"\['0.W', '0.b', '2.W', '2.b'\].*SGD\(model"):
+        fit(net, nn.CrossEntropyLoss(), SGD(other.parameters(), lr=0.1), X, y)
+    with pytest.raises(ValueError, match=r"model's \['2.W', '2.b'\] are not in it"):
+        fit(net, nn.CrossEntropyLoss(), SGD(net[0].parameters(), lr=0.1), X, y)
+    np.testing.assert_array_equal(net[0].W.data, before)
+
+
+@pytest.mark.parametrize("kw, exc, phrase", [
+    ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got batch_size=0"),
+    ({"batch_size": -3}, ValueError, "batch_size must be an int >= 1"),
+    ({"batch_size": True}, TypeError, r"batch_size must be an int >= 1, got True \(bool\)"),
+    ({"batch_size": 2.0}, TypeError, r"got 2.0 \(float\)"),
+    ({"epochs": 0}, ValueError, "epochs must be an int >= 1, got epochs=0"),
+    ({"epochs": True}, TypeError, "epochs must be an int"),
+    ({"epochs": 2.5}, TypeError, "epochs must be an int"),
+    ({"start_epoch": -1}, ValueError, "start_epoch must be an int >= 0"),
+    ({"seed": 1.5}, TypeError, "seed must be an int"),
+    ({"seed": np.random.default_rng(0)}, TypeError, "seed must be an int"),
+    ({"val": (np.zeros((3, 2)), np.zeros(2, int))}, ValueError,
+     r"fit\(val=...\): X has 3 examples but y has 2"),
+    ({"val": np.zeros((3, 2))}, TypeError, "val must be a pair"),
+    ({"callback": 3}, TypeError, "callback must be callable"),
+    ({"history": {}}, TypeError, "history must be a History"),
+])
+def test_fit_refuses_bad_arguments_by_name(kw, exc, phrase):
+    X, y = _xor()
+    net = nn.mlp([2, 4, 2], seed=0)
+    with pytest.raises(exc, match=phrase):
+        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, **kw)
+
+
+def test_fit_refuses_empty_or_mismatched_data_and_wrong_objects():
+    X, y = _xor()
+    net = nn.mlp([2, 4, 2], seed=0)
+    opt = SGD(net.parameters(), lr=0.1)
+    loss = nn.CrossEntropyLoss()
+    with pytest.raises(ValueError, match=r"fit: got no examples \(X has shape \(0, 2\)\)"):
+        fit(net, loss, opt, X[:0], y[:0])
+    with pytest.raises(ValueError, match="fit: X has 4 examples but y has 3; pass one target"):
+        fit(net, loss, opt, X, y[:3])
+    with pytest.raises(TypeError, match="X must be a numpy array"):
+        fit(net, loss, opt, X.tolist(), y)
+    with pytest.raises(TypeError, match="model must be a dlkit Layer"):
+        fit("net", loss, opt, X, y)
+    with pytest.raises(TypeError, match="loss_fn must be a dlkit loss"):
+        fit(net, "ce", opt, X, y)
+    with pytest.raises(TypeError, match="optimizer must have step"):
+        fit(net, loss, None, X, y)
+    assert opt.t == 0
+
+
+def test_fit_refuses_a_folder_as_checkpoint(tmp_path):
+    X, y = _xor()
+    net = nn.mlp([2, 4, 2], seed=0)
+    with pytest.raises(ValueError, match=f"{tmp_path} is a folder; pass a file name inside it, "
+                                         "e.g. .*checkpoint.npz"):
+        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y,
+            checkpoint=tmp_path)
+    assert list(tmp_path.parent.glob(f"{tmp_path.name}.npz")) == []   # nothing written beside
+
+
+def test_accuracy_checks_labels_against_scores():
+    with pytest.raises(ValueError, match=r"scores of shape \(5, 3\) are for 5 examples but y "
+                                         "holds 1 labels"):
+        accuracy(np.eye(5, 3), np.array([1]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\) .* got labels in \[0, 3\]"):
+        accuracy(np.eye(4, 3), np.array([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        accuracy(np.eye(3), np.array([-1, 1, 2]))
+    with pytest.raises(ValueError, match="integer class labels"):
+        accuracy(np.eye(3), np.array([0.5, 1, 2]))
+    with pytest.raises(ValueError, match="accuracy: got no examples"):
+        accuracy(np.zeros((0, 3)), np.zeros(0, int))
+    with pytest.raises(ValueError, match=r"\(N, K\) class scores"):
+        accuracy(np.zeros((2, 3, 4)), np.zeros(2, int))
+    with pytest.raises(TypeError, match="scores must be real numbers"):
+        accuracy(np.array(["a", "b"]), np.zeros(2, int))
+    # what still works: float labels that are whole numbers, one-hot targets, binary scores
+    assert accuracy(np.eye(3), np.array([0.0, 1.0, 1.0])) == pytest.approx(2 / 3)
+    assert accuracy(np.eye(3)[[0, 1, 2, 2]], np.eye(3)[[0, 1, 2, 0]]) == 0.75
+    assert accuracy(np.array([[0.9], [0.2], [0.7]]), np.array([1, 0, 0])) == pytest.approx(2 / 3)
+
+
+def test_predict_confusion_matrix_and_evaluate_refuse_empty_or_mismatched_input():
+    with pytest.raises(ValueError, match="predict: got no examples"):
+        predict(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match="confusion_matrix: got no examples"):
+        confusion_matrix(np.zeros(0, int), np.zeros(0, int))
+    with pytest.raises(ValueError, match="3 labels but 2 predictions"):
+        confusion_matrix(np.array([0, 1, 1]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="num_classes=2"):
+        confusion_matrix(np.array([0, 2]), np.array([0, 1]), num_classes=2)
+    with pytest.raises(TypeError, match="num_classes must be an int"):
+        confusion_matrix(np.array([0, 1]), np.array([0, 1]), num_classes=2.0)
+    from dlkit.train import evaluate
+
+    net = nn.mlp([2, 3], seed=0)
+    with pytest.raises(ValueError, match="evaluate: X has 4 examples but y has 2"):
+        evaluate(net, nn.CrossEntropyLoss(), np.zeros((4, 2)), np.zeros(2, int))
+    with pytest.raises(ValueError, match="evaluate: got no examples"):
+        evaluate(net, nn.CrossEntropyLoss(), np.zeros((0, 2)), np.zeros(0, int))
+
+
+def test_batches_refuses_bools_and_empty_data():
+    X, y = _xor()
+    with pytest.raises(TypeError, match="batch_size must be an int >= 1, got True"):
+        list(batches(X, y, True))
+    with pytest.raises(ValueError, match="batches: got no examples"):
+        list(batches(X[:0], y[:0], 2))
+    assert [len(b) for b, _ in batches(X, y, np.int64(3))] == [3, 1]
+
+
+def test_metrics_refuse_missing_labels_nan_scores_and_column_labels():
+    with pytest.raises(TypeError, match="y must hold numbers"):
+        accuracy(np.eye(3), None)
+    with pytest.raises(ValueError, match="scores hold NaN or inf"):
+        accuracy(np.full((3, 3), np.nan), np.arange(3))
+    with pytest.raises(ValueError, match="scores hold NaN or inf"):
+        predict(np.eye(3) * np.inf)
+    with pytest.raises(ValueError, match=r"y must be labels \(N,\) or one-hot \(N, 3\).*"
+                                         r"got shape \(5, 1\); use y.reshape\(-1\)"):
+        accuracy(np.eye(5, 3), np.array([[1, 2, 0, 1, 2]]).T)
+    # binary scores still take (N, 1) targets, as BCELoss does
+    assert accuracy(np.array([[0.9], [0.1]]), np.array([[1.0], [0.0]])) == 1.0
+
+
+def test_gradient_norms_and_epoch_seed_check_their_arguments():
+    from dlkit.train import epoch_seed, gradient_norms
+
+    with pytest.raises(TypeError, match="gradient_norms needs a dlkit Layer"):
+        gradient_norms(None)
+    with pytest.raises(TypeError, match="epoch_seed: seed must be an int"):
+        epoch_seed("a", 1)
+    with pytest.raises(TypeError, match="epoch_seed: seed must be an int"):
+        epoch_seed(None, 1)
+    assert epoch_seed(7, 2) == 7 * 100003 + 2
+
+
+def test_optimizer_refuses_things_that_are_not_parameters():
+    from dlkit.optim import Adam
+
+    for bad in (None, 5, "abc"):
+        with pytest.raises(TypeError, match="optimizer needs the model's parameters"):
+            Adam(bad)
