@@ -57,6 +57,8 @@ def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
         )
     if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int or numpy Generator, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be an int >= 0 (numpy's seeds are unsigned), got seed={seed}")
     return np.random.default_rng(int(seed))
 
 

@@ -358,6 +358,8 @@ def test_rng_seeds():
         dlkit.rng(None)
     with pytest.raises(TypeError, match="float"):
         dlkit.rng(1.5)
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+        dlkit.rng(-1)
 
 
 # ---------------------------------------------------------------- backend
