@@ -61,6 +61,8 @@ memory in a window should pass ``np.zeros(0)`` (real MPI does not accept None).
 
 Public names: :class:`SimCluster`, :class:`RunResult`, ``MPI`` (mpi4py's constants and
 classes), :class:`DeadlockError`, :class:`RankCrashed`, :class:`RankError`,
+:class:`CollectiveMismatchError`, :class:`SimTimeoutError`,
+:class:`UnreceivedMessageWarning`,
 :func:`compute`, :func:`is_simulated`, :class:`Faults`, the modules ``networks``,
 ``devices``, ``collectives`` and ``costs``.
 """
@@ -68,7 +70,8 @@ classes), :class:`DeadlockError`, :class:`RankCrashed`, :class:`RankError`,
 from . import collectives, costs, devices, networks
 from .comm import Request, SimComm
 from .engine import Event, Transfer
-from .errors import DeadlockError, RankCrashed, RankError
+from .errors import (CollectiveMismatchError, DeadlockError, RankCrashed, RankError,
+                     SimTimeoutError, UnreceivedMessageWarning)
 from .faults import Faults
 from .hooks import compute, is_simulated
 from .mpi import MPI
@@ -78,5 +81,6 @@ from .window import Win
 __all__ = [
     "SimCluster", "RunResult", "SimComm", "Request", "Win", "MPI", "DeadlockError",
     "RankCrashed", "RankError", "compute", "is_simulated", "networks", "devices", "Faults",
-    "collectives", "costs", "Event", "Transfer",
+    "collectives", "costs", "Event", "Transfer", "CollectiveMismatchError", "SimTimeoutError",
+    "UnreceivedMessageWarning",
 ]

@@ -17,6 +17,16 @@ binomial tree; ``Allreduce`` the algorithm chosen by ``SimCluster(allreduce=...)
 (default "ring"); ``allreduce`` (objects) reduce + broadcast trees; ``gather``/
 ``Gather`` and ``scatter``/``Scatter`` linear at the root; ``allgather`` gather +
 broadcast, ``Allgather`` ring; ``Barrier`` dissemination.
+
+Checks (each raises naming the rank, the call, what was expected and the fix):
+ranks (``dest``, ``source``, ``root``) must be ints of this communicator, with
+``MPI.PROC_NULL`` (a send or receive that does nothing, as in MPI) and, for sources,
+``MPI.ANY_SOURCE``; tags must be ints >= 0 (``MPI.ANY_TAG`` for receives); a buffer
+receive must match the sender's dtype and have room for its elements. Every rank's
+collective calls are numbered per communicator: ranks that enter different
+collectives at the same number (``bcast`` against ``gather``, different roots or ops,
+buffers of different dtype or size) stop the run with
+:class:`~dlkit.cluster.CollectiveMismatchError` naming each rank and its call.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import numpy as np
 from . import collectives as C
 from .engine import Engine, Request
 from .hooks import charge_reduce
-from .mpi import ANY_SOURCE, ANY_TAG, IN_PLACE, SUM, UNDEFINED, Status
+from .mpi import ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, SUM, UNDEFINED, Status
 
 __all__ = ["SimComm", "Request"]
 
@@ -39,11 +49,87 @@ def _buffer(spec: Any, me: int, what: str) -> np.ndarray:
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise ValueError(f"rank {me}: empty buffer spec for {what}")
+        if not isinstance(spec[0], np.ndarray):
+            raise TypeError(f"rank {me}: {what} needs a numpy array buffer or [array, "
+                            f"MPI.DOUBLE], got a {type(spec).__name__} of "
+                            f"{type(spec[0]).__name__}; pass np.asarray(...) or use the "
+                            "lower-case method for Python objects")
         spec = spec[0]
     if not isinstance(spec, np.ndarray):
         raise TypeError(f"rank {me}: {what} needs a numpy array buffer, got "
                         f"{type(spec).__name__}; use the lower-case method for Python objects")
     return spec
+
+
+def _bad_rank(me: int, call: str, what: str, r: Any, size: int, extra: str) -> Exception:
+    """The error for a rank argument that is not a rank of a size-`size` communicator."""
+    fix = f"pass an int in range(comm.size){extra}"
+    if isinstance(r, (bool, np.bool_)):
+        return TypeError(f"rank {me}: {call}: {what}={r!r} is a bool, not a rank; {fix}")
+    if not isinstance(r, (int, np.integer)):
+        return TypeError(f"rank {me}: {call}: {what}={r!r} ({type(r).__name__}) is not an "
+                         f"int rank; {fix}")
+    return ValueError(f"rank {me}: {call}: {what}={r!r} is not a rank of this communicator "
+                      f"(0..{size - 1}); {fix}")
+
+
+def _check_tag(me: int, call: str, tag: Any, recv: bool) -> None:
+    """A send tag is an int >= 0; a receive tag may also be MPI.ANY_TAG."""
+    if type(tag) is int and (tag >= 0 or (recv and tag == ANY_TAG)):
+        return
+    extra = " or MPI.ANY_TAG" if recv else " (MPI.ANY_TAG is for receives only)"
+    if isinstance(tag, (bool, np.bool_)) or not isinstance(tag, (int, np.integer)):
+        raise TypeError(f"rank {me}: {call}: tag={tag!r} is not an int; pass an int >= 0"
+                        f"{extra}")
+    if not (tag >= 0 or (recv and tag == ANY_TAG)):
+        raise ValueError(f"rank {me}: {call}: tag={tag} is negative; pass an int >= 0{extra}")
+
+
+def _check_split(me: int, color: Any, key: Any) -> None:
+    """Split's color is an int >= 0 (or MPI.UNDEFINED / None); its key an int."""
+    if color is not None and color != UNDEFINED:
+        if not isinstance(color, (int, np.integer)):
+            raise TypeError(f"rank {me}: Split(color={color!r}): the color must be an int >= 0 "
+                            "or MPI.UNDEFINED")
+        if color < 0:
+            raise ValueError(f"rank {me}: Split(color={color}): the color must be >= 0 (or "
+                             "MPI.UNDEFINED to get no communicator)")
+    if not isinstance(key, (int, np.integer)):
+        raise TypeError(f"rank {me}: Split(key={key!r}): the key orders the new ranks and "
+                        "must be an int")
+
+
+def _check_op(me: int, call: str, op: Any, buffers: bool) -> None:
+    """A reduction op: MPI.SUM, MPI.MAX... (a numpy ufunc for buffers; any function of
+    two values for objects)."""
+    if buffers:
+        try:
+            C.ufunc_of(op)
+        except TypeError as exc:
+            raise TypeError(f"rank {me}: {call}: {exc}") from None
+    elif not callable(op):
+        raise TypeError(f"rank {me}: {call}: op={op!r} is not a reduction op; pass MPI.SUM, "
+                        "MPI.MAX, ... or a function of two values")
+
+
+def _op_name(op: Any) -> str:
+    """A rank-independent name of a reduction op, for comparing collective calls."""
+    if isinstance(op, np.ufunc):
+        return f"np.{op.__name__}"
+    name = getattr(op, "__qualname__", None)  # a Python function: the same on every rank
+    return name if isinstance(name, str) else repr(op)
+
+
+def _spec(x: np.ndarray) -> str:
+    return f"{x.size} x {x.dtype}"
+
+
+def _check_pair(me: int, call: str, x: np.ndarray, out: np.ndarray) -> None:
+    """sendbuf and recvbuf of one rank share a datatype (as in mpi4py)."""
+    if x.dtype != out.dtype:
+        raise TypeError(f"rank {me}: {call}: sendbuf is {x.dtype} but recvbuf is {out.dtype}; "
+                        "MPI does not convert types: allocate recvbuf with "
+                        f"dtype={x.dtype}")
 
 
 class SimComm:
@@ -64,15 +150,18 @@ class SimComm:
         else:
             self._local = group.index(rank)
             self._rmap = {w: i for i, w in enumerate(group)}
+        self._size = engine.n if group is None else len(group)
         self._cc_comm = None
         self._nsplit = 0
+        self._ncoll = 0  # collective calls made on this communicator (their sequence number)
+        self._skip = 0  # > 0 inside Split, whose allgather is part of the Split call
 
     # ------------------------------------------------------------ basics ----
     def Get_rank(self) -> int:
         return self._local
 
     def Get_size(self) -> int:
-        return self._engine.n if self._group is None else len(self._group)
+        return self._size
 
     @property
     def rank(self) -> int:
@@ -103,14 +192,67 @@ class SimComm:
                                     self._group)
         return self._cc_comm
 
-    def _to_world(self, r: int, what: str = "dest") -> int:
-        """A rank of this communicator -> the engine's (world) rank."""
-        if self._group is None or r == ANY_SOURCE:
+    def _to_world(self, r: int, what: str = "dest", call: str = "") -> int:
+        """A rank of this communicator -> the engine's (world) rank (ANY_SOURCE kept)."""
+        if r == ANY_SOURCE and not isinstance(r, (bool, np.bool_)):
             return r
-        if not isinstance(r, (int, np.integer)) or not 0 <= r < len(self._group):
-            raise ValueError(f"rank {self._local}: {what}={r!r} is not a rank of this "
-                             f"communicator (0..{len(self._group) - 1})")
-        return self._group[r]
+        return self._peer(r, what, call or f"{what}={r!r}", "")
+
+    def _peer(self, r: Any, what: str, call: str, extra: str) -> int:
+        """Check that r is a rank of this communicator; return its world rank."""
+        if type(r) is not int or not 0 <= r < self._size:
+            if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)) or \
+                    not 0 <= r < self._size:
+                raise _bad_rank(self._rank, call, what, r, self._size, extra)
+            r = int(r)
+        return r if self._group is None else self._group[r]
+
+    def _dest(self, dest: Any, tag: Any, kind: str) -> int:
+        """The world rank of a send's dest (or PROC_NULL), after checking dest and tag."""
+        if type(dest) is int and 0 <= dest < self._size and type(tag) is int and tag >= 0:
+            return dest if self._group is None else self._group[dest]
+        call = f"{kind}(dest={dest!r}, tag={tag!r})"
+        _check_tag(self._rank, call, tag, recv=False)
+        if dest == PROC_NULL and not isinstance(dest, (bool, np.bool_)):
+            return PROC_NULL
+        return self._peer(dest, "dest", call, ", or MPI.PROC_NULL to send nothing")
+
+    def _source(self, source: Any, tag: Any, call: str) -> int:
+        """The world rank of a receive's source (ANY_SOURCE, PROC_NULL kept), checked."""
+        if type(source) is int and 0 <= source < self._size and type(tag) is int and tag >= 0:
+            return source if self._group is None else self._group[source]
+        _check_tag(self._rank, call, tag, recv=True)
+        if (source == ANY_SOURCE or source == PROC_NULL) and \
+                not isinstance(source, (bool, np.bool_)):
+            return source
+        return self._peer(source, "source", call, ", MPI.ANY_SOURCE or MPI.PROC_NULL")
+
+    def _root(self, root: Any, call: str) -> int:
+        """Check a collective's root: an int rank of this communicator."""
+        if type(root) is int and 0 <= root < self._size:
+            return root
+        if isinstance(root, (bool, np.bool_)) or not isinstance(root, (int, np.integer)) or \
+                not 0 <= root < self._size:
+            raise _bad_rank(self._rank, call, "root", root, self._size, "")
+        return int(root)
+
+    def _null(self, desc: str, is_obj: bool) -> Request:
+        """A send to or receive from MPI.PROC_NULL: complete at once, moving nothing."""
+        eng = self._engine
+        req = Request(eng, self._rank, "null", PROC_NULL, ANY_TAG, self._ctx, desc,
+                      eng.clock[self._rank])
+        req.done = True
+        req.t_complete = req.t_post
+        req.is_obj = is_obj
+        req.status = (PROC_NULL, ANY_TAG, 0)
+        return req
+
+    def _name(self) -> str:
+        """How collective-mismatch errors name this communicator."""
+        if self._group is None:
+            return "COMM_WORLD" if self._ctx == 0 else f"a communicator (context {self._ctx})"
+        ranks = ", ".join(map(str, self._group[:16])) + (", ..." if self._size > 16 else "")
+        return f"the communicator of world ranks [{ranks}]"
 
     def _req(self, req: Request) -> Request:
         req.rmap = self._rmap
@@ -120,7 +262,13 @@ class SimComm:
     def Split(self, color: int = 0, key: int = 0) -> "SimComm | None":
         """Collective: a new communicator of the ranks that passed the same ``color``,
         ordered by ``key`` (ties by rank). ``color=MPI.UNDEFINED`` gives None."""
-        info = self.allgather((color, key))
+        _check_split(self._rank, color, key)
+        self._enter("Split()")
+        self._skip += 1
+        try:
+            info = self.allgather((color, key))
+        finally:
+            self._skip -= 1
         self._nsplit += 1
         if color == UNDEFINED or color is None:
             return None
@@ -141,18 +289,30 @@ class SimComm:
 
     # ----------------------------------------------------- point to point ----
     def isend(self, obj: Any, dest: int, tag: int = 0) -> Request:
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        return self._engine.post_send(self._rank, self._to_world(dest), tag, self._ctx, data,
-                                      len(data), True, f"send(dest={dest}, tag={tag})")
+        desc = f"send(dest={dest}, tag={tag})"
+        world = self._dest(dest, tag, "send")
+        if world == PROC_NULL:
+            return self._null(desc, True)
+        try:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise TypeError(f"rank {self._rank}: {desc}: the object cannot be pickled ({exc}); "
+                            "send plain data (numbers, arrays, lists, dicts, module-level "
+                            "functions)") from exc
+        return self._engine.post_send(self._rank, world, tag, self._ctx, data, len(data), True,
+                                      desc)
 
     def send(self, obj: Any, dest: int, tag: int = 0) -> None:
         req = self.isend(obj, dest, tag)
         self._engine.wait(self._rank, [req], "send")
 
     def irecv(self, buf: Any = None, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
-        return self._req(self._engine.post_recv(
-            self._rank, self._to_world(source, "source"), tag, self._ctx, None, True,
-            f"recv(source={_src(source)}, tag={_tag(tag)})"))
+        desc = f"recv(source={_src(source)}, tag={_tag(tag)})"
+        world = self._source(source, tag, desc)
+        if world == PROC_NULL:
+            return self._null(desc, True)
+        return self._req(self._engine.post_recv(self._rank, world, tag, self._ctx, None, True,
+                                                desc))
 
     def recv(self, buf: Any = None, source: int = ANY_SOURCE, tag: int = ANY_TAG,
              status: Status | None = None) -> Any:
@@ -162,9 +322,13 @@ class SimComm:
 
     def Isend(self, buf: Any, dest: int, tag: int = 0) -> Request:
         arr = _buffer(buf, self._rank, "Isend")
+        world = self._dest(dest, tag, "Send")
         data, nbytes = Engine.pack(arr, "Isend")
-        return self._engine.post_send(self._rank, self._to_world(dest), tag, self._ctx, data,
-                                      nbytes, False, f"Send(dest={dest}, tag={tag}, {nbytes} bytes)")
+        desc = f"Send(dest={dest}, tag={tag}, {nbytes} bytes)"
+        if world == PROC_NULL:
+            return self._null(desc, False)
+        return self._engine.post_send(self._rank, world, tag, self._ctx, data, nbytes, False,
+                                      desc, arr.dtype)
 
     def Send(self, buf: Any, dest: int, tag: int = 0) -> None:
         req = self.Isend(buf, dest, tag)
@@ -174,10 +338,13 @@ class SimComm:
         self._engine.wait(self._rank, [req], "send")
 
     def Irecv(self, buf: Any, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
-        arr = Engine.check_recv_buf(_buffer(buf, self._rank, "Irecv"), self._rank)
-        return self._req(self._engine.post_recv(
-            self._rank, self._to_world(source, "source"), tag, self._ctx, arr, False,
-            f"Recv(source={_src(source)}, tag={_tag(tag)})"))
+        desc = f"Recv(source={_src(source)}, tag={_tag(tag)})"
+        arr = Engine.check_recv_buf(_buffer(buf, self._rank, "Irecv"), self._rank, desc)
+        world = self._source(source, tag, desc)
+        if world == PROC_NULL:
+            return self._null(desc, False)
+        return self._req(self._engine.post_recv(self._rank, world, tag, self._ctx, arr, False,
+                                                desc))
 
     def Recv(self, buf: Any, source: int = ANY_SOURCE, tag: int = ANY_TAG,
              status: Status | None = None) -> None:
@@ -187,7 +354,8 @@ class SimComm:
     def Iprobe(self, source: int = ANY_SOURCE, tag: int = ANY_TAG,
                status: Status | None = None) -> bool:
         """Is a message matching (source, tag) waiting? Fills ``status`` if so."""
-        found = self._engine.iprobe(self._rank, self._to_world(source, "source"), tag,
+        call = f"Iprobe(source={_src(source)}, tag={_tag(tag)})"
+        found = self._engine.iprobe(self._rank, self._probe_source(source, tag, call), tag,
                                     self._ctx, self._rmap)
         if found is None:
             self._engine._poll_failed(self._rank, float("inf"),
@@ -199,6 +367,13 @@ class SimComm:
 
     iprobe = Iprobe
 
+    def _probe_source(self, source: Any, tag: Any, call: str) -> int:
+        world = self._source(source, tag, call)
+        if world == PROC_NULL:
+            raise ValueError(f"rank {self._rank}: {call}: probing MPI.PROC_NULL is not "
+                             "supported by the simulator; probe a rank or MPI.ANY_SOURCE")
+        return world
+
     def Probe(self, source: int = ANY_SOURCE, tag: int = ANY_TAG,
               status: Status | None = None) -> bool:
         """Wait until a message matching (source, tag) has been sent; fill ``status``.
@@ -206,9 +381,9 @@ class SimComm:
         In virtual time the probe returns when the message is sent (it need not have
         arrived), to within the simulator's polling step ``Engine.POLL``.
         """
-        found = self._engine.probe(self._rank, self._to_world(source, "source"), tag,
-                                   self._ctx, self._rmap,
-                                   f"Probe(source={_src(source)}, tag={_tag(tag)})")
+        call = f"Probe(source={_src(source)}, tag={_tag(tag)})"
+        found = self._engine.probe(self._rank, self._probe_source(source, tag, call), tag,
+                                   self._ctx, self._rmap, call)
         if status is not None:
             status._fill(*found)
         return True
@@ -231,8 +406,18 @@ class SimComm:
         self._engine.wait(self._rank, [rreq, sreq], "recv", status=status)
 
     # --------------------------------------------------------- collectives ----
-    def _collective(self, label: str, nbytes: int, fn, kind: str = "collective"):
+    def _enter(self, sig: str) -> None:
+        """Number this collective call and check it against the other ranks' calls."""
+        if self._skip:
+            return
+        self._ncoll += 1
+        self._engine.enter_collective(self._rank, self._ctx, self._ncoll, self._local,
+                                      self._size, sig, self)
+
+    def _collective(self, label: str, nbytes: int, fn, kind: str = "collective",
+                    sig: str | None = None):
         eng, me = self._engine, self._rank
+        self._enter(sig or label + "()")
         t0 = eng.clock[me]
         outer = eng.quiet[me]
         if outer is None:
@@ -252,26 +437,38 @@ class SimComm:
 
     def Bcast(self, buf: Any, root: int = 0) -> None:
         arr = _buffer(buf, self._rank, "Bcast")
-        self._collective("Bcast", arr.nbytes, lambda: C.bcast_binomial(self._cc, arr, root))
+        root = self._root(root, "Bcast")
+        self._collective("Bcast", arr.nbytes, lambda: C.bcast_binomial(self._cc, arr, root),
+                         sig=f"Bcast(root={root}, {_spec(arr)})")
 
     def bcast(self, obj: Any = None, root: int = 0) -> Any:
-        return self._collective("bcast", 0, lambda: _bcast_obj(self._cc, obj, root))
+        root = self._root(root, "bcast")
+        return self._collective("bcast", 0, lambda: _bcast_obj(self._cc, obj, root),
+                                sig=f"bcast(root={root})")
 
     def Reduce(self, sendbuf: Any, recvbuf: Any, op=SUM, root: int = 0) -> None:
         me = self._rank
+        root = self._root(root, "Reduce")
         if sendbuf is IN_PLACE:
             sendbuf = recvbuf
         x = _buffer(sendbuf, me, "Reduce")
+        _check_op(me, "Reduce", op, buffers=True)
+        if self._local == root:
+            _check_pair(me, "Reduce", x, _buffer(recvbuf, me, "Reduce"))
 
         def run():
             out = C.reduce_binomial(self._cc, x, op, root)
             if out is not None:
-                _assign(_buffer(recvbuf, me, "Reduce"), out)
+                _assign(_buffer(recvbuf, me, "Reduce"), out, me, "Reduce")
 
-        self._collective("Reduce", x.nbytes, run)
+        self._collective("Reduce", x.nbytes, run,
+                         sig=f"Reduce(op={_op_name(op)}, root={root}, {_spec(x)})")
 
     def reduce(self, sendobj: Any, op=SUM, root: int = 0) -> Any:
-        return self._collective("reduce", 0, lambda: _reduce_obj(self._cc, sendobj, op, root))
+        root = self._root(root, "reduce")
+        _check_op(self._rank, "reduce", op, buffers=False)
+        return self._collective("reduce", 0, lambda: _reduce_obj(self._cc, sendobj, op, root),
+                                sig=f"reduce(op={_op_name(op)}, root={root})")
 
     def Allreduce(self, sendbuf: Any, recvbuf: Any, op=SUM) -> None:
         me = self._rank
@@ -280,34 +477,44 @@ class SimComm:
         if x.size != out.size:
             raise ValueError(f"rank {me}: Allreduce sendbuf has {x.size} elements but recvbuf "
                              f"{out.size}; they must match")
+        _check_pair(me, "Allreduce", x, out)
+        _check_op(me, "Allreduce", op, buffers=True)
         algo = self._allreduce
 
         def run():
             res = C.allreduce(self._cc, x, op, algo)
-            _assign(out, res)
+            _assign(out, res, me, "Allreduce")
 
-        self._collective(f"Allreduce[{algo}]", x.nbytes, run)
+        self._collective(f"Allreduce[{algo}]", x.nbytes, run,
+                         sig=f"Allreduce(op={_op_name(op)}, {_spec(x)})")
 
     def allreduce(self, sendobj: Any, op=SUM) -> Any:
+        _check_op(self._rank, "allreduce", op, buffers=False)
+
         def run():
             res = _reduce_obj(self._cc, sendobj, op, 0)
             return _bcast_obj(self._cc, res, 0)
 
-        return self._collective("allreduce", 0, run)
+        return self._collective("allreduce", 0, run, sig=f"allreduce(op={_op_name(op)})")
 
     def Gather(self, sendbuf: Any, recvbuf: Any, root: int = 0) -> None:
         me = self._rank
+        root = self._root(root, "Gather")
         x = _buffer(sendbuf, me, "Gather")
+        if self._local == root:
+            _check_pair(me, "Gather", x, _buffer(recvbuf, me, "Gather"))
 
         def run():
             out = C.gather_linear(self._cc, x, root)
             if out is not None:
-                _assign(_buffer(recvbuf, me, "Gather"), out)
+                _assign(_buffer(recvbuf, me, "Gather"), out, me, "Gather")
 
-        self._collective("Gather", x.nbytes, run)
+        self._collective("Gather", x.nbytes, run, sig=f"Gather(root={root}, {_spec(x)})")
 
     def gather(self, sendobj: Any, root: int = 0) -> list | None:
-        return self._collective("gather", 0, lambda: _gather_obj(self._cc, sendobj, root))
+        root = self._root(root, "gather")
+        return self._collective("gather", 0, lambda: _gather_obj(self._cc, sendobj, root),
+                                sig=f"gather(root={root})")
 
     def Allgather(self, sendbuf: Any, recvbuf: Any) -> None:
         me = self._rank
@@ -316,11 +523,12 @@ class SimComm:
         if out.size != x.size * self.size:
             raise ValueError(f"rank {me}: Allgather recvbuf has {out.size} elements; it needs "
                              f"size * {x.size} = {x.size * self.size}")
+        _check_pair(me, "Allgather", x, out)
 
         def run():
-            _assign(out, C.allgather_ring(self._cc, x))
+            _assign(out, C.allgather_ring(self._cc, x), me, "Allgather")
 
-        self._collective("Allgather", x.nbytes, run)
+        self._collective("Allgather", x.nbytes, run, sig=f"Allgather({_spec(x)})")
 
     def allgather(self, sendobj: Any) -> list:
         def run():
@@ -330,13 +538,23 @@ class SimComm:
 
     def Scatter(self, sendbuf: Any, recvbuf: Any, root: int = 0) -> None:
         me = self._local
+        root = self._root(root, "Scatter")
         out = _buffer(recvbuf, me, "Scatter")
         xs = _buffer(sendbuf, me, "Scatter") if me == root else None
+        if xs is not None:
+            _check_pair(self._rank, "Scatter", xs, out)
+            if xs.size != out.size * self._size:
+                raise ValueError(f"rank {self._rank}: Scatter sendbuf has {xs.size} elements; "
+                                 f"the root needs size * recvbuf.size = "
+                                 f"{self._size} * {out.size} = {out.size * self._size}")
         self._collective("Scatter", out.nbytes,
-                         lambda: C.scatter_linear(self._cc, xs, out, root))
+                         lambda: C.scatter_linear(self._cc, xs, out, root),
+                         sig=f"Scatter(root={root}, {_spec(out)})")
 
     def scatter(self, sendobj: Any = None, root: int = 0) -> Any:
-        return self._collective("scatter", 0, lambda: _scatter_obj(self._cc, sendobj, root))
+        root = self._root(root, "scatter")
+        return self._collective("scatter", 0, lambda: _scatter_obj(self._cc, sendobj, root),
+                                sig=f"scatter(root={root})")
 
     def alltoall(self, sendobj: list) -> list:
         def run():
@@ -352,10 +570,11 @@ class SimComm:
         return self._collective("alltoall", 0, run)
 
 
-def _assign(dst: np.ndarray, src: np.ndarray) -> None:
+def _assign(dst: np.ndarray, src: np.ndarray, me: int | None = None, call: str = "") -> None:
     """Copy src into the buffer dst element by element (shapes may differ, sizes not)."""
     if dst.size != src.size:
-        raise ValueError(f"receive buffer has {dst.size} elements but the result has "
+        where = f"rank {me}: {call}: " if call else ""
+        raise ValueError(f"{where}receive buffer has {dst.size} elements but the result has "
                          f"{src.size}; allocate it with the right size")
     dst[...] = np.reshape(src, dst.shape)
 

@@ -22,7 +22,15 @@ Timing (see :mod:`dlkit.cluster.networks` for the port model):
 * CPU time is charged only by ``compute`` (flops / device rate) and by the reduction
   arithmetic of collectives (``gamma`` seconds per byte); messages cost port time.
 
-A run stops with :class:`DeadlockError` when no rank is ready and some are blocked.
+A run stops with :class:`DeadlockError` when no rank is ready and some are blocked,
+with :class:`CollectiveMismatchError` when the ranks of a communicator enter different
+collectives at the same point, and with :class:`SimTimeoutError` when a rank's clock
+would pass ``max_virtual_time`` (the wall-clock limit is watched by ``SimCluster.run``).
+
+Checks at matching: a buffer receive must have the dtype of the matched buffer send
+(MPI does not convert types) and room for its elements (a larger buffer is fine, as
+in MPI; a smaller one is a truncation error). The error is raised in the receiving
+rank when it completes the receive.
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import DeadlockError, RankCrashed, _Abort, _Crash
+from .errors import (CollectiveMismatchError, DeadlockError, RankCrashed, SimTimeoutError,
+                     _Abort, _Crash)
 from .mpi import ANY_SOURCE, ANY_TAG, Status
 
 READY, BLOCKED, DONE = 0, 1, 2
@@ -70,13 +79,23 @@ class Transfer(NamedTuple):
     label: str = ""
 
 
-class Message:
-    __slots__ = ("src", "dst", "tag", "ctx", "data", "nbytes", "t_send", "sreq", "is_obj")
+class Unreceived(NamedTuple):
+    """A message sent but never received by the end of a run (``RunResult.unreceived``)."""
 
-    def __init__(self, src, dst, tag, ctx, data, nbytes, t_send, sreq, is_obj):
+    src: int
+    dst: int
+    tag: int
+    bytes: int
+
+
+class Message:
+    __slots__ = ("src", "dst", "tag", "ctx", "data", "nbytes", "t_send", "sreq", "is_obj",
+                 "dtype")
+
+    def __init__(self, src, dst, tag, ctx, data, nbytes, t_send, sreq, is_obj, dtype=None):
         self.src, self.dst, self.tag, self.ctx = src, dst, tag, ctx
         self.data, self.nbytes, self.t_send = data, nbytes, t_send
-        self.sreq, self.is_obj = sreq, is_obj
+        self.sreq, self.is_obj, self.dtype = sreq, is_obj, dtype
 
 
 class Request:
@@ -84,7 +103,7 @@ class Request:
     ``test``/``Test``, and the class methods ``Waitall``/``waitall``/``Testall``."""
 
     __slots__ = ("engine", "owner", "kind", "done", "t_complete", "value", "peer", "tag",
-                 "ctx", "buf", "is_obj", "nbytes", "desc", "status", "t_post", "rmap")
+                 "ctx", "buf", "is_obj", "nbytes", "desc", "status", "t_post", "rmap", "error")
 
     def __init__(self, engine, owner, kind, peer, tag, ctx, desc, t_post):
         self.engine, self.owner, self.kind = engine, owner, kind
@@ -98,6 +117,7 @@ class Request:
         self.nbytes = 0
         self.status = None
         self.rmap = None  # world rank -> rank in the request's communicator, if not world
+        self.error = None  # an exception to raise in the owner when it completes the request
 
     def _fill(self, status):
         if status is not None and self.status is not None:
@@ -159,7 +179,7 @@ class Engine:
     #: failed polls in a row, with no send, receive or compute anywhere, taken as a deadlock
     MAX_POLLS = 20000
 
-    def __init__(self, n, network, device, faults, eager_limit):
+    def __init__(self, n, network, device, faults, eager_limit, max_virtual_time=None):
         self.n = n
         self.network = network
         self.device = device
@@ -174,6 +194,9 @@ class Engine:
             self.crash_at[r] = float(t)
             self.heap.append((float(t), r, r, _CRASH))
         heapq.heapify(self.heap)
+        # advance() takes its slow path at min(crash time, virtual-time limit)
+        self.t_limit = float("inf") if max_virtual_time is None else float(max_virtual_time)
+        self.stop_at = [min(t, self.t_limit) for t in self.crash_at]
         self.slow = [faults.slow_factor(r) for r in range(n)]
         self.sem = [threading.Lock() for _ in range(n)]
         for s in self.sem:
@@ -198,6 +221,8 @@ class Engine:
         self.values = [None] * n
         self.polls = 0
         self.poll_desc = [""] * n  # what a rank last polled for, "" after real progress
+        self.call = [""] * n  # the MPI call a rank is in or made last (for timeout reports)
+        self.coll: dict = {}  # (ctx, seq) -> [signature, {rank in comm: signature}]
 
     # ---------------------------------------------------------------- scheduling ----
     def _pop_valid(self):
@@ -288,13 +313,89 @@ class Engine:
 
     def advance(self, me, t):
         """Set me's clock to t (>= now), crashing the rank if its crash time comes first."""
-        if t >= self.crash_at[me]:
-            # Stop at the crash time, after every rank before it has acted.
-            self.clock[me] = max(self.clock[me], self.crash_at[me])
-            self.yield_(me)
-            raise _Crash()
+        if t >= self.stop_at[me]:
+            if t >= self.crash_at[me]:
+                # Stop at the crash time, after every rank before it has acted.
+                self.clock[me] = max(self.clock[me], self.crash_at[me])
+                self.yield_(me)
+                raise _Crash()
+            if t > self.t_limit:
+                self._virtual_timeout(me, t)
         if t > self.clock[me]:
             self.clock[me] = t
+
+    # ------------------------------------------------------------- run limits ----
+    def describe(self, r, current=None, t_next=None):
+        """What rank r is doing, in words (for SimTimeoutError)."""
+        t = self.clock[r]
+        inside = f" inside {self.quiet[r]}" if self.quiet[r] else ""
+        last = self.call[r] or "none yet"
+        if r in self.crashed:
+            return f"crashed at virtual t={self.crashed[r]:.6g} s"
+        if self.state[r] == DONE:
+            return f"finished at virtual t={t:.6g} s"
+        if r == current:
+            return (f"its clock would pass the limit, going from t={t:.9g} s to "
+                    f"t={t_next:.9g} s{inside} (last MPI call: {last})")
+        if self.state[r] == BLOCKED:
+            return f"blocked in {self.blocked_desc[r]}{inside} since virtual t={t:.6g} s"
+        parked = {e[2] for e in list(self.heap) if e[3] == self.version[r]}
+        if r in parked:
+            if not self.call[r] and t == 0:
+                return "ready at virtual t=0 s, not started yet"
+            return f"ready at virtual t={t:.6g} s, waiting for its turn in {last}{inside}"
+        return (f"running Python code outside MPI since virtual t={t:.6g} s{inside} "
+                f"(last MPI call: {last})")
+
+    def stop(self, error, current=None):
+        """Stop the run with `error` (kept if the run has none yet) and unwind every rank."""
+        with self.done_lock:
+            if self.done_count == self.n:  # every rank finished meanwhile
+                return
+            if self.error is None and not self.aborting:
+                self.error = error
+            self.abort_all(current=current)
+
+    def _virtual_timeout(self, me, t):
+        ranks = {r: self.describe(r, me, t) for r in range(self.n)}
+        self.stop(SimTimeoutError("virtual time", self.t_limit, ranks,
+                                  max(self.clock)), current=me)
+        raise _Abort()
+
+    def wall_timeout(self, seconds):
+        """Called by the watching thread when the wall-clock limit has passed: stop the
+        run; return the ranks that were running Python code (their threads cannot be
+        woken, only asked to stop)."""
+        ranks = {r: self.describe(r) for r in range(self.n)}
+        self.stop(SimTimeoutError("wall-clock", seconds, ranks, max(self.clock)))
+        return [r for r, what in ranks.items() if what.startswith("running")]
+
+    # ------------------------------------------------------------- collectives ----
+    def enter_collective(self, me, ctx, seq, local, size, sig, where):
+        """Rank `local` of a communicator (context ctx) enters its collective call #seq.
+
+        The first rank to arrive sets the call's signature; a rank whose signature
+        differs stops the run with CollectiveMismatchError naming every rank's call.
+        """
+        key = (ctx, seq)
+        entry = self.coll.get(key)
+        if entry is None:
+            entry = self.coll[key] = [sig, {}]
+        calls = entry[1]
+        calls[local] = sig
+        if sig != entry[0]:
+            missing = [r for r in range(size) if r not in calls]
+            self.stop(CollectiveMismatchError(seq, calls, missing, self.clock[me],
+                                              where._name()), current=me)
+            raise _Abort()
+        if len(calls) == size:
+            del self.coll[key]
+
+    def unreceived(self):
+        """Messages still waiting for a receive, to ranks that did not crash."""
+        return [Unreceived(m.src, m.dst, m.tag, m.nbytes)
+                for d, queue in enumerate(self.unexpected) if d not in self.crashed
+                for m in queue]
 
     def _stalled(self):
         """No rank is ready: either everything finished or the live ranks deadlock."""
@@ -344,10 +445,7 @@ class Engine:
 
     def rank_failed(self, me, exc):
         """An exception escaped rank me's train function: stop everyone."""
-        with self.done_lock:
-            if self.error is None and not self.aborting:
-                self.error = (me, exc)
-            self.abort_all(current=me)
+        self.stop((me, exc), current=me)
 
     def on_crash(self, me):
         """Rank me has crashed: tell the ranks that wait on it."""
@@ -380,20 +478,12 @@ class Engine:
         self.record(me, t0, self.clock[me], kind, None, 0, label)
 
     # ------------------------------------------------------------ point to point ----
-    def _check_peer(self, me, peer, what, allow_any=False):
-        if allow_any and peer == ANY_SOURCE:
-            return
-        if not isinstance(peer, (int, np.integer)) or not 0 <= peer < self.n:
-            raise ValueError(f"rank {me}: {what}={peer!r} is not a rank of this "
-                             f"communicator (0..{self.n - 1})")
-
-    def post_send(self, me, dest, tag, ctx, data, nbytes, is_obj, desc):
+    def post_send(self, me, dest, tag, ctx, data, nbytes, is_obj, desc, dtype=None):
+        """Issue a send (dest, tag already checked by the communicator)."""
+        self.call[me] = desc
         self.yield_(me)
         self.polls = 0
         self.poll_desc[me] = ""
-        self._check_peer(me, dest, "dest")
-        if tag < 0:
-            raise ValueError(f"rank {me}: send tag must be >= 0, got {tag}")
         t = self.clock[me]
         if dest in self.crashed:
             raise RankCrashed(dest, self.crashed[dest], me, desc)
@@ -409,7 +499,7 @@ class Engine:
             sreq.t_complete = t if nbytes <= self.eager_limit else t + alpha + nbytes * beta
             self.lost.append((me, dest, tag, t))
             return sreq
-        msg = Message(me, dest, tag, ctx, data, nbytes, t, sreq, is_obj)
+        msg = Message(me, dest, tag, ctx, data, nbytes, t, sreq, is_obj, dtype)
         posted = self.posted[dest]
         for i, rreq in enumerate(posted):
             if rreq.ctx == ctx and _matches(rreq.peer, rreq.tag, me, tag):
@@ -421,10 +511,11 @@ class Engine:
         return sreq
 
     def post_recv(self, me, source, tag, ctx, buf, is_obj, desc):
+        """Post a receive (source, tag and buffer already checked by the communicator)."""
+        self.call[me] = desc
         self.yield_(me)
         self.polls = 0
         self.poll_desc[me] = ""
-        self._check_peer(me, source, "source", allow_any=True)
         rreq = Request(self, me, "recv", source, tag, ctx, desc, self.clock[me])
         rreq.buf = buf
         rreq.is_obj = is_obj
@@ -451,22 +542,15 @@ class Engine:
         self.recvfree[dst] = e
         label = self.quiet[src] or ""
         self.messages.append(Transfer(src, dst, s, e, msg.nbytes, msg.tag, label))
-        # deliver
-        if rreq.is_obj:
-            if not msg.is_obj:
-                raise TypeError(f"rank {dst}: recv() (pickled object) matched a buffer Send "
-                                f"from rank {src}; use Recv(buf) for buffers")
+        # deliver (a mismatch is raised in the receiver when it completes the receive)
+        if rreq.is_obj and msg.is_obj:
             rreq.value = pickle.loads(msg.data)
         else:
-            if msg.is_obj:
-                raise TypeError(f"rank {dst}: Recv(buf) matched a pickled send() from rank "
-                                f"{src}; use recv() for objects")
-            out = rreq.buf.reshape(-1).view(np.uint8)
-            if msg.nbytes > out.size:
-                raise ValueError(f"rank {dst}: message truncated: rank {src} sent "
-                                 f"{msg.nbytes} bytes (tag {msg.tag}) into a {out.size}-byte "
-                                 "receive buffer; make the buffer larger")
-            out[: msg.nbytes] = msg.data
+            buf = rreq.buf
+            if msg.is_obj or rreq.is_obj or msg.dtype != buf.dtype or msg.nbytes > buf.nbytes:
+                rreq.error = _mismatch(msg, rreq)
+            else:
+                buf.reshape(-1).view(np.uint8)[: msg.nbytes] = msg.data
         rreq.nbytes = msg.nbytes
         rreq.status = (src, msg.tag, msg.nbytes)
         rreq.done = True
@@ -500,6 +584,8 @@ class Engine:
                 finally:
                     self.waiting[me] = None
             self.advance(me, q.t_complete)
+            if q.error is not None:
+                raise q.error
             if status is not None:
                 q._fill(status)
             if record and self.quiet[me] is None:
@@ -515,6 +601,9 @@ class Engine:
                 self.waiting[me] = None
         t1 = max([t0] + [q.t_complete for q in reqs])
         self.advance(me, t1)
+        for q in reqs:
+            if q.error is not None:
+                raise q.error
         reqs[0]._fill(status)
         if statuses is not None:
             for st, q in zip(statuses, reqs):
@@ -527,9 +616,12 @@ class Engine:
 
     def test(self, me, req, status=None):
         """Nonblocking completion check at me's current virtual time."""
+        self.call[me] = f"test() on {req.desc}"
         self.yield_(me)
         t = self.clock[me]
         if req.done and req.t_complete <= t:
+            if req.error is not None:
+                raise req.error
             req._fill(status)
             self.polls = 0
             return True
@@ -593,11 +685,35 @@ class Engine:
         return arr.reshape(-1).view(np.uint8).copy(), arr.nbytes
 
     @staticmethod
-    def check_recv_buf(buf, me):
+    def check_recv_buf(buf, me, call="Recv"):
         if not isinstance(buf, np.ndarray):
-            raise TypeError(f"rank {me}: Recv needs a numpy array buffer, got "
+            raise TypeError(f"rank {me}: {call} needs a numpy array buffer, got "
                             f"{type(buf).__name__}; use recv() for Python objects")
         if not buf.flags.c_contiguous or not buf.flags.writeable:
-            raise ValueError(f"rank {me}: Recv buffer must be a writeable C-contiguous array "
+            raise ValueError(f"rank {me}: {call} buffer must be a writeable C-contiguous array "
                              "(np.empty(shape) or a contiguous slice)")
         return buf
+
+
+def _mismatch(msg, rreq):
+    """The error for a receive that cannot take the message it matched."""
+    src, dst = msg.src, rreq.owner
+    call = rreq.desc
+    if rreq.is_obj:
+        return TypeError(f"rank {dst}: {call} (a pickled object) matched a buffer Send from "
+                         f"rank {src}; use Recv(buf) for buffers")
+    if msg.is_obj:
+        return TypeError(f"rank {dst}: {call} (a buffer) matched a pickled send() from rank "
+                         f"{src}; use recv() for objects")
+    buf = rreq.buf
+    sent = f"{msg.nbytes // max(msg.dtype.itemsize, 1)} x {msg.dtype} ({msg.nbytes} bytes)"
+    if msg.dtype != buf.dtype:
+        return TypeError(f"rank {dst}: {call} into a {buf.dtype} buffer matched rank {src}'s "
+                         f"Send of {sent} (tag {msg.tag}); MPI does not convert types: "
+                         f"receive into an array of dtype {msg.dtype}, or send "
+                         f"x.astype({buf.dtype}) from rank {src}")
+    need = msg.nbytes // max(msg.dtype.itemsize, 1)
+    return ValueError(f"rank {dst}: message truncated: rank {src} sent {sent} (tag {msg.tag}) "
+                      f"into a {buf.size}-element ({buf.nbytes}-byte) receive buffer of "
+                      f"{call}; make the buffer larger (at least np.empty({need}, "
+                      f"dtype={buf.dtype}))")

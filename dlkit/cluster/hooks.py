@@ -8,7 +8,10 @@ does nothing, because real time passes by itself. So one script runs in both pla
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 
 def is_simulated(comm: Any) -> bool:
@@ -24,10 +27,20 @@ def compute(comm: Any, flops: float, label: str = "compute") -> None:
     """
     if not is_simulated(comm):
         return
-    if flops < 0:
-        raise ValueError(f"compute(comm, flops={flops}): flops must be >= 0")
+    if type(flops) is not float or not 0 <= flops < math.inf:
+        _check_flops(flops)
     eng, me = comm._engine, comm._rank
     eng.compute(me, flops / eng.device.flops * eng.slow[me], label, "compute")
+
+
+def _check_flops(flops: Any) -> None:
+    """flops is a finite real number >= 0 (not a bool or a string)."""
+    if isinstance(flops, (bool, np.bool_)) or not isinstance(flops, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"compute(comm, flops={flops!r}): flops must be a number, got "
+                        f"{type(flops).__name__}")
+    if not 0 <= flops < math.inf:
+        raise ValueError(f"compute(comm, flops={flops}): flops must be >= 0 and finite")
 
 
 def charge_reduce(comm: Any, nbytes: int, label: str = "reduce") -> None:

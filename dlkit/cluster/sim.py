@@ -8,21 +8,33 @@
 [6, 6, 6, 6]
 
 See :mod:`dlkit.cluster.engine` for the scheduler and the timing rules.
+
+A run never hangs: ``run(train, timeout=60.0)`` raises :class:`SimTimeoutError` once
+the run has taken ``timeout`` seconds of wall-clock time (a rank that loops or sleeps
+without calling MPI never hands control back), and ``max_virtual_time`` bounds the
+simulated clock the same way. Messages still unreceived when every rank has
+finished are listed in ``RunResult.unreceived`` with an
+:class:`UnreceivedMessageWarning`.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time as _time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import numpy as np
 
 from . import devices as _devices
 from . import networks as _networks
 from .collectives import ALLREDUCE
 from .comm import SimComm
-from .engine import Engine, Event, Transfer
-from .errors import RankCrashed, RankError, _Abort, _Crash
+from .engine import Engine, Event, Transfer, Unreceived
+from .errors import RankCrashed, RankError, UnreceivedMessageWarning, _Abort, _Crash
 from .faults import Faults
 from .mpi import _local
 
@@ -40,6 +52,9 @@ class RunResult:
     time : the makespan, the largest rank clock at the end, in virtual seconds.
     rank_times : each rank's clock when its ``train`` returned (or it crashed).
     crashed : {rank: virtual time of its crash}.
+    unreceived : list of :class:`~dlkit.cluster.engine.Unreceived` (src, dst, tag,
+        bytes): messages sent but never received by the end of the run (world ranks;
+        messages to crashed ranks are not listed).
     """
 
     values: list
@@ -49,12 +64,15 @@ class RunResult:
     rank_times: list[float]
     crashed: dict[int, float] = field(default_factory=dict)
     n: int = 0
+    unreceived: list[Unreceived] = field(default_factory=list)
 
     def __repr__(self) -> str:
         vals = repr(self.values)
         if len(vals) > 120:
             vals = vals[:117] + "..."
         crashed = f", crashed={self.crashed}" if self.crashed else ""
+        if self.unreceived:
+            crashed += f", {len(self.unreceived)} unreceived"
         return (f"RunResult(n={self.n}, time={self.time:.6g} s, values={vals}, "
                 f"{len(self.trace)} events, {len(self.messages)} messages{crashed})")
 
@@ -97,8 +115,7 @@ class SimCluster:
     def __init__(self, n: int, network: Any = None, compute: Any = None,
                  faults: Faults | None = None, seed: int = 0, eager_limit: int = 65536,
                  allreduce: str = "ring"):
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"SimCluster needs n >= 1 ranks, got {n!r}")
+        _check_args(n, faults, seed, eager_limit, allreduce)
         if network is None:
             network = _networks.preset("10gbe")
         elif isinstance(network, str):
@@ -114,7 +131,7 @@ class SimCluster:
         if allreduce not in ALLREDUCE:
             raise ValueError(f"unknown allreduce algorithm {allreduce!r}; choose one of "
                              f"{', '.join(ALLREDUCE)}")
-        self.n = n
+        self.n = int(n)
         self.network = network
         self.device = compute
         self.faults = faults if faults is not None else Faults()
@@ -127,14 +144,35 @@ class SimCluster:
         return (f"SimCluster({self.n}, network={self.network.name!r}, "
                 f"compute={self.device.name!r}, allreduce={self.allreduce!r})")
 
-    def run(self, train: Callable, *args, **kwargs) -> RunResult:
+    def run(self, train: Callable, *args, timeout: float | None = 60.0,
+            max_virtual_time: float | None = None, **kwargs) -> RunResult:
         """Run ``train(comm, *args, **kwargs)`` on every rank; return a :class:`RunResult`.
 
+        Parameters
+        ----------
+        train : the program, called as ``train(comm, *args, **kwargs)`` on each rank.
+        timeout : wall-clock seconds the whole run may take (None: no limit). Past
+            it, the run stops with :class:`SimTimeoutError` naming what each rank was
+            doing; a rank stuck in Python code (a loop or a sleep without MPI calls)
+            cannot be killed, so its daemon thread is left behind and unwinds at its
+            next MPI call. These two names are taken by ``run``, not passed to train.
+        max_virtual_time : the largest virtual time (seconds) a rank's clock may
+            reach (None: no limit); past it, :class:`SimTimeoutError`.
+
         Raises :class:`DeadlockError` if the ranks deadlock, :class:`RankCrashed` if a
-        survivor did not handle a crashed peer, and :class:`RankError` (with the
-        original exception as its cause) if ``train`` raised in some rank.
+        survivor did not handle a crashed peer, :class:`RankError` (with the original
+        exception as its cause) if ``train`` raised in some rank,
+        :class:`CollectiveMismatchError` if ranks entered different collectives and
+        :class:`SimTimeoutError` past a limit. Warns with
+        :class:`UnreceivedMessageWarning` if messages were left unreceived.
         """
-        eng = Engine(self.n, self.network, self.device, self.faults, self.eager_limit)
+        if not callable(train):
+            raise TypeError(f"SimCluster.run(train): train must be a function of comm, got "
+                            f"{type(train).__name__}")
+        _check_limit("timeout", timeout)
+        _check_limit("max_virtual_time", max_virtual_time)
+        eng = Engine(self.n, self.network, self.device, self.faults, self.eager_limit,
+                     max_virtual_time)
         comms = [SimComm(eng, r, 0, self.allreduce) for r in range(self.n)]
         for r, c in enumerate(comms):
             c.seed = self.seed + r
@@ -164,9 +202,12 @@ class SimCluster:
             t.start()
         first = eng._pop_valid()
         eng.sem[first].release()
-        eng.finished.wait()
-        for t in threads:
-            t.join()
+        if not eng.finished.wait(timeout):
+            running = eng.wall_timeout(timeout)
+            _reap(threads, running)
+        else:
+            for t in threads:
+                t.join()
         if eng.error is not None:
             err = eng.error
             if isinstance(err, tuple):
@@ -175,6 +216,77 @@ class SimCluster:
                     raise exc
                 raise RankError(rank, exc, eng.clock[rank]) from exc
             raise err
+        unreceived = eng.unreceived()
+        if unreceived:
+            shown = ", ".join(f"{m.src}->{m.dst} (tag {m.tag}, {m.bytes} bytes)"
+                              for m in unreceived[:10])
+            more = f" and {len(unreceived) - 10} more" if len(unreceived) > 10 else ""
+            warnings.warn(f"{len(unreceived)} message(s) were sent but never received when "
+                          f"every rank had finished: {shown}{more}. Post a matching receive "
+                          "for each (an MPI program must receive every message it sends); "
+                          "they are listed in RunResult.unreceived.",
+                          UnreceivedMessageWarning, stacklevel=2)
         return RunResult(values=list(eng.values), trace=eng.trace, messages=eng.messages,
                          time=max(end_time), rank_times=end_time, crashed=dict(eng.crashed),
-                         n=self.n)
+                         n=self.n, unreceived=unreceived)
+
+
+def _check_args(n, faults, seed, eager_limit, allreduce) -> None:
+    """SimCluster's argument checks (n, faults, seed, eager_limit, allreduce)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"SimCluster(n={n!r}): n is the number of ranks, an int >= 1 "
+                        f"(got {type(n).__name__})")
+    if n < 1:
+        raise ValueError(f"SimCluster needs n >= 1 ranks, got {n!r}")
+    if faults is not None and not isinstance(faults, Faults):
+        raise TypeError(f"SimCluster(faults={faults!r}): pass a dlkit.cluster.Faults(...) or "
+                        "None")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"SimCluster(seed={seed!r}): the seed must be an int (rank r's "
+                        "comm.seed is seed + r)")
+    if isinstance(eager_limit, bool) or not isinstance(eager_limit, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"SimCluster(eager_limit={eager_limit!r}): the eager limit is a "
+                        "number of bytes, an int >= 0")
+    if not (math.isfinite(eager_limit) and eager_limit >= 0
+            and float(eager_limit).is_integer()):
+        raise ValueError(f"SimCluster(eager_limit={eager_limit!r}): the eager limit must be "
+                         "a whole number of bytes >= 0")
+    if not isinstance(allreduce, str):
+        raise TypeError(f"SimCluster(allreduce={allreduce!r}): name the algorithm, one of "
+                        f"{', '.join(ALLREDUCE)}")
+
+
+def _check_limit(name: str, value) -> None:
+    """A run limit is None or a positive number of seconds (not a bool)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"SimCluster.run({name}={value!r}): pass a number of seconds > 0, or "
+                        "None for no limit")
+    if not value > 0:
+        raise ValueError(f"SimCluster.run({name}={value!r}): the limit must be > 0 seconds "
+                         "(None for no limit)")
+
+
+def _reap(threads, running, grace: float = 1.0) -> None:
+    """After a wall-clock timeout: let the waiting ranks unwind, and ask the ranks that
+    were running Python code to stop (an asynchronous _Abort, delivered at their next
+    bytecode; a rank asleep in C code keeps its daemon thread until it wakes)."""
+    busy = set(running)
+    deadline = _time.monotonic() + grace
+    for r, t in enumerate(threads):
+        if r not in busy:
+            t.join(max(0.0, deadline - _time.monotonic()))
+    stuck = [t for t in threads if t.is_alive()]
+    try:
+        import ctypes
+
+        for t in stuck:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident),
+                                                       ctypes.py_object(_Abort))
+    except (ImportError, AttributeError):  # not CPython: the daemon threads stay
+        return
+    deadline = _time.monotonic() + 0.2 * grace
+    for t in stuck:
+        t.join(max(0.0, deadline - _time.monotonic()))

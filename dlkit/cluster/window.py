@@ -106,7 +106,7 @@ class Win:
     def Lock(self, rank: int, lock_type: int = LOCK_EXCLUSIVE, assertion: int = 0) -> None:
         """Start an access epoch on ``rank``'s window (waits while it is locked)."""
         eng, me = self._engine, self._rank
-        rank = self._tw(rank, "rank")
+        rank = self._tw(rank, "rank", "Win.Lock")
         call = f"Win.Lock(rank={rank}, {'exclusive' if lock_type == LOCK_EXCLUSIVE else 'shared'})"
         eng.yield_(me)
         self._check_target(rank, call)
@@ -129,7 +129,7 @@ class Win:
     def Unlock(self, rank: int) -> None:
         """End the access epoch on ``rank``; waiting lockers are granted in FIFO order."""
         eng, me = self._engine, self._rank
-        rank = self._tw(rank, "rank")
+        rank = self._tw(rank, "rank", "Win.Unlock")
         if rank not in self._held:
             raise RuntimeError(f"rank {me}: Win.Unlock({rank}) without a matching Lock")
         eng.yield_(me)
@@ -205,7 +205,7 @@ class Win:
         eng.record(me, t0, eng.clock[me], "win", peer, nbytes, label)
 
     def _epoch(self, target_rank: int, call: str) -> int:
-        target_rank = self._tw(target_rank, "target_rank")
+        target_rank = self._tw(target_rank, "target_rank", call)
         self._engine.yield_(self._rank)
         self._check_target(target_rank, call)
         if target_rank not in self._held:
