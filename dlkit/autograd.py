@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Callable, Iterable
 
 
@@ -82,6 +83,7 @@ class Value:
         return out
 
     def exp(self) -> "Value":
+        _check_exp(self.data)
         out = Value(math.exp(self.data), (self,), "exp")
 
         def _backward():
@@ -172,6 +174,27 @@ def _check_power(base: float, k) -> None:
     if base < 0 and not float(k).is_integer():
         raise ValueError(f"Value({base:g}) ** {k:g} is not a real number: a negative base "
                          "needs an integer exponent")
+
+
+#: The largest x whose e^x is a finite float64: log(1.797...e308) = 709.78...
+EXP_MAX = math.log(sys.float_info.max)
+
+
+class ExpOverflowError(OverflowError, ValueError):
+    """``Value.exp()`` of an x above :data:`EXP_MAX`: e^x does not fit in a float64.
+
+    An ``OverflowError`` (what ``math.exp`` raises) and a ``ValueError`` (the value is
+    out of range for the operation), so either ``except`` catches it.
+    """
+
+
+def _check_exp(x: float) -> None:
+    if x > EXP_MAX:
+        raise ExpOverflowError(
+            f"Value({x:g}).exp() overflows float64: e^x is finite only for x <= {EXP_MAX:.2f}; "
+            "scale the input down, or rewrite the formula to exponentiate a smaller number "
+            "(e.g. sigmoid() or log-sum-exp, which subtract the largest exponent first)"
+        )
 
 
 def _check_root(root, who: str) -> None:

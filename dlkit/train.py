@@ -497,6 +497,25 @@ class MLPRun:
     optimizer: object
 
 
+def _check_split(who: str, split) -> None:
+    """`split` has X_train, y_train, X_test, y_test: flat inputs (N, features) and one
+    integer label per example, as :func:`dlkit.data.load_digits` returns them."""
+    parts = ("X_train", "y_train", "X_test", "y_test")
+    if not all(hasattr(split, name) for name in parts):
+        raise TypeError(f"{who}: split must be a Split with {', '.join(parts)} (e.g. "
+                        f"dlkit.data.load_digits()), got {split!r}")
+    for X, y, what in ((split.X_train, split.y_train, "train"),
+                       (split.X_test, split.y_test, "test")):
+        _check_data(f"{who} ({what} split)", X, y)
+        if np.ndim(X) != 2:
+            raise ValueError(f"{who}: the {what} inputs have shape {np.shape(X)}; an MLP needs "
+                             "flat rows (N, features): use load_digits(flat=True) or "
+                             "X.reshape(len(X), -1)")
+        if np.asarray(y).dtype.kind not in "iu":
+            raise TypeError(f"{who}: the {what} labels have dtype {np.asarray(y).dtype}; pass "
+                            "integer class labels (N,)")
+
+
 def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
               lr: float = 1e-3, epochs: int = 20, batch_size: int = 32, seed: int = 0,
               activation: str = "relu", dtype=None, scale_inputs: bool = True,
@@ -508,6 +527,7 @@ def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
     first. `dtype` defaults to the split's own (float64 for the digits, float32 for
     MNIST). The test split is scored after every epoch (``history.val_accuracy``).
     """
+    _check_split("train_mlp", split)
     if dtype is None:
         dtype = split.X_train.dtype if split.X_train.dtype.kind == "f" else np.float64
     if scale_inputs:

@@ -152,3 +152,16 @@ def test_gradient_check_table_covers_layers_and_passes():
                  "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "MSELoss",
                  "CrossEntropyLoss", "BCELoss"):
         assert f"\n{name}(" in table, name
+
+
+def test_exp_overflow_says_where_float64_ends():
+    from dlkit.autograd import EXP_MAX, ExpOverflowError
+
+    assert EXP_MAX == pytest.approx(709.782712893384, abs=1e-12)
+    for catch in (OverflowError, ValueError, ExpOverflowError):
+        with pytest.raises(catch, match=r"Value\(1000\)\.exp\(\) overflows float64: e\^x is "
+                                        r"finite only for x <= 709\.78"):
+            Value(1000).exp()
+    big = Value(EXP_MAX).exp()
+    assert math.isfinite(big.data) and big.data == math.exp(EXP_MAX)
+    assert Value(2.0).exp().data == math.exp(2.0)

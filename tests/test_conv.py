@@ -168,9 +168,61 @@ def test_chapter7_exercise_checks(capsys):
     assert ch07.check_output_size(28, 5, 2, 1, 13)
     assert not ch07.check_output_size(28, 5, 2, 1, 13.5)
     assert not ch07.check_output_size(28, 5, 2, 1, "x")
+    assert not ch07.check_output_size(28.0, 5, 2, 1, 13)          # never raises
+    assert "Cannot check" in capsys.readouterr().out
+    assert ch07.check_output_size(3, 5, 1, 1, 1)                  # padding makes it fit
     assert ch07.check_winograd_multiplications(2, 6, 16, 12, 12, 1, 2 * 6 * 16 * 36 * 16)
     assert not ch07.check_winograd_multiplications(1, 1, 1, 5, 5, 0, 81)   # direct count
     assert ch07.check_conv2d(dc.conv2d_im2col)
     assert not ch07.check_conv2d(lambda x, w, b, s, p: dc.conv2d(x, w[:, :, ::-1, ::-1], b, s, p))
     assert "flipped kernel" in capsys.readouterr().out
     assert not ch07.check_conv2d(lambda *a: 1 / 0)
+
+
+# ------------------------------------------------------------------ helpers' arguments
+
+
+@pytest.mark.parametrize("args, exc, phrase", [
+    ((5, 3, 1.5), TypeError, "output_size: stride must be an int, got 1.5"),
+    ((5, 3, True), TypeError, "output_size: stride must be an int, got True"),
+    ((5, 3, 0), ValueError, "output_size: stride must be a positive int, got 0"),
+    (("5", 3), TypeError, "output_size: size must be an int, got '5'"),
+    ((None, 3), TypeError, "output_size: size must be an int, got None"),
+    ((5, 3, 1, -3), ValueError, "output_size: padding must be >= 0, got -3"),
+    ((5, 0), ValueError, "kernel size k must be a positive int"),
+    ((2, 5), ValueError, "a window of 5 does not fit in the padded length 2"),
+])
+def test_output_size_refuses_bad_arguments(args, exc, phrase):
+    with pytest.raises(exc, match=phrase):
+        dc.output_size(*args)
+
+
+def test_output_size_values():
+    assert dc.output_size(28, 5) == 24
+    assert dc.output_size(28, 5, 2, 1) == 13
+    assert dc.output_size(2, 5, 1, 2) == 2                 # fits once padded
+    assert dc.output_size(np.int64(8), np.int64(3), np.int64(2)) == 3
+
+
+def test_pad_input_and_dilate_need_nchw_arrays():
+    with pytest.raises(TypeError, match="pad_input: x must be a numpy array, got None"):
+        dc.pad_input(None, 1)
+    with pytest.raises(ValueError, match=r"pad_input: x must have shape \(N, C, H, W\), got "
+                                         r"\(4, 4\); add batch and channel axes"):
+        dc.pad_input(np.ones((4, 4)), 1)
+    with pytest.raises(ValueError, match=r"dilate: dout must have shape \(N, C, H, W\), got "
+                                         r"\(3, 3\)"):
+        dc.dilate(np.ones((3, 3)), 2)
+    x = np.ones((1, 1, 2, 2))
+    assert dc.pad_input(x, 0) is x
+    assert dc.pad_input(x, 1).sum() == 4 and dc.pad_input(x, 1).shape == (1, 1, 4, 4)
+    np.testing.assert_array_equal(dc.dilate(x, 2)[0, 0], [[1, 0, 1], [0, 0, 0], [1, 0, 1]])
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_empty_batch_convolves_to_an_empty_batch(algo):
+    x, w = np.zeros((0, 2, 6, 6)), np.ones((4, 2, 3, 3))
+    assert dc.conv2d(x, w, np.zeros(4), 1, 0, algo).shape == (0, 4, 4, 4)
+    dx, dw, db = dc.conv2d_backward(np.zeros((0, 4, 4, 4)), x, w, 1, 0, algo)
+    assert dx.shape == (0, 2, 6, 6) and not dw.any() and not db.any()
+    assert dc.col2im(np.zeros((18, 0)), (0, 2, 6, 6), 3, 3).shape == (0, 2, 6, 6)

@@ -539,3 +539,134 @@ def test_linearly_separable_arguments():
     with pytest.raises(ValueError, match="0 or 1"):
         P.linearly_separable(X4, np.array([0, 1, 2, 0]))
     assert P.linearly_separable(X4, np.array([0, 1, 1, 1]))
+
+
+# ------------------------------------------------------- empty batches, lists, bad helpers
+
+
+def test_conv2d_empty_batch_gives_empty_output_and_gradients():
+    for algorithm in ("auto", "numba", "im2col", "direct"):
+        conv = nn.Conv2d(2, 4, 3, algorithm=algorithm, seed=0)
+        out = conv.forward(np.zeros((0, 2, 6, 6)))
+        assert out.shape == (0, 4, 4, 4)
+        dx = conv.backward(np.zeros(out.shape))
+        assert dx.shape == (0, 2, 6, 6)
+        assert not conv.W.grad.any() and not conv.b.grad.any()
+
+
+def test_flatten_empty_batch():
+    flat = nn.Flatten()
+    out = flat.forward(np.zeros((0, 2, 4)))
+    assert out.shape == (0, 8)
+    assert flat.backward(np.zeros((0, 8))).shape == (0, 2, 4)
+    x = np.arange(24.0).reshape(3, 2, 4)
+    np.testing.assert_array_equal(nn.Flatten().forward(x), x.reshape(3, 8))
+
+
+@pytest.mark.parametrize("f", [nn.Softmax().forward, nn.softmax, nn.log_softmax])
+def test_softmax_of_zero_classes_is_refused(f):
+    with pytest.raises(ValueError, match=r"shape \(3, 0\), with no classes on axis -1"):
+        f(np.zeros((3, 0)))
+    assert f(np.zeros((0, 4))).shape == (0, 4)          # an empty batch is fine
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "sigmoid_prime", "relu_prime", "identity_prime",
+                                  "tanh", "relu", "elu_prime"])
+def test_functions_accept_lists_like_arrays(name):
+    f = getattr(nn, name)
+    z = np.random.default_rng(0).standard_normal((3, 4))
+    np.testing.assert_array_equal(f(z.tolist()), f(z))
+    np.testing.assert_array_equal(f(tuple(z[0])), f(z[0]))
+    x32 = z.astype(np.float32)
+    assert f(x32).dtype == np.float32                    # a float32 array stays float32
+
+
+def test_tanh_of_bools_and_small_ints_is_float32_like_sigmoid():
+    z = np.array([[True, False], [False, True]])
+    for f in (nn.tanh, nn.tanh_prime, nn.sigmoid):
+        assert f(z).dtype == np.float32
+        assert f(z.astype(np.int8)).dtype == np.float32
+    np.testing.assert_allclose(nn.tanh(z), np.tanh(z.astype(np.float64)), rtol=1e-7)
+    np.testing.assert_allclose(nn.tanh_prime(z), 1 - np.tanh(z.astype(np.float64)) ** 2,
+                               rtol=1e-6)
+    assert nn.tanh(np.ones(2, np.float16)).dtype == np.float16   # floats keep their dtype
+    assert nn.tanh(np.ones(2, np.int64)).dtype == np.float64
+
+
+def test_init_fans_refuses_a_non_shape():
+    with pytest.raises(TypeError, match="init.fans: shape must be a tuple of ints"):
+        nn.init.fans(None)
+    with pytest.raises(TypeError, match="shape must hold ints >= 0"):
+        nn.init.fans((3, 2.5))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        nn.init.fans([])
+    assert nn.init.fans([6, 3, 5, 5]) == (75, 150)
+    assert nn.init.fans(np.array([4, 3])) == (3, 4)
+
+
+def test_rel_error_refuses_non_numbers():
+    with pytest.raises(TypeError, match="rel_error: a must be an array of real numbers"):
+        nn.rel_error("a", "b")
+    with pytest.raises(TypeError, match="rel_error: a must be an array of real numbers"):
+        nn.rel_error(None, np.ones(3))
+    with pytest.raises(TypeError, match="rel_error: b has dtype complex128"):
+        nn.rel_error(np.ones(2), np.ones(2) * 1j)
+    assert nn.rel_error([1.0, 2.0], np.array([1.0, 2.0])) == 0.0
+    assert nn.rel_error(np.array([1.0]), np.array([3.0])) == pytest.approx(0.5)
+
+
+def test_numerical_gradient_checks_its_arguments():
+    with pytest.raises(TypeError, match="numerical_gradient: x must be a numpy array"):
+        nn.numerical_gradient(lambda: 1.0, None)
+    with pytest.raises(TypeError, match="x has dtype int64"):
+        nn.numerical_gradient(lambda: 1.0, np.ones(2, np.int64))
+    with pytest.raises(TypeError, match="f must be a function"):
+        nn.numerical_gradient(1.0, np.ones(2))
+    with pytest.raises(TypeError, match=r"f\(\) must return the loss as a real number, got 'x'"):
+        nn.numerical_gradient(lambda: "x", np.ones(2))
+    with pytest.raises(ValueError, match=r"h must lie in \(0, inf\), got 0.0"):
+        nn.numerical_gradient(lambda: 1.0, np.ones(2), h=0)
+    with pytest.raises(TypeError, match="h must be a real number"):
+        nn.numerical_gradient(lambda: 1.0, np.ones(2), h=True)
+    x = np.array([1.0, -2.0])
+    g = nn.numerical_gradient(lambda: float(np.sum(x**2)), x)
+    np.testing.assert_allclose(g, [2.0, -4.0], rtol=1e-8)
+
+
+def test_check_layer_refuses_a_non_layer():
+    with pytest.raises(TypeError, match="check_layer: layer must be a dlkit layer"):
+        nn.check_layer(None, np.ones((2, 4)))
+    with pytest.raises(TypeError, match="check_layer: x must be an array of real numbers"):
+        nn.check_layer(nn.Linear(4, 3), "abc")
+    assert nn.check_layer(nn.Linear(4, 3, seed=0), np.ones((2, 4))).max_error < 1e-6
+
+
+@pytest.mark.parametrize("activation, exc, phrase", [
+    ("nope", ValueError, "unknown activation 'nope'"),
+    (None, TypeError, "activation name must be a string, got None"),
+    (5, TypeError, "activation name must be a string, got 5"),
+    ("maxout", ValueError, "use dlkit.nn.Maxout"),
+])
+def test_mlp_validates_the_activation_even_without_hidden_layers(activation, exc, phrase):
+    with pytest.raises(exc, match=phrase):
+        nn.mlp([4, 3], activation=activation)
+    with pytest.raises(exc, match=phrase):
+        nn.mlp([4, 5, 3], activation=activation)
+    assert len(nn.mlp([4, 3], "Tanh")) == 1
+
+
+def test_cross_entropy_refuses_targets_that_are_not_distributions():
+    ce = nn.CrossEntropyLoss()
+    logits = np.full((4, 3), 0.5)
+    with pytest.raises(ValueError, match=r"target row 0 \[2.0, 0.0, 0.0\] sums to 2, but"):
+        ce.forward(logits, np.eye(4, 3) * 2)
+    with pytest.raises(ValueError, match="target row 1 .* has a negative entry"):
+        ce.forward(logits[:2], np.array([[0.0, 1.0, 0.0], [1.5, -0.5, 0.0]]))
+    with pytest.raises(ValueError, match="row 3 .*sums to 0"):
+        ce.forward(logits, np.eye(4, 3))
+    soft = np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]])
+    assert ce.forward(logits[:2], soft) == pytest.approx(np.log(3), rel=1e-12)
+    labels = np.array([0, 2, 1, 0])
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    assert ce.forward(z, nn.one_hot(labels, 3)) == ce.forward(z, labels)
+    assert ce.forward(z.astype(np.float32), nn.one_hot(labels, 3)) > 0

@@ -354,3 +354,25 @@ def test_optimizer_refuses_things_that_are_not_parameters():
     for bad in (None, 5, "abc"):
         with pytest.raises(TypeError, match="optimizer needs the model's parameters"):
             Adam(bad)
+
+
+def test_train_mlp_checks_its_split():
+    from dlkit.data.digits import Split
+    from dlkit.train import train_mlp
+
+    with pytest.raises(TypeError, match="train_mlp: split must be a Split with X_train"):
+        train_mlp(None)
+    with pytest.raises(TypeError, match="split must be a Split"):
+        train_mlp((np.zeros((4, 2)), np.zeros(4, int), np.zeros((2, 2)), np.zeros(2, int)))
+    empty = Split(np.zeros((0, 4)), np.zeros(0, int), np.zeros((2, 4)), np.zeros(2, int))
+    with pytest.raises(ValueError, match=r"train_mlp \(train split\): got no examples"):
+        train_mlp(empty)
+    images = Split(np.zeros((3, 1, 2, 2)), np.zeros(3, int), np.zeros((2, 4)), np.zeros(2, int))
+    with pytest.raises(ValueError, match="an MLP needs flat rows"):
+        train_mlp(images)
+    floats = Split(np.zeros((3, 4)), np.zeros(3), np.zeros((2, 4)), np.zeros(2, int))
+    with pytest.raises(TypeError, match="the train labels have dtype float64"):
+        train_mlp(floats)
+    short = Split(np.zeros((3, 4)), np.zeros(3, int), np.zeros((2, 4)), np.zeros(3, int))
+    with pytest.raises(ValueError, match=r"\(test split\): X has 2 examples but y has 3"):
+        train_mlp(short)

@@ -14,12 +14,28 @@ import numpy as np
 
 def output_size(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
     """Output length along one axis: (size + 2·padding − k) // stride + 1."""
+    check_output_size_args(size, k, stride, padding)
     return (size + 2 * padding - k) // stride + 1
+
+
+def check_output_size_args(size, k, stride, padding, who: str = "output_size") -> None:
+    """size an int >= 0, k and stride ints >= 1, padding an int >= 0, and the window of
+    length k must fit in the padded length size + 2·padding."""
+    size = check_int_arg(size, "size", who, 0)
+    k = check_int_arg(k, "the kernel size k", who, 1)
+    check_int_arg(stride, "stride", who, 1)
+    padding = check_int_arg(padding, "padding", who, 0)
+    if size + 2 * padding < k:
+        raise ValueError(
+            f"{who}: a window of {k} does not fit in the padded length {size + 2 * padding} "
+            f"(size {size} + 2·padding {padding}); pad more or use a smaller kernel"
+        )
 
 
 def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.ndarray:
     """Zero-pad the two spatial axes of (N, C, H, W): `padding` rows above and below,
     `padding_w` (default: `padding`) columns left and right."""
+    x = check_images(x, "x", "pad_input")
     ph = check_int_arg(padding, "padding", "pad_input", 0)
     pw = ph if padding_w is None else check_int_arg(padding_w, "padding_w", "pad_input", 0)
     if ph == 0 and pw == 0:
@@ -42,6 +58,17 @@ def check_int_arg(v, name: str, who: str, minimum: int) -> int:
         what = "a positive int" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{who}: {name} must be {what}, got {v}")
     return int(v)
+
+
+def check_images(x, name: str, who: str) -> np.ndarray:
+    """`x` as a real array of shape (N, C, H, W) (an ndarray of 4 axes passes unchanged)."""
+    if type(x) is not np.ndarray or x.dtype.kind not in "fiub":
+        x = as_real_array(x, name, who)
+    if x.ndim != 4:
+        hint = (f"add batch and channel axes with {name}[None, None]" if x.ndim == 2
+                else "reshape it")
+        raise ValueError(f"{who}: {name} must have shape (N, C, H, W), got {x.shape}; {hint}")
+    return x
 
 
 def as_real_array(a, name: str, who: str) -> np.ndarray:
@@ -133,7 +160,8 @@ def check_col2im_args(cols, x_shape, kh, kw, stride, padding, who: str = "col2im
     if not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4:
         raise TypeError(f"{who}: x_shape must be the input's shape (N, C, H, W), got "
                         f"{x_shape!r}")
-    N, C, H, W = (check_int_arg(v, f"x_shape[{i}]", who, 1) for i, v in enumerate(x_shape))
+    N, C, H, W = (check_int_arg(v, f"x_shape[{i}]", who, 0 if i == 0 else 1)  # N = 0: no images
+                  for i, v in enumerate(x_shape))
     check_unfold_args(np.empty((0, 0, H, W)), kh, kw, stride, padding, who)
     want = (C * kh * kw, N * output_size(H, kh, stride, padding)
             * output_size(W, kw, stride, padding))
@@ -182,6 +210,7 @@ def dilate(dout: np.ndarray, stride: int) -> np.ndarray:
     every s-th position; its gradient is therefore the stride-1 gradient of this
     'dilated' dout, zero at the positions that were dropped.
     """
+    dout = check_images(dout, "dout", "dilate")
     if check_int_arg(stride, "stride", "dilate", 1) == 1:
         return dout
     N, F, Ho, Wo = dout.shape

@@ -28,15 +28,15 @@ def conv2d_numba(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
 
     x (N, C, H, W), w (F, C, kh, kw), b (F,) or None -> out (N, F, H_out, W_out).
     Stride 1 with F a multiple of 4 runs :func:`dlkit.kernels.cpu.conv2d_chwn` (batch
-    innermost, four output channels per pass), the rest
-    :func:`dlkit.kernels.cpu.conv2d_direct` (one image and channel per task; with few
-    channels, such as LeNet-5's first layer, it wastes less).
+    innermost, four output channels per pass), the rest (and an empty batch, which that
+    kernel's tiling cannot divide) :func:`dlkit.kernels.cpu.conv2d_direct` (one image and
+    channel per task; with few channels, such as LeNet-5's first layer, it wastes less).
     """
     x, w, b, s, p = check_conv_args(x, w, b, stride, padding, "conv2d_numba")
     if b is None:
         b = np.zeros(w.shape[0], x.dtype)
     w = np.ascontiguousarray(w)
-    if s == 1 and w.shape[0] % 4 == 0:              # batch innermost, four channels a pass
+    if s == 1 and w.shape[0] % 4 == 0 and len(x):   # batch innermost, four channels a pass
         return _kernels().conv2d_chwn(np.ascontiguousarray(x), w, b, p)
     xp = np.ascontiguousarray(pad_input(x, p))
     return _kernels().conv2d_direct(xp, w, b, s)

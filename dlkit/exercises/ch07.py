@@ -29,7 +29,11 @@ def _whole(answer) -> int | None:
 
 def check_output_size(H: int, k: int, stride: int, padding: int, answer) -> bool:
     """Is `answer` the output height of a k×k convolution on H rows?"""
-    want = output_size(H, k, stride, padding)
+    try:
+        want = output_size(H, k, stride, padding)
+    except (TypeError, ValueError) as exc:
+        print(f"Cannot check: {exc}")
+        return False
     got = _whole(answer)
     if got is None:
         print(f"Not quite: an output size is a whole number, got {answer!r} (round down: "
@@ -42,7 +46,7 @@ def check_output_size(H: int, k: int, stride: int, padding: int, answer) -> bool
     hint = ""
     if got == (H + 2 * padding - k) / stride + 1:
         hint = " (did you forget to round down?)"
-    elif got == output_size(H, k, stride, 0):
+    elif H >= k and got == output_size(H, k, stride, 0):
         hint = " (did you forget the padding on both sides?)"
     print(f"Not quite: {got} is not the output size{hint}. The window's first position is 0 "
           f"and its last must start at most H + 2p - k.")

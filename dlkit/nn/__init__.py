@@ -30,6 +30,7 @@ from dlkit.nn.activations import (
     tanh,
     tanh_prime,
 )
+from dlkit.nn.activations import function as _activation_function
 from dlkit.nn.core import (
     BackwardBeforeForwardError,
     Layer,
@@ -81,6 +82,7 @@ def mlp(sizes, activation: str = "relu", *, seed=0, init=None, dtype=None) -> Se
                         f"{sizes!r}") from None
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least an input and an output size, got {sizes}")
+    _activation_function(activation)  # a bad name is an error even when no layer would use it
     if init is None:
         init = "he" if activation in ("relu", "leaky_relu", "elu") else "xavier"
     dtype = np.float64 if dtype is None else dtype

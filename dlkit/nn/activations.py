@@ -32,6 +32,7 @@ from dlkit.nn.core import (
     check_numeric,
     check_real,
 )
+from dlkit.nn.losses import check_classes
 
 LEAKY_SLOPE = 0.1
 
@@ -50,13 +51,23 @@ def sigmoid_prime(z):
     return s * (1 - s)
 
 
+def _floating(z):
+    """`z` unchanged if it is float (or a Python number); an integer or boolean array as
+    float32 or wider, the type :func:`sigmoid` returns for it (numpy's own tanh of a
+    bool or int8 array is float16, which holds only 3 digits)."""
+    dtype = getattr(z, "dtype", None)
+    if dtype is None or dtype.kind == "f":
+        return z
+    return np.asarray(z, dtype=np.result_type(z, np.float32))
+
+
 def tanh(z):
-    z = check_numeric(z, "tanh")
+    z = _floating(check_numeric(z, "tanh"))
     return np.tanh(z)
 
 
 def tanh_prime(z):
-    z = check_numeric(z, "tanh_prime")
+    z = _floating(check_numeric(z, "tanh_prime"))
     return 1 - np.tanh(z) ** 2
 
 
@@ -121,7 +132,9 @@ _ALIASES = {"leakyrelu": "leaky_relu", "leaky-relu": "leaky_relu", "linear": "id
 
 def _canonical(name: str) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"activation name must be a string, got {type(name).__name__}")
+        raise TypeError(f"activation name must be a string, got {name!r} "
+                        f"({type(name).__name__}); choose one of "
+                        f"{', '.join(sorted(FUNCTIONS) + ['maxout'])}")
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in FUNCTIONS and key != "maxout":
@@ -239,6 +252,13 @@ class Identity(Activation):
     name = "identity"
 
 
+def _softmax_input(z) -> np.ndarray:
+    """The input of :class:`Softmax` as a float array with at least one class per row."""
+    z = check_array(z, "Softmax")
+    check_classes(z, "Softmax")
+    return z
+
+
 class Softmax(Layer):
     """softmax over the last axis; backward uses the full Jacobian-vector product.
 
@@ -249,7 +269,7 @@ class Softmax(Layer):
     _p = None
 
     def forward(self, z):
-        z = check_array(z, "Softmax")
+        z = _softmax_input(z)
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         self._p = e / e.sum(axis=-1, keepdims=True)
         return self._p

@@ -324,7 +324,7 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"Flatten expects a batch (N, ...), got shape {x.shape}")
         self._shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(self._output_shape())  # (N, -1) cannot size an empty batch
 
     def _output_shape(self):
         return None if self._shape is None else (self._shape[0], int(np.prod(self._shape[1:])))

@@ -157,20 +157,26 @@ def check_float_dtype(dtype, who: str) -> np.dtype:
 
 
 def check_numeric(z, who: str):
-    """`z` unchanged if it holds real numbers (an array, a list, a scalar); else TypeError.
+    """`z` if it holds real numbers (an array, a scalar; a list or tuple is returned as
+    an array); else TypeError.
 
     Only the dtype is looked at (no copy, no scan), so elementwise functions such as
-    :func:`dlkit.nn.sigmoid` stay as fast as the numpy expressions they are.
+    :func:`dlkit.nn.sigmoid` stay as fast as the numpy expressions they are. A list
+    becomes an array because numpy reads a list given as a dtype (``np.result_type``)
+    as a structured-dtype spec.
     """
     dtype = getattr(z, "dtype", None)
     if dtype is None:
         if z is None or isinstance(z, (str, bytes)):
             raise TypeError(f"{who} got {z!r}; pass a number or a numpy array of real numbers")
         try:
-            dtype = np.asarray(z).dtype
+            a = np.asarray(z)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{who} got {type(z).__name__}; pass a numpy array of real "
                             "numbers") from exc
+        dtype = a.dtype
+        if isinstance(z, (list, tuple)) and dtype.kind in "fiub":
+            z = a
     if np.dtype(dtype).kind not in "fiub":
         raise TypeError(f"{who} got values of dtype {dtype}; pass real numbers "
                         "(e.g. np.asarray(z, dtype=np.float64))")

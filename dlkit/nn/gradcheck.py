@@ -17,12 +17,12 @@ from typing import Callable
 import numpy as np
 
 from dlkit import rng as _rng
-from dlkit.nn.core import Layer
+from dlkit.nn.core import Layer, check_real
 
 
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     """Largest elementwise relative error between two arrays of the same shape."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = _as_float64(a, "a", "rel_error"), _as_float64(b, "b", "rel_error")
     if a.shape != b.shape:
         raise ValueError(f"rel_error: shapes differ, {a.shape} vs {b.shape}")
     denom = np.maximum(np.abs(a) + np.abs(b), 1e-12)
@@ -31,6 +31,7 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
 
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """Centred differences of the scalar f() with respect to array x, changed in place."""
+    _check_numerical_gradient_args(f, x, h)
     grad = np.zeros(x.shape, dtype=np.float64)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
@@ -41,8 +42,49 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -
         x[i] = old - h
         fm = f()
         x[i] = old
-        grad[i] = (fp - fm) / (2 * h)
+        grad[i] = _central_difference(fp, fm, h)
     return grad
+
+
+def _as_float64(a, name: str, who: str) -> np.ndarray:
+    """`a` as a float64 array; None, strings, objects and complex numbers are a TypeError."""
+    if type(a) is np.ndarray and a.dtype.kind in "fiub":
+        return a.astype(np.float64, copy=False)
+    if a is None or isinstance(a, (str, bytes)):
+        raise TypeError(f"{who}: {name} must be an array of real numbers, got {a!r}")
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{who}: {name} must be an array of real numbers, got "
+                        f"{type(a).__name__}") from exc
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{who}: {name} has dtype {arr.dtype}; pass an array of real numbers "
+                        "(the gradients to compare)")
+    return arr.astype(np.float64, copy=False)
+
+
+def _check_numerical_gradient_args(f, x, h) -> None:
+    """f a callable, x a float ndarray (it is nudged in place), h a positive finite step."""
+    who = "numerical_gradient"
+    if not callable(f):
+        raise TypeError(f"{who}: f must be a function of no arguments returning the scalar "
+                        f"loss, got {type(f).__name__}")
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{who}: x must be a numpy array (it is changed in place, so "
+                        f"f() sees each nudge), got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{who}: x has dtype {x.dtype}, which cannot hold x ± h; pass a float "
+                        "array, e.g. x = x.astype(np.float64)")
+    check_real(h, "h", who, low=0.0, low_open=True)
+
+
+def _central_difference(fp, fm, h: float):
+    """(fp − fm) / 2h for the values fp = f(x + h), fm = f(x − h), real numbers."""
+    try:
+        return (fp - fm) / (2 * h)
+    except TypeError:
+        raise TypeError(f"numerical_gradient: f() must return the loss as a real number, got "
+                        f"{fp!r} ({type(fp).__name__}); return e.g. float(loss)") from None
 
 
 @dataclass
@@ -66,6 +108,7 @@ def check_layer(layer: Layer, x: np.ndarray, *, seed=0, h: float = 1e-6) -> Grad
 
     Returns the relative error for the input and for every parameter.
     """
+    _check_layer_args(layer, x)
     x = np.array(x, dtype=np.float64)
     g = _rng(seed)
     out = layer.forward(x)
@@ -86,6 +129,15 @@ def check_layer(layer: Layer, x: np.ndarray, *, seed=0, h: float = 1e-6) -> Grad
     if "\n" in label:  # a Sequential: name its layers on one line
         label = " > ".join(repr(sub) for sub in getattr(layer, "layers", [layer]))
     return GradCheck(label, errors)
+
+
+def _check_layer_args(layer, x) -> None:
+    """layer has forward, backward and named_parameters; x holds real numbers."""
+    if not all(callable(getattr(layer, m, None))
+               for m in ("forward", "backward", "named_parameters")):
+        raise TypeError(f"check_layer: layer must be a dlkit layer (with forward, backward and "
+                        f"named_parameters), got {layer!r}; pass e.g. nn.Linear(4, 3)")
+    _as_float64(x, "x", "check_layer")
 
 
 def check_loss(loss_fn, pred: np.ndarray, target, h: float = 1e-6) -> float:

@@ -18,22 +18,32 @@ import numpy as np
 from dlkit.nn.core import BackwardBeforeForwardError, check_array, check_int, check_real
 
 
-def _check_z(z, who: str) -> np.ndarray:
+def _check_z(z, who: str, axis=-1) -> np.ndarray:
     if not isinstance(z, np.ndarray) or z.dtype.kind not in "fiu" or z.ndim == 0:
         z = check_array(z, who, check_finite=False)
         if z.ndim == 0:
             raise ValueError(f"{who} needs an array with at least one axis, got a scalar")
+    check_classes(z, who, axis)
     return z
 
 
+def check_classes(z: np.ndarray, who: str, axis=-1) -> None:
+    """Refuse a softmax axis of length 0: there would be no class to normalise over."""
+    if isinstance(axis, (int, np.integer)) and -z.ndim <= axis < z.ndim and z.shape[axis] == 0:
+        raise ValueError(
+            f"{who} got logits of shape {z.shape}, with no classes on axis {axis}; a "
+            "softmax needs at least one logit per row: check how the logits were sliced"
+        )
+
+
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = _check_z(z, "softmax")
+    z = _check_z(z, "softmax", axis)
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = _check_z(z, "log_softmax")
+    z = _check_z(z, "log_softmax", axis)
     s = z - z.max(axis=axis, keepdims=True)
     return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
 
@@ -91,11 +101,30 @@ def _one_hot_targets(logits: np.ndarray, target) -> np.ndarray:
             )
         return one_hot(target, k, logits.dtype)
     if target.shape == logits.shape:
-        return check_array(target, "CrossEntropyLoss target", dtype=logits.dtype)
+        return _check_distributions(check_array(target, "CrossEntropyLoss target",
+                                                dtype=logits.dtype))
     raise ValueError(
         f"CrossEntropyLoss: target shape {target.shape} fits neither labels ({n},) "
         f"nor one-hot {logits.shape}"
     )
+
+
+def _check_distributions(y: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """`y` (N, K) unchanged if every row is a probability distribution (entries >= 0
+    summing to 1 within `tol`): a one-hot row or a soft target."""
+    sums = y.sum(axis=1)
+    bad = np.flatnonzero((np.abs(sums - 1) > tol) | (y < 0).any(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        row = f" {np.round(y[i], 6).tolist()}" if y.shape[1] <= 10 else ""
+        what = ("has a negative entry" if (y[i] < 0).any()
+                else f"sums to {float(sums[i]):.6g}")
+        raise ValueError(
+            f"CrossEntropyLoss: target row {i}{row} {what}, but each row of an (N, K) "
+            "target must be one-hot or a probability distribution (entries >= 0 summing to "
+            "1); pass integer labels (N,) or nn.one_hot(labels, K)"
+        )
+    return y
 
 
 class Loss:
