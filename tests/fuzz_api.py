@@ -1579,7 +1579,7 @@ def _p_p2p(comm, variant):
             return buf
     elif variant.startswith("dest="):
         if me == 0:
-            comm.Send(np.arange(4.0), dest={"dest=7": 7, "dest=-1": -1, "dest=2.5": 2.5,
+            comm.Send(np.arange(4.0), dest={"dest=7": 7, "dest=-1": -1, "dest=-5": -5, "dest=2.5": 2.5,
                                            "dest='1'": "1", "dest=None": None}[variant])
     elif variant.startswith("source="):
         if me == 1:
@@ -1708,7 +1708,8 @@ def cluster_program(kind: str, variant: str, n: int = 4, issue: bool = False,
                     ok: str | None = None) -> Case:
     """Run one named program with a wrong call inside ``SimCluster(n).run``."""
     prog = functools.partial(_p_p2p if kind == "p2p" else _p_coll, variant=variant)
-    check = {"unreceived": _unreceived_reported, "received": _received_prefix}.get(ok or "")
+    check = {"unreceived": _unreceived_reported, "received": _received_prefix,
+             "proc_null": _nothing_sent}.get(ok or "")
 
     def fn():
         if ok == "unreceived":
@@ -1720,6 +1721,11 @@ def cluster_program(kind: str, variant: str, n: int = 4, issue: bool = False,
 
     return Case(f"cluster.{variant}", "cluster", fn, check, False, False, issue,
                 f"cluster.{kind}", timeout=30.0)
+
+
+def _nothing_sent(res) -> bool:
+    """dest=-1 is MPI.PROC_NULL (mpi4py's value): a send to it is a no-op."""
+    return not res.unreceived and not res.messages
 
 
 def _received_prefix(res) -> bool:
@@ -1773,7 +1779,8 @@ def _cluster_cases() -> list[Case]:
     cases.append(cluster_mismatch("bcast", "gather", n=2))
     cases.append(cluster_program("coll", "bcast on rank 0 only", ok="unreceived"))
     cases.append(cluster_program("p2p", "Recv larger", ok="received"))
-    for v in ("Recv smaller", "Recv float32", "Recv int64", "dest=7", "dest=-1",
+    cases.append(cluster_program("p2p", "dest=-1", ok="proc_null"))
+    for v in ("Recv smaller", "Recv float32", "Recv int64", "dest=7", "dest=-5",
               "dest=2.5", "dest='1'", "dest=None", "source=7", "source=2.5",
               "recv list buffer", "Send a list", "tag str",
               "unpicklable object", "Recv read-only buffer"):
