@@ -305,7 +305,7 @@ def test_a_rank_looping_without_mpi_hits_the_wall_clock_timeout_and_later_runs_w
     assert err.ranks[2] == "ready at virtual t=0 s, not started yet"
     assert "wall-clock timeout of 0.5 s" in str(err) and "timeout=None" in str(err)
     time.sleep(0.2)
-    assert not any(t.name == "rank-1" for t in threading.enumerate())  # asked to stop
+    assert not any(t.name == "simcluster" for t in threading.enumerate())  # asked to stop
     assert SimCluster(3).run(lambda comm: comm.allreduce(comm.rank)).values == [3, 3, 3]
 
 

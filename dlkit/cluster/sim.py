@@ -19,15 +19,16 @@ finished are listed in ``RunResult.unreceived`` with an
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
-import time as _time
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+from greenlet import greenlet
 
 from . import devices as _devices
 from . import networks as _networks
@@ -178,36 +179,17 @@ class SimCluster:
             c.seed = self.seed + r
         end_time = [0.0] * self.n
 
-        def body(r):
-            comm = comms[r]
-            _local.comm = comm
-            try:
-                eng.sem[r].acquire()
-                eng._after_wake(r)
-                eng.values[r] = train(comm, *args, **kwargs)
-            except _Crash:
-                eng.on_crash(r)
-            except _Abort:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - re-raised by run()
-                eng.rank_failed(r, exc)
-            finally:
-                end_time[r] = eng.clock[r]
-                _local.comm = None
-                eng.finish(r)
-
-        threads = [threading.Thread(target=body, args=(r,), name=f"rank-{r}", daemon=True)
-                   for r in range(self.n)]
-        for t in threads:
-            t.start()
-        first = eng._pop_valid()
-        eng.sem[first].release()
+        programs = [functools.partial(_rank, eng, r, comms[r], end_time, train, args, kwargs)
+                    for r in range(self.n)]
+        eng.resume = functools.partial(_resume, comms)
+        scheduler = threading.Thread(target=_schedule, args=(eng, programs),
+                                     name="simcluster", daemon=True)
+        scheduler.start()
         if not eng.finished.wait(timeout):
-            running = eng.wall_timeout(timeout)
-            _reap(threads, running)
+            eng.wall_timeout(timeout)
+            _reap(scheduler)
         else:
-            for t in threads:
-                t.join()
+            scheduler.join()
         if eng.error is not None:
             err = eng.error
             if isinstance(err, tuple):
@@ -269,24 +251,66 @@ def _check_limit(name: str, value) -> None:
                          "(None for no limit)")
 
 
-def _reap(threads, running, grace: float = 1.0) -> None:
-    """After a wall-clock timeout: let the waiting ranks unwind, and ask the ranks that
-    were running Python code to stop (an asynchronous _Abort, delivered at their next
-    bytecode; a rank asleep in C code keeps its daemon thread until it wakes)."""
-    busy = set(running)
-    deadline = _time.monotonic() + grace
-    for r, t in enumerate(threads):
-        if r not in busy:
-            t.join(max(0.0, deadline - _time.monotonic()))
-    stuck = [t for t in threads if t.is_alive()]
+def _rank(eng, r, comm, end_time, train, args, kwargs):
+    """Rank r's greenlet: run ``train(comm, ...)``; return the rank to run next."""
+    greenlet.getcurrent().parent.switch()  # primed: wait for the first turn (see _schedule)
+    try:
+        eng._after_wake(r)
+        eng.values[r] = train(comm, *args, **kwargs)
+    except _Crash:
+        eng.on_crash(r)
+    except _Abort:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - re-raised by run()
+        eng.rank_failed(r, exc)
+    finally:
+        end_time[r] = eng.clock[r]
+        _local.comm = None
+    return eng.finish(r)
+
+
+def _resume(comms, r):
+    """A rank's greenlet resumes: MPI.COMM_WORLD and MPI.Wtime() now mean its comm."""
+    _local.comm = comms[r]
+
+
+def _schedule(eng, programs) -> None:
+    """The scheduler thread: one greenlet per rank (greenlets live in the thread that
+    made them); start the first rank; whenever a rank's program ends, its greenlet
+    returns here with the rank to run next. After a stop (error, deadlock, time limit)
+    every rank still suspended is resumed once more to unwind."""
+    eng.glets = [greenlet(program) for program in programs]
+    for g in eng.glets:  # each starts here, so its stack depth counts from here, not from
+        g.switch()       # the rank that first switches to it
+    try:
+        nxt = eng._pop_valid()
+        while nxt is not None:
+            nxt = eng.glets[nxt].switch()
+    except _Abort:  # delivered by _reap after a wall-clock timeout
+        pass
+    finally:
+        try:
+            for g in eng.glets:
+                while not g.dead:
+                    g.switch()
+        except _Abort:
+            pass
+        eng.finished.set()
+
+
+def _reap(scheduler: threading.Thread, grace: float = 0.2) -> None:
+    """After a wall-clock timeout: the ranks are told to stop; a rank stuck in Python
+    code (a loop without MPI calls) is asked to stop by an asynchronous _Abort,
+    delivered at its next bytecode. A rank asleep in C code keeps the daemon scheduler
+    thread until it wakes; the run has returned by then."""
+    scheduler.join(0.05)
+    if not scheduler.is_alive():
+        return
     try:
         import ctypes
 
-        for t in stuck:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident),
-                                                       ctypes.py_object(_Abort))
-    except (ImportError, AttributeError):  # not CPython: the daemon threads stay
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(scheduler.ident),
+                                                   ctypes.py_object(_Abort))
+    except (ImportError, AttributeError):  # not CPython: the daemon thread stays
         return
-    deadline = _time.monotonic() + 0.2 * grace
-    for t in stuck:
-        t.join(max(0.0, deadline - _time.monotonic()))
+    scheduler.join(grace)
