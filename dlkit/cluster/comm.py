@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import collectives as C
+from . import fastring as _fastring
 from .engine import Engine, Request
 from .hooks import charge_reduce
 from .mpi import ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, SUM, UNDEFINED, Status
@@ -482,8 +483,12 @@ class SimComm:
         algo = self._allreduce
 
         def run():
-            res = C.allreduce(self._cc, x, op, algo)
-            _assign(out, res, me, "Allreduce")
+            res = _fastring.FALLBACK
+            if algo == "ring" and _fastring.eligible(self._engine, self):
+                res = _fastring.allreduce_ring(self._engine, self, x, C.ufunc_of(op))
+            if res is _fastring.FALLBACK:
+                res = C.allreduce(self._cc, x, op, algo)
+            _assign(out, res.reshape(np.shape(x)), me, "Allreduce")
 
         self._collective(f"Allreduce[{algo}]", x.nbytes, run,
                          sig=f"Allreduce(op={_op_name(op)}, {_spec(x)})")

@@ -92,12 +92,14 @@ class Unreceived(NamedTuple):
 
 class Message:
     __slots__ = ("src", "dst", "tag", "ctx", "data", "nbytes", "t_send", "sreq", "is_obj",
-                 "dtype")
+                 "dtype", "label")
 
-    def __init__(self, src, dst, tag, ctx, data, nbytes, t_send, sreq, is_obj, dtype=None):
+    def __init__(self, src, dst, tag, ctx, data, nbytes, t_send, sreq, is_obj, dtype=None,
+                 label=""):
         self.src, self.dst, self.tag, self.ctx = src, dst, tag, ctx
         self.data, self.nbytes, self.t_send = data, nbytes, t_send
         self.sreq, self.is_obj, self.dtype = sreq, is_obj, dtype
+        self.label = label  # the collective the sender was in when it sent, or ""
 
 
 class Request:
@@ -223,6 +225,7 @@ class Engine:
         self.polls = 0
         self.poll_desc = [""] * n  # what a rank last polled for, "" after real progress
         self.call = [""] * n  # the MPI call a rank is in or made last (for timeout reports)
+        self.ring_calls: dict = {}  # ring allreduce calls replayed at once (fastring.py)
         self.coll: dict = {}  # (ctx, seq) -> [signature, {rank in comm: signature}]
 
     # ---------------------------------------------------------------- scheduling ----
@@ -492,7 +495,8 @@ class Engine:
             sreq.t_complete = t if nbytes <= self.eager_limit else t + alpha + nbytes * beta
             self.lost.append((me, dest, tag, t))
             return sreq
-        msg = Message(me, dest, tag, ctx, data, nbytes, t, sreq, is_obj, dtype)
+        msg = Message(me, dest, tag, ctx, data, nbytes, t, sreq, is_obj, dtype,
+                      self.quiet[me] or "")
         posted = self.posted[dest]
         for i, rreq in enumerate(posted):
             if rreq.ctx == ctx and _matches(rreq.peer, rreq.tag, me, tag):
@@ -533,8 +537,7 @@ class Engine:
             e += self.faults.link_delay(src, dst)
         self.sendfree[src] = e
         self.recvfree[dst] = e
-        label = self.quiet[src] or ""
-        self.messages.append(Transfer(src, dst, s, e, msg.nbytes, msg.tag, label))
+        self.messages.append(Transfer(src, dst, s, e, msg.nbytes, msg.tag, msg.label))
         # deliver (a mismatch is raised in the receiver when it completes the receive)
         if rreq.is_obj and msg.is_obj:
             rreq.value = pickle.loads(msg.data)
