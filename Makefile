@@ -1,6 +1,7 @@
 # Deep Learning Internals: every target sets itself up on a fresh machine.
 #   make book     build the HTML book into _build/html
-#   make test     unit tests, notebook tests (nbval strict), build and browser tests
+#   make test     unit tests, notebook tests (nbval strict), build and browser tests, then
+#                 every chapter again under other numerics (tools/numerics.py)
 #   make execute  re-execute every chapter in place, storing outputs and widget state
 #   make lab      open the chapters in JupyterLab
 #   make bench    python -m dlkit.bench
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.installed
 KERNELS := $(VENV)/.kernels-compiled
 JOBS ?= 2
 
-.PHONY: all book test unit nbtest execute lab bench assets kernels venv clean
+.PHONY: all book test unit nbtest nbtest-numerics execute lab bench assets kernels venv clean
 
 all: book
 
@@ -28,8 +29,10 @@ venv: $(STAMP)
 
 # Every Numba kernel compiled once into Numba's disk cache, so that no chapter, test or
 # benchmark pays the compile time (again whenever the kernels' source changes).
+# The generic-CPU build is the one the second nbval pass of `make test` runs.
 $(KERNELS): $(STAMP) dlkit/kernels/cpu.py dlkit/kernels/warm.py
 	$(PY) -m dlkit.kernels
+	NUMBA_CPU_NAME=generic $(PY) -m dlkit.kernels
 	touch $@
 
 kernels: $(KERNELS)
@@ -43,16 +46,24 @@ book: $(STAMP) assets
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
+NBVAL := --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
+
 test: $(KERNELS) assets
-	$(PY) -m pytest -n $(JOBS) --dist loadfile tests chapters \
-	    --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
+	$(PY) -m pytest -n $(JOBS) --dist loadfile tests chapters $(NBVAL)
+	$(MAKE) --no-print-directory nbtest-numerics
+
+# Every chapter again with one thread, Numba's generic CPU target and another OpenBLAS
+# kernel: a cell whose checked output depends on the numerics fails here, not on a
+# reader's machine.
+nbtest-numerics: $(KERNELS)
+	@$(PY) tools/numerics.py --explain
+	env $$($(PY) tools/numerics.py) $(PY) -m pytest -n $(JOBS) --dist loadfile chapters $(NBVAL)
 
 unit: $(KERNELS)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests
 
 nbtest: $(KERNELS)
-	$(PY) -m pytest -n $(JOBS) --dist loadfile chapters \
-	    --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
+	$(PY) -m pytest -n $(JOBS) --dist loadfile chapters $(NBVAL)
 
 execute: $(KERNELS)
 	$(PY) tools/execute.py chapters
