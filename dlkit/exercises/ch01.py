@@ -1,90 +1,11 @@
-"""Checks for the exercises of chapter 1 (perceptrons).
+"""The old name of :mod:`dlkit.exercises.perceptrons`, the checks of chapter 1:
+*Perceptrons*.
 
-Each check prints a verdict ("Correct: ..." or what is wrong) and returns True or
-False; a wrong answer never raises.
+``import dlkit.exercises.ch01`` gives the module :mod:`dlkit.exercises.perceptrons` itself.
 """
 
-from __future__ import annotations
+import sys
 
-from dlkit.exercises import verdict
+from dlkit.exercises import perceptrons
 
-import itertools
-
-import numpy as np
-
-from dlkit.data import GATES
-from dlkit.perceptron import Neuron, linearly_separable, truth_table_inputs
-
-
-_verdict = verdict
-
-
-def check_gate_weights(gate: str, w, b) -> bool:
-    """Exercise 1: weights w (a sequence) and bias b of a perceptron computing `gate`.
-
-    >>> check_gate_weights("NAND", [-20, -20], 30)
-    """
-    key = str(gate).strip().upper()
-    if key not in GATES:
-        return _verdict(False, f"unknown gate {gate!r}; choose one of {', '.join(GATES)}")
-    try:
-        unit = Neuron(w, b, "step")
-        X = truth_table_inputs(unit.n_inputs)
-        h = unit(X)
-    except (TypeError, ValueError) as exc:
-        return _verdict(False, f"could not build a unit from w={w!r}, b={b!r}: {exc}")
-    target = np.asarray(GATES[key])
-    if len(target) != len(h):
-        n = 1 if key == "NOT" else 2
-        return _verdict(False, f"{key} has {n} input(s), so w needs {n} weight(s)")
-    wrong = [tuple(int(v) for v in X[i]) for i in np.flatnonzero(h != target)]
-    if wrong:
-        return _verdict(False, f"{unit.formula()} gives the wrong output for inputs {wrong}")
-    margin = float(np.min(np.abs(unit.z(X))))
-    note = "" if margin > 0 else " (a point lies on the line: z = 0 counts as 0)"
-    return _verdict(True, f"{unit.formula()} computes {key}; smallest |z| is {margin:g}{note}")
-
-
-def _majority(X: np.ndarray) -> np.ndarray:
-    return (X.sum(axis=1) >= 2).astype(np.int64)
-
-
-def check_festival_majority(w, b) -> bool:
-    """Exercise 2: weights (weather, partner, transit) and bias such that you go to the
-    festival exactly when at least two of the three conditions hold."""
-    try:
-        unit = Neuron(w, b, "step")
-    except (TypeError, ValueError) as exc:
-        return _verdict(False, f"could not build a unit from w={w!r}, b={b!r}: {exc}")
-    if unit.n_inputs != 3:
-        return _verdict(False, f"the decision has 3 inputs; w has {unit.n_inputs} weights")
-    X = truth_table_inputs(3)
-    h, want = unit(X), _majority(X)
-    wrong = [tuple(int(v) for v in X[i]) for i in np.flatnonzero(h != want)]
-    if wrong:
-        return _verdict(False, f"{unit.formula()} decides wrongly for (weather, partner, transit) "
-                               f"= {wrong}")
-    return _verdict(True, f"{unit.formula()} says 'go' exactly when two or three conditions hold")
-
-
-def separable_functions() -> list[tuple[int, int, int, int]]:
-    """All truth tables (outputs for (0,0), (0,1), (1,0), (1,1)) that one perceptron computes."""
-    X = truth_table_inputs(2)
-    tables = itertools.product((0, 1), repeat=4)
-    return [t for t in tables if linearly_separable(X, np.array(t))]
-
-
-def check_separable_count(n) -> bool:
-    """Exercise 3: how many of the 16 Boolean functions of two inputs can a single
-    perceptron compute?"""
-    good = separable_functions()
-    try:
-        n = int(n)
-    except (TypeError, ValueError):
-        return _verdict(False, f"answer with a whole number, got {n!r}")
-    if n == len(good):
-        return _verdict(True, f"{len(good)} of the 16 are linearly separable; the other "
-                              f"{16 - len(good)} are XOR and XNOR")
-    hint = "too many: XOR is one that is not" if n > len(good) else (
-        "too few: remember the constant functions and x1, x2, NOT x1, NOT x2 too")
-    return _verdict(False, f"{n} is {hint}")
+sys.modules[__name__] = perceptrons
