@@ -17,8 +17,11 @@ code. Keys in the file:
     meta/epoch, meta/format, meta/seed (the seed of the run, if given)
 
 :func:`load` checks the whole file against the model and optimizer (format, keys,
-shapes, dtypes, optimizer kind, generator states) before it changes anything.
-Restoring parameters, generator states, optimizer state and the epoch (from which
+shapes, dtypes, optimizer kind, generator states) before it changes anything, then
+loads the parameters with the model's own ``load_state_dict`` and the optimizer's
+state with the optimizer's. It returns plain data (the epoch, the seed, the history
+as arrays), from which :func:`dlkit.train.fit` rebuilds its History. Restoring
+parameters, generator states, optimizer state and the epoch (from which
 :func:`dlkit.train.fit` derives the shuffling order) makes a resumed run
 bit-identical to an uninterrupted one.
 """
@@ -33,8 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save", "load", "read_meta", "resolve", "FORMAT", "generator_state", "read_generator_state",
-           "generators_of"]
+from dlkit.nn.core import Sequential
+
+__all__ = ["save", "load", "read_meta", "resolve", "FORMAT", "generator_state",
+           "read_generator_state", "generators_of"]
 
 #: 1: parameters, optimizer state, history; 2: also generator states and the seed
 FORMAT = 2
@@ -181,8 +186,9 @@ def save(path: str | os.PathLike, model, optimizer=None, *, epoch: int = 0,
     """Write `model`'s parameters (and `optimizer`'s state, `epoch`, `history`) to `path`.
 
     The state of every numpy Generator the layers hold is saved too. The file is
-    replaced atomically; returns its Path. ``.npz`` is appended if missing. `seed` is
-    the seed of the run (:func:`dlkit.train.fit` stores it so a resume can check it).
+    replaced atomically; returns its Path. ``.npz`` is appended if missing. `history`
+    is anything with ``as_arrays()`` (a :class:`dlkit.train.History`); `seed` is the
+    seed of the run (:func:`dlkit.train.fit` stores it so a resume can check it).
     """
     start = time.time()
     _check_save_args(model, optimizer, epoch, history, seed)
@@ -319,16 +325,44 @@ def read_meta(path: str | os.PathLike) -> dict:
             "seed": _int_meta(data, "meta/seed", path) if "meta/seed" in data else None}
 
 
+def _check_history(data: dict, path: Path) -> dict[str, np.ndarray] | None:
+    """The ``history/<record>`` arrays, each 1-D and numeric; None if there are none."""
+    hist = {k[len("history/"):]: v for k, v in data.items() if k.startswith("history/")}
+    for k, v in hist.items():
+        if v.ndim != 1 or v.dtype.kind not in "iuf":
+            raise ValueError(f"checkpoint {path}: history/{k} must be a 1-D array of numbers")
+    return hist or None
+
+
+def _load_parameters(model, params: dict[str, np.ndarray]) -> None:
+    """Copy the checked `params` into `model` with the model's own ``load_state_dict``.
+
+    A single layer without one is loaded by :meth:`dlkit.nn.Sequential.load_state_dict`,
+    which reads nothing but ``named_parameters()``.
+    """
+    load_state_dict = getattr(model, "load_state_dict", None)
+    if load_state_dict is None:
+        Sequential.load_state_dict(model, params)
+    else:
+        load_state_dict(params)
+
+
 def load(path: str | os.PathLike, model, optimizer=None) -> dict:
     """Load a checkpoint into `model` (and `optimizer`) in place.
 
     The whole file is checked first (format, keys, parameter shapes and dtypes,
     generator states, the optimizer's kind and state): if anything does not fit, a
     ``KeyError`` or ``ValueError`` names it and neither `model` nor `optimizer` has
-    changed. Returns ``{"epoch": int, "history": History or None, "seed": int or None}``.
-    """
-    from dlkit.train import History
+    changed. Then the optimizer's ``load_state_dict``, the model's
+    ``load_state_dict`` and the generator states are applied.
 
+    Returns
+    -------
+    dict
+        ``{"epoch": int, "seed": int or None, "history": dict or None}``; the history is
+        a dict of 1-D arrays of numbers, one per record, as ``History.as_arrays()``
+        wrote them (``dlkit.train.History.from_arrays`` rebuilds the History).
+    """
     path = _existing(path)
     mine = _named_parameters(model)
     data = _read(path)
@@ -346,16 +380,11 @@ def load(path: str | os.PathLike, model, optimizer=None) -> dict:
     params = _check_params(data, mine, path)
     gens = _check_generators(data, model, fmt, path)
     state = _check_optimizer(data, optimizer, path)
-    hist = {k[len("history/"):]: v for k, v in data.items() if k.startswith("history/")}
-    for k, v in hist.items():
-        if v.ndim != 1 or v.dtype.kind not in "iuf":
-            raise ValueError(f"checkpoint {path}: history/{k} must be a 1-D array of numbers")
+    hist = _check_history(data, path)
     if state is not None:
         optimizer.load_state_dict(state)   # validates everything before it changes anything
-    for k, p in mine.items():
-        p.data[...] = params[k]
+    _load_parameters(model, params)
     generators = generators_of(model)
     for k, s in gens.items():
         generators[k].bit_generator.state = s
-    return {"epoch": epoch, "seed": seed,
-            "history": History.from_arrays(hist) if hist else None}
+    return {"epoch": epoch, "seed": seed, "history": hist}

@@ -2,11 +2,13 @@
 
 :func:`batches` yields mini-batches in a seeded random order; :func:`fit` runs
 epochs of forward, loss, backward and optimizer step (chapter 4's mini-batch SGD:
-each step follows the gradient averaged over the b examples of one batch), shows a
-tqdm progress bar if asked, stops with a :class:`DivergenceError` that names the step
-and the layer when the loss becomes NaN or infinite, can save a checkpoint after every
-epoch and resume from it, and returns a :class:`History` of the loss and accuracy.
-:func:`accuracy` and :func:`confusion_matrix` score predictions;
+each step follows the gradient averaged over the b examples of one batch) and returns
+a :class:`History` of the loss and accuracy. Around that loop, small helpers show a
+tqdm progress bar (:class:`_Progress`), stop with a :class:`DivergenceError` that
+names the step and the layer when the loss becomes NaN or infinite
+(:class:`_Divergence`), and save a checkpoint after every epoch and resume from it
+(:func:`_save_checkpoint`, :func:`_start`).
+:func:`predict`, :func:`accuracy` and :func:`confusion_matrix` score predictions;
 :func:`gradient_norms` and :func:`training_memory` measure a backward pass.
 """
 
@@ -18,9 +20,10 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
+from dlkit import checkpoint as _ckpt
 from dlkit import rng as _rng
 from dlkit.nn.core import Layer
-from dlkit.nn.losses import Loss
+from dlkit.nn.losses import Loss, MSELoss
 
 if TYPE_CHECKING:
     from dlkit.nn.core import Sequential
@@ -131,11 +134,7 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     at 0.5 for binary problems.
     """
     scores, y = _check_scores("accuracy", scores, y)
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        pred = scores.argmax(axis=1)
-    else:
-        pred = (scores.reshape(-1) >= 0.5).astype(y.dtype)
-    return float(np.mean(pred == y))
+    return float(np.mean(predict(scores) == y))
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
@@ -198,6 +197,8 @@ class History:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "History":
+        """The History whose records are `arrays` (what :meth:`as_arrays` and
+        :func:`dlkit.checkpoint.load` return); unknown keys are ignored."""
         names = set(vars(cls()))
         return cls(**{k: [float(x) for x in v] for k, v in arrays.items() if k in names})
 
@@ -365,21 +366,112 @@ def _check_owner(model: Layer, optimizer) -> None:
 
 
 def _checkpoint_path(checkpoint):
-    from dlkit import checkpoint as _ckpt
-
     return _ckpt.resolve(checkpoint)
 
 
 def _resume(checkpoint, model: Layer, optimizer, seed: int) -> tuple[int, History]:
     """Load `checkpoint` into model and optimizer; return its epoch and History."""
-    from dlkit import checkpoint as _ckpt
-
     saved = _ckpt.read_meta(checkpoint)["seed"]
     if saved is not None and saved != int(seed):
         raise ValueError(f"fit: checkpoint {checkpoint} was saved by a run with seed={saved}, "
                          f"but fit got seed={seed}: pass seed={saved} to continue that run")
     meta = _ckpt.load(checkpoint, model, optimizer)
-    return meta["epoch"], meta["history"] if meta["history"] is not None else History()
+    arrays = meta["history"]
+    return meta["epoch"], History() if arrays is None else History.from_arrays(arrays)
+
+
+def _start(checkpoint, resume: bool, model: Layer, optimizer, seed: int, start_epoch: int,
+           history: History | None) -> tuple[int, History]:
+    """The first epoch and the History to extend: the checkpoint's when resuming from an
+    existing one, else `start_epoch` and `history` (a new History if None)."""
+    if checkpoint is not None and resume and _checkpoint_path(checkpoint).exists():
+        return _resume(checkpoint, model, optimizer, seed)
+    return start_epoch, History() if history is None else history
+
+
+def _save_checkpoint(checkpoint, model: Layer, optimizer, epoch: int, hist: History,
+                     seed: int) -> None:
+    """After `epoch` epochs, write the checkpoint file (if fit was given one)."""
+    if checkpoint is not None:
+        _ckpt.save(checkpoint, model, optimizer, epoch=epoch, history=hist, seed=int(seed))
+
+
+def _score_epoch(hist: History, model: Layer, loss_fn: Loss, X, y, val, classify: bool) -> None:
+    """Append the end-of-epoch scores to `hist`: the training accuracy (if `classify`),
+    and the validation loss (and accuracy) if `val` is given; the model is left in
+    eval mode when anything was scored."""
+    if classify:
+        model.eval()
+        hist.accuracy.append(accuracy(model.forward(X), y))
+        if val is not None:
+            v_loss, v_acc = evaluate(model, loss_fn, val[0], val[1])
+            hist.val_loss.append(v_loss)
+            hist.val_accuracy.append(v_acc)
+    elif val is not None:
+        model.eval()
+        hist.val_loss.append(float(loss_fn.forward(model.forward(val[0]), val[1])))
+
+
+class _Progress:
+    """A tqdm progress bar over `total` steps (a widget in notebooks), or nothing.
+
+    ``update(epoch, loss)`` advances it by one step and shows the epoch and the loss;
+    leaving the ``with`` block closes it, also when training raised.
+    """
+
+    def __init__(self, show: bool, total: int):
+        self.bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="fit", unit="step", leave=True)
+
+    def update(self, epoch: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}", refresh=False)
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Divergence:
+    """Turns a NaN or infinite loss, or activation, into a :class:`DivergenceError`.
+
+    ``with watch(step, epoch, xb):`` around a step's forward pass turns the ValueError
+    that :func:`dlkit.nn.check_array` raises for a non-finite activation into a
+    DivergenceError when the batch `xb` itself is finite (a diverging update made it);
+    ``watch.finite(loss)`` returns `loss` if it is finite and raises otherwise. The
+    error names the step, the layer with the largest gradient and what to try.
+    """
+
+    def __init__(self, model: Layer, optimizer):
+        self.model, self.optimizer = model, optimizer
+        self.step, self.epoch, self.xb = 0, 0, None
+
+    def __call__(self, step: int, epoch: int, xb) -> "_Divergence":
+        self.step, self.epoch, self.xb = step, epoch, xb
+        return self
+
+    def finite(self, loss: float) -> float:
+        if not np.isfinite(loss):
+            raise _diagnose(self.model, self.optimizer, f"the loss is {loss}", self.step,
+                            self.epoch)
+        return loss
+
+    def __enter__(self) -> "_Divergence":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if (isinstance(exc, ValueError) and "non-finite" in str(exc)
+                and np.isfinite(self.xb).all()):
+            raise _diagnose(self.model, self.optimizer, f"an activation became non-finite "
+                            f"({exc})", self.step, self.epoch) from exc
+        return False
 
 
 def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
@@ -390,6 +482,9 @@ def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
         resume: bool = False, start_epoch: int = 0,
         history: History | None = None) -> History:
     """Train `model` by mini-batch gradient descent and return its History.
+
+    Every step is chapter 4's SGD step: forward a batch, its loss L, backward (every
+    parameter's gradient g = ∇θ L), and the optimizer's update of θ from g.
 
     Parameters
     ----------
@@ -413,73 +508,33 @@ def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
         when the loss becomes NaN/infinite; the message gives the step, the layer
         with the largest gradient and what to try.
     """
-    from dlkit.nn.losses import MSELoss
-
     _check_fit(model, loss_fn, optimizer, X, y, epochs=epochs, batch_size=batch_size,
                seed=seed, val=val, callback=callback, checkpoint=checkpoint,
                start_epoch=start_epoch, history=history)
-    if classify is None:
-        classify = not isinstance(loss_fn, MSELoss)
-    hist = History() if history is None else history
-    if checkpoint is not None and resume and _checkpoint_path(checkpoint).exists():
-        start_epoch, hist = _resume(checkpoint, model, optimizer, seed)
-    n = len(X)
-    bs = n if batch_size is None else batch_size
-    steps_per_epoch = -(-n // bs)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps_per_epoch * max(epochs - start_epoch, 0), desc="fit",
-                   unit="step", leave=True)
-    step = start_epoch * steps_per_epoch
-    try:
+    classify = not isinstance(loss_fn, MSELoss) if classify is None else classify
+    start_epoch, hist = _start(checkpoint, resume, model, optimizer, seed, start_epoch, history)
+    bs = len(X) if batch_size is None else batch_size
+    steps_per_epoch = -(-len(X) // bs)
+    step = start_epoch * steps_per_epoch                 # steps taken so far
+    watch = _Divergence(model, optimizer)                # NaN or inf -> DivergenceError
+    with _Progress(progress, steps_per_epoch * max(epochs - start_epoch, 0)) as bar:
         for epoch in range(start_epoch, epochs):
             model.train()
-            total, count = 0.0, 0
+            total = 0.0
             for xb, yb in batches(X, y, bs, seed=epoch_seed(seed, epoch)):
                 step += 1
-                try:
-                    out = model.forward(xb)
-                    loss = loss_fn.forward(out, yb)
-                except ValueError as exc:
-                    # A non-finite activation inside the network (check_array) after a
-                    # diverging update: report it as a divergence if the data is finite.
-                    if "non-finite" not in str(exc) or not np.isfinite(xb).all():
-                        raise
-                    raise _diagnose(model, optimizer, f"an activation became non-finite "
-                                    f"({exc})", step, epoch) from exc
-                if not np.isfinite(loss):
-                    raise _diagnose(model, optimizer, f"the loss is {loss}", step, epoch)
+                with watch(step, epoch, xb):
+                    loss = watch.finite(loss_fn.forward(model.forward(xb), yb))
                 total += loss * len(xb)
-                count += len(xb)
                 hist.step_loss.append(loss)
-                model.backward(loss_fn.backward())
-                optimizer.step()
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}", refresh=False)
-            hist.loss.append(total / count)
-            if classify:
-                model.eval()
-                hist.accuracy.append(accuracy(model.forward(X), y))
-                if val is not None:
-                    v_loss, v_acc = evaluate(model, loss_fn, val[0], val[1])
-                    hist.val_loss.append(v_loss)
-                    hist.val_accuracy.append(v_acc)
-            elif val is not None:
-                model.eval()
-                hist.val_loss.append(float(loss_fn.forward(model.forward(val[0]), val[1])))
-            if checkpoint is not None:
-                from dlkit import checkpoint as _ckpt
-
-                _ckpt.save(checkpoint, model, optimizer, epoch=epoch + 1, history=hist,
-                           seed=int(seed))
+                model.backward(loss_fn.backward())       # g = ∇θ L in every p.grad
+                optimizer.step()                         # θ ← θ − α g (or Adam's rule...)
+                bar.update(epoch, loss)
+            hist.loss.append(total / len(X))             # the epoch's mean training loss
+            _score_epoch(hist, model, loss_fn, X, y, val, classify)
+            _save_checkpoint(checkpoint, model, optimizer, epoch + 1, hist, seed)
             if callback is not None:
                 callback(epoch, hist)
-    finally:
-        if bar is not None:
-            bar.close()
     return hist
 
 

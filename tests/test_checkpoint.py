@@ -238,3 +238,59 @@ def test_generator_state_survives_npz_without_pickles(tmp_path):
     with pytest.raises(ValueError, match="invalid PCG64 state"):
         checkpoint.read_generator_state(
             np.array('{"bit_generator": "PCG64", "state": {}}'), np.random.default_rng(0))
+
+
+# -- plain data out, the model's own load_state_dict in --------------------------------------
+
+
+def test_load_returns_the_history_as_plain_arrays(tmp_path):
+    from dlkit.train import History
+
+    X, y, _, _ = load_digits()
+    net, opt = small_run()
+    hist = fit(net, nn.CrossEntropyLoss(), opt, X, y, epochs=2, batch_size=128,
+               checkpoint=tmp_path / "h")
+    meta = checkpoint.load(tmp_path / "h", *small_run())
+    arrays = meta["history"]
+    assert isinstance(arrays, dict) and set(arrays) == set(vars(hist))
+    assert all(type(v) is np.ndarray and v.ndim == 1 for v in arrays.values())
+    assert History.from_arrays(arrays) == hist
+
+
+class Recording(nn.Sequential):
+    """A Sequential that records the calls of its load_state_dict."""
+
+    def __init__(self, *layers):
+        super().__init__(*layers)
+        self.loaded = []
+
+    def load_state_dict(self, state):
+        self.loaded.append(sorted(state))
+        super().load_state_dict(state)
+
+
+def test_load_uses_the_models_own_load_state_dict_after_checking_everything(tmp_path):
+    net, opt = small_run()
+    path = checkpoint.save(tmp_path / "r", net, opt, epoch=1)
+    target = Recording(*nn.mlp([64, 24, 10], "relu", seed=3).layers)
+    checkpoint.load(path, target, Adam(target.parameters()))
+    assert target.loaded == [sorted(k for k, _ in net.named_parameters())]
+    for (k, p), (_, q) in zip(net.named_parameters(), target.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=k)
+    # a file that does not fit the optimizer: refused before the model is touched
+    other = Recording(*nn.mlp([64, 24, 10], "relu", seed=4).layers)
+    before = [p.data.copy() for p in other.parameters()]
+    with pytest.raises(ValueError, match="optimizer Adam"):
+        checkpoint.load(path, other, Momentum(other.parameters()))
+    assert other.loaded == []
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, other.parameters()))
+
+
+def test_a_single_layer_round_trips(tmp_path):
+    lin = nn.Linear(3, 2, seed=0)
+    path = checkpoint.save(tmp_path / "lin", lin)
+    fresh = nn.Linear(3, 2, seed=9)
+    assert checkpoint.load(path, fresh)["history"] is None
+    np.testing.assert_array_equal(fresh.W.data, lin.W.data)
+    with pytest.raises(ValueError, match="saved shape"):
+        checkpoint.load(path, nn.Linear(4, 2, seed=0))

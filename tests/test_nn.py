@@ -442,3 +442,68 @@ def test_linear_without_input_gradient():
     assert full.backward(dout).shape == (3, 4) and first.backward(dout) is None
     np.testing.assert_array_equal(full.W.grad, first.W.grad)
     assert repr(first) == "Linear(4, 2, input_grad=False)"
+
+
+# ------------------------------------------------- the shown code follows chapter 5's notation
+
+
+def test_linear_backward_is_chapter_5s_three_formulas():
+    g = np.random.default_rng(0)
+    layer = nn.Linear(4, 3, seed=0)
+    A = g.standard_normal((5, 4))
+    Z = layer.forward(A)
+    np.testing.assert_array_equal(Z, A @ layer.W.data.T + layer.b.data)
+    δ = g.standard_normal((5, 3))
+    dA = layer.backward(δ)
+    np.testing.assert_allclose(layer.W.grad, δ.T @ A, rtol=1e-14)      # ∂L/∂W = δᵀ A
+    np.testing.assert_allclose(layer.b.grad, δ.sum(axis=0), rtol=1e-14)  # ∂L/∂b = Σ_n δ_n
+    np.testing.assert_allclose(dA, δ @ layer.W.data, rtol=1e-14)       # ∂L/∂A = δ W
+
+
+def _body(fn) -> list[str]:
+    """The code lines of `fn` after its docstring."""
+    import ast
+    import inspect
+    import textwrap
+
+    src = textwrap.dedent(inspect.getsource(fn))
+    body = ast.parse(src).body[0].body
+    start = body[1].lineno if isinstance(body[0], ast.Expr) else body[0].lineno
+    return [line.strip() for line in src.splitlines()[start - 1:body[-1].end_lineno]]
+
+
+def test_shown_layer_methods_put_the_idea_first_and_checks_in_a_helper():
+    fwd, bwd = _body(nn.Linear.forward), _body(nn.Linear.backward)
+    assert fwd[0] == "A = self._check_input(x)"
+    assert bwd[0] == "δ = self._check_dout(dout)"
+    assert not any("raise" in line for line in fwd + bwd)
+    assert any("δ.T, self._A" in line for line in bwd)
+    for text in (nn.Linear.__doc__, nn.Linear.backward.__doc__):
+        assert "δ" in text and "∂L/∂" in text
+    relu = _body(nn.ReLU.backward)
+    assert relu[0].startswith("dA = self._check_dout(dout)")
+    assert "∂L/∂Z = ∂L/∂A' ⊙ g'(Z)" in nn.ReLU.__doc__
+
+
+def test_linear_input_checks_live_in_check_input():
+    layer = nn.Linear(12, 3, seed=0)
+    with pytest.raises(ValueError, match=r"flatten it to \(2, 12\) first"):
+        layer._check_input(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"needs shape \(N, 12\)"):
+        layer.forward(np.zeros((2, 5)))
+    with pytest.raises(nn.BackwardBeforeForwardError):
+        nn.Linear(2, 2).backward(np.zeros((1, 2)))
+
+
+def test_losses_follow_chapter_4s_notation():
+    import inspect
+
+    assert list(inspect.signature(nn.MSELoss.forward).parameters) == ["self", "y_hat", "y"]
+    assert list(inspect.signature(nn.CrossEntropyLoss.forward).parameters) == ["self", "z", "y"]
+    assert "∂L/∂ŷ = (ŷ − y) / N" in nn.MSELoss.__doc__
+    assert "∂L/∂z = (p − onehot(y)) / N" in nn.CrossEntropyLoss.__doc__
+    z = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+    ce = nn.CrossEntropyLoss()
+    ce(z, np.array([0, 2]))
+    np.testing.assert_allclose(ce.backward(), (nn.softmax(z) - nn.one_hot(np.array([0, 2]), 3))
+                               / 2, rtol=1e-14)

@@ -376,3 +376,137 @@ def test_train_mlp_checks_its_split():
     short = Split(np.zeros((3, 4)), np.zeros(3, int), np.zeros((2, 4)), np.zeros(3, int))
     with pytest.raises(ValueError, match=r"\(test split\): X has 2 examples but y has 3"):
         train_mlp(short)
+
+
+# -- the layering: where the training names live, predict written once, fit on one screen --
+
+
+def test_moved_training_names_resolve_to_the_objects_of_dlkit_train():
+    import dlkit.train
+
+    assert set(nn._MOVED) == {"batches", "fit", "History", "accuracy", "confusion_matrix",
+                              "evaluate", "DivergenceError"}
+    for name, home in nn._MOVED.items():
+        assert home == "dlkit.train"
+        assert getattr(nn, name) is getattr(dlkit.train, name), name
+        assert name in dir(nn)
+    from dlkit.nn import fit as nn_fit
+
+    assert nn_fit is fit
+
+
+def _module_level_imports(path) -> set[str]:
+    """The dlkit modules `path` imports outside functions (``from x import y`` gives x
+    and x.y)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+
+    def visit(node) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.Import):
+                found.update(a.name for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module:
+                found.add(child.module)
+                found.update(f"{child.module}.{a.name}" for a in child.names)
+            visit(child)
+
+    visit(tree)
+    return {m for m in found if m.startswith("dlkit")}
+
+
+def test_nn_and_checkpoint_do_not_import_train():
+    from pathlib import Path
+
+    import dlkit
+
+    root = Path(dlkit.__file__).parent
+    assert "dlkit.train" not in _module_level_imports(root / "nn" / "__init__.py")
+    text = (root / "checkpoint.py").read_text(encoding="utf-8")
+    assert "dlkit.train import" not in text and "import train" not in text
+    assert "dlkit.checkpoint" in _module_level_imports(root / "train.py")
+
+
+def test_accuracy_scores_what_predict_predicts(monkeypatch):
+    import dlkit.train
+
+    scores = np.array([[0.2, 0.8], [0.9, 0.1], [0.4, 0.6]])
+    calls = []
+
+    def fake_predict(s):
+        calls.append(s)
+        return np.array([0, 0, 0])
+
+    monkeypatch.setattr(dlkit.train, "predict", fake_predict)
+    assert dlkit.train.accuracy(scores, np.array([0, 0, 1])) == pytest.approx(2 / 3)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, bool, float])
+def test_binary_accuracy_is_the_same_for_every_label_dtype(dtype):
+    s = np.array([0.1, 0.6, 0.5, 0.49, 0.9])
+    y = np.array([0, 1, 0, 0, 0]).astype(dtype)
+    assert accuracy(s, y) == accuracy(s[:, None], y) == 0.6
+
+
+def test_fit_core_loop_fits_on_one_screen():
+    import ast
+    import inspect
+    import textwrap
+
+    src = textwrap.dedent(inspect.getsource(fit))
+    body = ast.parse(src).body[0].body
+    first, last = body[1].lineno, body[-1].end_lineno      # after the docstring
+    assert last - first + 1 <= 32
+    code = src.splitlines()[first - 1:last]
+    assert code[0].lstrip().startswith("_check_fit(")
+    loop = "\n".join(code)
+    for line in ("model.forward(xb)", "model.backward(loss_fn.backward())",
+                 "optimizer.step()", "batches(X, y, bs, seed=epoch_seed(seed, epoch))"):
+        assert line in loop, line
+    assert "tqdm" not in loop and "_ckpt.save" not in loop and "isfinite" not in loop
+
+
+def test_fit_progress_bar_is_closed_when_training_diverges(monkeypatch):
+    import dlkit.train
+
+    closed = []
+
+    class Bar:
+        def __init__(self, show, total):
+            self.show, self.total = show, total
+
+        def update(self, epoch, loss):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            closed.append(exc[0])
+
+    monkeypatch.setattr(dlkit.train, "_Progress", Bar)
+    X, y, _, _ = load_digits()
+    net = nn.mlp([64, 32, 1], "relu", seed=0)
+    with pytest.raises(DivergenceError, match="diverged at step"), np.errstate(all="ignore"):
+        fit(net, nn.MSELoss(), SGD(net.parameters(), lr=20.0), X, y.astype(float), epochs=5,
+            batch_size=32, progress=True)
+    assert closed == [DivergenceError]
+
+
+def test_fit_turns_a_non_finite_activation_into_a_divergence_but_not_bad_data():
+    X, y, _, _ = load_digits()
+    net = nn.mlp([64, 32, 10], "relu", seed=0)
+    net.layers[2].W.data[0, 0] = np.inf
+    with pytest.raises(DivergenceError, match="step 1 .*an activation became non-finite"), \
+            np.errstate(all="ignore"):
+        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, batch_size=32)
+    bad = X.copy()
+    bad[5, 3] = np.nan
+    net = nn.mlp([64, 32, 10], "relu", seed=0)
+    with pytest.raises(ValueError, match="non-finite input") as err:
+        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), bad, y, batch_size=32)
+    assert not isinstance(err.value, DivergenceError)

@@ -94,16 +94,20 @@ def mlp(sizes, activation: str = "relu", *, seed=0, init=None, dtype=None) -> Se
     return Sequential(*layers)
 
 
-#: Training utilities (mini-batches, the training loop, scores) live in dlkit.train and
-#: are reachable from here too: ``from dlkit.nn import fit``. Loaded on first use, since
-#: dlkit.train itself imports dlkit.nn.
-_TRAINING = ("batches", "fit", "History", "accuracy", "confusion_matrix", "evaluate",
-             "DivergenceError")
+#: Names that live in a higher floor, served from here for code written against older
+#: dlkit (``from dlkit.nn import fit``): name -> the module that defines it. They are
+#: imported on first use, inside :func:`__getattr__`, because dlkit.train imports dlkit.nn.
+_MOVED = {name: "dlkit.train" for name in ("batches", "fit", "History", "accuracy",
+                                          "confusion_matrix", "evaluate", "DivergenceError")}
 
 
 def __getattr__(name: str):
-    if name in _TRAINING:
-        from dlkit import train
+    if name in _MOVED:
+        import importlib
 
-        return getattr(train, name)
+        return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module 'dlkit.nn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MOVED))

@@ -154,7 +154,11 @@ def function(name: str) -> tuple[Callable, Callable]:
 
 
 class Activation(Layer):
-    """Elementwise g(z): forward caches z, backward returns dout * g'(z)."""
+    """Elementwise A' = g(Z), in chapter 5's notation: Z the input, A' the output.
+
+    forward caches Z; backward takes ∂L/∂A' (the layer convention's `dout`) and returns
+    ∂L/∂Z = ∂L/∂A' ⊙ g'(Z).
+    """
 
     name = "identity"
 
@@ -163,16 +167,16 @@ class Activation(Layer):
         self._z = None
 
     def forward(self, z):
-        z = check_array(z, type(self).__name__)
-        self._z = z
-        return self._g(z)
+        Z = check_array(z, type(self).__name__)
+        self._z = Z
+        return self._g(Z)
 
     def _output_shape(self):
         return None if self._z is None else np.shape(self._z)
 
     def backward(self, dout):
-        dout = self._check_dout(dout)
-        return dout * self._gprime(self._z)
+        dA = self._check_dout(dout)                # ∂L/∂A'
+        return dA * self._gprime(self._z)          # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -207,17 +211,19 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
+    """A' = max(0, Z); ∂L/∂Z = ∂L/∂A' ⊙ g'(Z), where g'(Z) is 1 for Z > 0 and 0 elsewhere."""
+
     name = "relu"
 
     def forward(self, z):
-        z = check_array(z, "ReLU")
-        self._z = z
-        self._mask = z > 0
-        return z * self._mask
+        Z = check_array(z, "ReLU")
+        self._z = Z
+        self._mask = Z > 0                         # g'(Z)
+        return Z * self._mask                      # A' = max(0, Z)
 
     def backward(self, dout):
-        dout = self._check_dout(dout)
-        return dout * self._mask
+        dA = self._check_dout(dout)                # ∂L/∂A'
+        return dA * self._mask                     # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
 
 
 class LeakyReLU(Activation):

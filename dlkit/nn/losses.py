@@ -148,32 +148,40 @@ class Loss:
 
 
 class MSELoss(Loss):
-    def forward(self, pred, target) -> float:
-        pred, target = _check_pair(pred, target, "MSELoss")
-        self._diff = pred - target
-        n = pred.shape[0] if pred.ndim else 1
+    """Mean squared error, in chapter 4's notation: ŷ the prediction, y the target.
+
+    L = (1/N) Σ_n ½ ‖ŷ_n − y_n‖²,  ∂L/∂ŷ = (ŷ − y) / N.
+    """
+
+    def forward(self, y_hat, y) -> float:
+        y_hat, y = _check_pair(y_hat, y, "MSELoss")
+        self._diff = y_hat - y                                 # ŷ − y
+        n = y_hat.shape[0] if y_hat.ndim else 1
         return float(0.5 * np.sum(self._diff**2) / n)
 
     def backward(self) -> np.ndarray:
         self._check_forward(self._diff)
         n = self._diff.shape[0] if self._diff.ndim else 1
-        return self._diff / n
+        return self._diff / n                                  # ∂L/∂ŷ = (ŷ − y) / N
 
 
 class CrossEntropyLoss(Loss):
-    """Softmax + negative log-likelihood on logits (N, K); targets are labels (N,) or one-hot."""
+    """Softmax + negative log-likelihood on the logits z (N, K), in chapter 4's notation.
 
-    def forward(self, logits, target) -> float:
-        logits = check_array(logits, "CrossEntropyLoss logits", ndim=2)
-        y = _one_hot_targets(logits, target)                   # (N, K)
-        logp = log_softmax(logits)
-        self._p = np.exp(logp)
-        self._y = y
-        return float(-np.sum(y * logp) / logits.shape[0])
+    p = softmax(z), L = −(1/N) Σ_n log p_{n, y_n},  ∂L/∂z = (p − onehot(y)) / N.
+    Targets y are labels (N,) or one-hot (or soft) rows (N, K).
+    """
+
+    def forward(self, z, y) -> float:
+        z = check_array(z, "CrossEntropyLoss logits", ndim=2)
+        self._y = _one_hot_targets(z, y)                       # onehot(y), (N, K)
+        log_p = log_softmax(z)
+        self._p = np.exp(log_p)                                # p = softmax(z)
+        return float(-np.sum(self._y * log_p) / z.shape[0])
 
     def backward(self) -> np.ndarray:
         self._check_forward(self._p)
-        return (self._p - self._y) / self._p.shape[0]
+        return (self._p - self._y) / self._p.shape[0]          # ∂L/∂z = (p − onehot(y)) / N
 
 
 class BCELoss(Loss):
