@@ -2,8 +2,9 @@
 
 For a :class:`dlkit.nn.Sequential` and the shape of one input, :func:`count` walks the
 layers, propagates the shape and returns one :class:`LayerCount` per layer;
-:func:`table` prints them. The per-layer closed forms are public so that other
-modules (e.g. architecture specifications) use the same arithmetic:
+:func:`table` prints them. The per-layer closed forms live in :mod:`dlkit.shapes`,
+which the convolution algorithms and the architecture specifications share; they are
+importable from here under their names of this module:
 
 - Conv2d:  MACs = C_out · H_out · W_out · C_in · kh · kw,   params = C_out · C_in · kh · kw + C_out
 - Linear:  MACs = in · out,                                 params = in · out + out
@@ -23,45 +24,13 @@ import numpy as np
 from dlkit.nn.conv import AvgPool2d, Conv2d, Dropout, Flatten, MaxPool2d
 from dlkit.nn.core import Layer, Sequential
 from dlkit.nn.linear import Linear
+from dlkit.shapes import conv_macs as conv2d_macs
+from dlkit.shapes import conv_params as conv2d_params
+from dlkit.shapes import layer_table, linear_macs, linear_params, pool_output_hw
+from dlkit.shapes import output_hw as conv2d_output_hw
 
 __all__ = ["conv2d_macs", "conv2d_params", "conv2d_output_hw", "linear_macs", "linear_params",
            "pool_output_hw", "LayerCount", "count", "table", "total_macs", "total_params"]
-
-
-def conv2d_output_hw(h: int, w: int, kernel, stride=1, padding=0) -> tuple[int, int]:
-    """(H_out, W_out) = ((H + 2p − kh) // s + 1, (W + 2p − kw) // s + 1)."""
-    kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
-    sh, sw = (stride, stride) if np.isscalar(stride) else stride
-    ph, pw = (padding, padding) if np.isscalar(padding) else padding
-    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-
-
-def conv2d_macs(c_in: int, c_out: int, kernel, out_hw: tuple[int, int]) -> int:
-    """Multiply-adds of one image through a convolution: C_out·H_out·W_out·C_in·kh·kw."""
-    kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
-    return int(c_out * out_hw[0] * out_hw[1] * c_in * kh * kw)
-
-
-def conv2d_params(c_in: int, c_out: int, kernel, bias: bool = True) -> int:
-    """Weights C_out·C_in·kh·kw plus C_out biases."""
-    kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
-    return int(c_out * c_in * kh * kw + (c_out if bias else 0))
-
-
-def linear_macs(in_features: int, out_features: int) -> int:
-    """Multiply-adds of one input through a dense layer: in·out."""
-    return int(in_features * out_features)
-
-
-def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
-    """Weights in·out plus out biases."""
-    return int(in_features * out_features + (out_features if bias else 0))
-
-
-def pool_output_hw(h: int, w: int, kernel, stride=None) -> tuple[int, int]:
-    """(H_out, W_out) of a pooling window (stride defaults to the window)."""
-    stride = kernel if stride is None else stride
-    return conv2d_output_hw(h, w, kernel, stride, 0)
 
 
 @dataclass(frozen=True)
@@ -82,14 +51,14 @@ def _step(layer: Layer, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, i
             raise ValueError(f"{layer!r} cannot take inputs of shape {shape}; it needs "
                              f"({layer.in_channels}, H, W)")
         hw = conv2d_output_hw(shape[1], shape[2], layer.kernel_size, layer.stride,
-                              layer.padding)
-        if min(hw) < 1:
-            raise ValueError(f"{layer!r}: input {shape} is smaller than its kernel")
+                              layer.padding, who=repr(layer))
         out = (layer.out_channels,) + hw
         return (out, conv2d_macs(layer.in_channels, layer.out_channels, layer.kernel_size, hw),
                 layer.n_params)
     if isinstance(layer, (MaxPool2d, AvgPool2d)):
-        hw = pool_output_hw(shape[1], shape[2], layer.kernel_size, layer.stride)
+        if len(shape) != 3:
+            raise ValueError(f"{layer!r} cannot take inputs of shape {shape}; it needs (C, H, W)")
+        hw = pool_output_hw(shape[1], shape[2], layer.kernel_size, layer.stride, who=repr(layer))
         return (shape[0],) + hw, 0, 0
     if isinstance(layer, Flatten):
         return (int(np.prod(shape)),), 0, 0
@@ -135,11 +104,8 @@ def total_params(model, input_shape=None) -> int:
 def table(model, input_shape) -> str:
     """The counts as a text table, with totals."""
     rows = count(model, input_shape)
-    w = max([len(r.layer) for r in rows] + [5])
-    lines = [f"{'#':>3}  {'layer':<{w}}  {'output':<14}  {'MACs':>12}  {'params':>10}"]
-    for r in rows:
-        lines.append(f"{r.index:>3}  {r.layer:<{w}}  {str(r.output_shape):<14}  "
-                     f"{r.macs:>12,}  {r.params:>10,}")
-    lines.append(f"{'':>3}  {'total':<{w}}  {'':<14}  {sum(r.macs for r in rows):>12,}  "
-                 f"{sum(r.params for r in rows):>10,}")
-    return "\n".join(lines)
+    columns = [("#", ">3"), ("layer", "<"), ("output", "<14"), ("MACs", ">12"),
+               ("params", ">10")]
+    lines = [(r.index, r.layer, r.output_shape, f"{r.macs:,}", f"{r.params:,}") for r in rows]
+    total = ("", "total", "", f"{sum(r.macs for r in rows):,}", f"{sum(r.params for r in rows):,}")
+    return layer_table(columns, lines, total)

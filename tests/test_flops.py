@@ -64,3 +64,27 @@ def test_benchmark_lenet5_matches_the_counted_network():
     times = kernel_size_sweep(1, 1, 4, 8, kernel_sizes=(3, 5), repeat=1)
     assert set(times) == {"direct", "im2col", "fft", "numba"}
     assert all(len(t) == 2 and min(t) > 0 for t in times.values())
+
+
+def test_table_layout_is_exact():
+    # chapters 7 and 8 print these tables and compare them character for character
+    net = Sequential(Conv2d(1, 2, 3, seed=0), ReLU(), MaxPool2d(2), Flatten(),
+                     Linear(18, 10, seed=1))
+    assert flops.table(net, (1, 8, 8)) == "\n".join([
+        "  #  layer            output                  MACs      params",
+        "  0  Conv2d(1, 2, 3)  (2, 6, 6)                648          20",
+        "  1  ReLU()           (2, 6, 6)                  0           0",
+        "  2  MaxPool2d(2)     (2, 3, 3)                  0           0",
+        "  3  Flatten()        (18,)                      0           0",
+        "  4  Linear(18, 10)   (10,)                    180         190",
+        "     total                                     828         210",
+    ])
+
+
+def test_windows_that_do_not_fit_name_the_layer():
+    with pytest.raises(ValueError, match=r"Conv2d\(1, 1, 5\): a window of 5 does not fit"):
+        flops.count(Sequential(Conv2d(1, 1, 5)), (1, 2, 2))
+    with pytest.raises(ValueError, match=r"MaxPool2d\(4\): a window of 4 does not fit"):
+        flops.count(Sequential(MaxPool2d(4)), (1, 2, 2))
+    with pytest.raises(ValueError, match=r"MaxPool2d\(2\) cannot take inputs of shape \(4,\)"):
+        flops.count(Sequential(Flatten(), MaxPool2d(2)), (1, 2, 2))

@@ -112,3 +112,41 @@ def test_bad_arguments_are_explained():
     with pytest.raises(ValueError, match="grouped=False"):
         models.alexnet(conv4=256)
     assert models.get("ResNet-50").params == 25_557_032
+
+
+LENET5_SUMMARY = """\
+LeNet-5: input 1x32x32
+layer   kind            output        params             MACs
+-------------------------------------------------------------
+C1      conv           6x28x28           156          117,600
+S2      pool           6x14x14             0                0
+C3      conv          16x10x10         2,416          240,000
+S4      pool            16x5x5             0                0
+C5      fc                 120        48,120           48,000
+F6      fc                  84        10,164           10,080
+output  fc                  10           850              840
+-------------------------------------------------------------
+total                                 61,706          416,520
+depth (layers with weights on the longest path): 5"""
+
+
+def test_summary_layout_is_exact():
+    # chapters print this table and compare it character for character
+    assert models.lenet5().summary() == LENET5_SUMMARY
+    assert models.summary(models.lenet5()) == LENET5_SUMMARY
+
+
+def test_three_modules_three_jobs():
+    from dlkit.models import nets, specs, zoo
+
+    assert models.conv is specs.conv and models.LayerSpec is specs.LayerSpec
+    assert models.alexnet is zoo.alexnet and models.get is zoo.get
+    assert models.digits_cnn is nets.digits_cnn and models.lenet5_net is nets.lenet5_net
+    # a zoo entry is built from the spec helpers: a custom network the same way
+    b = models.Builder((3, 32, 32))
+    b.conv("c1", 8, 3, padding=1)
+    b.pool("p1", 2)
+    b.fc("fc", 10)
+    spec = b.build("tiny", (3, 32, 32), "test")
+    assert spec.params == 8 * (27 + 1) + 10 * (8 * 16 * 16 + 1) and spec.depth == 2
+    assert spec["p1"].out_shape == (8, 16, 16)

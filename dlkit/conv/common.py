@@ -4,32 +4,22 @@ Notation of chapter 7: an input ``x`` of shape (N, C, H, W) (N images, C = f_i i
 channels), a kernel ``w`` of shape (F, C, kh, kw) (F = f_o output channels), stride s
 and zero padding p. The output has shape (N, F, H_out, W_out) with
 
-    H_out = (H + 2p - kh) // s + 1,    W_out = (W + 2p - kw) // s + 1.
+    H_out = (H + 2p - kh) // s + 1,    W_out = (W + 2p - kw) // s + 1,
+
+computed by :func:`output_size`, whose one home is :mod:`dlkit.shapes`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dlkit.shapes import check_int_arg, check_output_size_args, output_size
 
-def output_size(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
-    """Output length along one axis: (size + 2·padding − k) // stride + 1."""
-    check_output_size_args(size, k, stride, padding)
-    return (size + 2 * padding - k) // stride + 1
-
-
-def check_output_size_args(size, k, stride, padding, who: str = "output_size") -> None:
-    """size an int >= 0, k and stride ints >= 1, padding an int >= 0, and the window of
-    length k must fit in the padded length size + 2·padding."""
-    size = check_int_arg(size, "size", who, 0)
-    k = check_int_arg(k, "the kernel size k", who, 1)
-    check_int_arg(stride, "stride", who, 1)
-    padding = check_int_arg(padding, "padding", who, 0)
-    if size + 2 * padding < k:
-        raise ValueError(
-            f"{who}: a window of {k} does not fit in the padded length {size + 2 * padding} "
-            f"(size {size} + 2·padding {padding}); pad more or use a smaller kernel"
-        )
+__all__ = [
+    "output_size", "check_output_size_args", "check_int_arg", "pad_input", "unpad",
+    "check_images", "as_real_array", "check_conv_args", "check_unfold_args",
+    "check_col2im_args", "check_conv_dout", "add_bias", "dilate",
+]
 
 
 def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.ndarray:
@@ -46,18 +36,18 @@ def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.n
     return out
 
 
-def check_int_arg(v, name: str, who: str, minimum: int) -> int:
-    """`v` as an int >= `minimum`; a bool, a float (even 2.0) or a str is a TypeError."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        whole = isinstance(v, (float, np.floating)) and float(v).is_integer()
-        raise TypeError(
-            f"{who}: {name} must be an int, got {v!r} ({type(v).__name__}); "
-            + (f"pass {name}={int(v)}" if whole else "pass a whole number")
-        )
-    if v < minimum:
-        what = "a positive int" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{who}: {name} must be {what}, got {v}")
-    return int(v)
+def unpad(xp: np.ndarray, padding: int, padding_w: int | None = None) -> np.ndarray:
+    """The inverse of :func:`pad_input`: drop `padding` rows above and below and
+    `padding_w` (default: `padding`) columns left and right of (N, C, H, W).
+
+    A backward pass computes the gradient with respect to the padded input; the
+    gradient with respect to the input itself is its interior. Returns a view.
+    """
+    pw = padding if padding_w is None else padding_w
+    if padding == 0 and pw == 0:
+        return xp
+    H, W = xp.shape[2:]
+    return xp[:, :, padding : H - padding, pw : W - pw]
 
 
 def check_images(x, name: str, who: str) -> np.ndarray:

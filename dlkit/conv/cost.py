@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 
-from dlkit.conv.common import output_size
+from dlkit.shapes import conv_macs, output_size
 
 
 def direct_mults(N: int, C: int, F: int, H: int, W: int, kh: int, kw: int,
                  stride: int = 1, padding: int = 0) -> int:
     """Multiplications of the direct sum: N·F·C·kh·kw·H_out·W_out."""
     Ho, Wo = output_size(H, kh, stride, padding), output_size(W, kw, stride, padding)
-    return N * F * C * kh * kw * Ho * Wo
+    return N * conv_macs(C, F, (kh, kw), (Ho, Wo))
 
 
 def im2col_mults(N: int, C: int, F: int, H: int, W: int, kh: int, kw: int,

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.conv.common import add_bias, check_conv_args, check_conv_dout, output_size, pad_input
+from dlkit.conv.common import (
+    add_bias,
+    check_conv_args,
+    check_conv_dout,
+    output_size,
+    pad_input,
+    unpad,
+)
 
 
 def conv2d_direct_loops(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
@@ -81,5 +88,4 @@ def conv2d_direct_backward(dout, x, w, stride: int = 1, padding: int = 0):
             dw[:, :, kx, ky] = np.einsum("nfhw,nchw->fc", dout, xp[win], optimize=True)
             dxp[win] += np.einsum("fc,nfhw->nchw", w[:, :, kx, ky], dout, optimize=True)
     db = dout.sum(axis=(0, 2, 3))
-    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
-    return dx, dw, db
+    return unpad(dxp, p), dw, db

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.conv.common import check_conv_args, check_conv_dout, dilate, output_size, pad_input
+from dlkit.conv.common import (
+    check_conv_args,
+    check_conv_dout,
+    dilate,
+    output_size,
+    pad_input,
+    unpad,
+)
 
 
 def _fft_correlate(a: np.ndarray, k: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
@@ -70,5 +77,4 @@ def conv2d_fft_backward(dout, x, w, stride: int = 1, padding: int = 0):
     dxc = _fft_correlate(dpad, wflip, (Hd + kh - 1, Wd + kw - 1)).astype(x.dtype)
     dxp = np.zeros_like(xp)
     dxp[:, :, : Hd + kh - 1, : Wd + kw - 1] = dxc
-    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
-    return dx, dw, np.asarray(dout).sum(axis=(0, 2, 3)).astype(x.dtype)
+    return unpad(dxp, p), dw, np.asarray(dout).sum(axis=(0, 2, 3)).astype(x.dtype)

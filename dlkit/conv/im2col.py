@@ -24,6 +24,7 @@ from dlkit.conv.common import (
     check_unfold_args,
     output_size,
     pad_input,
+    unpad,
 )
 
 
@@ -58,7 +59,7 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
         for ky in range(kw):
             xp[:, :, kx : kx + stride * (Ho - 1) + 1 : stride,
                ky : ky + stride * (Wo - 1) + 1 : stride] += c6[:, kx, ky].transpose(1, 0, 2, 3)
-    return xp[:, :, padding : padding + H, padding : padding + W] if padding else xp
+    return unpad(xp, padding)
 
 
 def conv2d_im2col(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
