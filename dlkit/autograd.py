@@ -13,7 +13,7 @@ on), sets ∂L/∂L = 1 and calls the closures in reverse order. Gradients are *
 multivariate chain rule sums over paths); they are reset to zero at the start of
 every ``backward()``, so calling it again gives the same answer.
 
-:func:`draw_graph` draws the computational graph with matplotlib (no graphviz).
+The engine only: :func:`dlkit.viz.autograd.draw_graph` draws a graph.
 """
 
 from __future__ import annotations
@@ -219,49 +219,15 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def draw_graph(root: Value, ax=None, *, show_grad: bool = True):
-    """Draw root's computational graph left to right with matplotlib; return the Axes.
+#: Names that moved out of this module: name -> the module that holds it now. They
+#: are served lazily by :func:`__getattr__`, so the old ``dlkit.autograd.draw_graph``
+#: still works without the engine importing the drawing code.
+_MOVED = {"draw_graph": "dlkit.viz.autograd"}
 
-    Boxes are values (label, data and, after ``backward()``, grad); circles are the
-    operations that produced them. Columns are the longest path from an input.
-    """
-    _check_root(root, "draw_graph")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
 
-    order = topological_order(root)
-    depth: dict[int, int] = {}
-    for node in order:
-        depth[id(node)] = 1 + max((depth[id(c)] for c in node._prev), default=-1)
-    columns: dict[int, list[Value]] = {}
-    for node in order:
-        columns.setdefault(depth[id(node)], []).append(node)
-    pos = {}
-    for d, nodes in columns.items():
-        for i, node in enumerate(nodes):
-            pos[id(node)] = (2.0 * d, -(i - (len(nodes) - 1) / 2) * 1.2)
-    if ax is None:
-        width = max(4.0, 1.9 * (max(columns) + 1))
-        height = max(2.0, 0.9 * max(len(c) for c in columns.values()) + 0.6)
-        _, ax = plt.subplots(figsize=(width, height))
-    for node in order:
-        x, y = pos[id(node)]
-        for child in node._prev:
-            cx, cy = pos[id(child)]
-            ax.annotate("", xy=(x - 0.62, y), xytext=(cx + 0.62, cy),
-                        arrowprops=dict(arrowstyle="->", color="#555", lw=1))
-        text = (f"{node.label + ' = ' if node.label else ''}{node.data:.4g}"
-                + (f"\ngrad {node.grad:.4g}" if show_grad else ""))
-        ax.add_patch(FancyBboxPatch((x - 0.6, y - 0.32), 1.2, 0.64,
-                                    boxstyle="round,pad=0.02", fc="#e8f0fe", ec="#3367d6"))
-        ax.text(x, y, text, ha="center", va="center", fontsize=8)
-        if node._op:
-            ax.text(x - 0.6, y + 0.42, node._op, ha="center", va="center", fontsize=8,
-                    bbox=dict(boxstyle="circle,pad=0.2", fc="#fde7c5", ec="#e37400"))
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.75)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    return ax
+def __getattr__(name: str):
+    if name in _MOVED:
+        from dlkit.viz import autograd as drawing
+
+        return getattr(drawing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

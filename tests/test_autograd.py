@@ -5,7 +5,8 @@ import math
 import matplotlib
 import pytest
 
-from dlkit.autograd import Value, draw_graph, topological_order
+from dlkit.autograd import Value, topological_order
+from dlkit.viz.autograd import draw_graph
 
 matplotlib.use("Agg")
 
@@ -112,16 +113,16 @@ def test_draw_graph_draws_every_node():
 
 
 def test_layers_and_scalar_engine_agree():
-    from dlkit.viz import backprop as vb
+    from dlkit.experiments.backprop import compare_engines
 
-    assert vb.compare_engines((3, 4, 2), batch=2) < 1e-12
-    assert vb.compare_engines((2, 5, 5, 3), batch=3, seed=1) < 1e-12
+    assert compare_engines((3, 4, 2), batch=2) < 1e-12
+    assert compare_engines((2, 5, 5, 3), batch=3, seed=1) < 1e-12
 
 
 def test_neuron_graph_gradients_by_hand():
-    from dlkit.viz import backprop as vb
+    from dlkit.experiments.backprop import neuron_graph
 
-    g = vb.neuron_graph()
+    g = neuron_graph()
     assert g["o"].data == pytest.approx(math.sqrt(0.5), abs=1e-9)
     assert g["z"].grad == pytest.approx(0.5, abs=1e-9)
     assert g["x1"].grad == pytest.approx(-1.5, abs=1e-9)
@@ -144,9 +145,9 @@ def test_chapter_5_exercise_checks(capsys):
 
 
 def test_gradient_check_table_covers_layers_and_passes():
-    from dlkit.viz import backprop as vb
+    from dlkit.experiments.backprop import gradient_check_table
 
-    table, worst = vb.gradient_check_table(seed=0)
+    table, worst = gradient_check_table(seed=0)
     assert worst < 1e-7
     for name in ("Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softmax", "Maxout",
                  "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "MSELoss",

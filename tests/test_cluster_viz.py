@@ -3,6 +3,7 @@
 import numpy as np
 
 from dlkit.cluster import Faults, SimCluster, collectives, compute
+from dlkit.experiments.collectives import allreduce_run
 from dlkit.viz import cluster as vc
 
 
@@ -38,10 +39,10 @@ def test_breakdown_bars_stack_to_the_makespan():
 
 
 def test_message_steps_of_ring_and_rabenseifner():
-    ring, _ = vc.allreduce_run("ring", p=5, N=1000)
+    ring, _ = allreduce_run("ring", p=5, N=1000)
     steps = vc.message_steps(ring)
     assert [len(s) for s in steps] == [5] * 8  # 2(p-1) steps of p messages
-    rab, predicted = vc.allreduce_run("rabenseifner", p=8, N=1000)
+    rab, predicted = allreduce_run("rabenseifner", p=8, N=1000)
     assert abs(rab.time - predicted) <= 1e-9 * predicted
     sizes = [s[0].bytes for s in vc.message_steps(rab)]
     assert sizes == [4000, 2000, 1000, 1000, 2000, 4000]  # halving, then doubling

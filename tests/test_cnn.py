@@ -92,6 +92,7 @@ def test_receptive_field(stack, r):
 
 
 def test_feature_map_explorer_follows_its_controls():
+    from dlkit.experiments.cnn import feature_maps
     from dlkit.viz import cnn as vcnn
 
     X, y, _, _ = data.load_digits(flat=False, seed=0)
@@ -103,5 +104,5 @@ def test_feature_map_explorer_follows_its_controls():
     layer.value = 1                                     # second conv layer: 6 filters
     filt = box.children[1].children[0]
     assert filt.max == 5 and out.outputs[0]["data"]["image/png"] != first
-    maps = vcnn.feature_maps(net, X[0])
+    maps = feature_maps(net, X[0])
     assert [m.shape for m in maps][:3] == [(4, 8, 8), (4, 8, 8), (4, 4, 4)]

@@ -1,5 +1,5 @@
 """Forward propagation in the Θ notation (dlkit.nn.forward), the chapter 3 figures'
-training helpers (dlkit.viz.networks) and the chapter's claims, and its exercise checks."""
+training runs (dlkit.experiments) and figures (dlkit.viz.networks), the chapter's claims,, and its exercise checks."""
 
 import numpy as np
 import pytest
@@ -112,10 +112,10 @@ def test_count_parameters_mnist_net():
 # ---------------------------------------------------------------- the chapter's claims
 
 def test_spirals_network_learns_its_features():
-    from dlkit.viz import networks as V
+    from dlkit.experiments.boundaries import train_boundary
 
     X, y = data.spirals(300, classes=3, noise=0.2, seed=0)
-    run = V.train_boundary(X, y, (32, 32), "relu", lr=0.2, epochs=1000,
+    run = train_boundary(X, y, (32, 32), "relu", lr=0.2, epochs=1000,
                            snapshots=(0, 100, 1000), resolution=20)
     assert run.accuracy >= 0.97
     assert [s.epoch for s in run.snapshots] == [0, 100, 1000]
@@ -125,17 +125,17 @@ def test_spirals_network_learns_its_features():
 
 
 def test_moons_accuracy_bar():
-    from dlkit.viz import networks as V
+    from dlkit.experiments.boundaries import train_boundary
 
     X, y = data.moons(200, noise=0.1, seed=0)
-    run = V.train_boundary(X, y, (16, 16), "relu", lr=0.2, epochs=600, resolution=10)
+    run = train_boundary(X, y, (16, 16), "relu", lr=0.2, epochs=600, resolution=10)
     assert run.accuracy >= 0.97
 
 
 def test_function_fit_error_falls_with_width():
-    from dlkit.viz import networks as V
+    from dlkit.experiments.approximation import fit_1d
 
-    fits = V.fit_1d((1, 2, 4, 8, 32))
+    fits = fit_1d((1, 2, 4, 8, 32))
     errs = [fits.mse[w] for w in fits.widths]
     assert all(a > b for a, b in zip(errs, errs[1:])), errs
     assert errs[0] > 0.05 and errs[-1] < 0.006

@@ -10,10 +10,14 @@
   algorithm, the number of ranks, the vector size and the network, and see the
   timeline with the simulated time beside its closed form;
   :func:`pattern_explorer` shows an algorithm's message pattern for a chosen p.
+
+The explorers run :func:`dlkit.experiments.collectives.allreduce_run` (its old name
+here still works, listed in ``_MOVED``).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Sequence
 
 import numpy as np
@@ -22,7 +26,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 __all__ = ["KIND_COLORS", "timeline", "breakdown", "message_pattern", "message_steps",
-           "allreduce_run", "collective_explorer", "pattern_explorer"]
+           "collective_explorer", "pattern_explorer"]
+
+#: Names that moved to :mod:`dlkit.experiments`, served lazily by :func:`__getattr__`.
+_MOVED = {"allreduce_run": "dlkit.experiments.collectives"}
 
 #: colour of each event kind (compute in blue, communication in warm colours)
 KIND_COLORS = {
@@ -186,25 +193,6 @@ def message_pattern(result, max_steps: int = 12, label: str | None = None,
     return fig
 
 
-def allreduce_run(algorithm: str = "ring", p: int = 8, N: int = 100_000,
-                  network: str = "10gbe", eager_limit: int = 65536):
-    """Simulate one allreduce of an N-element float64 vector on p ranks.
-
-    Returns ``(result, predicted)``: the :class:`RunResult` and the closed-form time of
-    :mod:`dlkit.cluster.costs`.
-    """
-    from dlkit.cluster import SimCluster, collectives, costs, networks
-
-    net = networks.preset(network)
-
-    def train(comm):
-        x = np.full(N, float(comm.Get_rank()))
-        return collectives.allreduce(comm, x, algorithm=algorithm)[0]
-
-    res = SimCluster(p, network=net, eager_limit=eager_limit).run(train)
-    return res, costs.allreduce(algorithm, p, N, 8, net)
-
-
 def collective_explorer(algorithm: str = "ring", p: int = 8, N: int = 100_000,
                         network: str = "10gbe"):
     """ipywidgets explorer: an allreduce's timeline for a chosen algorithm, p, N, network.
@@ -215,7 +203,8 @@ def collective_explorer(algorithm: str = "ring", p: int = 8, N: int = 100_000,
     import ipywidgets as w
 
     from dlkit.cluster import collectives, networks
-    from dlkit.viz.optimizers import show_in
+    from dlkit.experiments.collectives import allreduce_run
+    from dlkit.viz.display import show_in
 
     algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm,
                       description="algorithm")
@@ -247,7 +236,8 @@ def pattern_explorer(algorithm: str = "rabenseifner", p: int = 8, N: int = 1024)
     import ipywidgets as w
 
     from dlkit.cluster import collectives
-    from dlkit.viz.optimizers import show_in
+    from dlkit.experiments.collectives import allreduce_run
+    from dlkit.viz.display import show_in
 
     algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm,
                       description="algorithm")
@@ -263,3 +253,9 @@ def pattern_explorer(algorithm: str = "rabenseifner", p: int = 8, N: int = 1024)
     ranks.observe(draw, names="value")
     draw()
     return w.VBox([w.HBox([algo, ranks]), out])
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,6 @@
 """Figures and the explorer of chapter 8, *Convolutional networks*.
 
 - :func:`conv_layers`: the Conv2d layers of a Sequential, with their indices.
-- :func:`feature_maps`: the output of every layer of a Sequential for one image.
 - :func:`plot_filters`: the filters of a conv layer as small images.
 - :func:`plot_feature_maps`: the maps one conv layer (after its ReLU) computes for an
   image.
@@ -10,32 +9,29 @@
 - :func:`plot_history`: loss and accuracy per epoch of one or more training runs.
 - :func:`feature_map_explorer`: the ipywidgets explorer (image, layer, filter → the
   filter and its feature map).
+
+The maps come from :func:`dlkit.experiments.cnn.feature_maps` (its old name here
+still works, listed in ``_MOVED``).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from dlkit.nn import Conv2d, Sequential
+from dlkit.viz.display import show_in
+
+#: Names that moved to :mod:`dlkit.experiments`, served lazily by :func:`__getattr__`.
+_MOVED = {"feature_maps": "dlkit.experiments.cnn"}
 
 
 def conv_layers(model: Sequential) -> list[tuple[int, Conv2d]]:
     """(index, layer) of every Conv2d of `model`, in order."""
     return [(i, layer) for i, layer in enumerate(model) if isinstance(layer, Conv2d)]
-
-
-def feature_maps(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
-    """Outputs of every layer for a single image `x` of shape (C, H, W) (eval mode)."""
-    model.eval()
-    h = np.asarray(x)[None]
-    outs = []
-    for layer in model:
-        h = layer.forward(h)
-        outs.append(h[0])
-    return outs
 
 
 def plot_filters(layer: Conv2d, ax=None, *, ncols: int = 8, channel: int | None = None,
@@ -70,6 +66,8 @@ def plot_filters(layer: Conv2d, ax=None, *, ncols: int = 8, channel: int | None 
 def plot_feature_maps(model: Sequential, x: np.ndarray, conv_index: int = 0, *,
                       ncols: int = 8, max_maps: int = 32):
     """The image and the feature maps of the `conv_index`-th conv layer after its ReLU."""
+    from dlkit.experiments.cnn import feature_maps
+
     convs = conv_layers(model)
     i, layer = convs[conv_index]
     outs = feature_maps(model, x)
@@ -143,21 +141,9 @@ def plot_history(histories: dict, ax=None):
     return fig
 
 
-def _show_png(out, fig, text: str) -> None:
-    # The PNG is the Output widget's synced `outputs` (not display()): it is stored in
-    # the widget state of a saved notebook and never leaks into the cell's own output.
-    import base64
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                             "text/plain": text}},)
-
-
 def _explorer_figure(model: Sequential, x: np.ndarray, conv_index: int, f: int):
+    from dlkit.experiments.cnn import feature_maps
+
     convs = conv_layers(model)
     i, layer = convs[conv_index]
     outs = feature_maps(model, x)
@@ -212,9 +198,15 @@ def feature_map_explorer(model: Sequential, X: np.ndarray, y: Sequence[int] | No
         fig = _explorer_figure(model, X[img.value], lay.value, min(filt.value, filt.max))
         if y is not None:
             label.value = f"label: <b>{int(y[img.value])}</b>"
-        _show_png(out, fig, "feature map")
+        show_in(out, fig, alt="feature map")
 
     for c in (img, lay, filt):
         c.observe(draw, names="value")
     draw()
     return w.VBox([w.HBox([img, lay]), w.HBox([filt, label]), out])
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,10 +9,15 @@
 - :func:`plot_timings`: measured seconds per algorithm against kernel size.
 - :func:`plot_layouts`: which positions the two compiled direct kernels compute, in
   the image-by-image flat run and in the batch-innermost layout.
+
+The example input and the kernels' runs come from :mod:`dlkit.experiments.conv`
+(``example_input``, ``layout_runs``); their old names here still work, listed in
+``_MOVED``.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -20,28 +25,13 @@ import numpy as np
 from matplotlib.patches import Patch, Rectangle
 
 from dlkit.conv import conv2d_direct
+from dlkit.viz.display import show_in, show_png  # noqa: F401 - show_png re-exported
+
+#: Names that moved to :mod:`dlkit.experiments`, served lazily by :func:`__getattr__`.
+_MOVED = {name: "dlkit.experiments.conv" for name in ("example_input", "layout_runs")}
 
 COLORS = {"direct": "#6a3d9a", "im2col": "#1f78b4", "winograd": "#33a02c", "fft": "#e31a1c",
           "numba": "#ff7f00"}
-
-
-def show_png(out, fig, text: str = "figure") -> None:
-    """Put `fig` into the ipywidgets Output `out` as a PNG (kept in saved widget state)."""
-    import base64
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                             "text/plain": text}},)
-
-
-def example_input(seed: int = 0, size: int = 7, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """A small integer image (size × size, values 0..9) and kernel (k × k, values −1..1)."""
-    g = np.random.default_rng(seed)
-    return g.integers(0, 10, (size, size)).astype(float), g.integers(-1, 2, (k, k)).astype(float)
 
 
 def _grid(ax, a: np.ndarray, title: str, cmap: str, vmin=None, vmax=None, mask=None) -> None:
@@ -60,9 +50,12 @@ def sliding_window_figure(step: int, image: np.ndarray | None = None,
     """The kernel at output position `step` (row-major over the output), as a figure.
 
     Left: the input with the window outlined; middle: the kernel; right: the output,
-    filled in for positions 0..step, the current one outlined.
+    filled in for positions 0..step, the current one outlined. Without `image` and
+    `kernel`, :func:`dlkit.experiments.conv.example_input` gives them.
     """
     if image is None or kernel is None:
+        from dlkit.experiments.conv import example_input
+
         image, kernel = example_input()
     k = kernel.shape[0]
     out = conv2d_direct(image[None, None], kernel[None, None])[0, 0]
@@ -94,6 +87,8 @@ def sliding_window_explorer(seed: int = 0, step: int = 0):
     """
     import ipywidgets as w
 
+    from dlkit.experiments.conv import example_input
+
     image, kernel = example_input(seed)
     pos = w.IntSlider(value=step, min=0, max=24, description="position",
                       continuous_update=False)
@@ -103,7 +98,7 @@ def sliding_window_explorer(seed: int = 0, step: int = 0):
 
     def draw(*_):
         fig = sliding_window_figure(pos.value, image, kernel)
-        show_png(out, fig, f"position {pos.value}")
+        show_in(out, fig, alt=f"position {pos.value}")
 
     pos.observe(draw, names="value")
     draw()
@@ -146,21 +141,6 @@ def plot_timings(ks: Sequence[int], times: Mapping[str, Sequence[float]], ax=Non
     return fig
 
 
-def layout_runs(H: int = 5, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
-    """The runs the two compiled kernels sweep, for an H×H input and a k×k kernel.
-
-    ``"flat"``: the output column y of each position of ``conv2d_direct``'s flat run over
-    one image (p = x·H + y; y ≥ H_out is a wrapped position, computed and dropped).
-    ``"chwn_out"``: the image n of each position of one output row in ``conv2d_chwn``
-    (p = y·N + n). ``"chwn_in"``: the image n of each value of one input row of all N
-    images, the run that the kernel offsets k_y = 0, 1, ... read shifted by k_y·N.
-    """
-    Ho = H - k + 1
-    flat = np.arange((Ho - 1) * H + Ho) % H
-    return {"flat": flat, "chwn_out": np.tile(np.arange(N), Ho),
-            "chwn_in": np.tile(np.arange(N), H)}
-
-
 def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
     """The two compiled kernels' innermost runs, cell by cell.
 
@@ -168,8 +148,10 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
     (computed, then dropped) hatched. Below: ``conv2d_chwn``'s run over one output row
     of all N images (every position an output, coloured by image), and the input row
     it reads, with the window of each kernel column k_y: the same run shifted by
-    whole images.
+    whole images. The runs are :func:`dlkit.experiments.conv.layout_runs`.
     """
+    from dlkit.experiments.conv import layout_runs
+
     runs = layout_runs(H, k, N)
     Ho = H - k + 1
     flat, out, inp = runs["flat"], runs["chwn_out"], runs["chwn_in"]
@@ -207,3 +189,9 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
     ax.set_ylim(-0.2, 5.2)
     ax.axis("off")
     return fig
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ from dlkit import nn
 from dlkit.data.preprocess import standardize
 from dlkit.nn.voting import VotingNetwork, train_voting
 from dlkit.train import History, MLPRun, confusion_matrix, train_mlp
-from dlkit.viz.optimizers import show, show_in
+from dlkit.viz.display import show, show_in
 
 __all__ = ["VotingNetwork", "train_voting", "train_mlp", "MLPRun", "standardize",
            "plot_examples", "plot_weight_maps",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 
 from matplotlib.figure import Figure
 
@@ -31,12 +32,31 @@ def show(fig: Figure) -> None:
     display(Image(data=png(fig), format="png"))
 
 
-def show_in(out, fig: Figure, text: str | None = None) -> None:
+def show_in(out, fig: Figure, text: str | None = None, *, alt: str = "<Figure>") -> None:
     """Replace the contents of the ``ipywidgets.Output`` `out` with `text` (if given)
-    and the figure."""
+    and the figure.
+
+    The figure becomes a PNG in the widget's synced ``outputs``; `alt` is its plain-text
+    form. A figure made with pyplot is closed afterwards, so it is not drawn a second
+    time at the end of the cell.
+    """
     outputs = [] if text is None else [
         {"output_type": "stream", "name": "stdout", "text": text + "\n"}]
     outputs.append({"output_type": "display_data", "metadata": {},
                     "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"),
-                             "text/plain": "<Figure>"}})
+                             "text/plain": alt}})
     out.outputs = tuple(outputs)
+    _close(fig)
+
+
+def show_png(out, fig: Figure, text: str = "figure") -> None:
+    """Put `fig` into the ipywidgets Output `out` as a PNG whose plain-text form is `text`:
+    :func:`show_in` with ``alt=text``."""
+    show_in(out, fig, alt=text)
+
+
+def _close(fig: Figure) -> None:
+    """Drop `fig` from pyplot's list of open figures; a Figure pyplot never saw is left as is."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)

@@ -5,21 +5,20 @@
 - :func:`activation_gallery`: g(z) and g'(z) for sigmoid, tanh, ReLU, leaky ReLU and ELU,
   and a maxout unit as the maximum of linear pieces.
 - :func:`decision_boundary`: the regions any model with ``.forward`` assigns to each
-  class of a 2-D problem; :func:`train_boundary` trains a small network and keeps
-  snapshots of its boundary during training, :func:`plot_snapshots` draws them.
-- :func:`fit_1d` and :func:`plot_function_fits`: one-hidden-layer networks of growing
-  width fitted to a 1-D function.
+  class of a 2-D problem; :func:`plot_snapshots` draws the snapshots of a run of
+  :func:`dlkit.experiments.boundaries.train_boundary`.
+- :func:`plot_function_fits`: the fits of :func:`dlkit.experiments.approximation.fit_1d`.
 - :func:`boundary_explorer`: the ipywidgets explorer (activation, width, depth ->
   a freshly trained, seeded network and its decision boundary).
 
-The training helpers live here because they exist to be drawn; they only call
-:func:`dlkit.nn.mlp`, :func:`dlkit.train.fit` and :class:`dlkit.optim.SGD`.
+The training runs are in :mod:`dlkit.experiments`; their old names here
+(``train_boundary``, ``fit_1d``...) still work, listed in ``_MOVED``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+import importlib
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,8 +26,21 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Circle, FancyBboxPatch
 
 from dlkit import nn
-from dlkit.optim import SGD
-from dlkit.train import History, accuracy, fit
+from dlkit.train import predict
+from dlkit.viz.display import show_in
+
+#: Names that moved to :mod:`dlkit.experiments`: name -> the module that holds it now,
+#: served lazily by :func:`__getattr__`.
+_MOVED = {
+    "Snapshot": "dlkit.experiments.boundaries",
+    "BoundaryRun": "dlkit.experiments.boundaries",
+    "train_boundary": "dlkit.experiments.boundaries",
+    "FunctionFits": "dlkit.experiments.approximation",
+    "fit_1d": "dlkit.experiments.approximation",
+}
+
+#: The class of each row of scores: :func:`dlkit.train.predict`, under its old name here.
+predict_classes = predict
 
 #: Class colours (light for regions, dark for points), colour-blind friendly.
 REGION_COLORS = ["#a6cee3", "#fdbf6f", "#b2df8a", "#fb9a99", "#cab2d6"]
@@ -181,25 +193,6 @@ def _axes_cross(ax) -> None:
 
 # --------------------------------------------------------------------------- boundaries
 
-def _grid(X: np.ndarray, resolution: int, margin: float = 0.25):
-    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    xs = np.linspace(lo[0], hi[0], resolution)
-    ys = np.linspace(lo[1], hi[1], resolution)
-    xx, yy = np.meshgrid(xs, ys)
-    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
-
-
-def predict_classes(scores: np.ndarray) -> np.ndarray:
-    """Class per row: argmax of (N, K) scores, or a (N, 1)/(N,) score thresholded at 0.5.
-
-    The same rule as :func:`dlkit.train.accuracy`.
-    """
-    scores = np.asarray(scores)
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        return scores.argmax(axis=1)
-    return (scores.reshape(-1) >= 0.5).astype(np.int64)
-
-
 def decision_boundary(model, X: np.ndarray, y: np.ndarray, ax=None, *, resolution: int = 200,
                       title: str | None = None, classes: np.ndarray | None = None):
     """Colour the plane by the class `model` predicts, and draw the data on top.
@@ -209,7 +202,8 @@ def decision_boundary(model, X: np.ndarray, y: np.ndarray, ax=None, *, resolutio
     model : anything with ``forward(X)`` mapping (M, 2) points to scores (M, K) or (M, 1).
     X : (N, 2) points; y : (N,) integer labels.
     classes : optional precomputed class grid of shape (resolution, resolution), e.g. a
-        snapshot from :func:`train_boundary` (then `model` may be None).
+        snapshot from :func:`dlkit.experiments.boundaries.train_boundary` (then `model`
+        may be None).
 
     Returns the Figure.
     """
@@ -220,11 +214,11 @@ def decision_boundary(model, X: np.ndarray, y: np.ndarray, ax=None, *, resolutio
         fig, ax = plt.subplots(figsize=(4, 4))
     else:
         fig = ax.figure
-    xx, yy, grid = _grid(X, resolution)
+    from dlkit.experiments.boundaries import plane_classes, plane_grid
+
+    xx, yy, grid = plane_grid(X, resolution)
     if classes is None:
-        if hasattr(model, "eval"):
-            model.eval()
-        classes = predict_classes(model.forward(grid)).reshape(xx.shape)
+        classes = plane_classes(model, grid, xx.shape)
     K = int(max(np.max(y), np.max(classes))) + 1
     ax.contourf(xx, yy, classes, levels=np.arange(K + 1) - 0.5,
                 cmap=ListedColormap(REGION_COLORS[:K]), alpha=0.9)
@@ -238,81 +232,9 @@ def decision_boundary(model, X: np.ndarray, y: np.ndarray, ax=None, *, resolutio
     return fig
 
 
-@dataclass
-class Snapshot:
-    """The model's view of the plane after `epoch` epochs (0 = before training)."""
-
-    epoch: int
-    loss: float
-    accuracy: float
-    classes: np.ndarray  # (resolution, resolution) predicted class on the grid
-
-
-@dataclass
-class BoundaryRun:
-    """A trained classifier of a 2-D problem and snapshots of its boundary."""
-
-    model: nn.Sequential
-    history: History
-    snapshots: list[Snapshot] = field(default_factory=list)
-    resolution: int = 120
-
-    @property
-    def accuracy(self) -> float:
-        """Training accuracy after the last epoch."""
-        return self.history.accuracy[-1]
-
-
-def train_boundary(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (32, 32),
-                   activation: str = "relu", *, lr: float = 0.2, epochs: int = 1000,
-                   batch_size: int | None = None, snapshots: Sequence[int] = (),
-                   resolution: int = 120, seed: int = 0) -> BoundaryRun:
-    """Train ``mlp([2, *hidden, K], activation)`` with softmax cross-entropy and SGD.
-
-    Parameters
-    ----------
-    X, y : (N, 2) points and (N,) labels in {0, ..., K-1}.
-    hidden : sizes of the hidden layers, e.g. (32, 32) = two layers of 32 units.
-    lr, epochs, batch_size : plain SGD; batch_size None means full-batch gradient descent.
-    snapshots : epochs after which to record loss, accuracy and the predicted class on a
-        `resolution` × `resolution` grid; 0 records the untrained network.
-    seed : seeds the weights (layer i gets seed + i) and the batch order.
-
-    Returns a :class:`BoundaryRun`.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
-    K = int(y.max()) + 1
-    model = nn.mlp([2, *hidden, K], activation, seed=seed)
-    loss_fn = nn.CrossEntropyLoss()
-    want = set(int(e) for e in snapshots)
-    bad = [e for e in want if not 0 <= e <= epochs]
-    if bad:
-        raise ValueError(f"snapshot epochs must lie in [0, {epochs}], got {sorted(bad)}")
-    _, _, grid = _grid(X, resolution)
-    shots: list[Snapshot] = []
-
-    def record(epoch: int, loss: float, acc: float) -> None:
-        model.eval()
-        cls = predict_classes(model.forward(grid)).reshape(resolution, resolution)
-        shots.append(Snapshot(epoch, loss, acc, cls))
-
-    if 0 in want:
-        model.eval()
-        scores = model.forward(X)
-        record(0, loss_fn.forward(scores, y), accuracy(scores, y))
-
-    def callback(e: int, hist: History) -> None:
-        if e + 1 in want:
-            record(e + 1, hist.loss[-1], hist.accuracy[-1])
-
-    hist = fit(model, loss_fn, SGD(model.parameters(), lr=lr), X, y, epochs=epochs,
-               batch_size=batch_size, seed=seed, classify=True, callback=callback)
-    return BoundaryRun(model, hist, shots, resolution)
-
-
-def plot_snapshots(run: BoundaryRun, X: np.ndarray, y: np.ndarray):
-    """One panel per snapshot of `run`: the boundary, its epoch, loss and accuracy."""
+def plot_snapshots(run, X: np.ndarray, y: np.ndarray):
+    """One panel per snapshot of `run` (a :class:`~dlkit.experiments.boundaries.BoundaryRun`):
+    the boundary, its epoch, loss and accuracy."""
     n = len(run.snapshots)
     if n == 0:
         raise ValueError("this run has no snapshots: pass snapshots=(...) to train_boundary")
@@ -326,51 +248,11 @@ def plot_snapshots(run: BoundaryRun, X: np.ndarray, y: np.ndarray):
 
 # --------------------------------------------------------------------------- 1-D fits
 
-@dataclass
-class FunctionFits:
-    """Networks of several widths fitted to the same 1-D function."""
+def plot_function_fits(fits, name: str = r"$\sin x$"):
+    """Left: the target and each width's fit. Right: the error against width (log-log).
 
-    x: np.ndarray                    # (n, 1) training inputs
-    y: np.ndarray                    # (n, 1) targets f(x)
-    widths: list[int]
-    predictions: dict[int, np.ndarray]  # width -> (n, 1) network output
-    mse: dict[int, float]               # width -> mean of (ŷ - y)^2 over the n points
-    models: dict[int, nn.Sequential]
-
-
-def fit_1d(widths: Sequence[int] = (1, 2, 4, 8, 32), f: Callable = np.sin, *,
-           interval: tuple[float, float] = (-np.pi, np.pi), n: int = 64,
-           activation: str = "tanh", lr: float = 0.2, epochs: int = 600,
-           decay_epochs: int = 150, batch_size: int = 16, seed: int = 0) -> FunctionFits:
-    """Fit ``mlp([1, w, 1], activation)`` to y = f(x) for each width w, by the same recipe.
-
-    Mini-batch SGD on the loss MSELoss (½ squared error): `epochs` epochs at `lr`, then
-    `decay_epochs` more at lr / 10 so the final weights are not left jittering at the
-    end of a noisy step. x is `n` evenly spaced points of `interval`.
-
-    Returns a :class:`FunctionFits` whose ``mse[w]`` is the mean squared error
-    (1/n) Σ (ŷ_i - y_i)² of the width-w network on the training points.
+    `fits` is a :class:`~dlkit.experiments.approximation.FunctionFits`.
     """
-    x = np.linspace(interval[0], interval[1], n)[:, None]
-    y = np.asarray(f(x), dtype=np.float64).reshape(n, 1)
-    preds, mse, models = {}, {}, {}
-    for w in widths:
-        model = nn.mlp([1, int(w), 1], activation, seed=seed)
-        opt = SGD(model.parameters(), lr=lr)
-        fit(model, nn.MSELoss(), opt, x, y, epochs=epochs, batch_size=batch_size, seed=seed)
-        if decay_epochs:
-            opt.lr = lr / 10
-            fit(model, nn.MSELoss(), opt, x, y, epochs=decay_epochs, batch_size=batch_size,
-                seed=seed + 1)
-        model.eval()
-        preds[int(w)] = model.forward(x)
-        mse[int(w)] = float(np.mean((preds[int(w)] - y) ** 2))
-        models[int(w)] = model
-    return FunctionFits(x, y, [int(w) for w in widths], preds, mse, models)
-
-
-def plot_function_fits(fits: FunctionFits, name: str = r"$\sin x$"):
-    """Left: the target and each width's fit. Right: the error against width (log-log)."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6),
                                   gridspec_kw={"width_ratios": [1.7, 1]})
     ax.plot(fits.x[:, 0], fits.y[:, 0], color="black", lw=3, alpha=0.3, label=name)
@@ -393,17 +275,6 @@ def plot_function_fits(fits: FunctionFits, name: str = r"$\sin x$"):
 
 # --------------------------------------------------------------------------- explorer
 
-def _dataset(name: str):
-    from dlkit import data
-
-    makers = {"moons": lambda: data.moons(200, noise=0.1, seed=0),
-              "circles": lambda: data.circles(200, noise=0.08, seed=0),
-              "spirals": lambda: data.spirals(300, classes=3, noise=0.2, seed=0)}
-    if name not in makers:
-        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(makers)}")
-    return makers[name]()
-
-
 def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width: int = 16,
                       depth: int = 2, *, epochs: int = 600, lr: float = 0.2, seed: int = 0):
     """Widget: pick the data, activation, width and depth; see the trained boundary.
@@ -415,20 +286,18 @@ def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width:
 
     Returns an ``ipywidgets.VBox``.
     """
-    import base64
-    import io
-
     import ipywidgets as w
+
+    from dlkit.experiments.boundaries import DATASETS, boundary_dataset, train_boundary
 
     widths = [1, 2, 4, 8, 16, 32]
     if width not in widths:
         raise ValueError(f"boundary_explorer: width must be one of {widths}, got {width!r}")
     if depth not in (1, 2, 3):
         raise ValueError(f"boundary_explorer: depth must be 1, 2 or 3, got {depth!r}")
-    _dataset(dataset)  # fails early, naming the choices, for an unknown data set
+    boundary_dataset(dataset)  # fails early, naming the choices, for an unknown data set
     nn.get_activation(activation)  # the same for an unknown activation
-    ds = w.Dropdown(options=["moons", "circles", "spirals"], value=dataset,
-                    description="data")
+    ds = w.Dropdown(options=list(DATASETS), value=dataset, description="data")
     act = w.Dropdown(options=list(ACTIVATION_NAMES), value=activation, description="activation")
     wid = w.SelectionSlider(options=widths, value=width, description="width",
                             continuous_update=False)
@@ -436,7 +305,7 @@ def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width:
     out = w.Output()
 
     def draw(*_):
-        X, y = _dataset(ds.value)
+        X, y = boundary_dataset(ds.value)
         run = train_boundary(X, y, [wid.value] * dep.value, act.value, lr=lr, epochs=epochs,
                              seed=seed, resolution=100)
         sizes = [2] + [wid.value] * dep.value + [int(y.max()) + 1]
@@ -445,17 +314,15 @@ def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width:
                           title=f"{'-'.join(map(str, sizes))} {act.value}, {epochs} epochs\n"
                                 f"loss {run.history.loss[-1]:.3f}, "
                                 f"training accuracy {run.accuracy:.3f}")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
-        # The PNG is set as the Output widget's content (its synced `outputs`), not sent
-        # with display(): the picture lives in the widget state, so a saved notebook shows
-        # it, and nothing leaks into the cell's own output, whatever runs the kernel.
-        out.outputs = ({"output_type": "display_data", "metadata": {},
-                        "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                                 "text/plain": "decision boundary"}},)
+        show_in(out, fig, alt="decision boundary")
 
     for c in (ds, act, wid, dep):
         c.observe(draw, names="value")
     draw()
     return w.VBox([w.HBox([ds, act]), w.HBox([wid, dep]), out])
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

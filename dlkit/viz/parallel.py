@@ -2,8 +2,9 @@
 
 - :func:`plot_timeline` draws a simulated run's trace, one row per rank (compute,
   collectives, sends, receives, reductions);
-- :func:`step_breakdown` / :func:`plot_breakdown` split a hybrid AlexNet step into
-  conv compute, fc compute and communication;
+- :func:`plot_breakdown` draws a hybrid AlexNet step split into conv compute, fc
+  compute and communication (:func:`dlkit.experiments.parallel.step_breakdown`; its
+  old name here still works, listed in ``_MOVED``);
 - :func:`plot_speedups` puts the simulated AlexNet speedups beside Krizhevsky's;
 - :func:`hybrid_explorer`: GPUs, fc batch, link -> step-time breakdown and timeline;
 - :func:`plot_allreduce_costs`: closed-form allreduce time against message size;
@@ -15,6 +16,7 @@ Figures are ``matplotlib.figure.Figure`` objects (no pyplot state).
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import Sequence
 
@@ -27,6 +29,9 @@ from dlkit.cluster import costs, networks
 from dlkit.parallel import hybrid
 from dlkit.parallel.allreduce import ALGORITHMS, simulate_allreduce
 from dlkit.viz import cluster as cluster_viz
+
+#: Names that moved to :mod:`dlkit.experiments`, served lazily by :func:`__getattr__`.
+_MOVED = {"step_breakdown": "dlkit.experiments.parallel"}
 
 #: Links offered by the explorers: the book's 8-GPU server model and the presets.
 LINKS = {"K20 server (book)": hybrid.NETWORK, **{n: networks.preset(n) for n in networks.PRESETS}}
@@ -52,17 +57,6 @@ def plot_timeline(result, ax=None, *, title: str = "", span: float | None = None
 
 
 # ----------------------------------------------------------------- hybrid AlexNet
-
-
-def step_breakdown(result, rank: int = 0) -> dict[str, float]:
-    """Seconds of one simulated hybrid step on `rank`: conv compute, fc compute, and
-    communication (everything else up to the makespan, waiting included)."""
-    conv = sum(e.end - e.start for e in result.events(rank, "compute")
-               if e.label.startswith("conv"))
-    fc = sum(e.end - e.start for e in result.events(rank, "compute")
-             if e.label.startswith("fc"))
-    return {"conv compute": conv, "fc compute": fc,
-            "communication": max(0.0, result.time - conv - fc)}
 
 
 def plot_breakdown(breakdowns: dict[str, dict[str, float]], ax=None) -> Figure:
@@ -110,6 +104,8 @@ def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 serve
     drawn at creation, so a saved notebook shows it. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as w
+
+    from dlkit.experiments.parallel import step_breakdown
 
     k = w.Dropdown(options=[1, 2, 4, 8], value=gpus, description="GPUs K")
     fb = w.ToggleButtons(options=[("128·K at once", "all"), ("128, K rounds", "one")],
@@ -202,3 +198,9 @@ def plot_step_times(runs: dict[str, Sequence[float]], ax=None) -> Figure:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, frameon=False)
     return fig
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

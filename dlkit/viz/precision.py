@@ -9,42 +9,27 @@
   values → histogram and bias).
 - :func:`plot_format_table`: test error per format and rounding, from
   :func:`dlkit.precision.compare_formats`.
+
+The values and their rounding come from :mod:`dlkit.experiments.precision`
+(``sample_values``, ``round_sample``); the old name ``sample_values`` here still
+works, listed in ``_MOVED``.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from dlkit import precision as P
+from dlkit.viz.display import show_in, show_png  # noqa: F401 - show_png re-exported
+
+#: Names that moved to :mod:`dlkit.experiments`, served lazily by :func:`__getattr__`.
+_MOVED = {"sample_values": "dlkit.experiments.precision"}
 
 COLORS = {"nearest": "#e31a1c", "stochastic": "#1f78b4", "-": "#555555"}
-
-
-def show_png(out, fig, text: str = "figure") -> None:
-    """Put `fig` into the ipywidgets Output `out` as a PNG and close it.
-
-    The PNG is set as the widget's synced ``outputs`` (not sent with display()), so the
-    picture lives in the widget state of a saved notebook and nothing leaks into the
-    cell's own output, whatever runs the kernel.
-    """
-    import base64
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                             "text/plain": text}},)
-
-
-def sample_values(mean: float, n: int = 4000, seed: int = 0) -> np.ndarray:
-    """n values spread around `mean` (standard deviation mean/2): updates α·g, say."""
-    g = np.random.default_rng(seed)
-    return mean + 0.5 * mean * g.standard_normal(n)
 
 
 def rounding_staircase(fl: int = 2, ax=None, *, seed: int = 0):
@@ -69,16 +54,17 @@ def rounding_staircase(fl: int = 2, ax=None, *, seed: int = 0):
 def rounding_histogram(x: np.ndarray, fl: int, rounding: str, ax=None, *, seed: int = 0):
     """Histogram of x and of Round(x) to FL fractional bits; returns (figure, bias).
 
-    The bias is mean(Round(x)) − mean(x), printed in units of ε in the title.
+    The bias is mean(Round(x)) − mean(x) (:func:`dlkit.experiments.precision.round_sample`),
+    printed in units of ε in the title.
     """
+    from dlkit.experiments.precision import round_sample
+
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
     else:
         fig = ax.figure
     eps = 2.0 ** -fl
-    fmt = P.FixedPoint(max(1, 16 - fl), fl)
-    r = fmt.quantize(x, rounding, seed)
-    bias = float(r.mean() - x.mean())
+    r, bias = round_sample(x, fl, rounding, seed)
     lo, hi = min(x.min(), r.min()), max(x.max(), r.max())
     bins = np.linspace(lo - eps / 2, hi + eps / 2, 60)
     ax.hist(x, bins=bins, weights=np.full(len(x), 1 / len(x)), color="#bbbbbb",
@@ -114,6 +100,8 @@ def rounding_explorer(fl: int = 8, rounding: str = "nearest", mean: float = 0.00
     """
     import ipywidgets as w
 
+    from dlkit.experiments.precision import sample_values
+
     fl_w = w.IntSlider(value=fl, min=2, max=14, description="FL", continuous_update=False)
     mode = w.ToggleButtons(options=list(P.ROUNDINGS), value=rounding, description="rounding")
     size = w.FloatLogSlider(value=mean, base=10, min=-4, max=-1, step=0.25,
@@ -124,7 +112,7 @@ def rounding_explorer(fl: int = 8, rounding: str = "nearest", mean: float = 0.00
     def draw(*_):
         x = sample_values(size.value, seed=seed)
         fig, bias = rounding_histogram(x, fl_w.value, mode.value, seed=seed)
-        show_png(out, fig, f"bias {bias:+.3g}")
+        show_in(out, fig, alt=f"bias {bias:+.3g}")
 
     for c in (fl_w, mode, size):
         c.observe(draw, names="value")
@@ -153,3 +141,9 @@ def plot_format_table(rows: Sequence[P.RunResult], ax=None):
     ax.set_title("16-bit fixed point on the digits: weights, activations, gradients")
     ax.legend(fontsize=8)
     return fig
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,24 @@
+"""The training runs, sweeps and measurements that chapters show, one module per topic.
+
+A chapter calls an experiment here, prints or asserts its numbers, and hands the
+result to a :mod:`dlkit.viz` function to draw it. Nothing here draws or imports viz.
+
+- :mod:`~dlkit.experiments.boundaries`: small networks trained on 2-D data and the
+  class they assign to every point of the plane (chapter 3);
+- :mod:`~dlkit.experiments.approximation`: one-hidden-layer networks of growing width
+  fitted to a 1-D function (chapter 3);
+- :mod:`~dlkit.experiments.optimizers`: optimizers on 2-D loss surfaces, gradient
+  descent on a parabola, and mini-batch gradient noise (chapter 4);
+- :mod:`~dlkit.experiments.backprop`: layer-by-layer gradients, the scalar engine
+  against the layers, gradient checks, training memory and vanishing gradients
+  (chapter 5);
+- :mod:`~dlkit.experiments.conv`: the example input of the sliding window and the
+  index runs of the compiled direct kernels (chapter 7);
+- :mod:`~dlkit.experiments.cnn`: the feature maps of a trained CNN (chapter 8);
+- :mod:`~dlkit.experiments.precision`: samples of small values and their rounding
+  bias (chapter 9);
+- :mod:`~dlkit.experiments.parallel`: where a simulated hybrid-parallel step spends
+  its time (chapter 13);
+- :mod:`~dlkit.experiments.collectives`: one simulated allreduce beside its closed
+  form (chapter 14).
+"""
