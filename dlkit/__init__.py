@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,11 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "show_source", "Source", "rng"]
 
-_SUBMODULES = {
-    "backend", "nn", "data", "viz", "exercises", "optim", "autograd", "conv",
-    "kernels", "precision", "unsupervised", "cluster", "parallel", "bench",
-}
+#: The public modules and subpackages of dlkit (the files in its folder, without those
+#: whose name starts with an underscore), listed from the folder when dlkit is imported.
+_SUBMODULES = frozenset(
+    m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -36,6 +38,10 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'dlkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES)
 
 
 def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:

@@ -41,7 +41,12 @@ class BackendUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Backend:
-    """A backend: its name and its array module (numpy or cupy)."""
+    """A backend: its name and its array module `xp` (numpy or cupy).
+
+    Layers create and check arrays through ``xp`` (``xp.zeros``, ``xp.asarray``), so an
+    array of the backend's array module flows through them; compiled kernels come from
+    :func:`dlkit.kernels.for_backend`.
+    """
 
     name: str
     xp: ModuleType
@@ -52,7 +57,11 @@ class Backend:
 
     @property
     def cpu_kernels(self) -> bool:
-        """Whether layers should call dlkit's compiled Numba CPU kernels."""
+        """Whether this backend's kernels are the Numba CPU ones (:mod:`dlkit.kernels.cpu`).
+
+        Layers do not ask this: they take the kernel module of the current backend from
+        :func:`dlkit.kernels.for_backend`. Kept for code written against older dlkit.
+        """
         return self.name == "numba"
 
     @property

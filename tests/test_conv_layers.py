@@ -163,19 +163,63 @@ def test_lenet_trains_through_conv_layers():
 
 
 @pytest.mark.parametrize("k,s", [(2, 2), (3, 2), ((2, 3), 1)])
-def test_maxpool_numpy_path_equals_compiled(monkeypatch, k, s):
-    import dlkit.nn.conv as conv_module
+def test_maxpool_numpy_path_equals_compiled(k, s):
+    from dlkit import backend
 
     x, d = _x((2, 3, 7, 6), 6), None
-    compiled = MaxPool2d(k, s)
-    out = compiled.forward(x)
-    d = _x(out.shape, 7)
-    dx = compiled.backward(d)
-    monkeypatch.setattr(conv_module, "_KERNELS", False)            # as if numba were missing
-    plain = MaxPool2d(k, s)
-    np.testing.assert_array_equal(plain.forward(x), out)
-    np.testing.assert_allclose(plain.backward(d), dx, rtol=1e-14, atol=1e-14)
-    assert check_layer(MaxPool2d(k, s), x, h=1e-5).max_error < 1e-7
+    with backend.use_backend("numba"):
+        compiled = MaxPool2d(k, s)
+        out = compiled.forward(x)
+        d = _x(out.shape, 7)
+        dx = compiled.backward(d)
+    with backend.use_backend("numpy"):                              # no compiled kernels
+        plain = MaxPool2d(k, s)
+        np.testing.assert_array_equal(plain.forward(x), out)
+        np.testing.assert_allclose(plain.backward(d), dx, rtol=1e-14, atol=1e-14)
+        assert check_layer(MaxPool2d(k, s), x, h=1e-5).max_error < 1e-7
+    assert compiled._compiled and not plain._compiled
+
+
+def test_layers_take_their_kernels_from_the_registry(monkeypatch):
+    """Conv2d('auto') and MaxPool2d call the module that dlkit.kernels.for_backend
+    returns, whatever it is: a module registered for a backend is the one that runs."""
+    import types
+
+    from dlkit import backend, kernels
+    from dlkit.kernels import cpu
+
+    calls = []
+
+    def counted(name):
+        def f(*args):
+            calls.append(name)
+            return getattr(cpu, name)(*args)
+        return f
+
+    fake = types.ModuleType("fake_kernels")
+    for name in ("conv2d_chwn", "conv2d_direct", "conv2d_weight_grad", "im2col", "col2im",
+                 "maxpool2d_forward", "maxpool2d_backward"):
+        setattr(fake, name, counted(name))
+    monkeypatch.setitem(__import__("sys").modules, "fake_kernels", fake)
+    monkeypatch.setitem(kernels._REGISTRY, "numba", "fake_kernels")
+    x = _x((2, 3, 9, 9), 3)
+    net = Sequential(Conv2d(3, 4, 3, seed=0), MaxPool2d(3))
+    with backend.use_backend("numba"):
+        assert kernels.for_backend() is fake
+        out = net.forward(x)
+        net.backward(np.ones_like(out))
+    assert {"conv2d_chwn", "maxpool2d_forward", "maxpool2d_backward",
+            "conv2d_weight_grad"} <= set(calls)
+
+
+def test_explicit_numba_algorithm_needs_a_backend_with_kernels():
+    from dlkit import backend, kernels
+
+    layer = Conv2d(1, 4, 3, algorithm="numba")
+    with backend.use_backend("numpy"):
+        with pytest.raises(kernels.NoKernelsError, match="backend 'numpy' has no compiled "
+                                                          "kernels.*set_backend"):
+            layer.forward(_x((2, 1, 6, 6)))
 
 
 def test_auto_follows_the_backend():

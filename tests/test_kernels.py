@@ -111,3 +111,92 @@ def test_warm_compiles_every_kernel():
     for name in kernels:
         dtypes = {str(sig[0].dtype) for sig in getattr(cpu, name).signatures}
         assert "float64" in dtypes, name
+
+
+# ---------------------------------------------------------------- the kernel registry
+
+
+def test_for_backend_gives_the_cpu_module_on_numba():
+    from dlkit import backend, kernels
+
+    assert kernels.for_backend("numba") is cpu
+    assert kernels.for_backend(backend.Backend("numba", np)) is cpu
+    with backend.use_backend("numba"):
+        assert kernels.for_backend() is cpu and kernels.has_kernels()
+    assert kernels.registered()["numba"] == "dlkit.kernels.cpu"
+
+
+def test_a_backend_without_kernels_raises_a_clear_error():
+    from dlkit import backend, kernels
+
+    with backend.use_backend("numpy"):
+        assert not kernels.has_kernels()
+        with pytest.raises(kernels.NoKernelsError, match=r"backend 'numpy' has no compiled "
+                           r"kernels \(registered: numba \(dlkit.kernels.cpu\)\)"):
+            kernels.for_backend()
+    with pytest.raises(LookupError, match="'cuda' has no compiled kernels"):
+        kernels.for_backend("cuda")
+    with pytest.raises(TypeError, match="backend must be a Backend"):
+        kernels.for_backend(3)
+
+
+def test_register_plugs_in_a_module_imported_on_first_use(monkeypatch):
+    """A kernel module for another backend (dlkit.kernels.cuda, later) is named, not
+    imported, by register; for_backend imports it."""
+    import sys
+    import types
+
+    from dlkit import kernels
+
+    monkeypatch.setattr(kernels, "_REGISTRY", dict(kernels._REGISTRY))
+    kernels.register("cudasim", "dlkit_test_kernels_not_yet_imported")
+    assert kernels.has_kernels("cudasim") and "dlkit_test_kernels_not_yet_imported" not in \
+        sys.modules
+    fake = types.ModuleType("dlkit_test_kernels_not_yet_imported")
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    assert kernels.for_backend(" CUDASIM ") is fake
+    with pytest.raises(ValueError, match="unknown backend 'tpu'"):
+        kernels.register("tpu", "x")
+    with pytest.raises(TypeError, match="dotted module name"):
+        kernels.register("cuda", None)
+
+
+def test_importing_the_registry_does_not_import_numba():
+    import subprocess
+    import sys
+
+    code = ("import sys, dlkit.kernels, dlkit.conv, dlkit.nn; "
+            "print('numba' in sys.modules, 'dlkit.kernels.cpu' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_conv_functions_run_the_registered_kernels(monkeypatch):
+    """conv2d_numba and its gradients call for_backend's module, never cpu directly."""
+    import types
+
+    from dlkit import backend, kernels
+
+    seen = []
+    fake = types.ModuleType("counted")
+    for name in ("conv2d_chwn", "conv2d_direct", "conv2d_weight_grad", "im2col", "col2im"):
+        def f(*args, _name=name):
+            seen.append(_name)
+            return getattr(cpu, _name)(*args)
+        setattr(fake, name, f)
+    monkeypatch.setitem(__import__("sys").modules, "counted", fake)
+    monkeypatch.setitem(kernels._REGISTRY, "numba", "counted")
+    g = np.random.default_rng(5)
+    x, w = g.standard_normal((2, 3, 7, 7)), g.standard_normal((4, 3, 3, 3))
+    with backend.use_backend("numba"):
+        dc.conv2d(x, w, None, 1, 1, "numba")
+        dc.conv2d(x, w, None, 2, 0, "numba")
+        d = g.standard_normal((2, 4, 7, 7))
+        dc.conv2d_numba_backward(d, x, w, 1, 1)
+        dc.conv2d_fast_backward(g.standard_normal((2, 4, 5, 5)), x, g.standard_normal(
+            (4, 3, 3, 3)), 1, 0)
+        dc.conv2d_fast_backward(g.standard_normal((2, 4, 5, 5)), np.ones((2, 8, 7, 7)),
+                                np.ones((4, 8, 3, 3)), 1, 0)
+    assert set(seen) == {"conv2d_chwn", "conv2d_direct", "conv2d_weight_grad", "im2col",
+                         "col2im"}

@@ -12,8 +12,9 @@ im2col      unfold receptive fields, then one GEMM             any kernel, strid
 winograd    F(2×2, 3×3) minimal filtering (Lavin & Gray 2016)  3×3 kernels, stride 1
 fft         pointwise products in frequency space              any kernel; a stride
             (Mathieu et al. 2014)                              wastes work
-numba       the direct sum, compiled with a vectorising        any kernel, stride
-            loop order (:mod:`dlkit.kernels.cpu`)
+numba       the direct sum, compiled with a vectorising        any kernel, stride;
+            loop order (the backend's kernels:                 a backend with kernels
+            :func:`dlkit.kernels.for_backend`)
 ==========  =================================================  =====================
 
 ``conv2d(x, w, b, stride, padding, algorithm=...)`` runs any of them;
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlkit import kernels
 from dlkit.conv.common import (
     check_conv_args,
     check_conv_dout,
@@ -78,15 +80,14 @@ def _check_choice(algorithm, stride) -> None:
 def choose_algorithm(algorithm: str, kernel_shape, stride: int = 1) -> str:
     """Resolve ``"auto"`` (and check the name): the fastest correct path on a CPU.
 
-    ``auto`` follows :mod:`dlkit.backend`: on the ``numba`` backend (the default when
-    numba is installed) it is the compiled direct kernel (no unfolded copy, parallel
-    over images and channels); on the ``numpy`` reference backend it is im2col + GEMM.
+    ``auto`` follows :mod:`dlkit.backend`: on a backend with compiled kernels
+    (:func:`dlkit.kernels.has_kernels`; ``numba``, the default when numba is installed)
+    it is the compiled direct kernel (no unfolded copy, parallel over images and
+    channels); on the ``numpy`` reference backend it is im2col + GEMM.
     """
     _check_choice(algorithm, stride)
     if algorithm == "auto":
-        from dlkit.backend import get_backend
-
-        return "numba" if get_backend().cpu_kernels else "im2col"
+        return "numba" if kernels.has_kernels() else "im2col"
     if algorithm not in ALGORITHMS:
         raise ValueError(
             f"unknown convolution algorithm {algorithm!r}: choose one of "

@@ -13,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from dlkit import conv as _conv
+from dlkit import kernels
 from dlkit import rng as _rng
 from dlkit.nn import init as _init
 from dlkit.nn.core import (
     Layer,
     Param,
+    array_module,
     check_array,
     check_flag,
     check_float_dtype,
@@ -87,7 +89,7 @@ class Conv2d(Layer):
         g = _rng(seed)
         self.W = Param(_init.get(init)(shape, g, self.dtype), "W")
         self.b = Param(np.zeros(self.out_channels, self.dtype), "b") if bias else None
-        self._x = None
+        self._a = None
 
     def parameters(self) -> list[Param]:
         return [self.W] if self.b is None else [self.W, self.b]
@@ -104,6 +106,27 @@ class Conv2d(Layer):
                 _conv.output_size(W, kw, self.stride, self.padding))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """z[n, f] = b_f + Σ_c W[f, c] ⋆ a[n, c], by one of the algorithms of :mod:`dlkit.conv`.
+
+        Names follow the book's notation: input maps a = `x` (N, C_in, H, W), output maps
+        z (N, C_out, H_out, W_out), kernels W (C_out, C_in, kh, kw), biases b (C_out,).
+        a is kept for ``backward``; the input checks are in :meth:`_check_input`.
+        """
+        a = self._check_input(x)
+        self._a = a
+        if self.algorithm == "auto":  # follow the backend chosen now (dlkit.backend)
+            self._path = _conv.choose_algorithm("auto", self.W.shape, self.stride)
+        b = None if self.b is None else self.b.data
+        z = _conv.conv2d(a, self.W.data, b, self.stride, self.padding, self._path)
+        return z
+
+    def _check_input(self, x) -> np.ndarray:
+        """The first line of ``forward``: `x` as a float array of this layer's dtype,
+        shaped (N, C_in, H, W) with images at least as large as the kernel (padded).
+
+        Raises a ``TypeError`` or ``ValueError`` that names the layer and says what to
+        do (add a channel axis, transpose channels-last input, pad).
+        """
         who = self._who()
         x = check_array(x, who, dtype=self.dtype)
         C = self.in_channels
@@ -126,22 +149,18 @@ class Conv2d(Layer):
                 f"{self.padding}) are smaller than the {kh}x{kw} kernel; use padding or "
                 "fewer pooling layers before this one"
             )
-        self._x = x
-        if self.algorithm == "auto":  # follow the backend chosen now (dlkit.backend)
-            self._path = _conv.choose_algorithm("auto", self.W.shape, self.stride)
-        b = None if self.b is None else self.b.data
-        return _conv.conv2d(x, self.W.data, b, self.stride, self.padding, self._path)
+        return x
 
     def _output_shape(self):
-        return None if self._x is None else self.output_shape(self._x.shape)
+        return None if self._a is None else self.output_shape(self._a.shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        dout = np.asarray(self._check_dout(dout), self.dtype)
+        dout = array_module().asarray(self._check_dout(dout), self.dtype)
         if self.algorithm == "auto" and self._path == "numba":
-            dx, dW, db = _conv.conv2d_fast_backward(dout, self._x, self.W.data, self.stride,
+            dx, dW, db = _conv.conv2d_fast_backward(dout, self._a, self.W.data, self.stride,
                                                     self.padding, need_dx=self.input_grad)
         else:
-            dx, dW, db = _conv.conv2d_backward(dout, self._x, self.W.data, self.stride,
+            dx, dW, db = _conv.conv2d_backward(dout, self._a, self.W.data, self.stride,
                                                self.padding, self._path)
         self.W.grad[...] = dW
         if self.b is not None:
@@ -159,31 +178,6 @@ class Conv2d(Layer):
         if self.algorithm != "auto":
             extra += f", algorithm={self.algorithm!r}"
         return self._who()[:-1] + extra + ")"
-
-
-def _numba_kernels_module():
-    from dlkit.kernels import cpu
-
-    return cpu
-
-
-def _numba_kernels():
-    """dlkit.kernels.cpu on the numba backend (pooling then runs compiled), else None."""
-    global _KERNELS
-    from dlkit.backend import get_backend
-
-    if not get_backend().cpu_kernels:
-        return None
-    if _KERNELS is None:
-        try:
-            from dlkit.kernels import cpu
-        except ImportError:
-            cpu = False
-        _KERNELS = cpu
-    return _KERNELS or None
-
-
-_KERNELS = None
 
 
 def _windows_nonoverlapping(x: np.ndarray, k: int) -> tuple[np.ndarray, int, int]:
@@ -232,10 +226,9 @@ class _Pool2d(Layer):
 
     def _view(self, x):
         """Overlapping windows as a view: (N, C, Ho, Wo, kh, kw)."""
-        from numpy.lib.stride_tricks import sliding_window_view
-
         sh, sw = self.stride
-        return sliding_window_view(x, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
+        windows = array_module().lib.stride_tricks.sliding_window_view
+        return windows(x, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
 
     def __repr__(self) -> str:
         k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
@@ -249,16 +242,17 @@ class MaxPool2d(_Pool2d):
 
     Forward (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H − kh) // s + 1. Backward
     routes each output's gradient to the input that was the maximum (the first one on
-    ties), so dx has one non-zero per window. Runs the compiled kernels of
-    :mod:`dlkit.kernels.cpu` on the numba backend, numpy on the numpy backend.
+    ties), so dx has one non-zero per window. Runs the compiled kernels of the backend
+    (:func:`dlkit.kernels.for_backend`: :mod:`dlkit.kernels.cpu` on numba), numpy on
+    the numpy backend.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
         self._shape = x.shape
-        self._compiled = _numba_kernels() is not None
+        self._compiled = kernels.has_kernels()
         if self._compiled:
-            out, self._arg = _numba_kernels().maxpool2d_forward(
+            out, self._arg = kernels.for_backend().maxpool2d_forward(
                 np.ascontiguousarray(x), *self.kernel_size, *self.stride)
             return out
         v = self._view(x)                                         # (N, C, Ho, Wo, kh, kw)
@@ -272,10 +266,10 @@ class MaxPool2d(_Pool2d):
         kh, kw = self.kernel_size
         sh, sw = self.stride
         if self._compiled:
-            return _numba_kernels_module().maxpool2d_backward(
+            return kernels.for_backend().maxpool2d_backward(
                 np.ascontiguousarray(dout), self._arg, H, W, kh, kw, sh, sw)
         Ho, Wo = dout.shape[2:]
-        dx = np.zeros(self._shape, dout.dtype)
+        dx = array_module().zeros(self._shape, dout.dtype)
         ax, ay = np.divmod(self._arg, kw)                         # window offsets
         for kx in range(kh):
             for ky in range(kw):
@@ -304,7 +298,7 @@ class AvgPool2d(_Pool2d):
         kh, kw = self.kernel_size
         sh, sw = self.stride
         Ho, Wo = dout.shape[2:]
-        dx = np.zeros(self._shape, dout.dtype)
+        dx = array_module().zeros(self._shape, dout.dtype)
         share = dout / (kh * kw)
         for kx in range(kh):
             for ky in range(kw):
@@ -357,7 +351,7 @@ class Dropout(Layer):
             self._mask = None
             return x
         keep = self._rng.random(x.shape) >= self.p
-        self._mask = keep.astype(x.dtype) / (1.0 - self.p)
+        self._mask = array_module().asarray(keep, dtype=x.dtype) / (1.0 - self.p)
         return x * self._mask
 
     def _output_shape(self):

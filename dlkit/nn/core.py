@@ -10,9 +10,12 @@ dL/d(parameter) for the last forward pass, and returns dL/d(input). Shapes follo
 from __future__ import annotations
 
 import numbers
+from types import ModuleType
 from typing import Iterable, Iterator
 
 import numpy as np
+
+from dlkit.backend import get_backend
 
 
 class BackwardBeforeForwardError(RuntimeError, ValueError):
@@ -49,6 +52,34 @@ class Param:
         return f"Param({self.name or '?'}, shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def array_module() -> ModuleType:
+    """The array module of the current backend (``numpy``; ``cupy`` on the cupy backend).
+
+    Layers create arrays with it (``xp.zeros``, ``xp.asarray``), so that an array of
+    the backend's module flows through them.
+    """
+    return get_backend().xp
+
+
+def _as_backend_array(x, who: str, xp: ModuleType):
+    """`x` as an array of the backend's module `xp`.
+
+    An array of `xp` is returned as it is; a GPU array on the numpy backend is refused
+    with a hint; anything else (a list, a host array on a GPU backend) is converted by
+    ``xp.asarray``.
+    """
+    if isinstance(x, xp.ndarray):
+        return x
+    if xp is np and (hasattr(x, "__cuda_array_interface__")
+                     or type(x).__module__.startswith("cupy")):
+        raise TypeError(f"{who} got a GPU array; this layer runs on numpy: use .get() first")
+    try:
+        return xp.asarray(x)
+    except Exception as exc:  # noqa: BLE001
+        raise TypeError(f"{who} got {type(x).__name__}; pass a "
+                        f"{getattr(xp, '__name__', 'numpy')} array") from exc
+
+
 def check_array(
     x,
     who: str,
@@ -61,15 +92,12 @@ def check_array(
 
     Raises a ``TypeError`` or ``ValueError`` that names the layer (`who`), what was
     wrong and what to do, instead of a numpy broadcasting error three frames down.
-    Integer and boolean inputs (truth tables, pixel counts) are converted.
+    Integer and boolean inputs (truth tables, pixel counts) are converted. The array
+    module is the current backend's (:func:`array_module`): on the numpy backend a
+    CuPy array is refused with a hint, on a CuPy backend it is accepted.
     """
-    if not isinstance(x, np.ndarray):
-        if hasattr(x, "__cuda_array_interface__") or type(x).__module__.startswith("cupy"):
-            raise TypeError(f"{who} got a GPU array; this layer runs on numpy: use .get() first")
-        try:
-            x = np.asarray(x)
-        except Exception as exc:  # noqa: BLE001
-            raise TypeError(f"{who} got {type(x).__name__}; pass a numpy array") from exc
+    xp = array_module()
+    x = _as_backend_array(x, who, xp)
     kind = x.dtype.kind
     if kind not in "fiub":
         raise TypeError(
@@ -85,8 +113,8 @@ def check_array(
         x = x.astype(dtype)
     elif kind != "f":
         x = x.astype(np.float64)
-    if check_finite and not np.isfinite(x).all():
-        bad = np.argwhere(~np.isfinite(x))[0]
+    if check_finite and not xp.isfinite(x).all():
+        bad = xp.argwhere(~xp.isfinite(x))[0]
         raise ValueError(
             f"{who} got a non-finite input (first at index {tuple(int(i) for i in bad)}: "
             f"{x[tuple(bad)]}); check the data, or lower the learning rate if the previous "
