@@ -20,7 +20,7 @@ DLKIT = Path(dlkit.__file__).parent
 #: the modules that compute shapes and costs through dlkit.shapes
 USERS = ["flops.py", "models/__init__.py", "models/specs.py", "models/zoo.py", "models/nets.py",
          "conv/common.py", "conv/cost.py", "conv/direct.py", "conv/im2col.py", "conv/fft.py",
-         "conv/winograd.py"]
+         "conv/winograd.py", "conv/__init__.py", "conv/compiled.py"]
 
 
 def code_only(path: Path) -> str:

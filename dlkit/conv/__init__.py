@@ -34,6 +34,7 @@ from dlkit.conv.common import (
     dilate,
     output_size,
     pad_input,
+    unpad,
 )
 from dlkit.conv.compiled import conv2d_fast_backward, conv2d_numba, conv2d_numba_backward
 from dlkit.conv.cost import (
@@ -134,5 +135,5 @@ def conv2d_backward(dout, x, w, stride: int = 1, padding: int = 0, algorithm: st
     dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)
     dw = (dout_m @ _im2col(x, 3, 3, 1, p).T).reshape(w.shape)
     dxp = conv2d_winograd(dout, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), None, 1, 2)
-    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
+    dx = unpad(dxp, p)
     return np.ascontiguousarray(dx), dw, dout_m.sum(axis=1)

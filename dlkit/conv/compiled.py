@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlkit import kernels
-from dlkit.conv.common import check_conv_args, check_conv_dout, dilate, pad_input
+from dlkit.conv.common import check_conv_args, check_conv_dout, dilate, pad_input, unpad
 
 
 #: Receptive-field size C·kh·kw from which dw is computed by a GEMM (measured on a
@@ -74,7 +74,7 @@ def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     dw = kern.conv2d_weight_grad(dout, xp, kh, kw, s)
     dxp = _padded_input_grad(kern, dout, w, s, xp)
-    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
+    dx = unpad(dxp, p)
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
 
@@ -106,5 +106,5 @@ def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx:
         if not need_dx:
             return None, dw, db
         dxp = _padded_input_grad(kern, dout, w, s, xp)
-    dx = dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]] if p else dxp
+    dx = unpad(dxp, p)
     return dx, dw, db
