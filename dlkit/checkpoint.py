@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlkit.nn.core import Sequential
+from dlkit.nn.core import Layer
 
 __all__ = ["save", "load", "read_meta", "resolve", "FORMAT", "generator_state",
            "read_generator_state", "generators_of"]
@@ -335,14 +335,12 @@ def _check_history(data: dict, path: Path) -> dict[str, np.ndarray] | None:
 
 
 def _load_parameters(model, params: dict[str, np.ndarray]) -> None:
-    """Copy the checked `params` into `model` with the model's own ``load_state_dict``.
-
-    A single layer without one is loaded by :meth:`dlkit.nn.Sequential.load_state_dict`,
-    which reads nothing but ``named_parameters()``.
-    """
+    """Copy the checked `params` into `model` with the model's own ``load_state_dict``
+    (every dlkit Layer has one; a duck-typed model is loaded by Layer's, which reads
+    nothing but ``named_parameters()``)."""
     load_state_dict = getattr(model, "load_state_dict", None)
     if load_state_dict is None:
-        Sequential.load_state_dict(model, params)
+        Layer.load_state_dict(model, params)
     else:
         load_state_dict(params)
 

@@ -507,3 +507,11 @@ def test_losses_follow_chapter_4s_notation():
     ce(z, np.array([0, 2]))
     np.testing.assert_allclose(ce.backward(), (nn.softmax(z) - nn.one_hot(np.array([0, 2]), 3))
                                / 2, rtol=1e-14)
+
+
+def test_every_layer_has_state_dict_and_load_state_dict():
+    a, b = nn.Linear(3, 2, seed=0), nn.Linear(3, 2, seed=1)
+    b.load_state_dict(a.state_dict())
+    assert np.array_equal(a.W.data, b.W.data) and np.array_equal(a.b.data, b.b.data)
+    with pytest.raises(KeyError, match="missing"):
+        b.load_state_dict({"W": a.W.data})

@@ -301,6 +301,27 @@ class Layer:
     def n_params(self) -> int:
         return sum(p.size for p in self.parameters())
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter, keyed as ``named_parameters()`` names them
+        (``"<layer index>.<name>"`` in a Sequential)."""
+        return {k: p.data.copy() for k, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the parameters in place; names and shapes must match."""
+        mine = dict(self.named_parameters())
+        missing, extra = set(mine) - set(state), set(state) - set(mine)
+        if missing or extra:
+            raise KeyError(
+                f"state does not match this network: missing {sorted(missing)}, "
+                f"unexpected {sorted(extra)}"
+            )
+        for k, p in mine.items():
+            if state[k].shape != p.data.shape:
+                raise ValueError(
+                    f"parameter {k}: saved shape {state[k].shape} != network's {p.data.shape}"
+                )
+            p.data[...] = state[k]
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -347,26 +368,6 @@ class Sequential(Layer):
         for layer in self.layers:
             layer.train(mode)
         return self
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, keyed ``"<layer index>.<name>"``."""
-        return {k: p.data.copy() for k, p in self.named_parameters()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the parameters in place; names and shapes must match."""
-        mine = dict(self.named_parameters())
-        missing, extra = set(mine) - set(state), set(state) - set(mine)
-        if missing or extra:
-            raise KeyError(
-                f"state does not match this network: missing {sorted(missing)}, "
-                f"unexpected {sorted(extra)}"
-            )
-        for k, p in mine.items():
-            if state[k].shape != p.data.shape:
-                raise ValueError(
-                    f"parameter {k}: saved shape {state[k].shape} != network's {p.data.shape}"
-                )
-            p.data[...] = state[k]
 
     def __getitem__(self, i):
         return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
