@@ -51,8 +51,11 @@ places), point-to-point ``send/recv/isend/irecv/sendrecv`` (pickled objects) and
 ``bcast/Bcast, reduce/Reduce, allreduce/Allreduce, gather/Gather, allgather/Allgather,
 scatter/Scatter, alltoall``, sub-communicators (``Split``, ``Dup``) and one-sided
 windows (``MPI.Win.Create``, ``Lock/Unlock``, ``Put/Get/Accumulate``, ``Fence``,
-``Free``). Timing rules: :mod:`dlkit.cluster.engine` and :mod:`dlkit.cluster.networks`;
-closed forms of the collectives: :mod:`dlkit.cluster.costs`.
+``Free``). Timing rules: :mod:`dlkit.cluster.matching` and :mod:`dlkit.cluster.networks`;
+closed forms of the collectives: :mod:`dlkit.cluster.costs`. The engine behind the
+simulator is built in layers: :mod:`~dlkit.cluster.scheduler`,
+:mod:`~dlkit.cluster.requests`, :mod:`~dlkit.cluster.matching`,
+:mod:`~dlkit.cluster.engine`; the constants live in :mod:`~dlkit.cluster.constants`.
 
 Portability notes: mpi4py communicators have no ``Wtime`` method (use ``MPI.Wtime()``)
 and no ``seed`` attribute (the simulator's ``comm.seed`` is ``SimCluster(seed=...)`` +

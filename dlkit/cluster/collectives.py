@@ -31,6 +31,16 @@ first :math:`2r` ranks pair up; each even one sends its vector to the odd one ab
 it, which reduces, and then sits out; the remaining :math:`p'` ranks run the
 power-of-two algorithm; at the end each odd rank sends the result to its even
 neighbour.
+
+The ring's two halves are functions of their own, :func:`ring_reduce_scatter` and
+:func:`ring_allgather`: the ring allreduce, :func:`reduce_scatter_ring` (the hybrid
+scheme's fc-layer gradients) and :func:`allgather_ring` are made of them. The binomial
+tree of the broadcast and the reduce is :func:`binomial_tree`.
+
+This module is the one home of the algorithms behind the simulated communicator's
+built-in collectives, the lower-case ones on pickled objects included
+(``bcast_obj_binomial``, ``reduce_obj_binomial``, ``gather_obj_linear``...; these use
+``send``/``recv`` and run on a real mpi4py communicator too).
 """
 
 from __future__ import annotations
@@ -39,8 +49,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .hooks import charge_reduce
-from .mpi import SUM, Op
+from .constants import SUM, Op
+from .hooks import charge_reduce, is_simulated
+from .requests import Status
 
 # Tags reserved for these algorithms (below MPI's guaranteed TAG_UB of 32767).
 TAG_BCAST = 32001
@@ -53,6 +64,7 @@ TAG_ALLGATHER = 32007
 TAG_BARRIER = 32008
 TAG_GATHER = 32009
 TAG_SCATTER = 32010
+TAG_REDUCE_SCATTER = 32011
 
 
 def ufunc_of(op: Any) -> np.ufunc:
@@ -91,27 +103,41 @@ def _fold(p: int) -> tuple[int, int]:
     return pp, p - pp
 
 
+# ------------------------------------------------------------- binomial trees --
+def binomial_tree(v: int, p: int) -> tuple[int | None, list[int]]:
+    """Parent and children of relative rank ``v`` in the binomial tree on p ranks.
+
+    Rank 0 is the root; rank v's parent is v minus its lowest set bit, and its
+    children are v + 2^k for every 2^k below that bit (and below p - v), listed
+    nearest first. A broadcast goes down the tree (the farthest child first), a
+    reduce comes up it (the nearest child first).
+    """
+    children = []
+    mask = 1
+    while mask < p:
+        if v & mask:
+            return v - mask, children
+        if v + mask < p:
+            children.append(v + mask)
+        mask <<= 1
+    return None, children
+
+
 # ------------------------------------------------------------------- broadcast --
 def bcast_binomial(comm, buf: np.ndarray, root: int = 0) -> np.ndarray:
     """Binomial-tree broadcast of ``buf`` (in place) from ``root``; returns ``buf``.
 
     With relative rank v = (rank - root) mod p, rank v receives from v minus its
-    lowest set bit, then sends to v + 2^k for each smaller power of two. The root
-    sends L = ceil(log2 p) messages in a row; time L(alpha + n beta).
+    lowest set bit, then sends to v + 2^k for each smaller power of two, the largest
+    first (:func:`binomial_tree`). The root sends L = ceil(log2 p) messages in a row;
+    time L(alpha + n beta).
     """
     p, rank = comm.Get_size(), comm.Get_rank()
-    v = (rank - root) % p
-    mask = 1
-    while mask < p:
-        if v & mask:
-            comm.Recv(buf, source=(v - mask + root) % p, tag=TAG_BCAST)
-            break
-        mask <<= 1
-    mask >>= 1
-    while mask > 0:
-        if v + mask < p:
-            comm.Send(buf, dest=(v + mask + root) % p, tag=TAG_BCAST)
-        mask >>= 1
+    parent, children = binomial_tree((rank - root) % p, p)
+    if parent is not None:
+        comm.Recv(buf, source=(parent + root) % p, tag=TAG_BCAST)
+    for child in reversed(children):
+        comm.Send(buf, dest=(child + root) % p, tag=TAG_BCAST)
     return buf
 
 
@@ -120,25 +146,20 @@ def reduce_binomial(comm, x: np.ndarray, op: Any = SUM, root: int = 0) -> np.nda
     """Binomial-tree reduce of ``x`` to ``root``: the result there, None elsewhere.
 
     At step k, relative ranks with bit k set send their partial result to the rank
-    2^k below and drop out; the others receive and combine. Time L(alpha + n beta +
-    n gamma).
+    2^k below and drop out; the others receive and combine (:func:`binomial_tree`).
+    Time L(alpha + n beta + n gamma).
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     uf = ufunc_of(op)
     acc = _flat_copy(x)
     tmp = np.empty_like(acc)
-    v = (rank - root) % p
-    mask = 1
-    while mask < p:
-        if v & mask == 0:
-            src = v | mask
-            if src < p:
-                comm.Recv(tmp, source=(src + root) % p, tag=TAG_REDUCE)
-                _combine(comm, uf, acc, tmp)
-        else:
-            comm.Send(acc, dest=((v & ~mask) + root) % p, tag=TAG_REDUCE)
-            return None
-        mask <<= 1
+    parent, children = binomial_tree((rank - root) % p, p)
+    for child in children:
+        comm.Recv(tmp, source=(child + root) % p, tag=TAG_REDUCE)
+        _combine(comm, uf, acc, tmp)
+    if parent is not None:
+        comm.Send(acc, dest=(parent + root) % p, tag=TAG_REDUCE)
+        return None
     return acc.reshape(np.shape(x))
 
 
@@ -242,6 +263,49 @@ def chunk_bounds(N: int, p: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)])
 
 
+def ring_reduce_scatter(comm, chunks: list, op: Any = SUM, start: int | None = None,
+                        tag: int = TAG_RING) -> int:
+    """The reduce-scatter half of the ring: p - 1 steps, each passing one chunk right.
+
+    ``chunks`` are this rank's p contiguous 1-d pieces of the vector (views, reduced
+    in place). In step s rank r sends chunk (start - s) mod p to its right neighbour
+    and adds the chunk (start - s - 1) mod p arriving from its left, where ``start``
+    is r unless given (the same offset on every rank). After p - 1 steps chunk
+    (start + 1) mod p holds the full reduction over all ranks: its index is returned.
+    Time (p-1)(alpha + m beta + m gamma) for chunks of m bytes.
+    """
+    p, rank = comm.Get_size(), comm.Get_rank()
+    uf = ufunc_of(op)
+    start = rank if start is None else start
+    right, left = (rank + 1) % p, (rank - 1) % p
+    tmp = np.empty(max(c.size for c in chunks), dtype=chunks[0].dtype)
+    for s in range(p - 1):
+        send_i, recv_i = (start - s) % p, (start - s - 1) % p
+        req = comm.Isend(chunks[send_i], dest=right, tag=tag)
+        incoming = tmp[: chunks[recv_i].size]
+        comm.Recv(incoming, source=left, tag=tag)
+        _combine(comm, uf, chunks[recv_i], incoming)
+        req.Wait()
+    return (start + 1) % p
+
+
+def ring_allgather(comm, chunks: list, owned: int, tag: int = TAG_RING) -> None:
+    """The allgather half of the ring: p - 1 steps, each passing one chunk right.
+
+    This rank holds chunk ``owned`` (rank r's neighbour to the left holds
+    ``owned - 1``, and so on around the ring). In step s it sends chunk
+    (owned - s) mod p to the right and receives chunk (owned - s - 1) mod p from the
+    left into ``chunks`` (writeable contiguous views). Time (p-1)(alpha + m beta).
+    """
+    p, rank = comm.Get_size(), comm.Get_rank()
+    right, left = (rank + 1) % p, (rank - 1) % p
+    for s in range(p - 1):
+        send_i, recv_i = (owned - s) % p, (owned - s - 1) % p
+        req = comm.Isend(chunks[send_i], dest=right, tag=tag)
+        comm.Recv(chunks[recv_i], source=left, tag=tag)
+        req.Wait()
+
+
 def allreduce_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     """Ring allreduce: reduce-scatter then allgather, each p - 1 steps of one chunk.
 
@@ -251,31 +315,37 @@ def allreduce_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     passes the finished chunks around the ring the same way. Time
     2(p-1)(alpha + m beta) + (p-1) m gamma with m = ceil(N/p) s bytes.
     """
-    p, rank = comm.Get_size(), comm.Get_rank()
-    uf = ufunc_of(op)
+    p = comm.Get_size()
     acc = _flat_copy(x)
     if p == 1:
         return acc.reshape(np.shape(x))
     off = chunk_bounds(acc.size, p)
-    tmp = np.empty(int(off[1] - off[0]), dtype=acc.dtype)
-    right, left = (rank + 1) % p, (rank - 1) % p
-
-    def chunk(i):
-        return acc[off[i]:off[i + 1]]
-
-    for s in range(p - 1):  # reduce-scatter
-        send_i, recv_i = (rank - s) % p, (rank - s - 1) % p
-        req = comm.Isend(chunk(send_i), dest=right, tag=TAG_RING)
-        incoming = tmp[: off[recv_i + 1] - off[recv_i]]
-        comm.Recv(incoming, source=left, tag=TAG_RING)
-        _combine(comm, uf, chunk(recv_i), incoming)
-        req.Wait()
-    for s in range(p - 1):  # allgather
-        send_i, recv_i = (rank + 1 - s) % p, (rank - s) % p
-        req = comm.Isend(chunk(send_i), dest=right, tag=TAG_RING)
-        comm.Recv(chunk(recv_i), source=left, tag=TAG_RING)
-        req.Wait()
+    chunks = [acc[off[i]:off[i + 1]] for i in range(p)]
+    owned = ring_reduce_scatter(comm, chunks, op)
+    ring_allgather(comm, chunks, owned)
     return acc.reshape(np.shape(x))
+
+
+def reduce_scatter_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
+    """Ring reduce-scatter: rank r ends with block r of the sum over ranks of `x`.
+
+    `x` has shape (p, ...) (block i is ``x[i]``). In step s = 0..p-2 rank r sends
+    its partial sum of block (r - s - 1) mod p to the right and adds the partial sum
+    of block (r - s - 2) mod p arriving from the left; after p - 1 steps block r is
+    complete on rank r. Time (p - 1)(alpha + m beta + m gamma) for blocks of m bytes:
+    the first half of the ring allreduce (:func:`ring_reduce_scatter`; Patarasuk &
+    Yuan 2009).
+    """
+    p, rank = comm.Get_size(), comm.Get_rank()
+    if np.shape(x)[0] != p:
+        raise ValueError(f"reduce_scatter_ring needs x of shape ({p}, ...), one block per "
+                         f"rank; got {np.shape(x)}")
+    acc = np.array(x, copy=True, order="C")
+    if p == 1:
+        return acc[0]
+    ring_reduce_scatter(comm, list(acc.reshape(p, -1)), op, start=rank - 1,
+                        tag=TAG_REDUCE_SCATTER)
+    return acc[rank]
 
 
 def allreduce_rabenseifner(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
@@ -359,12 +429,7 @@ def allgather_ring(comm, x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty((p, flat.size), dtype=flat.dtype)
     out[rank] = flat
-    right, left = (rank + 1) % p, (rank - 1) % p
-    for s in range(p - 1):
-        send_i, recv_i = (rank - s) % p, (rank - s - 1) % p
-        req = comm.Isend(out[send_i], dest=right, tag=TAG_ALLGATHER)
-        comm.Recv(out[recv_i], source=left, tag=TAG_ALLGATHER)
-        req.Wait()
+    ring_allgather(comm, list(out), rank, TAG_ALLGATHER)
     return out.reshape((p,) + np.shape(x))
 
 
@@ -419,3 +484,85 @@ def barrier_dissemination(comm) -> None:
         comm.Recv(got, source=(rank - mask) % p, tag=TAG_BARRIER)
         req.Wait()
         mask <<= 1
+
+
+# ------------------------------------------------------------- Python objects --
+# The lower-case (pickled object) collectives of the simulated communicator: the
+# same trees and linear patterns as above, moving objects with send/recv.
+def bcast_obj_binomial(comm, obj: Any, root: int = 0) -> Any:
+    """Binomial-tree broadcast of a Python object from ``root`` (as
+    :func:`bcast_binomial`); returns the object on every rank."""
+    p, rank = comm.Get_size(), comm.Get_rank()
+    parent, children = binomial_tree((rank - root) % p, p)
+    if parent is not None:
+        obj = comm.recv(source=(parent + root) % p, tag=TAG_BCAST)
+    for child in reversed(children):
+        comm.send(obj, dest=(child + root) % p, tag=TAG_BCAST)
+    return obj
+
+
+def reduce_obj_binomial(comm, obj: Any, op: Any = SUM, root: int = 0) -> Any:
+    """Binomial-tree reduce of Python objects with ``op(a, b)`` to ``root`` (as
+    :func:`reduce_binomial`); the result there, None elsewhere. Each combination
+    is charged gamma per pickled byte received."""
+    p, rank = comm.Get_size(), comm.Get_rank()
+    acc = obj
+    parent, children = binomial_tree((rank - root) % p, p)
+    st = Status() if is_simulated(comm) else None  # the simulator charges the bytes
+    for child in children:
+        other = comm.recv(source=(child + root) % p, tag=TAG_REDUCE, status=st)
+        acc = op(acc, other)
+        if st is not None:
+            charge_reduce(comm, st.count)
+    if parent is not None:
+        comm.send(acc, dest=(parent + root) % p, tag=TAG_REDUCE)
+        return None
+    return acc
+
+
+def allreduce_obj(comm, obj: Any, op: Any = SUM) -> Any:
+    """Reduce to rank 0, then broadcast from it (two binomial trees)."""
+    return bcast_obj_binomial(comm, reduce_obj_binomial(comm, obj, op, 0), 0)
+
+
+def gather_obj_linear(comm, obj: Any, root: int = 0) -> list | None:
+    """Every rank sends ``obj`` to ``root``, which receives them in rank order: the list
+    there, None elsewhere."""
+    if comm.Get_rank() != root:
+        comm.send(obj, dest=root, tag=TAG_GATHER)
+        return None
+    return [obj if s == root else comm.recv(source=s, tag=TAG_GATHER)
+            for s in range(comm.Get_size())]
+
+
+def allgather_obj(comm, obj: Any) -> list:
+    """Gather to rank 0, then broadcast the list from it."""
+    return bcast_obj_binomial(comm, gather_obj_linear(comm, obj, 0), 0)
+
+
+def scatter_obj_linear(comm, objs: Any, root: int = 0) -> Any:
+    """``root`` sends item i of ``objs`` (one per rank) to rank i; returns this rank's."""
+    p = comm.Get_size()
+    if comm.Get_rank() == root:
+        objs = list(objs)
+        if len(objs) != p:
+            raise ValueError(f"rank {root}: scatter needs a sequence of {p} items, got "
+                             f"{len(objs)}")
+        for d in range(p):
+            if d != root:
+                comm.send(objs[d], dest=d, tag=TAG_SCATTER)
+        return objs[root]
+    return comm.recv(source=root, tag=TAG_SCATTER)
+
+
+def alltoall_obj(comm, objs: list) -> list:
+    """Rank r sends item d of ``objs`` to rank d and receives item r of every rank's
+    list, in rank order."""
+    p, me = comm.Get_size(), comm.Get_rank()
+    if len(objs) != p:
+        raise ValueError(f"rank {me}: alltoall needs a list of {p} items")
+    reqs = [comm.isend(objs[d], d, TAG_SCATTER) for d in range(p) if d != me]
+    out = [comm.recv(source=s, tag=TAG_SCATTER) if s != me else objs[me] for s in range(p)]
+    if reqs:
+        type(reqs[0]).Waitall(reqs)  # the Request class of this communicator
+    return out

@@ -12,7 +12,9 @@ point-to-point events are not traced one by one: each call records one
 'collective' (or 'barrier') event per rank; the messages still appear in
 ``RunResult.messages``.
 
-Costs of the built-ins: ``Bcast``/``bcast`` binomial tree; ``Reduce``/``reduce``
+Every algorithm lives in :mod:`dlkit.cluster.collectives`, the object (pickle)
+versions of the lower-case methods included; this module only checks arguments and
+dispatches. Costs of the built-ins: ``Bcast``/``bcast`` binomial tree; ``Reduce``/``reduce``
 binomial tree; ``Allreduce`` the algorithm chosen by ``SimCluster(allreduce=...)``
 (default "ring"); ``allreduce`` (objects) reduce + broadcast trees; ``gather``/
 ``Gather`` and ``scatter``/``Scatter`` linear at the root; ``allgather`` gather +
@@ -38,9 +40,9 @@ import numpy as np
 
 from . import collectives as C
 from . import fastring as _fastring
-from .engine import Engine, Request
-from .hooks import charge_reduce
-from .mpi import ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, SUM, UNDEFINED, Status
+from .constants import ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, SUM, UNDEFINED
+from .engine import Engine
+from .requests import Request, Status
 
 __all__ = ["SimComm", "Request"]
 
@@ -275,12 +277,8 @@ class SimComm:
             return None
         members = sorted((k, i) for i, (c, k) in enumerate(info) if c == color)
         group = tuple(self._to_world(i) for _, i in members)
-        eng = self._engine
-        contexts = eng.__dict__.setdefault("contexts", {})
-        ident = (self._ctx, self._nsplit, color)
-        if ident not in contexts:
-            contexts[ident] = 2 * (len(contexts) + 1)
-        return SimComm(eng, self._rank, contexts[ident], self._allreduce, group)
+        ctx = self._engine.context((self._ctx, self._nsplit, color))
+        return SimComm(self._engine, self._rank, ctx, self._allreduce, group)
 
     def Dup(self) -> "SimComm":
         """Collective: the same group of ranks on a new context (messages do not mix)."""
@@ -359,8 +357,8 @@ class SimComm:
         found = self._engine.iprobe(self._rank, self._probe_source(source, tag, call), tag,
                                     self._ctx, self._rmap)
         if found is None:
-            self._engine._poll_failed(self._rank, float("inf"),
-                                      f"polling Iprobe(source={_src(source)}, tag={_tag(tag)})")
+            self._engine.poll_failed(self._rank, float("inf"),
+                                     f"polling Iprobe(source={_src(source)}, tag={_tag(tag)})")
             return False
         if status is not None:
             status._fill(*found)
@@ -444,7 +442,7 @@ class SimComm:
 
     def bcast(self, obj: Any = None, root: int = 0) -> Any:
         root = self._root(root, "bcast")
-        return self._collective("bcast", 0, lambda: _bcast_obj(self._cc, obj, root),
+        return self._collective("bcast", 0, lambda: C.bcast_obj_binomial(self._cc, obj, root),
                                 sig=f"bcast(root={root})")
 
     def Reduce(self, sendbuf: Any, recvbuf: Any, op=SUM, root: int = 0) -> None:
@@ -468,7 +466,7 @@ class SimComm:
     def reduce(self, sendobj: Any, op=SUM, root: int = 0) -> Any:
         root = self._root(root, "reduce")
         _check_op(self._rank, "reduce", op, buffers=False)
-        return self._collective("reduce", 0, lambda: _reduce_obj(self._cc, sendobj, op, root),
+        return self._collective("reduce", 0, lambda: C.reduce_obj_binomial(self._cc, sendobj, op, root),
                                 sig=f"reduce(op={_op_name(op)}, root={root})")
 
     def Allreduce(self, sendbuf: Any, recvbuf: Any, op=SUM) -> None:
@@ -495,12 +493,8 @@ class SimComm:
 
     def allreduce(self, sendobj: Any, op=SUM) -> Any:
         _check_op(self._rank, "allreduce", op, buffers=False)
-
-        def run():
-            res = _reduce_obj(self._cc, sendobj, op, 0)
-            return _bcast_obj(self._cc, res, 0)
-
-        return self._collective("allreduce", 0, run, sig=f"allreduce(op={_op_name(op)})")
+        return self._collective("allreduce", 0, lambda: C.allreduce_obj(self._cc, sendobj, op),
+                                sig=f"allreduce(op={_op_name(op)})")
 
     def Gather(self, sendbuf: Any, recvbuf: Any, root: int = 0) -> None:
         me = self._rank
@@ -518,7 +512,7 @@ class SimComm:
 
     def gather(self, sendobj: Any, root: int = 0) -> list | None:
         root = self._root(root, "gather")
-        return self._collective("gather", 0, lambda: _gather_obj(self._cc, sendobj, root),
+        return self._collective("gather", 0, lambda: C.gather_obj_linear(self._cc, sendobj, root),
                                 sig=f"gather(root={root})")
 
     def Allgather(self, sendbuf: Any, recvbuf: Any) -> None:
@@ -536,10 +530,7 @@ class SimComm:
         self._collective("Allgather", x.nbytes, run, sig=f"Allgather({_spec(x)})")
 
     def allgather(self, sendobj: Any) -> list:
-        def run():
-            return _bcast_obj(self._cc, _gather_obj(self._cc, sendobj, 0), 0)
-
-        return self._collective("allgather", 0, run)
+        return self._collective("allgather", 0, lambda: C.allgather_obj(self._cc, sendobj))
 
     def Scatter(self, sendbuf: Any, recvbuf: Any, root: int = 0) -> None:
         me = self._local
@@ -558,21 +549,11 @@ class SimComm:
 
     def scatter(self, sendobj: Any = None, root: int = 0) -> Any:
         root = self._root(root, "scatter")
-        return self._collective("scatter", 0, lambda: _scatter_obj(self._cc, sendobj, root),
+        return self._collective("scatter", 0, lambda: C.scatter_obj_linear(self._cc, sendobj, root),
                                 sig=f"scatter(root={root})")
 
     def alltoall(self, sendobj: list) -> list:
-        def run():
-            p, me = self.size, self._local
-            if len(sendobj) != p:
-                raise ValueError(f"rank {me}: alltoall needs a list of {p} items")
-            reqs = [self._cc.isend(sendobj[d], d, C.TAG_SCATTER) for d in range(p) if d != me]
-            out = [self._cc.recv(source=s, tag=C.TAG_SCATTER) if s != me else sendobj[me]
-                   for s in range(p)]
-            Request.Waitall(reqs)
-            return out
-
-        return self._collective("alltoall", 0, run)
+        return self._collective("alltoall", 0, lambda: C.alltoall_obj(self._cc, sendobj))
 
 
 def _assign(dst: np.ndarray, src: np.ndarray, me: int | None = None, call: str = "") -> None:
@@ -590,59 +571,3 @@ def _src(source: int) -> str:
 
 def _tag(tag: int) -> str:
     return "ANY_TAG" if tag == ANY_TAG else str(tag)
-
-
-# Object (pickle) versions of the trees, used by the lower-case collectives.
-def _bcast_obj(comm: SimComm, obj: Any, root: int) -> Any:
-    p, v = comm.size, (comm.rank - root) % comm.size
-    mask = 1
-    while mask < p:
-        if v & mask:
-            obj = comm.recv(source=(v - mask + root) % p, tag=C.TAG_BCAST)
-            break
-        mask <<= 1
-    mask >>= 1
-    while mask > 0:
-        if v + mask < p:
-            comm.send(obj, dest=(v + mask + root) % p, tag=C.TAG_BCAST)
-        mask >>= 1
-    return obj
-
-
-def _reduce_obj(comm: SimComm, obj: Any, op, root: int) -> Any:
-    p, v = comm.size, (comm.rank - root) % comm.size
-    acc = obj
-    mask = 1
-    while mask < p:
-        if v & mask == 0:
-            if v | mask < p:
-                st = Status()
-                other = comm.recv(source=((v | mask) + root) % p, tag=C.TAG_REDUCE, status=st)
-                acc = op(acc, other)
-                charge_reduce(comm, st.count)
-        else:
-            comm.send(acc, dest=((v & ~mask) + root) % p, tag=C.TAG_REDUCE)
-            return None
-        mask <<= 1
-    return acc
-
-
-def _gather_obj(comm: SimComm, obj: Any, root: int) -> list | None:
-    if comm.rank != root:
-        comm.send(obj, dest=root, tag=C.TAG_GATHER)
-        return None
-    return [obj if s == root else comm.recv(source=s, tag=C.TAG_GATHER)
-            for s in range(comm.size)]
-
-
-def _scatter_obj(comm: SimComm, objs: Any, root: int) -> Any:
-    if comm.rank == root:
-        objs = list(objs)
-        if len(objs) != comm.size:
-            raise ValueError(f"rank {root}: scatter needs a sequence of {comm.size} items, got "
-                             f"{len(objs)}")
-        for d in range(comm.size):
-            if d != root:
-                comm.send(objs[d], dest=d, tag=C.TAG_SCATTER)
-        return objs[root]
-    return comm.recv(source=root, tag=C.TAG_SCATTER)

@@ -37,7 +37,7 @@ import gc
 import numpy as np
 
 from .collectives import TAG_RING, chunk_bounds
-from .engine import Transfer
+from .records import Transfer
 
 FALLBACK = object()  # returned when the call must run message by message
 
@@ -62,11 +62,6 @@ def eligible(eng, comm) -> bool:
             and not f.delay and eng.t_limit == float("inf") and not eng.crashed)
 
 
-def _has_traffic(eng, me: int) -> bool:
-    """Has rank `me` an unmatched send or a posted receive (on any context)?"""
-    return bool(eng.posted[me]) or any(m.src == me for q in eng.unexpected for m in q)
-
-
 def allreduce_ring(eng, comm, x: np.ndarray, ufunc: np.ufunc):
     """Rank ``comm._rank``'s share of a ring allreduce of `x`; FALLBACK if the call
     must run message by message (:func:`.collectives.allreduce_ring`)."""
@@ -80,19 +75,18 @@ def allreduce_ring(eng, comm, x: np.ndarray, ufunc: np.ufunc):
     call.seen += 1
     if call.seen == call.p:
         del calls[key]
-    if not call.fallback and _has_traffic(eng, me):
+    if not call.fallback and eng.has_traffic(me):
         call.fallback = True
         for r in call.entered:  # they wait inside the call: run it message by message
-            eng._wake(r, eng.clock[r])
+            eng.wake(r, eng.clock[r])
     if call.fallback:
         return FALLBACK
     call.entered[me] = np.ascontiguousarray(x).reshape(-1).copy()
     if len(call.entered) < call.p:
         waiting = sorted(set(range(call.p)) - set(call.entered))
-        eng.blocked_desc[me] = (f"Allreduce[ring] (waiting for rank(s) "
-                                f"{', '.join(map(str, waiting[:10]))}"
-                                f"{' ...' if len(waiting) > 10 else ''} to enter)")
-        eng._block(me)
+        eng.block(me, f"Allreduce[ring] (waiting for rank(s) "
+                      f"{', '.join(map(str, waiting[:10]))}"
+                      f"{' ...' if len(waiting) > 10 else ''} to enter)")
         if call.fallback:
             return FALLBACK
         return call.results[me]
@@ -105,7 +99,7 @@ def allreduce_ring(eng, comm, x: np.ndarray, ufunc: np.ufunc):
             gc.enable()
     for r in range(call.p):
         if r != me:
-            eng._wake(r, finish[r])
+            eng.wake(r, finish[r])
     eng.clock[me] = max(eng.clock[me], finish[me])
     return call.results[me]
 
@@ -162,8 +156,7 @@ def _replay(eng, call: _Call, ufunc: np.ufunc) -> list[float]:
     eng.recvfree[:p] = recvfree.tolist()
     for r in range(p):
         eng.call[r] = "Allreduce[ring]"
-        eng.poll_desc[r] = ""
-    eng.polls = 0
+        eng.progress(r)
     return t.tolist()
 
 

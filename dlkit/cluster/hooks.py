@@ -29,8 +29,7 @@ def compute(comm: Any, flops: float, label: str = "compute") -> None:
         return
     if type(flops) is not float or not 0 <= flops < math.inf:
         _check_flops(flops)
-    eng, me = comm._engine, comm._rank
-    eng.compute(me, flops / eng.device.flops * eng.slow[me], label, "compute")
+    comm._engine.charge_flops(comm._rank, flops, label)
 
 
 def _check_flops(flops: Any) -> None:
@@ -48,5 +47,4 @@ def charge_reduce(comm: Any, nbytes: int, label: str = "reduce") -> None:
     ``gamma * nbytes`` seconds (times the slow factor) when simulated; no-op on real MPI."""
     if not is_simulated(comm):
         return
-    eng, me = comm._engine, comm._rank
-    eng.compute(me, nbytes * eng.network.gamma * eng.slow[me], label, "reduce")
+    comm._engine.charge_reduce(comm._rank, nbytes, label)

@@ -7,7 +7,8 @@
 >>> res.values
 [6, 6, 6, 6]
 
-See :mod:`dlkit.cluster.engine` for the scheduler and the timing rules.
+See :mod:`dlkit.cluster.scheduler` for the scheduler and :mod:`dlkit.cluster.matching`
+for the timing rules.
 
 A run never hangs: ``run(train, timeout=60.0)`` raises :class:`SimTimeoutError` once
 the run has taken ``timeout`` seconds of wall-clock time (a rank that loops or sleeps
@@ -34,10 +35,11 @@ from . import devices as _devices
 from . import networks as _networks
 from .collectives import ALLREDUCE
 from .comm import SimComm
-from .engine import Engine, Event, Transfer, Unreceived
+from .current import _local
+from .engine import Engine
 from .errors import RankCrashed, RankError, UnreceivedMessageWarning, _Abort, _Crash
 from .faults import Faults
-from .mpi import _local
+from .records import Event, Transfer, Unreceived
 
 
 @dataclass
@@ -53,7 +55,7 @@ class RunResult:
     time : the makespan, the largest rank clock at the end, in virtual seconds.
     rank_times : each rank's clock when its ``train`` returned (or it crashed).
     crashed : {rank: virtual time of its crash}.
-    unreceived : list of :class:`~dlkit.cluster.engine.Unreceived` (src, dst, tag,
+    unreceived : list of :class:`~dlkit.cluster.records.Unreceived` (src, dst, tag,
         bytes): messages sent but never received by the end of the run (world ranks;
         messages to crashed ranks are not listed).
     """
@@ -255,7 +257,7 @@ def _rank(eng, r, comm, end_time, train, args, kwargs):
     """Rank r's greenlet: run ``train(comm, ...)``; return the rank to run next."""
     greenlet.getcurrent().parent.switch()  # primed: wait for the first turn (see _schedule)
     try:
-        eng._after_wake(r)
+        eng.after_wake(r)
         eng.values[r] = train(comm, *args, **kwargs)
     except _Crash:
         eng.on_crash(r)
@@ -271,7 +273,7 @@ def _rank(eng, r, comm, end_time, train, args, kwargs):
 
 def _resume(comms, r):
     """A rank's greenlet resumes: MPI.COMM_WORLD and MPI.Wtime() now mean its comm."""
-    _local.comm = comms[r]
+    _local.comm = comms[r]  # what current_comm() returns in this rank
 
 
 def _schedule(eng, programs) -> None:
@@ -283,7 +285,7 @@ def _schedule(eng, programs) -> None:
     for g in eng.glets:  # each starts here, so its stack depth counts from here, not from
         g.switch()       # the rank that first switches to it
     try:
-        nxt = eng._pop_valid()
+        nxt = eng.next_rank()
         while nxt is not None:
             nxt = eng.glets[nxt].switch()
     except _Abort:  # delivered by _reap after a wall-clock timeout

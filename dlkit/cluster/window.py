@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from . import collectives as C
-from .engine import Request, Transfer
+from .constants import LOCK_EXCLUSIVE, LOCK_SHARED, SUM
+from .current import current_comm
 from .errors import RankCrashed
-from .mpi import LOCK_EXCLUSIVE, LOCK_SHARED, SUM
+from .requests import Request
 
 
 class _Shared:
@@ -55,20 +56,13 @@ class Win:
                comm: Any = None) -> "Win":
         """Collective: every rank of ``comm`` exposes ``memory`` (a numpy array or None)."""
         if comm is None:
-            from .mpi import _current_comm
-
-            comm = _current_comm()
+            comm = current_comm()
         if not getattr(comm, "_dlkit_sim", False):
             from mpi4py import MPI as _M  # a real communicator: use mpi4py's windows
 
             return _M.Win.Create(memory, disp_unit=disp_unit, comm=comm)
         eng, me = comm._engine, comm._rank
-        # The k-th window this rank creates on this communicator's context.
-        registry = eng.__dict__.setdefault("windows", {})
-        counts = eng.__dict__.setdefault("window_count", {})
-        k = counts.get((comm._ctx, me), 0)
-        counts[(comm._ctx, me)] = k + 1
-        shared = registry.setdefault((comm._ctx, k), _Shared(eng.n))
+        shared = eng.window_state(comm._ctx, me, lambda: _Shared(eng.n))
         if memory is not None:
             if isinstance(memory, (list, tuple)):
                 memory = memory[0]
@@ -147,7 +141,7 @@ class Win:
             self._grant(rank, req.owner, lt)
             req.done = True
             req.t_complete = max(req.t_post, t1)
-            eng._notify(req)
+            eng.notify(req)
         self._charge(t0, t1, "Unlock", rank, 0)
 
     def Flush(self, rank: int) -> None:
@@ -187,17 +181,11 @@ class Win:
 
     def _transfer(self, src: int, dst: int, nbytes: int) -> float:
         """Occupy the ports for a transfer issued now; return its end time."""
-        eng, me = self._engine, self._rank
-        t = eng.clock[me]
+        eng = self._engine
+        t = eng.clock[self._rank]
         if src == dst:
             return t
-        alpha, beta = eng.network.link(src, dst, eng.n)
-        s = max(t, eng.sendfree[src], eng.recvfree[dst])
-        e = s + alpha + nbytes * beta + eng.faults.link_delay(src, dst)
-        eng.sendfree[src] = e
-        eng.recvfree[dst] = e
-        eng.messages.append(Transfer(src, dst, s, e, nbytes, -1, "rma"))
-        return e
+        return eng.transfer(src, dst, t, nbytes, -1, "rma")
 
     def _charge(self, t0: float, t1: float, label: str, peer: int, nbytes: int) -> None:
         eng, me = self._engine, self._rank

@@ -13,7 +13,8 @@ The scheme, on K GPUs ("workers"):
   worker's last conv activations are allgathered; then, layer by layer, each worker
   computes its neurons' outputs and the outputs are allgathered (forward), and the
   partial input gradients are summed and scattered, each worker getting the part
-  it needs (backward: a reduce-scatter).
+  it needs (backward: a reduce-scatter, the first half of the ring allreduce:
+  :func:`dlkit.cluster.collectives.reduce_scatter_ring`).
 
   With fc batch 128K ("(128K, 128K)" in the paper's table) the fc layers process all
   K workers' examples at once; with fc batch 128 ("(128K, 128)") they process one
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlkit.cluster import SimCluster, devices, networks
-from dlkit.cluster.hooks import charge_reduce
+from dlkit.cluster.collectives import reduce_scatter_ring
 from dlkit.parallel._mpi import charge, mpi_for
 
 __all__ = ["PaperRow", "PAPER_TABLE", "DEVICE", "NETWORK", "EFFICIENCY", "HybridRow",
@@ -92,36 +93,6 @@ NETWORK = networks.two_level(
     networks.Network(alpha=20e-6, beta=1 / 1.3e9, gamma=networks.GPU_GAMMA,
                      name="pcie2_host", source="PCIe 2.0 through host memory, across sockets"),
     ranks_per_node=4)
-
-
-def reduce_scatter_ring(comm, x: np.ndarray, op=None) -> np.ndarray:
-    """Ring reduce-scatter: rank r ends with block r of the sum over ranks of `x`.
-
-    `x` has shape (p, ...) (block i is ``x[i]``). In step s = 0..p-2 rank r sends
-    its partial sum of block (r - s - 1) mod p to the right and adds the partial sum
-    of block (r - s - 2) mod p arriving from the left; after p - 1 steps block r is
-    complete on rank r. Time (p - 1)(α + mβ + mγ) for blocks of m bytes: the first
-    half of the ring allreduce (Patarasuk & Yuan 2009).
-    """
-    MPI = mpi_for(comm)
-    op = MPI.SUM if op is None else op
-    p, r = comm.Get_size(), comm.Get_rank()
-    if x.shape[0] != p:
-        raise ValueError(f"reduce_scatter_ring needs x of shape ({p}, ...), one block per "
-                         f"rank; got {x.shape}")
-    acc = np.array(x, copy=True)
-    if p == 1:
-        return acc[0]
-    tmp = np.empty_like(acc[0])
-    right, left = (r + 1) % p, (r - 1) % p
-    for s in range(p - 1):
-        send_i, recv_i = (r - s - 1) % p, (r - s - 2) % p
-        req = comm.Isend(acc[send_i], dest=right, tag=31001)
-        comm.Recv(tmp, source=left, tag=31001)
-        charge_reduce(comm, tmp.nbytes)
-        acc[recv_i] += tmp
-        req.Wait()
-    return acc[r]
 
 
 def hybrid_step(comm, arch=None, batch: int = 128, fc_batch: str = "all",
