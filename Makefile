@@ -1,6 +1,6 @@
 # Deep Learning Internals: every target sets itself up on a fresh machine.
 #   make book     build the HTML book into _build/html
-#   make test     unit tests, notebook tests (nbval strict), build and browser tests, then
+#   make test     ruff, unit tests, notebook tests (nbval strict), build and browser tests, then
 #                 every chapter again under other numerics (tools/numerics.py)
 #   make execute  re-execute every chapter in place, storing outputs and widget state
 #   make lab      open the chapters in JupyterLab
@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 KERNELS := $(VENV)/.kernels-compiled
 JOBS ?= 2
 
-.PHONY: all book test unit nbtest nbtest-numerics execute lab bench assets kernels venv clean
+.PHONY: all book test lint unit nbtest nbtest-numerics execute lab bench assets kernels venv clean
 
 all: book
 
@@ -48,9 +48,14 @@ book: $(STAMP) assets
 
 NBVAL := --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
 
-test: $(KERNELS) assets
+test: $(KERNELS) assets lint
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests chapters $(NBVAL)
 	$(MAKE) --no-print-directory nbtest-numerics
+
+# ruff: the lint rules and the one code format (line length 100, pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Every chapter again with one thread, Numba's generic CPU target and another OpenBLAS
 # kernel: a cell whose checked output depends on the numerics fails here, not on a

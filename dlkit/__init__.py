@@ -87,7 +87,9 @@ class Source:
         self.code = inspect.cleandoc("\n" + self.code) if self.code[:1].isspace() else self.code
         module = inspect.getmodule(obj)
         self.module = module.__name__ if module else "?"
-        self.is_package = bool(module and module.__file__ and module.__file__.endswith("__init__.py"))
+        self.is_package = bool(
+            module and module.__file__ and module.__file__.endswith("__init__.py")
+        )
         self.name = getattr(obj, "__qualname__", getattr(obj, "__name__", self.module))
 
     @property

@@ -26,13 +26,15 @@ from typing import Callable, Iterable
 
 def _number(data, who: str = "Value") -> float:
     """`data` as a float: a real number (int, float, numpy scalar), not a bool or a str."""
-    if type(data) is float or type(data) is int:          # the common case, fast
+    if type(data) is float or type(data) is int:  # the common case, fast
         return float(data)
     if isinstance(data, bool) or not isinstance(data, numbers.Real):
-        hint = " (a Value holds one number: use float(x) for a 1-element array)" if hasattr(
-            data, "shape") else ""
-        raise TypeError(f"{who} needs a real number, got {data!r} ({type(data).__name__})"
-                        f"{hint}")
+        hint = (
+            " (a Value holds one number: use float(x) for a 1-element array)"
+            if hasattr(data, "shape")
+            else ""
+        )
+        raise TypeError(f"{who} needs a real number, got {data!r} ({type(data).__name__}){hint}")
     return float(data)
 
 
@@ -41,8 +43,7 @@ class Value:
 
     __slots__ = ("data", "grad", "_prev", "_op", "_backward", "label")
 
-    def __init__(self, data: float, _prev: Iterable["Value"] = (), _op: str = "",
-                 label: str = ""):
+    def __init__(self, data: float, _prev: Iterable["Value"] = (), _op: str = "", label: str = ""):
         self.data = _number(data)
         self.grad = 0.0
         self._prev = tuple(_prev)
@@ -60,6 +61,7 @@ class Value:
         def _backward():
             self.grad += out.grad
             other.grad += out.grad
+
         out._backward = _backward
         return out
 
@@ -70,6 +72,7 @@ class Value:
         def _backward():
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
+
         out._backward = _backward
         return out
 
@@ -79,6 +82,7 @@ class Value:
 
         def _backward():
             self.grad += k * self.data ** (k - 1) * out.grad
+
         out._backward = _backward
         return out
 
@@ -88,6 +92,7 @@ class Value:
 
         def _backward():
             self.grad += out.data * out.grad
+
         out._backward = _backward
         return out
 
@@ -98,6 +103,7 @@ class Value:
 
         def _backward():
             self.grad += out.grad / self.data
+
         out._backward = _backward
         return out
 
@@ -106,6 +112,7 @@ class Value:
 
         def _backward():
             self.grad += (1 - out.data**2) * out.grad
+
         out._backward = _backward
         return out
 
@@ -116,6 +123,7 @@ class Value:
 
         def _backward():
             self.grad += out.data * (1 - out.data) * out.grad
+
         out._backward = _backward
         return out
 
@@ -124,6 +132,7 @@ class Value:
 
         def _backward():
             self.grad += (self.data > 0) * out.grad
+
         out._backward = _backward
         return out
 
@@ -167,13 +176,14 @@ class Value:
 
 def _check_power(base: float, k) -> None:
     if isinstance(k, bool) or not isinstance(k, (int, float)):
-        raise TypeError("Value ** k supports a constant exponent k (int or float) only, "
-                        f"got {k!r}")
+        raise TypeError(f"Value ** k supports a constant exponent k (int or float) only, got {k!r}")
     if base == 0 and k < 0:
         raise ValueError(f"Value(0) ** {k} divides by zero (also x / Value(0))")
     if base < 0 and not float(k).is_integer():
-        raise ValueError(f"Value({base:g}) ** {k:g} is not a real number: a negative base "
-                         "needs an integer exponent")
+        raise ValueError(
+            f"Value({base:g}) ** {k:g} is not a real number: a negative base "
+            "needs an integer exponent"
+        )
 
 
 #: The largest x whose e^x is a finite float64: log(1.797...e308) = 709.78...
@@ -199,8 +209,9 @@ def _check_exp(x: float) -> None:
 
 def _check_root(root, who: str) -> None:
     if not isinstance(root, Value):
-        raise TypeError(f"{who} needs a Value (the output of a computation), got "
-                        f"{type(root).__name__}")
+        raise TypeError(
+            f"{who} needs a Value (the output of a computation), got {type(root).__name__}"
+        )
 
 
 def topological_order(root: Value) -> list[Value]:

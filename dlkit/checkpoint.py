@@ -38,8 +38,16 @@ import numpy as np
 
 from dlkit.nn.core import Layer
 
-__all__ = ["save", "load", "read_meta", "resolve", "FORMAT", "generator_state",
-           "read_generator_state", "generators_of"]
+__all__ = [
+    "save",
+    "load",
+    "read_meta",
+    "resolve",
+    "FORMAT",
+    "generator_state",
+    "read_generator_state",
+    "generators_of",
+]
 
 #: 1: parameters, optimizer state, history; 2: also generator states and the seed
 FORMAT = 2
@@ -53,13 +61,17 @@ def resolve(path: str | os.PathLike) -> Path:
     Raises ``ValueError`` if `path` is an existing folder (a checkpoint is a file).
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint path must be a str or os.PathLike, got "
-                        f"{type(path).__name__}; pass e.g. 'runs/mlp.npz'")
+        raise TypeError(
+            f"checkpoint path must be a str or os.PathLike, got "
+            f"{type(path).__name__}; pass e.g. 'runs/mlp.npz'"
+        )
     path = Path(path)
     for p in (path, path.with_name(path.name + ".npz")):
         if p.is_dir():
-            raise ValueError(f"checkpoint path {p} is a folder; pass a file name inside it, "
-                             f"e.g. {p / 'checkpoint.npz'}")
+            raise ValueError(
+                f"checkpoint path {p} is a folder; pass a file name inside it, "
+                f"e.g. {p / 'checkpoint.npz'}"
+            )
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
@@ -97,8 +109,10 @@ def read_generator_state(a, like: np.random.Generator, who: str = "generator sta
     kind = type(like.bit_generator).__name__
     if not isinstance(state, dict) or state.get("bit_generator") != kind:
         got = state.get("bit_generator") if isinstance(state, dict) else "not a generator state"
-        raise ValueError(f"{who}: expected the JSON state of a {kind} bit generator, got "
-                         f"{got!r}; was it saved by dlkit.checkpoint from the same model?")
+        raise ValueError(
+            f"{who}: expected the JSON state of a {kind} bit generator, got "
+            f"{got!r}; was it saved by dlkit.checkpoint from the same model?"
+        )
     try:
         type(like.bit_generator)().state = state
     except (TypeError, ValueError, KeyError) as exc:
@@ -151,19 +165,23 @@ def _named_parameters(model) -> dict:
 def _check_save_args(model, optimizer, epoch, history, seed) -> None:
     _named_parameters(model)
     if optimizer is not None and not hasattr(optimizer, "state_dict"):
-        raise TypeError(f"checkpoint.save: optimizer must have state_dict() (a dlkit "
-                        f"optimizer), got {type(optimizer).__name__}")
+        raise TypeError(
+            f"checkpoint.save: optimizer must have state_dict() (a dlkit "
+            f"optimizer), got {type(optimizer).__name__}"
+        )
     for name, v in (("epoch", epoch), ("seed", seed)):
         if v is None and name == "seed":
             continue
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"checkpoint.save: {name} must be an int >= 0, got {v!r} "
-                            f"({type(v).__name__})")
+            raise TypeError(
+                f"checkpoint.save: {name} must be an int >= 0, got {v!r} ({type(v).__name__})"
+            )
         if v < 0:
             raise ValueError(f"checkpoint.save: {name} must be an int >= 0, got {name}={v}")
     if history is not None and not hasattr(history, "as_arrays"):
-        raise TypeError(f"checkpoint.save: history must be a dlkit.train.History, got "
-                        f"{type(history).__name__}")
+        raise TypeError(
+            f"checkpoint.save: history must be a dlkit.train.History, got {type(history).__name__}"
+        )
 
 
 def _remove_stale_temporaries(path: Path, before: float) -> None:
@@ -181,8 +199,15 @@ def _remove_stale_temporaries(path: Path, before: float) -> None:
             pass
 
 
-def save(path: str | os.PathLike, model, optimizer=None, *, epoch: int = 0,
-         history=None, seed: int | None = None) -> Path:
+def save(
+    path: str | os.PathLike,
+    model,
+    optimizer=None,
+    *,
+    epoch: int = 0,
+    history=None,
+    seed: int | None = None,
+) -> Path:
     """Write `model`'s parameters (and `optimizer`'s state, `epoch`, `history`) to `path`.
 
     The state of every numpy Generator the layers hold is saved too. The file is
@@ -193,8 +218,10 @@ def save(path: str | os.PathLike, model, optimizer=None, *, epoch: int = 0,
     start = time.time()
     _check_save_args(model, optimizer, epoch, history, seed)
     path = resolve(path)
-    arrays: dict[str, np.ndarray] = {"meta/format": np.array(FORMAT),
-                                     "meta/epoch": np.array(int(epoch))}
+    arrays: dict[str, np.ndarray] = {
+        "meta/format": np.array(FORMAT),
+        "meta/epoch": np.array(int(epoch)),
+    }
     if seed is not None:
         arrays["meta/seed"] = np.array(int(seed))
     for name, p in _named_parameters(model).items():
@@ -236,20 +263,27 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     except ValueError as exc:  # a pickle, or not numpy data at all
         raise ValueError(f"{path} is not a dlkit checkpoint ({exc})") from None
     except (zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({exc}); it may be truncated: "
-                         "save the checkpoint again") from None
+        raise ValueError(
+            f"{path} is not a readable .npz file ({exc}); it may be truncated: "
+            "save the checkpoint again"
+        ) from None
     if not isinstance(f, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a dlkit checkpoint (it holds a single array, not "
-                         "the named arrays of an .npz file)")
+        raise ValueError(
+            f"{path} is not a dlkit checkpoint (it holds a single array, not "
+            "the named arrays of an .npz file)"
+        )
     try:
         with f:
             return {k: f[k] for k in f.files}
     except ValueError as exc:  # an object array: refused, never unpickled
-        raise ValueError(f"{path} holds Python objects, which a checkpoint never does "
-                         f"({exc})") from None
+        raise ValueError(
+            f"{path} holds Python objects, which a checkpoint never does ({exc})"
+        ) from None
     except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({exc}); it may be truncated: "
-                         "save the checkpoint again") from None
+        raise ValueError(
+            f"{path} is not a readable .npz file ({exc}); it may be truncated: "
+            "save the checkpoint again"
+        ) from None
 
 
 def _int_meta(data: dict, key: str, path: Path) -> int:
@@ -260,49 +294,61 @@ def _int_meta(data: dict, key: str, path: Path) -> int:
 
 
 def _check_params(data: dict, mine: dict, path: Path) -> dict[str, np.ndarray]:
-    params = {k[len("param/"):]: v for k, v in data.items() if k.startswith("param/")}
+    params = {k[len("param/") :]: v for k, v in data.items() if k.startswith("param/")}
     missing, extra = set(mine) - set(params), set(params) - set(mine)
     if missing or extra:
-        raise KeyError(f"checkpoint {path} does not match this network: missing "
-                       f"{sorted(missing)}, unexpected {sorted(extra)}")
+        raise KeyError(
+            f"checkpoint {path} does not match this network: missing "
+            f"{sorted(missing)}, unexpected {sorted(extra)}"
+        )
     for k, p in mine.items():
         if params[k].shape != p.data.shape:
-            raise ValueError(f"parameter {k}: saved shape {params[k].shape} != "
-                             f"network's {p.data.shape}")
+            raise ValueError(
+                f"parameter {k}: saved shape {params[k].shape} != network's {p.data.shape}"
+            )
         if params[k].dtype != p.data.dtype:
-            raise ValueError(f"parameter {k}: saved as {params[k].dtype}, the network's is "
-                             f"{p.data.dtype}; build the network with dtype=np.{params[k].dtype}")
+            raise ValueError(
+                f"parameter {k}: saved as {params[k].dtype}, the network's is "
+                f"{p.data.dtype}; build the network with dtype=np.{params[k].dtype}"
+            )
     return params
 
 
 def _check_generators(data: dict, model, fmt: int, path: Path) -> dict:
-    saved = {k[len("rng/"):]: v for k, v in data.items() if k.startswith("rng/")}
+    saved = {k[len("rng/") :]: v for k, v in data.items() if k.startswith("rng/")}
     mine = generators_of(model)
     if fmt < 2 and not saved:
         return {}  # written before generator states were saved
     missing, extra = set(mine) - set(saved), set(saved) - set(mine)
     if missing or extra:
-        raise KeyError(f"checkpoint {path}: the network's random generators do not match: "
-                       f"missing {sorted(missing)}, unexpected {sorted(extra)}; was it saved "
-                       "from the same architecture (Dropout, Quantize layers)?")
-    return {k: read_generator_state(saved[k], g, f"checkpoint {path}, rng/{k}")
-            for k, g in mine.items()}
+        raise KeyError(
+            f"checkpoint {path}: the network's random generators do not match: "
+            f"missing {sorted(missing)}, unexpected {sorted(extra)}; was it saved "
+            "from the same architecture (Dropout, Quantize layers)?"
+        )
+    return {
+        k: read_generator_state(saved[k], g, f"checkpoint {path}, rng/{k}") for k, g in mine.items()
+    }
 
 
 def _check_optimizer(data: dict, optimizer, path: Path) -> dict | None:
     if optimizer is None:
         return None
     if not hasattr(optimizer, "load_state_dict"):
-        raise TypeError(f"checkpoint.load: optimizer must have load_state_dict() (a dlkit "
-                        f"optimizer), got {type(optimizer).__name__}")
-    state = {k[len("optim/"):]: v for k, v in data.items() if k.startswith("optim/")}
+        raise TypeError(
+            f"checkpoint.load: optimizer must have load_state_dict() (a dlkit "
+            f"optimizer), got {type(optimizer).__name__}"
+        )
+    state = {k[len("optim/") :]: v for k, v in data.items() if k.startswith("optim/")}
     if not state:
         raise KeyError(f"checkpoint {path} holds no optimizer state; load without optimizer")
     kind, mine = state.get("kind"), type(optimizer).__name__
     if kind is not None and str(kind) != mine:
-        raise ValueError(f"checkpoint {path} was saved with optimizer {kind}, this one is "
-                         f"{mine}: build {kind}(model.parameters(), ...) to resume it, or load "
-                         "the model alone (optimizer=None)")
+        raise ValueError(
+            f"checkpoint {path} was saved with optimizer {kind}, this one is "
+            f"{mine}: build {kind}(model.parameters(), ...) to resume it, or load "
+            "the model alone (optimizer=None)"
+        )
     return state
 
 
@@ -320,14 +366,16 @@ def read_meta(path: str | os.PathLike) -> dict:
     data = _read(path)
     if "meta/format" not in data:
         raise ValueError(f"{path} is not a dlkit checkpoint (no meta/format entry)")
-    return {"format": _int_meta(data, "meta/format", path),
-            "epoch": _int_meta(data, "meta/epoch", path) if "meta/epoch" in data else 0,
-            "seed": _int_meta(data, "meta/seed", path) if "meta/seed" in data else None}
+    return {
+        "format": _int_meta(data, "meta/format", path),
+        "epoch": _int_meta(data, "meta/epoch", path) if "meta/epoch" in data else 0,
+        "seed": _int_meta(data, "meta/seed", path) if "meta/seed" in data else None,
+    }
 
 
 def _check_history(data: dict, path: Path) -> dict[str, np.ndarray] | None:
     """The ``history/<record>`` arrays, each 1-D and numeric; None if there are none."""
-    hist = {k[len("history/"):]: v for k, v in data.items() if k.startswith("history/")}
+    hist = {k[len("history/") :]: v for k, v in data.items() if k.startswith("history/")}
     for k, v in hist.items():
         if v.ndim != 1 or v.dtype.kind not in "iuf":
             raise ValueError(f"checkpoint {path}: history/{k} must be a 1-D array of numbers")
@@ -368,8 +416,10 @@ def load(path: str | os.PathLike, model, optimizer=None) -> dict:
         raise ValueError(f"{path} is not a dlkit checkpoint (no meta/format entry)")
     fmt = _int_meta(data, "meta/format", path)
     if fmt > FORMAT:
-        raise ValueError(f"checkpoint {path} has format {fmt}, newer than this dlkit's "
-                         f"({FORMAT}): upgrade dlkit to read it")
+        raise ValueError(
+            f"checkpoint {path} has format {fmt}, newer than this dlkit's "
+            f"({FORMAT}): upgrade dlkit to read it"
+        )
     strange = sorted(k for k in data if not k.startswith(_SECTIONS))
     if strange:
         raise ValueError(f"checkpoint {path} has unexpected entries {strange}")
@@ -380,7 +430,7 @@ def load(path: str | os.PathLike, model, optimizer=None) -> dict:
     state = _check_optimizer(data, optimizer, path)
     hist = _check_history(data, path)
     if state is not None:
-        optimizer.load_state_dict(state)   # validates everything before it changes anything
+        optimizer.load_state_dict(state)  # validates everything before it changes anything
     _load_parameters(model, params)
     generators = generators_of(model)
     for k, s in gens.items():

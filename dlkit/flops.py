@@ -29,8 +29,19 @@ from dlkit.shapes import conv_params as conv2d_params
 from dlkit.shapes import layer_table, linear_macs, linear_params, pool_output_hw
 from dlkit.shapes import output_hw as conv2d_output_hw
 
-__all__ = ["conv2d_macs", "conv2d_params", "conv2d_output_hw", "linear_macs", "linear_params",
-           "pool_output_hw", "LayerCount", "count", "table", "total_macs", "total_params"]
+__all__ = [
+    "conv2d_macs",
+    "conv2d_params",
+    "conv2d_output_hw",
+    "linear_macs",
+    "linear_params",
+    "pool_output_hw",
+    "LayerCount",
+    "count",
+    "table",
+    "total_macs",
+    "total_params",
+]
 
 
 @dataclass(frozen=True)
@@ -48,13 +59,19 @@ def _step(layer: Layer, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, i
     """(output shape, MACs, params) of one layer for a per-image input `shape`."""
     if isinstance(layer, Conv2d):
         if len(shape) != 3 or shape[0] != layer.in_channels:
-            raise ValueError(f"{layer!r} cannot take inputs of shape {shape}; it needs "
-                             f"({layer.in_channels}, H, W)")
-        hw = conv2d_output_hw(shape[1], shape[2], layer.kernel_size, layer.stride,
-                              layer.padding, who=repr(layer))
+            raise ValueError(
+                f"{layer!r} cannot take inputs of shape {shape}; it needs "
+                f"({layer.in_channels}, H, W)"
+            )
+        hw = conv2d_output_hw(
+            shape[1], shape[2], layer.kernel_size, layer.stride, layer.padding, who=repr(layer)
+        )
         out = (layer.out_channels,) + hw
-        return (out, conv2d_macs(layer.in_channels, layer.out_channels, layer.kernel_size, hw),
-                layer.n_params)
+        return (
+            out,
+            conv2d_macs(layer.in_channels, layer.out_channels, layer.kernel_size, hw),
+            layer.n_params,
+        )
     if isinstance(layer, (MaxPool2d, AvgPool2d)):
         if len(shape) != 3:
             raise ValueError(f"{layer!r} cannot take inputs of shape {shape}; it needs (C, H, W)")
@@ -64,10 +81,15 @@ def _step(layer: Layer, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, i
         return (int(np.prod(shape)),), 0, 0
     if isinstance(layer, Linear):
         if shape != (layer.in_features,):
-            raise ValueError(f"{layer!r} cannot take inputs of shape {shape}; it needs "
-                             f"({layer.in_features},) (add Flatten() before it?)")
-        return (layer.out_features,), linear_macs(layer.in_features, layer.out_features), \
-            layer.n_params
+            raise ValueError(
+                f"{layer!r} cannot take inputs of shape {shape}; it needs "
+                f"({layer.in_features},) (add Flatten() before it?)"
+            )
+        return (
+            (layer.out_features,),
+            linear_macs(layer.in_features, layer.out_features),
+            layer.n_params,
+        )
     if isinstance(layer, Dropout) or not layer.parameters():
         # elementwise layers (activations, Dropout): shape unchanged, no work counted
         return shape, 0, 0
@@ -104,8 +126,7 @@ def total_params(model, input_shape=None) -> int:
 def table(model, input_shape) -> str:
     """The counts as a text table, with totals."""
     rows = count(model, input_shape)
-    columns = [("#", ">3"), ("layer", "<"), ("output", "<14"), ("MACs", ">12"),
-               ("params", ">10")]
+    columns = [("#", ">3"), ("layer", "<"), ("output", "<14"), ("MACs", ">12"), ("params", ">10")]
     lines = [(r.index, r.layer, r.output_shape, f"{r.macs:,}", f"{r.params:,}") for r in rows]
     total = ("", "total", "", f"{sum(r.macs for r in rows):,}", f"{sum(r.params for r in rows):,}")
     return layer_table(columns, lines, total)

@@ -40,28 +40,49 @@ import numpy as np
 from dlkit.checkpoint import generator_state, read_generator_state
 from dlkit.nn.core import Layer, Param, parameters_of
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdamW",
-           "get_optimizer", "OPTIMIZERS"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSProp",
+    "Adam",
+    "AdamW",
+    "get_optimizer",
+    "OPTIMIZERS",
+]
 
 
 def _check_real(name: str, value) -> float:
     """`value` as a float if it is one real number (not a bool, str or complex)."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                       np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r} "
-                        f"({type(value).__name__}); pass a float, e.g. "
-                        f"{name}={_EXAMPLES.get(name, 0.5)}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} "
+            f"({type(value).__name__}); pass a float, e.g. "
+            f"{name}={_EXAMPLES.get(name, 0.5)}"
+        )
     return float(value)
 
 
-_EXAMPLES = {"lr": 0.01, "momentum": 0.9, "rho": 0.99, "beta1": 0.9, "beta2": 0.999,
-             "eps": 1e-8, "weight_decay": 1e-4}
+_EXAMPLES = {
+    "lr": 0.01,
+    "momentum": 0.9,
+    "rho": 0.99,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "eps": 1e-8,
+    "weight_decay": 1e-4,
+}
 
 
-def check_rate(name: str, value: float, low: float = 0.0, high: float = 1.0,
-               open_low: bool = False) -> float:
+def check_rate(
+    name: str, value: float, low: float = 0.0, high: float = 1.0, open_low: bool = False
+) -> float:
     """A hyper-parameter as a float, checked to be a finite real in [low, high).
 
     ``open_low=True`` excludes `low` too. Raises ``TypeError`` for a bool, str or
@@ -81,30 +102,35 @@ _check_rate = check_rate
 def _check_params(params):
     iterable = isinstance(params, Layer) or hasattr(params, "__iter__")
     if not iterable or isinstance(params, (str, bytes, np.ndarray)):
-        raise TypeError(f"optimizer needs the model's parameters, got {type(params).__name__}; "
-                        "pass model.parameters() or the model itself")
+        raise TypeError(
+            f"optimizer needs the model's parameters, got {type(params).__name__}; "
+            "pass model.parameters() or the model itself"
+        )
     return params
 
 
 def _check_lr(lr) -> float:
     lr = _check_real("lr", lr)
     if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"learning rate must be a positive number, got lr={lr}; "
-                         "pass e.g. lr=0.01")
+        raise ValueError(f"learning rate must be a positive number, got lr={lr}; pass e.g. lr=0.01")
     return lr
 
 
 def _check_betas(betas) -> tuple[float, float]:
     if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
-        raise TypeError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), "
-                        f"got {betas!r}")
+        raise TypeError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}")
     return check_rate("beta1", betas[0]), check_rate("beta2", betas[1])
 
 
 #: ranges of the hyper-parameters a state_dict may restore (low, high, open_low)
-_RANGES = {"momentum": (0.0, 1.0, False), "rho": (0.0, 1.0, False),
-           "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False), "eps": (0.0, 1.0, True),
-           "weight_decay": (0.0, np.inf, False)}
+_RANGES = {
+    "momentum": (0.0, 1.0, False),
+    "rho": (0.0, 1.0, False),
+    "beta1": (0.0, 1.0, False),
+    "beta2": (0.0, 1.0, False),
+    "eps": (0.0, 1.0, True),
+    "weight_decay": (0.0, np.inf, False),
+}
 
 #: boolean options that change the update rule: a state must be loaded with the same ones
 _OPTIONS = ("nesterov", "decoupled")
@@ -120,8 +146,7 @@ class Optimizer:
     #: names of the hyper-parameters saved by state_dict (besides lr)
     hyper: tuple[str, ...] = ()
 
-    def __init__(self, params: Layer | Iterable[Param], lr: float, *,
-                 weight_decay: float = 0.0):
+    def __init__(self, params: Layer | Iterable[Param], lr: float, *, weight_decay: float = 0.0):
         self.params = parameters_of(_check_params(params))
         if not self.params:
             raise ValueError("optimizer got no parameters: pass model.parameters()")
@@ -165,9 +190,13 @@ class Optimizer:
         state of every numpy Generator it holds, as JSON text) and ``state.<i>.<key>``
         (the buffers of parameter i).
         """
-        out = {"kind": np.array(type(self).__name__), "n_params": np.array(len(self.params)),
-               "t": np.array(self.t, dtype=np.int64), "lr": np.array(self.lr),
-               "weight_decay": np.array(self.weight_decay)}
+        out = {
+            "kind": np.array(type(self).__name__),
+            "n_params": np.array(len(self.params)),
+            "t": np.array(self.t, dtype=np.int64),
+            "lr": np.array(self.lr),
+            "weight_decay": np.array(self.weight_decay),
+        }
         for name in self.hyper:
             out[name] = np.asarray(getattr(self, name), dtype=np.float64)
         for name, v in vars(self).items():
@@ -202,16 +231,20 @@ class Optimizer:
         """Validate a state_dict for this optimizer; return its parsed, copied contents."""
         me = type(self).__name__
         if not isinstance(state, Mapping) or not all(isinstance(k, str) for k in state):
-            raise TypeError(f"{me}.load_state_dict expects the dict of arrays returned by "
-                            f"state_dict(), got {type(state).__name__}")
+            raise TypeError(
+                f"{me}.load_state_dict expects the dict of arrays returned by "
+                f"state_dict(), got {type(state).__name__}"
+            )
         if "t" not in state:
             raise KeyError("optimizer state has no step count 't': was it saved by state_dict()?")
         plain = {k for k in state if "." not in k} - {"kind", "n_params"}
         if "kind" in state:
             kind = str(np.asarray(state["kind"]))
             if kind != me:
-                raise ValueError(f"{me}.load_state_dict got the state of optimizer {kind}; "
-                                 f"load it into {kind}(...), or start this {me} afresh")
+                raise ValueError(
+                    f"{me}.load_state_dict got the state of optimizer {kind}; "
+                    f"load it into {kind}(...), or start this {me} afresh"
+                )
         elif plain not in ({"t", "lr", "weight_decay", *self.hyper}, {"t", "lr", *self.hyper}):
             raise ValueError(
                 f"{me}.load_state_dict: this state has no 'kind' and its keys {sorted(plain)} "
@@ -221,16 +254,23 @@ class Optimizer:
         n = len(self.params)
         saved_n = int(_state_scalar(state, "n_params", me)) if "n_params" in state else n
         if saved_n != n:
-            raise ValueError(f"{me}.load_state_dict: the state was saved for {saved_n} "
-                             f"parameters, this optimizer has {n}: build it on the same model")
+            raise ValueError(
+                f"{me}.load_state_dict: the state was saved for {saved_n} "
+                f"parameters, this optimizer has {n}: build it on the same model"
+            )
         unknown = plain - {"t", "lr", "weight_decay", *self.hyper}
         if unknown:
             raise ValueError(f"{me}.load_state_dict: unknown keys {sorted(unknown)}")
         t = _state_scalar(state, "t", me)
         if t.dtype.kind not in "iu" or int(t) < 0:
             raise ValueError(f"{me}.load_state_dict: 't' must be a step count >= 0, got {t!r}")
-        new = {"t": int(t), "lr": _check_lr(_state_scalar(state, "lr", me)), "values": {},
-               "rng": {}, "buffers": [{} for _ in self.params]}
+        new = {
+            "t": int(t),
+            "lr": _check_lr(_state_scalar(state, "lr", me)),
+            "values": {},
+            "rng": {},
+            "buffers": [{} for _ in self.params],
+        }
         for name in ("weight_decay", *self.hyper):
             if name in state:
                 new["values"][name] = _checked_hyper(name, state[name])
@@ -246,9 +286,11 @@ class Optimizer:
         mine = vars(self)
         if group == "option" and rest in _OPTIONS and rest in mine:
             if bool(np.asarray(v)) != bool(mine[rest]):
-                raise ValueError(f"{me}.load_state_dict: the state was saved with "
-                                 f"{rest}={bool(np.asarray(v))}, this optimizer has "
-                                 f"{rest}={mine[rest]}: build it with the same option")
+                raise ValueError(
+                    f"{me}.load_state_dict: the state was saved with "
+                    f"{rest}={bool(np.asarray(v))}, this optimizer has "
+                    f"{rest}={mine[rest]}: build it with the same option"
+                )
         elif group == "count" and _is_count(mine.get(rest)):
             value = _state_scalar({key: v}, key, me)
             if value.dtype.kind not in "iuf":
@@ -259,20 +301,26 @@ class Optimizer:
         elif group == "state" and rest.count(".") == 1 and rest.split(".")[0].isdigit():
             i, k = rest.split(".")
             i = int(i)
-            if i >= len(self.params) or not isinstance(v, np.ndarray) or \
-                    v.shape != self.params[i].shape:
+            if (
+                i >= len(self.params)
+                or not isinstance(v, np.ndarray)
+                or v.shape != self.params[i].shape
+            ):
                 raise ValueError(
                     f"optimizer state {key} (shape {getattr(v, 'shape', None)}) does not fit "
                     "this model's parameters: was it saved from the same network?"
                 )
             p = self.params[i].data
             if v.dtype != p.dtype:
-                raise ValueError(f"optimizer state {key} has dtype {v.dtype}, its parameter "
-                                 f"{p.dtype}: was it saved from a network of another dtype?")
+                raise ValueError(
+                    f"optimizer state {key} has dtype {v.dtype}, its parameter "
+                    f"{p.dtype}: was it saved from a network of another dtype?"
+                )
             new["buffers"][i][k] = np.array(v, dtype=p.dtype)
         else:
-            raise ValueError(f"{me}.load_state_dict: unexpected key {key!r} (not saved by "
-                             f"{me}.state_dict)")
+            raise ValueError(
+                f"{me}.load_state_dict: unexpected key {key!r} (not saved by {me}.state_dict)"
+            )
 
     def __repr__(self) -> str:
         extra = "".join(f", {n}={getattr(self, n)}" for n in self.hyper)
@@ -291,8 +339,15 @@ class SGD(Optimizer):
 
     hyper = ("momentum",)
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, *,
-                 nesterov: bool = False, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        *,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(params, lr, weight_decay=weight_decay)
         self.momentum = _check_rate("momentum", momentum)
         if nesterov and self.momentum == 0:
@@ -305,11 +360,11 @@ class SGD(Optimizer):
             p.data -= self.lr * g
             return
         v = self._buffer(state, "v", p)
-        v *= self.momentum          # v ← μ v − α g
+        v *= self.momentum  # v ← μ v − α g
         v -= self.lr * g
-        if self.nesterov:           # θ ← θ + μ v − α g
+        if self.nesterov:  # θ ← θ + μ v − α g
             p.data += self.momentum * v - self.lr * g
-        else:                       # θ ← θ + v
+        else:  # θ ← θ + v
             p.data += v
 
     def __repr__(self) -> str:
@@ -320,16 +375,18 @@ class SGD(Optimizer):
 class Momentum(SGD):
     """SGD with Polyak's momentum μ (default 0.9): v ← μ v − α g, θ ← θ + v."""
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9, *,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self, params, lr: float = 0.01, momentum: float = 0.9, *, weight_decay: float = 0.0
+    ):
         super().__init__(params, lr, momentum, weight_decay=weight_decay)
 
 
 class Nesterov(SGD):
     """SGD with Nesterov's accelerated gradient (momentum μ, default 0.9)."""
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9, *,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self, params, lr: float = 0.01, momentum: float = 0.9, *, weight_decay: float = 0.0
+    ):
         super().__init__(params, lr, momentum, nesterov=True, weight_decay=weight_decay)
 
 
@@ -338,8 +395,7 @@ class AdaGrad(Optimizer):
 
     hyper = ("eps",)
 
-    def __init__(self, params, lr: float = 0.01, *, eps: float = 1e-10,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 0.01, *, eps: float = 1e-10, weight_decay: float = 0.0):
         super().__init__(params, lr, weight_decay=weight_decay)
         self.eps = _check_rate("eps", eps, 0.0, 1.0, open_low=True)
 
@@ -355,8 +411,15 @@ class RMSProp(Optimizer):
 
     hyper = ("rho", "eps")
 
-    def __init__(self, params, lr: float = 0.01, rho: float = 0.99, *, eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        rho: float = 0.99,
+        *,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(params, lr, weight_decay=weight_decay)
         self.rho = _check_rate("rho", rho)
         self.eps = _check_rate("eps", eps, 0.0, 1.0, open_low=True)
@@ -382,8 +445,16 @@ class Adam(Optimizer):
 
     hyper = ("beta1", "beta2", "eps")
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), *,
-                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        *,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ):
         super().__init__(params, lr, weight_decay=weight_decay)
         self.beta1, self.beta2 = _check_betas(betas)
         self.eps = _check_rate("eps", eps, 0.0, 1.0, open_low=True)
@@ -418,8 +489,15 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (default λ = 0.01), as in ``torch.optim.AdamW``."""
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), *,
-                 eps: float = 1e-8, weight_decay: float = 0.01):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        *,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ):
         super().__init__(params, lr, betas, eps=eps, weight_decay=weight_decay, decoupled=True)
 
 
@@ -445,8 +523,13 @@ def _checked_hyper(name: str, value) -> float | tuple[float, ...]:
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-    "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW,
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSProp,
+    "adam": Adam,
+    "adamw": AdamW,
 }
 
 

@@ -33,9 +33,21 @@ from dlkit.nn.activations import sigmoid
 from dlkit.nn.core import check_flag, check_int, check_numeric, check_real
 
 __all__ = [
-    "step", "sigmoid", "ACTIVATIONS", "Neuron", "GATE_WEIGHTS", "gate_unit", "GateNetwork",
-    "xnor_network", "xor_network", "truth_table_inputs", "Update", "PerceptronResult",
-    "train_perceptron", "linearly_separable", "fit_gate_network",
+    "step",
+    "sigmoid",
+    "ACTIVATIONS",
+    "Neuron",
+    "GATE_WEIGHTS",
+    "gate_unit",
+    "GateNetwork",
+    "xnor_network",
+    "xor_network",
+    "truth_table_inputs",
+    "Update",
+    "PerceptronResult",
+    "train_perceptron",
+    "linearly_separable",
+    "fit_gate_network",
 ]
 
 
@@ -104,8 +116,9 @@ class Neuron:
             raise ValueError(f"Neuron weights must be finite, got {self.w}")
         self.b = check_real(self.b, "bias b", "Neuron")
         if not isinstance(self.activation, str):
-            raise TypeError(f"Neuron activation must be a name, 'step' or 'sigmoid', got "
-                            f"{self.activation!r}")
+            raise TypeError(
+                f"Neuron activation must be a name, 'step' or 'sigmoid', got {self.activation!r}"
+            )
         if not isinstance(self.name, str):
             raise TypeError(f"Neuron name must be a str, got {type(self.name).__name__}")
         if self.activation not in ACTIVATIONS:
@@ -180,8 +193,11 @@ def gate_unit(name: str, activation: str = "sigmoid", scale: float = 1.0) -> Neu
 
 def truth_table_inputs(n_inputs: int = 2) -> np.ndarray:
     """All 2**n 0/1 input rows in binary order, shape (2**n, n): (0,0), (0,1), (1,0), (1,1)."""
-    if isinstance(n_inputs, (int, np.integer)) and not isinstance(n_inputs, bool) and (
-            n_inputs < 1 or n_inputs > 24):
+    if (
+        isinstance(n_inputs, (int, np.integer))
+        and not isinstance(n_inputs, bool)
+        and (n_inputs < 1 or n_inputs > 24)
+    ):
         raise ValueError(f"n_inputs must be in 1..24 (2**n rows), got {n_inputs}")
     n_inputs = check_int(n_inputs, "n_inputs", "truth_table_inputs")
     rows = np.arange(2**n_inputs)[:, None] >> np.arange(n_inputs - 1, -1, -1)
@@ -211,8 +227,10 @@ class GateNetwork:
         for i, u in enumerate(self.hidden + [self.output]):
             if not isinstance(u, Neuron):
                 where = "output" if i == len(self.hidden) else f"hidden[{i}]"
-                raise TypeError(f"GateNetwork {where} must be a Neuron, got "
-                                f"{type(u).__name__}; build units with Neuron(w, b) or gate_unit")
+                raise TypeError(
+                    f"GateNetwork {where} must be a Neuron, got "
+                    f"{type(u).__name__}; build units with Neuron(w, b) or gate_unit"
+                )
         if len(self.hidden) != self.output.n_inputs:
             raise ValueError(
                 f"the output unit has {self.output.n_inputs} inputs but there are "
@@ -302,14 +320,20 @@ class PerceptronResult:
     def summary(self) -> str:
         w = ", ".join(f"{v:g}" for v in self.w)
         if self.converged:
-            return (f"converged after {self.epochs} epochs ({len(self.updates)} updates): "
-                    f"w = ({w}), b = {self.b:g}")
-        text = (f"not converged after {self.epochs} epochs ({len(self.updates)} updates): "
-                f"errors per epoch never below {min(self.errors)}")
+            return (
+                f"converged after {self.epochs} epochs ({len(self.updates)} updates): "
+                f"w = ({w}), b = {self.b:g}"
+            )
+        text = (
+            f"not converged after {self.epochs} epochs ({len(self.updates)} updates): "
+            f"errors per epoch never below {min(self.errors)}"
+        )
         if self.cycle is not None:
             a, p = self.cycle
-            text += (f"; the weights at the end of epoch {a + p} equal those at the end of "
-                     f"epoch {a}, so the rule repeats the same {p}-epoch cycle forever")
+            text += (
+                f"; the weights at the end of epoch {a + p} equal those at the end of "
+                f"epoch {a}, so the rule repeats the same {p}-epoch cycle forever"
+            )
         return text
 
 
@@ -336,8 +360,9 @@ def _check_examples(X, y, who: str) -> tuple[np.ndarray, np.ndarray]:
     if X.ndim != 2:
         raise ValueError(f"{who} needs X of shape (N, n), got {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{who} got X of shape {X.shape}; it needs at least one example "
-                         "with at least one input")
+        raise ValueError(
+            f"{who} got X of shape {X.shape}; it needs at least one example with at least one input"
+        )
     if not np.isfinite(X).all():
         raise ValueError(f"{who} got a non-finite input in X; check the data")
     y = np.asarray(check_numeric(y, f"{who} y"))
@@ -348,9 +373,18 @@ def _check_examples(X, y, who: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def train_perceptron(X, y, *, lr: float = 1.0, max_epochs: int = 100, w0=None, b0: float = 0.0,
-                     shuffle: bool = False, seed=0, stop_on_cycle: bool = False
-                     ) -> PerceptronResult:
+def train_perceptron(
+    X,
+    y,
+    *,
+    lr: float = 1.0,
+    max_epochs: int = 100,
+    w0=None,
+    b0: float = 0.0,
+    shuffle: bool = False,
+    seed=0,
+    stop_on_cycle: bool = False,
+) -> PerceptronResult:
     """Rosenblatt's perceptron learning rule.
 
     For each epoch, for each example i in order (or in a seeded random order if
@@ -393,8 +427,11 @@ def train_perceptron(X, y, *, lr: float = 1.0, max_epochs: int = 100, w0=None, b
                 w += lr * (y[i] - y_hat) * X[i]
                 b = float(b + lr * (y[i] - y_hat))
                 n_mistakes += 1
-                res.updates.append(Update(epoch, int(i), tuple(X[i].tolist()), int(y[i]),
-                                          y_hat, tuple(w.tolist()), b))
+                res.updates.append(
+                    Update(
+                        epoch, int(i), tuple(X[i].tolist()), int(y[i]), y_hat, tuple(w.tolist()), b
+                    )
+                )
         res.mistakes.append(n_mistakes)
         res.errors.append(int(np.sum(step(X @ w + b) != y)))
         res.epochs = epoch
@@ -424,16 +461,24 @@ def linearly_separable(X, y) -> bool:
     s = np.where(y.astype(bool), 1.0, -1.0)
     A = -s[:, None] * np.column_stack([X, np.ones(len(X))])
     n = X.shape[1] + 1
-    r = linprog(np.zeros(n), A_ub=A, b_ub=-np.ones(len(X)), bounds=[(None, None)] * n,
-                method="highs")
+    r = linprog(
+        np.zeros(n), A_ub=A, b_ub=-np.ones(len(X)), bounds=[(None, None)] * n, method="highs"
+    )
     return r.status == 0
 
 
 # ----------------------------------------------------------------- learning by gradient
 
 
-def fit_gate_network(gate: str = "XOR", *, hidden: int = 2, activation: str = "tanh",
-                     lr: float = 0.5, epochs: int = 2000, seed: int = 0):
+def fit_gate_network(
+    gate: str = "XOR",
+    *,
+    hidden: int = 2,
+    activation: str = "tanh",
+    lr: float = 0.5,
+    epochs: int = 2000,
+    seed: int = 0,
+):
     """Learn a two-input gate with a 2-hidden-1 network by full-batch gradient descent.
 
     The network is ``Linear(2, hidden) -> activation -> Linear(hidden, 1) -> Sigmoid``
@@ -458,6 +503,7 @@ def fit_gate_network(gate: str = "XOR", *, hidden: int = 2, activation: str = "t
         nn.Linear(hidden, 1, seed=seed + 1),
         nn.Sigmoid(),
     )
-    history = fit(model, nn.BCELoss(), SGD(model.parameters(), lr=lr), X, y,
-                  epochs=epochs, seed=seed)
+    history = fit(
+        model, nn.BCELoss(), SGD(model.parameters(), lr=lr), X, y, epochs=epochs, seed=seed
+    )
     return model, history

@@ -42,10 +42,25 @@ from dlkit.nn.core import Layer, Param, Sequential, check_array
 from dlkit.optim import Optimizer, check_rate
 
 __all__ = [
-    "FixedPoint", "Float16", "ROUNDINGS", "round_nearest", "round_stochastic", "saturate",
-    "quantize", "rounding_error_stats", "to_float16", "matmul_float16", "sum_in",
-    "float16_update", "Quantize", "QuantizedSGD", "quantize_model", "RunResult",
-    "train_digits", "compare_formats", "format_table",
+    "FixedPoint",
+    "Float16",
+    "ROUNDINGS",
+    "round_nearest",
+    "round_stochastic",
+    "saturate",
+    "quantize",
+    "rounding_error_stats",
+    "to_float16",
+    "matmul_float16",
+    "sum_in",
+    "float16_update",
+    "Quantize",
+    "QuantizedSGD",
+    "quantize_model",
+    "RunResult",
+    "train_digits",
+    "compare_formats",
+    "format_table",
 ]
 
 ROUNDINGS = ("nearest", "stochastic")
@@ -73,11 +88,15 @@ def _real(x, who: str, dtype=None, *, allow_nan: bool = True) -> np.ndarray:
     complex values and, unless `allow_nan`, NaN."""
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"{who} needs real numbers, got {type(x).__name__} of dtype {a.dtype}; "
-                        "pass a float array")
+        raise TypeError(
+            f"{who} needs real numbers, got {type(x).__name__} of dtype {a.dtype}; "
+            "pass a float array"
+        )
     if not allow_nan and a.dtype.kind == "f" and np.isnan(a).any():
-        raise ValueError(f"{who} got a non-finite input (NaN), which no format can hold; check "
-                         "the data, or lower the learning rate if training diverged")
+        raise ValueError(
+            f"{who} got a non-finite input (NaN), which no format can hold; check "
+            "the data, or lower the learning rate if training diverged"
+        )
     return a if dtype is None else np.asarray(a, dtype=dtype)
 
 
@@ -87,8 +106,9 @@ def _float_dtype(dtype, who: str) -> np.dtype:
     except TypeError:
         dt = None
     if dt is None or dt.kind != "f":
-        raise TypeError(f"{who}: dtype must be a float dtype such as np.float16 or np.float32, "
-                        f"got {dtype!r}")
+        raise TypeError(
+            f"{who}: dtype must be a float dtype such as np.float16 or np.float32, got {dtype!r}"
+        )
     return dt
 
 
@@ -103,15 +123,18 @@ def _check_int(who: str, name: str, v, low: int = 0) -> int:
 def _check_matmul(A, B, accumulate) -> None:
     A, B = _real(A, "matmul_float16"), _real(B, "matmul_float16")
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
-        raise ValueError(f"matmul_float16 multiplies matrices (n, k) @ (k, m), got shapes "
-                         f"{A.shape} and {B.shape}")
+        raise ValueError(
+            f"matmul_float16 multiplies matrices (n, k) @ (k, m), got shapes "
+            f"{A.shape} and {B.shape}"
+        )
     _float_dtype(accumulate, "matmul_float16 accumulate")
 
 
 def _check_update(w, update, steps) -> None:
     for name, v in (("w", w), ("update", update)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                   np.floating)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(
+            v, (int, float, np.integer, np.floating)
+        ):
             raise TypeError(f"float16_update: {name} must be a real number, got {v!r}")
     _check_int("float16_update", "steps", steps)
 
@@ -123,11 +146,15 @@ def _check_formats(who: str, fmt, grad_fmt, rounding: str) -> None:
         if f is None and name == "grad_fmt":
             continue
         if not callable(getattr(f, "quantize", None)):
-            raise TypeError(f"{who}: {name} must be a number format such as FixedPoint(2, 14) "
-                            f"or Float16(), got {f!r}")
+            raise TypeError(
+                f"{who}: {name} must be a number format such as FixedPoint(2, 14) "
+                f"or Float16(), got {f!r}"
+            )
         if rounding == "stochastic" and isinstance(f, Float16):
-            raise ValueError(f"{who}: Float16 rounds to nearest (numpy's float16); use "
-                             "rounding='nearest', or a FixedPoint format for stochastic rounding")
+            raise ValueError(
+                f"{who}: Float16 rounds to nearest (numpy's float16); use "
+                "rounding='nearest', or a FixedPoint format for stochastic rounding"
+            )
 
 
 def _check_rounding(rounding: str) -> str:
@@ -142,10 +169,10 @@ def round_nearest(x, fl: int) -> np.ndarray:
     No saturation: see :func:`quantize` for the full conversion.
     """
     _check_format(1, fl)
-    eps = 2.0 ** -fl
-    scaled = _real(x, "round_nearest", np.float64) / eps   # exact: ε is a power of two
-    r = np.ceil(scaled - 0.5) * eps                   # ⌊x⌋ if x − ⌊x⌋ ≤ ε/2, else ⌊x⌋ + ε
-    return r + 0.0                                    # + 0.0 turns −0.0 into 0.0
+    eps = 2.0**-fl
+    scaled = _real(x, "round_nearest", np.float64) / eps  # exact: ε is a power of two
+    r = np.ceil(scaled - 0.5) * eps  # ⌊x⌋ if x − ⌊x⌋ ≤ ε/2, else ⌊x⌋ + ε
+    return r + 0.0  # + 0.0 turns −0.0 into 0.0
 
 
 def round_stochastic(x, fl: int, rng=0) -> np.ndarray:
@@ -155,18 +182,18 @@ def round_stochastic(x, fl: int, rng=0) -> np.ndarray:
     fresh random numbers). E[round_stochastic(x)] = x.
     """
     _check_format(1, fl)
-    eps = 2.0 ** -fl
+    eps = 2.0**-fl
     scaled = _real(x, "round_stochastic", np.float64) / eps
-    floor = np.floor(scaled)                          # ⌊x⌋ / ε
-    frac = scaled - floor                             # (x − ⌊x⌋) / ε, in [0, 1)
-    up = _rng(rng).random(scaled.shape) < frac        # probability (x − ⌊x⌋)/ε
+    floor = np.floor(scaled)  # ⌊x⌋ / ε
+    frac = scaled - floor  # (x − ⌊x⌋) / ε, in [0, 1)
+    up = _rng(rng).random(scaled.shape) < frac  # probability (x − ⌊x⌋)/ε
     return (floor + up) * eps + 0.0
 
 
 def saturate(x, il: int, fl: int) -> np.ndarray:
     """Clip to the range of ⟨IL, FL⟩: [−2^{IL−1}, 2^{IL−1} − 2^{−FL}]."""
     il, fl = _check_format(il, fl)
-    return np.clip(x, -(2.0 ** (il - 1)), 2.0 ** (il - 1) - 2.0 ** -fl)
+    return np.clip(x, -(2.0 ** (il - 1)), 2.0 ** (il - 1) - 2.0**-fl)
 
 
 def quantize(x, il: int, fl: int, rounding: str = "nearest", rng=0) -> np.ndarray:
@@ -203,7 +230,7 @@ class FixedPoint:
     @property
     def eps(self) -> float:
         """ε = 2^{−FL}: the spacing of the representable numbers."""
-        return 2.0 ** -self.fl
+        return 2.0**-self.fl
 
     @property
     def lo(self) -> float:
@@ -235,22 +262,25 @@ class Float16:
     """
 
     max: float = 65504.0
-    tiny: float = 2.0 ** -14
-    smallest_subnormal: float = 2.0 ** -24
-    eps: float = 2.0 ** -10
+    tiny: float = 2.0**-14
+    smallest_subnormal: float = 2.0**-24
+    eps: float = 2.0**-10
 
     def quantize(self, x, rounding: str = "nearest", rng=0) -> np.ndarray:
         if _check_rounding(rounding) != "nearest":
-            raise ValueError("Float16 rounds to nearest (numpy's float16); "
-                             "use FixedPoint for stochastic rounding")
+            raise ValueError(
+                "Float16 rounds to nearest (numpy's float16); "
+                "use FixedPoint for stochastic rounding"
+            )
         return to_float16(x).astype(np.float64)
 
     def __str__(self) -> str:
         return "float16"
 
 
-def rounding_error_stats(x, fmt: FixedPoint, rounding: str, *, repeats: int = 1,
-                         seed=0) -> dict[str, float]:
+def rounding_error_stats(
+    x, fmt: FixedPoint, rounding: str, *, repeats: int = 1, seed=0
+) -> dict[str, float]:
     """Mean and standard error of Round(x) − x over `repeats` roundings of every x.
 
     Returns ``{'bias', 'stderr', 'max_abs'}`` in units of the data; the bias of
@@ -261,8 +291,11 @@ def rounding_error_stats(x, fmt: FixedPoint, rounding: str, *, repeats: int = 1,
     g = _rng(seed)
     x = _real(x, "rounding_error_stats", np.float64)
     err = np.stack([fmt.quantize(x, rounding, g) - x for _ in range(repeats)])
-    return {"bias": float(err.mean()), "stderr": float(err.std() / np.sqrt(err.size)),
-            "max_abs": float(np.abs(err).max())}
+    return {
+        "bias": float(err.mean()),
+        "stderr": float(err.std() / np.sqrt(err.size)),
+        "max_abs": float(np.abs(err).max()),
+    }
 
 
 # -- float16 storage, float32 arithmetic ---------------------------------------------------
@@ -349,7 +382,7 @@ class Quantize(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_array(x, repr(self), check_finite=False)
         lo, hi = getattr(self.fmt, "lo", -np.inf), getattr(self.fmt, "hi", np.inf)
-        self._inside = (x >= lo) & (x <= hi)   # saturation's derivative: 1 inside, 0 out
+        self._inside = (x >= lo) & (x <= hi)  # saturation's derivative: 1 inside, 0 out
         return self.fmt.quantize(x, self.rounding, self._rng)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -380,8 +413,17 @@ class QuantizedSGD(Optimizer):
 
     hyper = ("momentum",)
 
-    def __init__(self, params, lr: float = 0.1, *, fmt, rounding: str = "nearest",
-                 momentum: float = 0.0, seed=0, grad_fmt=None):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.1,
+        *,
+        fmt,
+        rounding: str = "nearest",
+        momentum: float = 0.0,
+        seed=0,
+        grad_fmt=None,
+    ):
         super().__init__(params, lr)
         _check_formats("QuantizedSGD", fmt, grad_fmt, rounding)
         self.momentum = check_rate("momentum", momentum)
@@ -389,10 +431,10 @@ class QuantizedSGD(Optimizer):
         self.grad_fmt = fmt if grad_fmt is None else grad_fmt
         self.rounding = _check_rounding(rounding)
         self._rng = _rng(seed)
-        self.n_updates = 0      # weights the unrounded step would have changed...
-        self.n_lost = 0         # ...and those that rounding left where they were
-        self.intended = 0.0     # Σ |step| before rounding
-        self.applied = 0.0      # Σ |Δθ| after rounding
+        self.n_updates = 0  # weights the unrounded step would have changed...
+        self.n_lost = 0  # ...and those that rounding left where they were
+        self.intended = 0.0  # Σ |step| before rounding
+        self.applied = 0.0  # Σ |Δθ| after rounding
 
     @property
     def lost_fraction(self) -> float:
@@ -408,14 +450,14 @@ class QuantizedSGD(Optimizer):
         return fmt.quantize(x, self.rounding, self._rng)
 
     def update(self, p: Param, state: dict) -> None:
-        g = self._q(p.grad, self.grad_fmt)                 # g_q = Convert(g)
+        g = self._q(p.grad, self.grad_fmt)  # g_q = Convert(g)
         if self.momentum:
             v = self._buffer(state, "v", p)
             v[...] = self._q(self.momentum * v - self.lr * g, self.fmt)
             step = v
         else:
             step = -self.lr * g
-        new = self._q(p.data + step, self.fmt)             # θ ← Convert(θ − α g_q)
+        new = self._q(p.data + step, self.fmt)  # θ ← Convert(θ − α g_q)
         moved = step != 0
         self.n_updates += int(moved.sum())
         self.n_lost += int((moved & (new == p.data)).sum())
@@ -427,8 +469,9 @@ class QuantizedSGD(Optimizer):
         return f"QuantizedSGD(lr={self.lr}, fmt={self.fmt}, rounding={self.rounding!r})"
 
 
-def quantize_model(model: Sequential, fmt, rounding: str = "nearest", *, seed=0,
-                   quantize_input: bool = True) -> Sequential:
+def quantize_model(
+    model: Sequential, fmt, rounding: str = "nearest", *, seed=0, quantize_input: bool = True
+) -> Sequential:
     """A network whose activations and activation gradients pass through `fmt`.
 
     Returns a new :class:`Sequential` holding the same layer objects (so the same
@@ -470,11 +513,19 @@ class RunResult:
     test_error: float
     train_loss: float
     lost_fraction: float  # weight updates rounded away (0 for float32)
-    kept_ratio: float     # Σ|Δθ| / Σ|α g|: movement made over movement asked (1 for float32)
+    kept_ratio: float  # Σ|Δθ| / Σ|α g|: movement made over movement asked (1 for float32)
 
 
-def train_digits(fmt=None, rounding: str = "nearest", *, hidden: int = 100, lr: float = 0.1,
-                 epochs: int = 20, batch_size: int = 32, seed=0) -> RunResult:
+def train_digits(
+    fmt=None,
+    rounding: str = "nearest",
+    *,
+    hidden: int = 100,
+    lr: float = 0.1,
+    epochs: int = 20,
+    batch_size: int = 32,
+    seed=0,
+) -> RunResult:
     """Train a 64-`hidden`-10 ReLU network on the digits; return its test error.
 
     ``fmt=None`` trains in float32 with plain SGD (the baseline). Otherwise weights,
@@ -497,8 +548,17 @@ def train_digits(fmt=None, rounding: str = "nearest", *, hidden: int = 100, lr: 
         model = quantize_model(mlp([64, hidden, 10], "relu", seed=s), fmt, rounding, seed=s)
         opt = QuantizedSGD(model.parameters(), lr=lr, fmt=fmt, rounding=rounding, seed=s + 1)
         name = str(fmt)
-    hist = fit(model, CrossEntropyLoss(), opt, X, y, epochs=epochs, batch_size=batch_size,
-               seed=s, classify=False)
+    hist = fit(
+        model,
+        CrossEntropyLoss(),
+        opt,
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=s,
+        classify=False,
+    )
     model.eval()
     err = 1.0 - accuracy(model.forward(X_test), y_test)
     if fmt is None:
@@ -517,14 +577,18 @@ def compare_formats(fls=(14, 10, 8, 6), wl: int = 16, **kwargs) -> list[RunResul
 
 def format_table(rows: list[RunResult]) -> str:
     """The rows of :func:`compare_formats` as a text table (errors in percent)."""
-    lines = [f"{'format':<10} {'WL':>3} {'FL':>3} {'rounding':<11} {'test error':>10} "
-             f"{'train loss':>10} {'updates lost':>12} {'kept':>6}"]
+    lines = [
+        f"{'format':<10} {'WL':>3} {'FL':>3} {'rounding':<11} {'test error':>10} "
+        f"{'train loss':>10} {'updates lost':>12} {'kept':>6}"
+    ]
     for r in rows:
         wl = fl = "-"
         if r.fmt.startswith("<"):
             il, fl = (int(v) for v in r.fmt.strip("<>").split(","))
             wl = il + fl
-        lines.append(f"{r.fmt:<10} {wl!s:>3} {fl!s:>3} {r.rounding:<11} "
-                     f"{100 * r.test_error:>9.2f}% {r.train_loss:>10.4f} "
-                     f"{100 * r.lost_fraction:>11.1f}% {r.kept_ratio:>6.3f}")
+        lines.append(
+            f"{r.fmt:<10} {wl!s:>3} {fl!s:>3} {r.rounding:<11} "
+            f"{100 * r.test_error:>9.2f}% {r.train_loss:>10.4f} "
+            f"{100 * r.lost_fraction:>11.1f}% {r.kept_ratio:>6.3f}"
+        )
     return "\n".join(lines)

@@ -26,8 +26,16 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "check_int_arg", "check_output_size_args", "output_size", "pair", "output_hw",
-    "pool_output_hw", "conv_params", "conv_macs", "linear_params", "linear_macs",
+    "check_int_arg",
+    "check_output_size_args",
+    "output_size",
+    "pair",
+    "output_hw",
+    "pool_output_hw",
+    "conv_params",
+    "conv_macs",
+    "linear_params",
+    "linear_macs",
     "layer_table",
 ]
 
@@ -66,8 +74,15 @@ def check_output_size_args(size, k, stride, padding, who: str = "output_size") -
 # -- output sizes -------------------------------------------------------------------------
 
 
-def output_size(size: int, k: int, stride: int = 1, padding: int = 0, ceil_mode: bool = False,
-                *, who: str = "output_size") -> int:
+def output_size(
+    size: int,
+    k: int,
+    stride: int = 1,
+    padding: int = 0,
+    ceil_mode: bool = False,
+    *,
+    who: str = "output_size",
+) -> int:
     """Output length along one axis: (size + 2·padding − k) // stride + 1.
 
     Parameters
@@ -108,8 +123,9 @@ def pair(v) -> tuple:
     return v, v
 
 
-def output_hw(h: int, w: int, kernel, stride=1, padding=0, *,
-              who: str = "output_size") -> tuple[int, int]:
+def output_hw(
+    h: int, w: int, kernel, stride=1, padding=0, *, who: str = "output_size"
+) -> tuple[int, int]:
     """(H_out, W_out) = ((H + 2p − kh) // s + 1, (W + 2p − kw) // s + 1).
 
     `kernel`, `stride` and `padding` are each one int or a pair (height, width).
@@ -118,8 +134,9 @@ def output_hw(h: int, w: int, kernel, stride=1, padding=0, *,
     return output_size(h, kh, sh, ph, who=who), output_size(w, kw, sw, pw, who=who)
 
 
-def pool_output_hw(h: int, w: int, kernel, stride=None, *,
-                   who: str = "output_size") -> tuple[int, int]:
+def pool_output_hw(
+    h: int, w: int, kernel, stride=None, *, who: str = "output_size"
+) -> tuple[int, int]:
     """(H_out, W_out) of a pooling window with no padding (stride defaults to the window)."""
     stride = kernel if stride is None else stride
     return output_hw(h, w, kernel, stride, 0, who=who)
@@ -160,8 +177,13 @@ def linear_macs(in_features: int, out_features: int) -> int:
 # -- layer tables -------------------------------------------------------------------------
 
 
-def layer_table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence],
-                total: Sequence | None = None, *, rules: bool = False) -> str:
+def layer_table(
+    columns: Sequence[tuple[str, str]],
+    rows: Iterable[Sequence],
+    total: Sequence | None = None,
+    *,
+    rules: bool = False,
+) -> str:
     """A plain-text table with one line per layer and a line of totals.
 
     Parameters

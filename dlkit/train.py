@@ -28,16 +28,30 @@ from dlkit.nn.losses import Loss, MSELoss
 if TYPE_CHECKING:
     from dlkit.nn.core import Sequential
 
-__all__ = ["batches", "accuracy", "predict", "confusion_matrix", "History", "fit", "evaluate",
-           "DivergenceError", "epoch_seed", "gradient_norms", "Memory", "training_memory",
-           "MLPRun", "train_mlp"]
+__all__ = [
+    "batches",
+    "accuracy",
+    "predict",
+    "confusion_matrix",
+    "History",
+    "fit",
+    "evaluate",
+    "DivergenceError",
+    "epoch_seed",
+    "gradient_norms",
+    "Memory",
+    "training_memory",
+    "MLPRun",
+    "train_mlp",
+]
 
 
 def _check_count(who: str, name: str, value, low: int = 1) -> int:
     """An int >= `low`; a TypeError (bool, float...) or ValueError naming `name` if not."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{who}: {name} must be an int >= {low}, got {value!r} "
-                         f"({type(value).__name__})")
+        raise TypeError(
+            f"{who}: {name} must be an int >= {low}, got {value!r} ({type(value).__name__})"
+        )
     if value < low:
         raise ValueError(f"{who}: {name} must be an int >= {low}, got {name}={value}")
     return int(value)
@@ -47,12 +61,15 @@ def _check_data(who: str, X, y, batch_size=None) -> int:
     """Check that X and y are non-empty arrays with one row per example; return N."""
     for name, a in (("X", X), ("y", y)):
         if not hasattr(a, "shape") or not hasattr(a, "__getitem__") or np.ndim(a) == 0:
-            raise TypeError(f"{who}: {name} must be a numpy array with one row per example, "
-                            f"got {type(a).__name__}; use np.asarray({name})")
+            raise TypeError(
+                f"{who}: {name} must be a numpy array with one row per example, "
+                f"got {type(a).__name__}; use np.asarray({name})"
+            )
     n = len(X)
     if len(y) != n:
-        raise ValueError(f"{who}: X has {n} examples but y has {len(y)}; pass one target "
-                         "per example")
+        raise ValueError(
+            f"{who}: X has {n} examples but y has {len(y)}; pass one target per example"
+        )
     if n == 0:
         raise ValueError(f"{who}: got no examples (X has shape {X.shape}); pass at least one")
     if batch_size is not None:
@@ -72,41 +89,55 @@ def _check_scores(who: str, scores, y=_NO_LABELS) -> tuple[np.ndarray, np.ndarra
     if scores.dtype.kind not in "biuf":
         raise TypeError(f"{who}: scores must be real numbers, got dtype {scores.dtype}")
     if scores.dtype.kind == "f" and not np.isfinite(scores).all():
-        raise ValueError(f"{who}: the scores hold NaN or inf; a network whose outputs are "
-                         "non-finite has diverged: lower the learning rate")
+        raise ValueError(
+            f"{who}: the scores hold NaN or inf; a network whose outputs are "
+            "non-finite has diverged: lower the learning rate"
+        )
     if scores.ndim not in (1, 2):
-        raise ValueError(f"{who}: scores must be (N, K) class scores or (N,)/(N, 1) binary "
-                         f"scores, got shape {scores.shape}")
+        raise ValueError(
+            f"{who}: scores must be (N, K) class scores or (N,)/(N, 1) binary "
+            f"scores, got shape {scores.shape}"
+        )
     if len(scores) == 0:
-        raise ValueError(f"{who}: got no examples (scores of shape {scores.shape}); "
-                         "pass at least one")
+        raise ValueError(
+            f"{who}: got no examples (scores of shape {scores.shape}); pass at least one"
+        )
     if y is _NO_LABELS:
         return scores, None
     y_in, y = y, np.asarray(y)
     if y.dtype.kind not in "biuf":
-        raise TypeError(f"{who}: y must hold numbers (class labels), got "
-                        f"{type(y_in).__name__} of dtype {y.dtype}")
+        raise TypeError(
+            f"{who}: y must hold numbers (class labels), got "
+            f"{type(y_in).__name__} of dtype {y.dtype}"
+        )
     n, k = len(scores), scores.shape[1] if scores.ndim == 2 else 1
     if y.ndim == 2 and k > 1 and y.shape == scores.shape:
-        y = y.argmax(axis=1)                  # one-hot targets
+        y = y.argmax(axis=1)  # one-hot targets
     elif k > 1 and y.ndim != 1:
-        raise ValueError(f"{who}: y must be labels (N,) or one-hot (N, {k}) for scores of shape "
-                         f"{scores.shape}, got shape {y.shape}; use y.reshape(-1)")
+        raise ValueError(
+            f"{who}: y must be labels (N,) or one-hot (N, {k}) for scores of shape "
+            f"{scores.shape}, got shape {y.shape}; use y.reshape(-1)"
+        )
     y = y.reshape(-1)
     if y.size != n:
-        raise ValueError(f"{who}: scores of shape {scores.shape} are for {n} examples but y "
-                         f"holds {y.size} labels; pass one label per example")
+        raise ValueError(
+            f"{who}: scores of shape {scores.shape} are for {n} examples but y "
+            f"holds {y.size} labels; pass one label per example"
+        )
     if k > 1:
         if y.dtype.kind == "f" and np.any(y != np.floor(y)):
             raise ValueError(f"{who}: y must hold integer class labels, got {y.dtype} values")
         if y.min() < 0 or y.max() >= k:
-            raise ValueError(f"{who}: labels must lie in [0, {k}) for {k} columns of scores, "
-                             f"got labels in [{y.min()}, {y.max()}]")
+            raise ValueError(
+                f"{who}: labels must lie in [0, {k}) for {k} columns of scores, "
+                f"got labels in [{y.min()}, {y.max()}]"
+            )
     return scores, y
 
 
-def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
-            seed=0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def batches(
+    X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True, seed=0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (X_batch, y_batch) covering the data once; the last batch may be smaller.
 
     The order is a permutation drawn from ``dlkit.rng(seed)``: the same seed gives the
@@ -115,7 +146,7 @@ def batches(X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = Tr
     n = _check_data("batches", X, y, batch_size)
     order = _rng(seed).permutation(n) if shuffle else np.arange(n)
     for i in range(0, n, batch_size):
-        idx = order[i:i + batch_size]
+        idx = order[i : i + batch_size]
         yield X[idx], y[idx]
 
 
@@ -137,8 +168,9 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predict(scores) == y))
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
-                     num_classes: int | None = None) -> np.ndarray:
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = None
+) -> np.ndarray:
     """C[i, j] = number of examples of true class i predicted as class j.
 
     `y_pred` may be labels (N,) or scores (N, K) (their argmax is taken). The diagonal
@@ -203,8 +235,9 @@ class History:
         return cls(**{k: [float(x) for x in v] for k, v in arrays.items() if k in names})
 
     def __repr__(self) -> str:
-        last = ", ".join(f"{k}={v[-1]:.4f}" for k, v in vars(self).items()
-                         if v and k != "step_loss")
+        last = ", ".join(
+            f"{k}={v[-1]:.4f}" for k, v in vars(self).items() if v and k != "step_loss"
+        )
         return f"History({self.epochs} epochs{', ' if last else ''}{last})"
 
 
@@ -222,8 +255,10 @@ def epoch_seed(seed: int, epoch: int) -> int:
 def gradient_norms(model: Layer) -> dict[str, float]:
     """‖∇θ‖₂ of every parameter after the last backward, keyed ``"<layer>.<name>"``."""
     if not isinstance(model, Layer):
-        raise TypeError(f"gradient_norms needs a dlkit Layer (the model after backward), got "
-                        f"{type(model).__name__}")
+        raise TypeError(
+            f"gradient_norms needs a dlkit Layer (the model after backward), got "
+            f"{type(model).__name__}"
+        )
     out = {}
     for name, p in model.named_parameters():
         with np.errstate(all="ignore"):
@@ -253,8 +288,10 @@ class Memory:
         def mb(b: int) -> str:
             return f"{b / 2**20:.2f} MiB"
 
-        return (f"Memory(D={mb(self.D)}, W={mb(self.W)}, ∇D={mb(self.dD)}, ∇W={mb(self.dW)}, "
-                f"total={mb(self.total)})")
+        return (
+            f"Memory(D={mb(self.D)}, W={mb(self.W)}, ∇D={mb(self.dD)}, ∇W={mb(self.dW)}, "
+            f"total={mb(self.total)})"
+        )
 
 
 def training_memory(model: Layer, X: np.ndarray, y: np.ndarray, loss_fn: Loss) -> Memory:
@@ -295,8 +332,10 @@ def _diagnose(model: Layer, optimizer, what: str, step: int, epoch: int) -> Dive
     if worst is not None:
         idx = worst.split(".")[0]
         layer = model.layers[int(idx)] if hasattr(model, "layers") and idx.isdigit() else model
-        layer_txt = (f" The largest gradient of the previous step was in layer {idx} "
-                     f"({layer!r}), parameter {worst.split('.')[-1]}: norm {worst_norm:.3g}.")
+        layer_txt = (
+            f" The largest gradient of the previous step was in layer {idx} "
+            f"({layer!r}), parameter {worst.split('.')[-1]}: norm {worst_norm:.3g}."
+        )
     lr = getattr(optimizer, "lr", None)
     lr_txt = f"lr={lr:g}; try lr={lr / 10:g}" if lr else "a lower learning rate"
     return DivergenceError(
@@ -314,32 +353,59 @@ def evaluate(model: Layer, loss_fn: Loss, X: np.ndarray, y: np.ndarray) -> tuple
     return float(loss_fn.forward(out, y)), accuracy(out, y)
 
 
-def _check_fit(model, loss_fn, optimizer, X, y, *, epochs, batch_size, seed, val, callback,
-               checkpoint, start_epoch, history) -> None:
-    """Refuse arguments with which fit would train nothing, or the wrong thing."""
+def _check_fit(
+    model,
+    loss_fn,
+    optimizer,
+    X,
+    y,
+    *,
+    epochs,
+    batch_size,
+    seed,
+    val,
+    callback,
+    checkpoint,
+    start_epoch,
+    history,
+    **_other,
+) -> None:
+    """Refuse arguments with which fit would train nothing, or the wrong thing.
+
+    Called as ``_check_fit(**locals())`` on fit's first line: it takes every argument
+    of fit by name, and checks those that need it."""
     if not isinstance(model, Layer):
-        raise TypeError(f"fit: model must be a dlkit Layer such as nn.mlp([64, 10]), got "
-                        f"{type(model).__name__}")
+        raise TypeError(
+            f"fit: model must be a dlkit Layer such as nn.mlp([64, 10]), got {type(model).__name__}"
+        )
     if not (hasattr(loss_fn, "forward") and hasattr(loss_fn, "backward")):
-        raise TypeError(f"fit: loss_fn must be a dlkit loss such as nn.CrossEntropyLoss(), got "
-                        f"{type(loss_fn).__name__}")
+        raise TypeError(
+            f"fit: loss_fn must be a dlkit loss such as nn.CrossEntropyLoss(), got "
+            f"{type(loss_fn).__name__}"
+        )
     if not callable(getattr(optimizer, "step", None)):
-        raise TypeError(f"fit: optimizer must have step(), e.g. SGD(model.parameters(), "
-                        f"lr=0.1), got {type(optimizer).__name__}")
+        raise TypeError(
+            f"fit: optimizer must have step(), e.g. SGD(model.parameters(), "
+            f"lr=0.1), got {type(optimizer).__name__}"
+        )
     _check_owner(model, optimizer)
     _check_data("fit", X, y, batch_size)
     _check_count("fit", "epochs", epochs)
     _check_count("fit", "start_epoch", start_epoch, low=0)
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"fit: seed must be an int (epoch e shuffles with epoch_seed(seed, e)),"
-                        f" got {type(seed).__name__}")
+        raise TypeError(
+            f"fit: seed must be an int (epoch e shuffles with epoch_seed(seed, e)),"
+            f" got {type(seed).__name__}"
+        )
     if val is not None:
         if not isinstance(val, (tuple, list)) or len(val) != 2:
             raise TypeError(f"fit: val must be a pair (X_val, y_val), got {type(val).__name__}")
         _check_data("fit(val=...)", val[0], val[1])
     if callback is not None and not callable(callback):
-        raise TypeError(f"fit: callback must be callable as callback(epoch, history), got "
-                        f"{type(callback).__name__}")
+        raise TypeError(
+            f"fit: callback must be callable as callback(epoch, history), got "
+            f"{type(callback).__name__}"
+        )
     if history is not None and not isinstance(history, History):
         raise TypeError(f"fit: history must be a History, got {type(history).__name__}")
     if checkpoint is not None:
@@ -373,15 +439,24 @@ def _resume(checkpoint, model: Layer, optimizer, seed: int) -> tuple[int, Histor
     """Load `checkpoint` into model and optimizer; return its epoch and History."""
     saved = _ckpt.read_meta(checkpoint)["seed"]
     if saved is not None and saved != int(seed):
-        raise ValueError(f"fit: checkpoint {checkpoint} was saved by a run with seed={saved}, "
-                         f"but fit got seed={seed}: pass seed={saved} to continue that run")
+        raise ValueError(
+            f"fit: checkpoint {checkpoint} was saved by a run with seed={saved}, "
+            f"but fit got seed={seed}: pass seed={saved} to continue that run"
+        )
     meta = _ckpt.load(checkpoint, model, optimizer)
     arrays = meta["history"]
     return meta["epoch"], History() if arrays is None else History.from_arrays(arrays)
 
 
-def _start(checkpoint, resume: bool, model: Layer, optimizer, seed: int, start_epoch: int,
-           history: History | None) -> tuple[int, History]:
+def _start(
+    checkpoint,
+    resume: bool,
+    model: Layer,
+    optimizer,
+    seed: int,
+    start_epoch: int,
+    history: History | None,
+) -> tuple[int, History]:
     """The first epoch and the History to extend: the checkpoint's when resuming from an
     existing one, else `start_epoch` and `history` (a new History if None)."""
     if checkpoint is not None and resume and _checkpoint_path(checkpoint).exists():
@@ -389,8 +464,9 @@ def _start(checkpoint, resume: bool, model: Layer, optimizer, seed: int, start_e
     return start_epoch, History() if history is None else history
 
 
-def _save_checkpoint(checkpoint, model: Layer, optimizer, epoch: int, hist: History,
-                     seed: int) -> None:
+def _save_checkpoint(
+    checkpoint, model: Layer, optimizer, epoch: int, hist: History, seed: int
+) -> None:
     """After `epoch` epochs, write the checkpoint file (if fit was given one)."""
     if checkpoint is not None:
         _ckpt.save(checkpoint, model, optimizer, epoch=epoch, history=hist, seed=int(seed))
@@ -459,28 +535,45 @@ class _Divergence:
 
     def finite(self, loss: float) -> float:
         if not np.isfinite(loss):
-            raise _diagnose(self.model, self.optimizer, f"the loss is {loss}", self.step,
-                            self.epoch)
+            raise _diagnose(
+                self.model, self.optimizer, f"the loss is {loss}", self.step, self.epoch
+            )
         return loss
 
     def __enter__(self) -> "_Divergence":
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
-        if (isinstance(exc, ValueError) and "non-finite" in str(exc)
-                and np.isfinite(self.xb).all()):
-            raise _diagnose(self.model, self.optimizer, f"an activation became non-finite "
-                            f"({exc})", self.step, self.epoch) from exc
+        if isinstance(exc, ValueError) and "non-finite" in str(exc) and np.isfinite(self.xb).all():
+            raise _diagnose(
+                self.model,
+                self.optimizer,
+                f"an activation became non-finite ({exc})",
+                self.step,
+                self.epoch,
+            ) from exc
         return False
 
 
-def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
-        epochs: int = 1, batch_size: int | None = None, seed=0, classify: bool | None = None,
-        val: tuple[np.ndarray, np.ndarray] | None = None,
-        callback: Callable[[int, History], None] | None = None,
-        progress: bool = False, checkpoint: str | os.PathLike | None = None,
-        resume: bool = False, start_epoch: int = 0,
-        history: History | None = None) -> History:
+def fit(
+    model: Layer,
+    loss_fn: Loss,
+    optimizer,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int = 1,
+    batch_size: int | None = None,
+    seed=0,
+    classify: bool | None = None,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    callback: Callable[[int, History], None] | None = None,
+    progress: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    start_epoch: int = 0,
+    history: History | None = None,
+) -> History:
     """Train `model` by mini-batch gradient descent and return its History.
 
     Every step is chapter 4's SGD step: forward a batch, its loss L, backward (every
@@ -508,15 +601,13 @@ def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
         when the loss becomes NaN/infinite; the message gives the step, the layer
         with the largest gradient and what to try.
     """
-    _check_fit(model, loss_fn, optimizer, X, y, epochs=epochs, batch_size=batch_size,
-               seed=seed, val=val, callback=callback, checkpoint=checkpoint,
-               start_epoch=start_epoch, history=history)
+    _check_fit(**locals())
     classify = not isinstance(loss_fn, MSELoss) if classify is None else classify
     start_epoch, hist = _start(checkpoint, resume, model, optimizer, seed, start_epoch, history)
     bs = len(X) if batch_size is None else batch_size
     steps_per_epoch = -(-len(X) // bs)
-    step = start_epoch * steps_per_epoch                 # steps taken so far
-    watch = _Divergence(model, optimizer)                # NaN or inf -> DivergenceError
+    step = start_epoch * steps_per_epoch  # steps taken so far
+    watch = _Divergence(model, optimizer)  # NaN or inf -> DivergenceError
     with _Progress(progress, steps_per_epoch * max(epochs - start_epoch, 0)) as bar:
         for epoch in range(start_epoch, epochs):
             model.train()
@@ -527,10 +618,10 @@ def fit(model: Layer, loss_fn: Loss, optimizer, X: np.ndarray, y: np.ndarray, *,
                     loss = watch.finite(loss_fn.forward(model.forward(xb), yb))
                 total += loss * len(xb)
                 hist.step_loss.append(loss)
-                model.backward(loss_fn.backward())       # g = ∇θ L in every p.grad
-                optimizer.step()                         # θ ← θ − α g (or Adam's rule...)
+                model.backward(loss_fn.backward())  # g = ∇θ L in every p.grad
+                optimizer.step()  # θ ← θ − α g (or Adam's rule...)
                 bar.update(epoch, loss)
-            hist.loss.append(total / len(X))             # the epoch's mean training loss
+            hist.loss.append(total / len(X))  # the epoch's mean training loss
             _score_epoch(hist, model, loss_fn, X, y, val, classify)
             _save_checkpoint(checkpoint, model, optimizer, epoch + 1, hist, seed)
             if callback is not None:
@@ -557,24 +648,43 @@ def _check_split(who: str, split) -> None:
     integer label per example, as :func:`dlkit.data.load_digits` returns them."""
     parts = ("X_train", "y_train", "X_test", "y_test")
     if not all(hasattr(split, name) for name in parts):
-        raise TypeError(f"{who}: split must be a Split with {', '.join(parts)} (e.g. "
-                        f"dlkit.data.load_digits()), got {split!r}")
-    for X, y, what in ((split.X_train, split.y_train, "train"),
-                       (split.X_test, split.y_test, "test")):
+        raise TypeError(
+            f"{who}: split must be a Split with {', '.join(parts)} (e.g. "
+            f"dlkit.data.load_digits()), got {split!r}"
+        )
+    for X, y, what in (
+        (split.X_train, split.y_train, "train"),
+        (split.X_test, split.y_test, "test"),
+    ):
         _check_data(f"{who} ({what} split)", X, y)
         if np.ndim(X) != 2:
-            raise ValueError(f"{who}: the {what} inputs have shape {np.shape(X)}; an MLP needs "
-                             "flat rows (N, features): use load_digits(flat=True) or "
-                             "X.reshape(len(X), -1)")
+            raise ValueError(
+                f"{who}: the {what} inputs have shape {np.shape(X)}; an MLP needs "
+                "flat rows (N, features): use load_digits(flat=True) or "
+                "X.reshape(len(X), -1)"
+            )
         if np.asarray(y).dtype.kind not in "iu":
-            raise TypeError(f"{who}: the {what} labels have dtype {np.asarray(y).dtype}; pass "
-                            "integer class labels (N,)")
+            raise TypeError(
+                f"{who}: the {what} labels have dtype {np.asarray(y).dtype}; pass "
+                "integer class labels (N,)"
+            )
 
 
-def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
-              lr: float = 1e-3, epochs: int = 20, batch_size: int = 32, seed: int = 0,
-              activation: str = "relu", dtype=None, scale_inputs: bool = True,
-              progress: bool = False, **opt_kwargs) -> MLPRun:
+def train_mlp(
+    split,
+    hidden: Sequence[int] = (100,),
+    *,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    epochs: int = 20,
+    batch_size: int = 32,
+    seed: int = 0,
+    activation: str = "relu",
+    dtype=None,
+    scale_inputs: bool = True,
+    progress: bool = False,
+    **opt_kwargs,
+) -> MLPRun:
     """Train ``mlp([n_in, *hidden, 10])`` on `split` (digits or MNIST) with cross-entropy.
 
     `optimizer` is a name from :data:`dlkit.optim.OPTIMIZERS`; extra keyword arguments
@@ -596,8 +706,18 @@ def train_mlp(split, hidden: Sequence[int] = (100,), *, optimizer: str = "adam",
 
     model = nn.mlp([X.shape[1], *hidden, K], activation, seed=seed, dtype=dtype)
     opt = optim.get_optimizer(optimizer, model.parameters(), lr=lr, **opt_kwargs)
-    hist = fit(model, nn.CrossEntropyLoss(), opt, X, y, epochs=epochs, batch_size=batch_size,
-               seed=seed, val=(Xt, yt), progress=progress)
+    hist = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        val=(Xt, yt),
+        progress=progress,
+    )
     model.eval()
     scores = model.forward(Xt)
     return MLPRun(model, hist, scores, accuracy(scores, yt), opt)

@@ -108,22 +108,33 @@ class PageLog:
     @property
     def remote_requests(self) -> list[Request]:
         """Requests to anywhere but this machine (all refused by the proxy)."""
-        return [r for r in self.requests.values()
-                if urlsplit(r.url).scheme in ("http", "https", "ws", "wss")
-                and not is_loopback(r.url)]
+        return [
+            r
+            for r in self.requests.values()
+            if urlsplit(r.url).scheme in ("http", "https", "ws", "wss") and not is_loopback(r.url)
+        ]
 
     @property
     def failed_local_requests(self) -> list[Request]:
         """Failed requests for files of the book itself (over loopback or file://)."""
-        return [r for r in self.requests.values()
-                if (is_loopback(r.url) or r.url.startswith("file:")) and r.failed]
+        return [
+            r
+            for r in self.requests.values()
+            if (is_loopback(r.url) or r.url.startswith("file:")) and r.failed
+        ]
 
 
 class Chromium:
     """A headless Chromium process and a DevTools connection to its one tab."""
 
-    def __init__(self, executable: str, profile_dir: Path, width: int = 1280,
-                 height: int = 900, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        executable: str,
+        profile_dir: Path,
+        width: int = 1280,
+        height: int = 900,
+        timeout: float = 60.0,
+    ) -> None:
         self.executable = executable
         self.profile_dir = Path(profile_dir)
         self.width, self.height = width, height
@@ -140,16 +151,25 @@ class Chromium:
     def args(self) -> list[str]:
         return [
             self.executable,
-            "--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--no-default-browser-check",
-            "--disable-default-apps", "--disable-extensions", "--mute-audio",
-            "--hide-scrollbars", "--disable-dev-shm-usage",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-default-apps",
+            "--disable-extensions",
+            "--mute-audio",
+            "--hide-scrollbars",
+            "--disable-dev-shm-usage",
             f"--user-data-dir={self.profile_dir}",
             # Everything goes to a proxy that is not there; loopback bypasses proxies.
             f"--proxy-server=http://127.0.0.1:{self.proxy_port}",
             f"--window-size={self.width},{self.height}",
-            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
             "about:blank",
         ]
 
@@ -157,19 +177,26 @@ class Chromium:
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         self.stderr_path = self.profile_dir.parent / (self.profile_dir.name + ".stderr.log")
         self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 (closed in __exit__)
-        self.proc = subprocess.Popen(self.args(), stdout=subprocess.DEVNULL,
-                                     stderr=self._stderr)
+        self.proc = subprocess.Popen(self.args(), stdout=subprocess.DEVNULL, stderr=self._stderr)
         try:
             port = self._devtools_port()
-            self.ws = websocket.create_connection(self._page_ws_url(port), timeout=self.timeout,
-                                                  suppress_origin=True)
+            self.ws = websocket.create_connection(
+                self._page_ws_url(port), timeout=self.timeout, suppress_origin=True
+            )
             for domain in ("Page", "Network", "Runtime"):
                 self.call(f"{domain}.enable")
-            self.call("Emulation.setDeviceMetricsOverride", width=self.width,
-                      height=self.height, deviceScaleFactor=1, mobile=False)
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=self.width,
+                height=self.height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             # Screenshots should not catch the theme in the middle of a transition.
-            self.call("Emulation.setEmulatedMedia",
-                      features=[{"name": "prefers-reduced-motion", "value": "reduce"}])
+            self.call(
+                "Emulation.setEmulatedMedia",
+                features=[{"name": "prefers-reduced-motion", "value": "reduce"}],
+            )
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -194,20 +221,22 @@ class Chromium:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BrowserError(f"{self.executable} exited with {self.proc.returncode}; "
-                                   f"see {self.stderr_path}")
+                raise BrowserError(
+                    f"{self.executable} exited with {self.proc.returncode}; see {self.stderr_path}"
+                )
             with contextlib.suppress(OSError, ValueError, IndexError):
                 return int(marker.read_text().splitlines()[0])
             time.sleep(0.1)
-        raise BrowserError(f"{self.executable} did not open its DevTools port in "
-                           f"{self.timeout:.0f} s; see {self.stderr_path}")
+        raise BrowserError(
+            f"{self.executable} did not open its DevTools port in "
+            f"{self.timeout:.0f} s; see {self.stderr_path}"
+        )
 
     def _page_ws_url(self, port: int) -> str:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ValueError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list",
-                                            timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:
                     for target in json.load(r):
                         if target.get("type") == "page":
                             return target["webSocketDebuggerUrl"]
@@ -261,8 +290,9 @@ class Chromium:
             req = log.requests.setdefault(p["requestId"], Request("?"))
             req.error = p.get("errorText", "failed")
         elif method == "Runtime.consoleAPICalled":
-            text = " ".join(str(a.get("value", a.get("description", "")))
-                            for a in p.get("args", []))
+            text = " ".join(
+                str(a.get("value", a.get("description", ""))) for a in p.get("args", [])
+            )
             log.console.append(f"{p['type']}: {text}")
             if p["type"] in ("error", "assert"):
                 log.console_errors.append(text)
@@ -284,12 +314,18 @@ class Chromium:
 
     def evaluate(self, expression: str, timeout: float | None = None) -> Any:
         """Evaluate JS in the page (awaiting a returned promise); returns its JSON value."""
-        res = self.call("Runtime.evaluate", timeout=timeout, expression=expression,
-                        awaitPromise=True, returnByValue=True)
+        res = self.call(
+            "Runtime.evaluate",
+            timeout=timeout,
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
+        )
         if "exceptionDetails" in res:
             d = res["exceptionDetails"]
-            raise BrowserError("JS error: " + d.get("exception", {}).get("description",
-                                                                          d.get("text", "")))
+            raise BrowserError(
+                "JS error: " + d.get("exception", {}).get("description", d.get("text", ""))
+            )
         return res["result"].get("value")
 
     def settle(self, seconds: float) -> None:
@@ -310,8 +346,13 @@ class Chromium:
         self.evaluate("window.scrollTo(0, 0)")
         size = self.call("Page.getLayoutMetrics")["cssContentSize"]
         height = min(int(size["height"]) + 1, max_height)
-        self.call("Emulation.setDeviceMetricsOverride", width=self.width, height=height,
-                  deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         try:
             self.settle(0.3)
             args = {"format": "png"}
@@ -319,8 +360,13 @@ class Chromium:
                 args["clip"] = {**clip, "height": min(clip["height"], max_height), "scale": 1}
             shot = self.call("Page.captureScreenshot", timeout=120, **args)
         finally:
-            self.call("Emulation.setDeviceMetricsOverride", width=self.width,
-                      height=self.height, deviceScaleFactor=1, mobile=False)
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=self.width,
+                height=self.height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".png.tmp")
         tmp.write_bytes(base64.b64decode(shot["data"]))

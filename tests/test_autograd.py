@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 
 def test_product_and_sum_by_hand():
     a, b, c = Value(2.0), Value(-3.0), Value(10.0)
-    L = a * b + c               # L = ab + c
+    L = a * b + c  # L = ab + c
     L.backward()
     assert L.data == 4.0
     assert (a.grad, b.grad, c.grad) == (-3.0, 2.0, 1.0)
@@ -21,11 +21,11 @@ def test_product_and_sum_by_hand():
 
 def test_value_used_twice_accumulates():
     x = Value(3.0)
-    y = x * x + x               # dy/dx = 2x + 1 = 7
+    y = x * x + x  # dy/dx = 2x + 1 = 7
     y.backward()
     assert x.grad == 7.0
     a = Value(-2.0)
-    b = a + a                   # the same node twice in one operation
+    b = a + a  # the same node twice in one operation
     b.backward()
     assert a.grad == 2.0
 
@@ -41,15 +41,31 @@ def test_backward_twice_gives_same_gradients():
 
 def f(x, w, b):
     z = x * w + b
-    return (z.sigmoid() + z.tanh() * 2 - z.relu() + (z * z).exp() / 3 + (x ** 2 + 1).log()
-            - 1 / (w + 5) + 2 - z)
+    return (
+        z.sigmoid()
+        + z.tanh() * 2
+        - z.relu()
+        + (z * z).exp() / 3
+        + (x**2 + 1).log()
+        - 1 / (w + 5)
+        + 2
+        - z
+    )
 
 
 def f_float(x, w, b):
     z = x * w + b
     s = 1 / (1 + math.exp(-z))
-    return (s + math.tanh(z) * 2 - max(z, 0) + math.exp(z * z) / 3 + math.log(x**2 + 1)
-            - 1 / (w + 5) + 2 - z)
+    return (
+        s
+        + math.tanh(z) * 2
+        - max(z, 0)
+        + math.exp(z * z) / 3
+        + math.log(x**2 + 1)
+        - 1 / (w + 5)
+        + 2
+        - z
+    )
 
 
 @pytest.mark.parametrize("point", [(0.3, -0.7, 0.2), (-1.1, 0.4, 0.9), (0.8, 0.6, -0.1)])
@@ -107,7 +123,7 @@ def test_draw_graph_draws_every_node():
     L.backward()
     ax = draw_graph(L)
     texts = [t.get_text() for t in ax.texts]
-    assert sum("grad" in t for t in texts) == 4       # a, b, a*b, L
+    assert sum("grad" in t for t in texts) == 4  # a, b, a*b, L
     assert "L = -4\ngrad 1" in texts and "a = 2\ngrad -2" in texts
     assert {"*", "+"} <= set(texts)
 
@@ -149,9 +165,24 @@ def test_gradient_check_table_covers_layers_and_passes():
 
     table, worst = gradient_check_table(seed=0)
     assert worst < 1e-7
-    for name in ("Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softmax", "Maxout",
-                 "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "MSELoss",
-                 "CrossEntropyLoss", "BCELoss"):
+    for name in (
+        "Linear",
+        "Sigmoid",
+        "Tanh",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "Softmax",
+        "Maxout",
+        "Conv2d",
+        "MaxPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "Dropout",
+        "MSELoss",
+        "CrossEntropyLoss",
+        "BCELoss",
+    ):
         assert f"\n{name}(" in table, name
 
 
@@ -160,8 +191,11 @@ def test_exp_overflow_says_where_float64_ends():
 
     assert EXP_MAX == pytest.approx(709.782712893384, abs=1e-12)
     for catch in (OverflowError, ValueError, ExpOverflowError):
-        with pytest.raises(catch, match=r"Value\(1000\)\.exp\(\) overflows float64: e\^x is "
-                                        r"finite only for x <= 709\.78"):
+        with pytest.raises(
+            catch,
+            match=r"Value\(1000\)\.exp\(\) overflows float64: e\^x is "
+            r"finite only for x <= 709\.78",
+        ):
             Value(1000).exp()
     big = Value(EXP_MAX).exp()
     assert math.isfinite(big.data) and big.data == math.exp(EXP_MAX)

@@ -23,6 +23,7 @@ def _fake_module(calls: list[str]) -> types.SimpleNamespace:
         def g(*args, **kwargs):
             calls.append(name)
             return f(*args, **kwargs)
+
         return g
 
     return types.SimpleNamespace(
@@ -57,18 +58,21 @@ def test_array_module_is_the_backends():
 
 def test_gpu_arrays_are_refused_on_numpy():
     with backend.use_backend("numpy"):
-        with pytest.raises(TypeError, match=r"Conv2d\(1, 1, 1\) got a GPU array; this layer "
-                           r"runs on numpy: use \.get\(\) first"):
+        with pytest.raises(
+            TypeError,
+            match=r"Conv2d\(1, 1, 1\) got a GPU array; this layer "
+            r"runs on numpy: use \.get\(\) first",
+        ):
             check_array(_DeviceArray(), "Conv2d(1, 1, 1)")
         with pytest.raises(TypeError, match="got list; pass a numpy array"):
-            check_array([[1.0], [1.0, 2.0]], "Linear(2, 1)")          # ragged
+            check_array([[1.0], [1.0, 2.0]], "Linear(2, 1)")  # ragged
 
 
 def test_check_array_goes_through_xp(fake_backend):
     a = np.arange(6.0).reshape(2, 3).view(FakeArray)
-    assert check_array(a, "layer") is a                    # the backend's array, as it is
+    assert check_array(a, "layer") is a  # the backend's array, as it is
     assert fake_backend == ["isfinite"]
-    b = check_array([[1, 2], [3, 4]], "layer")             # anything else: xp.asarray
+    b = check_array([[1, 2], [3, 4]], "layer")  # anything else: xp.asarray
     assert type(b) is FakeArray and b.dtype == np.float64
     assert fake_backend[1] == "asarray"
     with pytest.raises(ValueError, match=r"non-finite input \(first at index \(0, 1\)"):
@@ -100,14 +104,15 @@ def test_layers_allocate_with_xp(fake_backend):
     assert fake_backend.count("zeros") == 3 and "asarray" in fake_backend
     pool = nn.MaxPool2d(2)
     pool.forward(x)
-    assert not pool._compiled                    # no kernels registered for "fake"
+    assert not pool._compiled  # no kernels registered for "fake"
 
 
 def test_fake_backend_gives_the_numpy_numbers(monkeypatch):
     """The same layers on the fake module and on numpy: identical results."""
     x = np.random.default_rng(1).standard_normal((2, 1, 6, 6))
-    net = nn.Sequential(nn.Conv2d(1, 2, 3, seed=0), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Dropout(0.25, seed=2))
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, seed=0), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.25, seed=2)
+    )
     with backend.use_backend("numpy"):
         ref = net.forward(x)
         dref = net.backward(np.ones_like(ref))

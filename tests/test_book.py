@@ -81,10 +81,13 @@ def saved_widget_views(docname: str) -> list[str]:
     if path.suffix != ".ipynb":
         return []
     nb = json.loads(path.read_text(encoding="utf-8"))
-    return [out["data"][WIDGET_VIEW]["model_id"]
-            for cell in nb["cells"] if cell["cell_type"] == "code"
-            for out in cell.get("outputs", [])
-            if WIDGET_VIEW in out.get("data", {})]
+    return [
+        out["data"][WIDGET_VIEW]["model_id"]
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for out in cell.get("outputs", [])
+        if WIDGET_VIEW in out.get("data", {})
+    ]
 
 
 # --------------------------------------------------------------------------- build
@@ -106,8 +109,13 @@ def apt_install(*packages: str) -> bool:
     if not (os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get")):
         return False
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(f"apt-get update && apt-get install -y {' '.join(packages)}", shell=True,
-                   check=True, env=env, timeout=1800)
+    subprocess.run(
+        f"apt-get update && apt-get install -y {' '.join(packages)}",
+        shell=True,
+        check=True,
+        env=env,
+        timeout=1800,
+    )
     return True
 
 
@@ -117,11 +125,18 @@ def ensure_offline_assets() -> None:
     if offline_assets.offline_dir(ROOT) is not None:
         return
     if shutil.which("npm") is None and not apt_install("npm"):
-        pytest.fail("_offline/ is missing and npm is not installed, so the book can only "
-                    "load MathJax and the widget manager from CDNs: install Node.js and npm "
-                    "(Debian/Ubuntu: `sudo apt-get install npm`), then run `make assets`")
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "assets.py")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
+        pytest.fail(
+            "_offline/ is missing and npm is not installed, so the book can only "
+            "load MathJax and the widget manager from CDNs: install Node.js and npm "
+            "(Debian/Ubuntu: `sudo apt-get install npm`), then run `make assets`"
+        )
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "assets.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     if offline_assets.offline_dir(ROOT) is None:
         pytest.fail(f"`make assets` did not produce _offline/:\n{proc.stdout}{proc.stderr}")
 
@@ -131,12 +146,24 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Build:
     ensure_offline_assets()
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", "-W", "-n", "--keep-going",
-           str(ROOT), "--path-output", str(out)]
+    cmd = [
+        str(jb) if jb.exists() else "jupyter-book",
+        "build",
+        "-W",
+        "-n",
+        "--keep-going",
+        str(ROOT),
+        "--path-output",
+        str(out),
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    build = Build(proc.returncode, proc.stdout + proc.stderr, out / "_build" / "html",
-                  time.perf_counter() - t0)
+    build = Build(
+        proc.returncode,
+        proc.stdout + proc.stderr,
+        out / "_build" / "html",
+        time.perf_counter() - t0,
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / "build.log").write_text(build.log, encoding="utf-8")
     if not (build.html / "index.html").exists():
@@ -154,11 +181,13 @@ def report(book: Build):
 
 
 def test_book_builds_without_warnings(book: Build) -> None:
-    problems = [line for line in book.log.splitlines()
-                if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
+    problems = [
+        line for line in book.log.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)
+    ]
     assert book.returncode == 0 and not problems, (
         f"jupyter-book build -W -n --keep-going exited {book.returncode} with:\n"
-        + "\n".join(problems or book.log.splitlines()[-40:]))
+        + "\n".join(problems or book.log.splitlines()[-40:])
+    )
 
 
 def test_every_toc_page_is_built(book: Build) -> None:
@@ -170,36 +199,50 @@ def test_pages_load_math_and_widgets_from_local_copies(book: Build) -> None:
     offline = offline_assets.offline_dir(ROOT)
     assert offline is not None, (
         "_offline/ is missing or incomplete, so the book loads MathJax and the widget "
-        "manager from CDNs and cannot be read offline: run `make assets` (needs npm)")
+        "manager from CDNs and cannot be read offline: run `make assets` (needs npm)"
+    )
     for rel in offline_assets.REQUIRED:
         assert (book.html / "_static" / rel).is_file(), f"_static/{rel} was not copied"
     for docname in PAGES:
         html = book.page(docname).read_text(encoding="utf-8")
         if MATH_ELEMENT.search(html):
-            assert f'_static/{offline_assets.MATHJAX_JS}' in html, docname
+            assert f"_static/{offline_assets.MATHJAX_JS}" in html, docname
         if WIDGET_VIEW in html:
-            for rel in (offline_assets.REQUIRE_JS, offline_assets.WIDGETS_SETUP_JS,
-                        offline_assets.EMBED_JS):
+            for rel in (
+                offline_assets.REQUIRE_JS,
+                offline_assets.WIDGETS_SETUP_JS,
+                offline_assets.EMBED_JS,
+            ):
                 assert f"_static/{rel}" in html, f"{docname} does not load _static/{rel}"
         # The CDN defaults of Sphinx and myst-nb must be gone.
-        for cdn in ("cdn.jsdelivr.net/npm/mathjax", "cdnjs.cloudflare.com/ajax/libs/require",
-                    "@jupyter-widgets/html-manager@", "data-jupyter-widgets-cdn-only"):
+        for cdn in (
+            "cdn.jsdelivr.net/npm/mathjax",
+            "cdnjs.cloudflare.com/ajax/libs/require",
+            "@jupyter-widgets/html-manager@",
+            "data-jupyter-widgets-cdn-only",
+        ):
             assert cdn not in html, f"{docname} still refers to {cdn}"
 
 
 def test_status_page_lists_every_chapter_with_its_execution_time(book: Build) -> None:
     notebooks = [d for d in PAGES if source_of(d).suffix == ".ipynb"]
     unrecorded = [d for d in notebooks if offline_assets.execution(source_of(d)) is None]
-    assert not unrecorded, ("no execution time recorded in these notebooks: run "
-                            f"`python tools/execute.py` on them: {unrecorded}")
+    assert not unrecorded, (
+        "no execution time recorded in these notebooks: run "
+        f"`python tools/execute.py` on them: {unrecorded}"
+    )
     tables = [d for d in PAGES if 'class="dlkit-exec-table' in book.page(d).read_text()]
     if not notebooks:
         return
     assert tables, "no page shows the {dlkit-exec-table} of chapter execution times"
     table = book.page(tables[0]).read_text(encoding="utf-8")
-    rows = re.findall(r'<tr class="row-[a-z]+"><td><p><a class="reference internal" '
-                      r'href="([^"]+)\.html"><span class="doc">.*?</span></a></p></td>\s*'
-                      r"<td><p>([\d.]+) s</p></td>", table, flags=re.S)
+    rows = re.findall(
+        r'<tr class="row-[a-z]+"><td><p><a class="reference internal" '
+        r'href="([^"]+)\.html"><span class="doc">.*?</span></a></p></td>\s*'
+        r"<td><p>([\d.]+) s</p></td>",
+        table,
+        flags=re.S,
+    )
     listed = {Path(href).name: float(s) for href, s in rows}
     for docname in notebooks:
         seconds = float(offline_assets.execution(source_of(docname))["seconds"])
@@ -232,8 +275,10 @@ def chromium_executable() -> str:
         path = find_chromium()
         if path:
             return path
-    pytest.fail("the browser tests need Chromium: install it (Debian/Ubuntu: "
-                "`sudo apt-get install chromium`) so that `chromium` is on PATH")
+    pytest.fail(
+        "the browser tests need Chromium: install it (Debian/Ubuntu: "
+        "`sudo apt-get install chromium`) so that `chromium` is on PATH"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +294,8 @@ def test_browser_cannot_reach_the_network(browser: Chromium) -> None:
     url = "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js"
     log = browser.load(browser.base_url + f"{PAGES[0]}.html")
     outcome = browser.evaluate(
-        f"fetch('{url}').then(r => 'fetched ' + r.status, e => 'refused')", timeout=30)
+        f"fetch('{url}').then(r => 'fetched ' + r.status, e => 'refused')", timeout=30
+    )
     browser.settle(0.3)
     assert outcome == "refused"
     errors = [r.error for r in log.remote_requests if r.url == url]
@@ -303,71 +349,100 @@ def render(browser: Chromium, url: str) -> tuple[dict, PageLog]:
     """Open ``url``, wait for math and widgets, and return what is on the page."""
     log = browser.load(url)
     try:
-        page = browser.evaluate(RENDER_REPORT_JS % {"timeout_ms": PAGE_TIMEOUT_S * 1000,
-                                                    "view": WIDGET_VIEW},
-                                timeout=PAGE_TIMEOUT_S + 30)
+        page = browser.evaluate(
+            RENDER_REPORT_JS % {"timeout_ms": PAGE_TIMEOUT_S * 1000, "view": WIDGET_VIEW},
+            timeout=PAGE_TIMEOUT_S + 30,
+        )
     except BrowserError as e:
         pytest.fail(f"{url}: {e}")
     browser.settle(0.3)
     return page, log
 
 
-def check_rendered(where: str, page: dict, log: PageLog, math_in_source: int,
-                   views_in_notebook: int) -> None:
+def check_rendered(
+    where: str, page: dict, log: PageLog, math_in_source: int, views_in_notebook: int
+) -> None:
     remote = sorted({r.url for r in log.remote_requests})
-    failed_local = [f"{r.url} ({r.error or r.status})" for r in log.failed_local_requests
-                    if not r.url.endswith("/favicon.ico")]
+    failed_local = [
+        f"{r.url} ({r.error or r.status})"
+        for r in log.failed_local_requests
+        if not r.url.endswith("/favicon.ico")
+    ]
     our_errors = [e for e in log.exceptions if any(s in e for s in OUR_SCRIPTS)]
 
     assert page["math"] == math_in_source
     assert page["typeset"] == page["math"], (
         f"{where}: MathJax typeset {page['typeset']} of {page['math']} equations; "
-        f"refused remote requests: {remote}; failed local requests: {failed_local}")
+        f"refused remote requests: {remote}; failed local requests: {failed_local}"
+    )
     assert page["mathjax_errors"] == 0, f"{where}: {page['mathjax_errors']} TeX errors"
 
     views = page["views"]
     assert len(views) == views_in_notebook
-    bad = [v for v in views if not (v["rendered"] and v["widgets"] and v["height"] > 0
-                                    and v["width"] > 0 and v["content"] > 0)]
-    assert not bad, (f"{where}: {len(bad)} of {len(views)} saved widgets did not render "
-                     f"(or rendered blank): {bad}; refused remote requests: {remote}; "
-                     f"console: {log.console_errors}; exceptions: {log.exceptions}")
+    bad = [
+        v
+        for v in views
+        if not (
+            v["rendered"]
+            and v["widgets"]
+            and v["height"] > 0
+            and v["width"] > 0
+            and v["content"] > 0
+        )
+    ]
+    assert not bad, (
+        f"{where}: {len(bad)} of {len(views)} saved widgets did not render "
+        f"(or rendered blank): {bad}; refused remote requests: {remote}; "
+        f"console: {log.console_errors}; exceptions: {log.exceptions}"
+    )
 
     assert not failed_local, f"{where}: local files missing: {failed_local}"
     assert not our_errors, f"{where}: errors in the math/widget scripts: {our_errors}"
 
 
 @pytest.mark.parametrize("docname", PAGES)
-def test_page_renders_math_and_widgets_offline(book: Build, browser: Chromium, report: dict,
-                                               docname: str) -> None:
+def test_page_renders_math_and_widgets_offline(
+    book: Build, browser: Chromium, report: dict, docname: str
+) -> None:
     html = book.page(docname).read_text(encoding="utf-8")
     views_in_notebook = saved_widget_views(docname)
     assert html.count(f'type="{WIDGET_VIEW}"') == len(views_in_notebook), (
         f"{docname}: the notebook saved {len(views_in_notebook)} widget views but the page "
-        f"has {html.count(f'type={WIDGET_VIEW!r}')}")
+        f"has {html.count(f'type={WIDGET_VIEW!r}')}"
+    )
 
     page, log = render(browser, browser.base_url + f"{docname}.html")
     shot = SCREENSHOTS / f"{docname.replace('/', '-')}.png"
     browser.screenshot(shot)
     for i, v in enumerate(page["views"], 1):  # each widget on its own, to look at closely
         if v["width"] > 0 and v["height"] > 0:
-            browser.screenshot(shot.with_name(f"{shot.stem}-widget{i}.png"),
-                               clip={k: v[k] for k in ("x", "y", "width", "height")})
+            browser.screenshot(
+                shot.with_name(f"{shot.stem}-widget{i}.png"),
+                clip={k: v[k] for k in ("x", "y", "width", "height")},
+            )
     report["pages"][docname] = {
-        "screenshot": str(shot.relative_to(ROOT)), "math": page["math"],
-        "typeset": page["typeset"], "widget_views": len(page["views"]),
+        "screenshot": str(shot.relative_to(ROOT)),
+        "math": page["math"],
+        "typeset": page["typeset"],
+        "widget_views": len(page["views"]),
         "widget_views_rendered": sum(v["rendered"] for v in page["views"]),
         "remote_requests_refused": sorted({r.url for r in log.remote_requests}),
         "failed_local_requests": [r.url for r in log.failed_local_requests],
         "js_exceptions": log.exceptions,
     }
-    check_rendered(f"{docname} (screenshot {shot})", page, log,
-                   len(MATH_ELEMENT.findall(html)), len(views_in_notebook))
+    check_rendered(
+        f"{docname} (screenshot {shot})",
+        page,
+        log,
+        len(MATH_ELEMENT.findall(html)),
+        len(views_in_notebook),
+    )
 
 
 def test_book_renders_from_file_urls(book: Build, browser: Chromium) -> None:
     """Opening _build/html/index.html from disk (no server) works as well: checked on
     the page with the most widgets and equations."""
+
     def weight(docname: str) -> tuple[int, int]:
         html = book.page(docname).read_text(encoding="utf-8")
         return len(saved_widget_views(docname)), len(MATH_ELEMENT.findall(html))

@@ -45,10 +45,11 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path):
     fit(net_b, loss, opt_b, X, y, epochs=2, batch_size=32, seed=7, checkpoint=ckpt)
     del net_b, opt_b
     net_c, opt_c = small_run()
-    hist_c = fit(net_c, loss, opt_c, X, y, epochs=4, batch_size=32, seed=7, checkpoint=ckpt,
-                 resume=True)
+    hist_c = fit(
+        net_c, loss, opt_c, X, y, epochs=4, batch_size=32, seed=7, checkpoint=ckpt, resume=True
+    )
     for (k, p), (_, q) in zip(net_a.named_parameters(), net_c.named_parameters()):
-        assert np.array_equal(p.data, q.data), k          # bit-identical
+        assert np.array_equal(p.data, q.data), k  # bit-identical
     assert hist_c.loss == hist_a.loss and hist_c.step_loss == hist_a.step_loss
     assert checkpoint.load(ckpt, net_c)["epoch"] == 4
 
@@ -115,8 +116,10 @@ def _stepped_run():
 
 
 def _same(net_a, net_b):
-    return all(np.array_equal(p.data, q.data)
-               for (_, p), (_, q) in zip(net_a.named_parameters(), net_b.named_parameters()))
+    return all(
+        np.array_equal(p.data, q.data)
+        for (_, p), (_, q) in zip(net_a.named_parameters(), net_b.named_parameters())
+    )
 
 
 def test_load_with_an_optimizer_of_another_kind_is_refused_and_changes_nothing(tmp_path):
@@ -125,8 +128,11 @@ def test_load_with_an_optimizer_of_another_kind_is_refused_and_changes_nothing(t
     fresh = nn.mlp([64, 24, 10], "relu", seed=5)
     untouched = nn.mlp([64, 24, 10], "relu", seed=5)
     mom = Momentum(fresh.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="saved with optimizer Adam, this one is Momentum: "
-                                         r"build Adam\(model.parameters\(\), ...\)"):
+    with pytest.raises(
+        ValueError,
+        match="saved with optimizer Adam, this one is Momentum: "
+        r"build Adam\(model.parameters\(\), ...\)",
+    ):
         checkpoint.load(path, fresh, mom)
     assert _same(fresh, untouched) and mom.t == 0 and mom.lr == 0.1
 
@@ -136,7 +142,7 @@ def test_load_with_a_wrong_optimizer_state_leaves_the_model_alone(tmp_path):
     path = checkpoint.save(tmp_path / "a", net, opt)
     fresh = nn.mlp([64, 24, 10], "relu", seed=5)
     untouched = nn.mlp([64, 24, 10], "relu", seed=5)
-    other = nn.mlp([64, 24, 10, 10], "relu", seed=0)          # 6 params, not 4
+    other = nn.mlp([64, 24, 10, 10], "relu", seed=0)  # 6 params, not 4
     with pytest.raises(ValueError, match="saved for 4 parameters, this optimizer has 6"):
         checkpoint.load(path, fresh, Adam(other.parameters()))
     assert _same(fresh, untouched)
@@ -146,8 +152,11 @@ def test_load_refuses_dtype_mismatch_and_bad_entries(tmp_path):
     net, opt = _stepped_run()
     path = checkpoint.save(tmp_path / "a", net, opt, epoch=2)
     f32 = nn.mlp([64, 24, 10], "relu", seed=0, dtype=np.float32)
-    with pytest.raises(ValueError, match="parameter 0.W: saved as float64, the network's is "
-                                         "float32; build the network with dtype=np.float64"):
+    with pytest.raises(
+        ValueError,
+        match="parameter 0.W: saved as float64, the network's is "
+        "float32; build the network with dtype=np.float64",
+    ):
         checkpoint.load(path, f32)
     with np.load(path) as f:
         data = {k: f[k] for k in f.files}
@@ -186,9 +195,11 @@ def test_load_refuses_truncated_and_non_npz_files(tmp_path):
 
 def test_old_format_1_checkpoints_still_load(tmp_path):
     net, opt = _stepped_run()
-    state = {k: v for k, v in opt.state_dict().items()
-             if k in ("t", "lr", "weight_decay", "beta1", "beta2", "eps")
-             or k.startswith("state.")}
+    state = {
+        k: v
+        for k, v in opt.state_dict().items()
+        if k in ("t", "lr", "weight_decay", "beta1", "beta2", "eps") or k.startswith("state.")
+    }
     arrays = {"meta/format": np.array(1), "meta/epoch": np.array(4)}
     arrays.update({f"param/{k}": p.data for k, p in net.named_parameters()})
     arrays.update({f"optim/{k}": v for k, v in state.items()})
@@ -237,7 +248,8 @@ def test_generator_state_survives_npz_without_pickles(tmp_path):
     np.testing.assert_array_equal(h.random(5), g.random(5))
     with pytest.raises(ValueError, match="invalid PCG64 state"):
         checkpoint.read_generator_state(
-            np.array('{"bit_generator": "PCG64", "state": {}}'), np.random.default_rng(0))
+            np.array('{"bit_generator": "PCG64", "state": {}}'), np.random.default_rng(0)
+        )
 
 
 # -- plain data out, the model's own load_state_dict in --------------------------------------
@@ -248,8 +260,9 @@ def test_load_returns_the_history_as_plain_arrays(tmp_path):
 
     X, y, _, _ = load_digits()
     net, opt = small_run()
-    hist = fit(net, nn.CrossEntropyLoss(), opt, X, y, epochs=2, batch_size=128,
-               checkpoint=tmp_path / "h")
+    hist = fit(
+        net, nn.CrossEntropyLoss(), opt, X, y, epochs=2, batch_size=128, checkpoint=tmp_path / "h"
+    )
     meta = checkpoint.load(tmp_path / "h", *small_run())
     arrays = meta["history"]
     assert isinstance(arrays, dict) and set(arrays) == set(vars(hist))

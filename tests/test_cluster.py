@@ -3,8 +3,18 @@
 import numpy as np
 import pytest
 
-from dlkit.cluster import (MPI, DeadlockError, Faults, RankCrashed, RankError, SimCluster,
-                          compute, devices, is_simulated, networks)
+from dlkit.cluster import (
+    MPI,
+    DeadlockError,
+    Faults,
+    RankCrashed,
+    RankError,
+    SimCluster,
+    compute,
+    devices,
+    is_simulated,
+    networks,
+)
 
 NET = networks.Network(alpha=1e-5, beta=1e-9, gamma=1e-10, name="test")
 
@@ -121,8 +131,10 @@ def test_nonblocking_requests_waitall_and_test():
     def train(comm):
         other = 1 - comm.rank
         out = np.zeros(4)
-        reqs = [comm.Isend(np.full(4, comm.rank + 1.0), dest=other, tag=0),
-                comm.Irecv(out, source=other, tag=0)]
+        reqs = [
+            comm.Isend(np.full(4, comm.rank + 1.0), dest=other, tag=0),
+            comm.Irecv(out, source=other, tag=0),
+        ]
         flag_before = reqs[1].Test()
         MPI.Request.Waitall(reqs)
         r = comm.irecv(source=other, tag=5)
@@ -440,11 +452,13 @@ def test_object_and_buffer_collectives_match_numpy():
         assert out["alltoall"] == [(s, r) for s in range(p)]
         np.testing.assert_array_equal(out["Bcast"], np.arange(4.0))
         np.testing.assert_array_equal(out["Reduce"], np.full(3, 15.0) if r == 1 else 0)
-        np.testing.assert_array_equal(out["Allgather"], np.repeat(np.arange(p.__float__()), 2)
-                                      .reshape(p, 2))
+        np.testing.assert_array_equal(
+            out["Allgather"], np.repeat(np.arange(p.__float__()), 2).reshape(p, 2)
+        )
         if r == 0:
-            np.testing.assert_array_equal(out["Gather"], np.repeat(np.arange(float(p)), 2)
-                                          .reshape(p, 2))
+            np.testing.assert_array_equal(
+                out["Gather"], np.repeat(np.arange(float(p)), 2).reshape(p, 2)
+            )
         np.testing.assert_array_equal(out["Scatter"], [2.0 * r, 2.0 * r + 1])
 
 
@@ -495,12 +509,28 @@ def test_split_makes_independent_sub_communicators():
             col.send(comm.rank, dest=0)
             got, src = None, None
         dup = comm.Dup()
-        return (row.rank, row.size, x[0], col.rank, col.size, got, src,
-                none is None, dup.rank, dup.allreduce(1))
+        return (
+            row.rank,
+            row.size,
+            x[0],
+            col.rank,
+            col.size,
+            got,
+            src,
+            none is None,
+            dup.rank,
+            dup.allreduce(1),
+        )
 
     vals = SimCluster(6).run(train).values
-    assert [v[:3] for v in vals] == [(2, 3, 3.0), (1, 3, 3.0), (0, 3, 3.0),
-                                     (2, 3, 12.0), (1, 3, 12.0), (0, 3, 12.0)]
+    assert [v[:3] for v in vals] == [
+        (2, 3, 3.0),
+        (1, 3, 3.0),
+        (0, 3, 3.0),
+        (2, 3, 12.0),
+        (1, 3, 12.0),
+        (0, 3, 12.0),
+    ]
     assert [v[3:5] for v in vals] == [(0, 2), (0, 2), (0, 2), (1, 2), (1, 2), (1, 2)]
     assert vals[0][5] == [3] and vals[0][6] == 1  # status source is a rank of col
     assert [v[7] for v in vals] == [False] + [True] * 5

@@ -40,8 +40,7 @@ def test_allreduce_equals_numpy_and_closed_form(algo, p):
             for v in res.values:
                 np.testing.assert_array_equal(v, want)
             predicted = costs.allreduce(algo, p, N, 8, NET)
-            assert rel(res.time, predicted) < 1e-9, (algo, p, N, eager_limit, res.time,
-                                                     predicted)
+            assert rel(res.time, predicted) < 1e-9, (algo, p, N, eager_limit, res.time, predicted)
 
 
 @pytest.mark.parametrize("algo", list(collectives.ALLREDUCE))
@@ -115,17 +114,28 @@ def test_bcast_reduce_allgather_gather_scatter_barrier(p):
 def test_single_collective_times_equal_closed_forms(p):
     N = 10
     cases = {
-        "bcast": (lambda c: collectives.bcast_binomial(c, np.zeros(N), root=p - 1),
-                  costs.bcast_binomial(p, N, 8, NET)),
-        "reduce": (lambda c: collectives.reduce_binomial(c, np.ones(N), root=p - 1),
-                   costs.reduce_binomial(p, N, 8, NET)),
-        "allgather": (lambda c: collectives.allgather_ring(c, np.ones(N)),
-                      costs.allgather_ring(p, N, 8, NET)),
-        "gather": (lambda c: collectives.gather_linear(c, np.ones(N)),
-                   costs.gather_linear(p, N, 8, NET)),
-        "scatter": (lambda c: collectives.scatter_linear(
-            c, np.ones((p, N)) if c.rank == 0 else None, np.zeros(N)),
-            costs.scatter_linear(p, N, 8, NET)),
+        "bcast": (
+            lambda c: collectives.bcast_binomial(c, np.zeros(N), root=p - 1),
+            costs.bcast_binomial(p, N, 8, NET),
+        ),
+        "reduce": (
+            lambda c: collectives.reduce_binomial(c, np.ones(N), root=p - 1),
+            costs.reduce_binomial(p, N, 8, NET),
+        ),
+        "allgather": (
+            lambda c: collectives.allgather_ring(c, np.ones(N)),
+            costs.allgather_ring(p, N, 8, NET),
+        ),
+        "gather": (
+            lambda c: collectives.gather_linear(c, np.ones(N)),
+            costs.gather_linear(p, N, 8, NET),
+        ),
+        "scatter": (
+            lambda c: collectives.scatter_linear(
+                c, np.ones((p, N)) if c.rank == 0 else None, np.zeros(N)
+            ),
+            costs.scatter_linear(p, N, 8, NET),
+        ),
         "barrier": (collectives.barrier_dissemination, costs.barrier_dissemination(p, NET)),
     }
     for name, (fn, predicted) in cases.items():
@@ -136,6 +146,7 @@ def test_single_collective_times_equal_closed_forms(p):
 def test_builtin_allreduce_uses_the_chosen_algorithm_and_its_cost():
     p, N = 6, 1000
     for algo in collectives.ALLREDUCE:
+
         def train(comm):
             x = _data(comm.rank, N)
             comm.Allreduce(MPI.IN_PLACE, x, op=MPI.SUM)
@@ -165,7 +176,9 @@ def test_closed_forms_reduce_to_the_textbook_formulas():
     rab = 2 * np.log2(p) * a + 2 * (p - 1) / p * n * b + (p - 1) / p * n * g
     assert rel(costs.allreduce_ring(p, N, s, NET), ring) < 1e-12
     assert rel(costs.allreduce_rabenseifner(p, N, s, NET), rab) < 1e-12
-    assert rel(costs.allreduce_recursive_doubling(p, N, s, NET),
-               np.log2(p) * (a + n * b + n * g)) < 1e-12
+    assert (
+        rel(costs.allreduce_recursive_doubling(p, N, s, NET), np.log2(p) * (a + n * b + n * g))
+        < 1e-12
+    )
     with pytest.raises(ValueError, match="unknown allreduce"):
         costs.allreduce("butterfly", p, N, s, NET)

@@ -60,8 +60,9 @@ def import_graph() -> dict[str, set[str]]:
     for f in files:
         name = _module_name(f)
         tree = ast.parse(f.read_text())
-        graph[name] = set().union(*(_imported(name, n, modules)
-                                    for n in _top_level_imports(tree))) - {name}
+        graph[name] = set().union(
+            *(_imported(name, n, modules) for n in _top_level_imports(tree))
+        ) - {name}
     return graph
 
 
@@ -75,7 +76,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(m)
         for n in sorted(graph.get(m, ())):
             if state.get(n) == 1:
-                return stack[stack.index(n):] + [n]
+                return stack[stack.index(n) :] + [n]
             if n not in state:
                 found = visit(n)
                 if found:
@@ -108,16 +109,30 @@ def test_the_cycle_finder_finds_a_circle():
 def test_constants_import_nothing_from_the_cluster():
     graph = import_graph()
     assert graph[f"{PKG}.constants"] == set()
-    for low in ("constants", "records", "current", "errors", "scheduler", "requests",
-                "matching", "engine", "collectives", "window", "comm"):
+    for low in (
+        "constants",
+        "records",
+        "current",
+        "errors",
+        "scheduler",
+        "requests",
+        "matching",
+        "engine",
+        "collectives",
+        "window",
+        "comm",
+    ):
         assert f"{PKG}.mpi" not in graph[f"{PKG}.{low}"], low
 
 
 def test_the_engine_is_built_in_layers():
     from dlkit.cluster import engine, matching, requests, scheduler
 
-    assert engine.Engine.__mro__[1:4] == (matching.Matcher, requests.Completion,
-                                         scheduler.Scheduler)
+    assert engine.Engine.__mro__[1:4] == (
+        matching.Matcher,
+        requests.Completion,
+        scheduler.Scheduler,
+    )
     graph = import_graph()
     assert f"{PKG}.matching" not in graph[f"{PKG}.scheduler"]
     assert f"{PKG}.requests" not in graph[f"{PKG}.scheduler"]
@@ -181,15 +196,18 @@ def _spy(monkeypatch, name):
     return calls
 
 
-@pytest.mark.parametrize("call, algorithm", [
-    (lambda c: c.bcast(c.rank, root=1), "bcast_obj_binomial"),
-    (lambda c: c.reduce(c.rank, root=2), "reduce_obj_binomial"),
-    (lambda c: c.allreduce(c.rank), "allreduce_obj"),
-    (lambda c: c.gather(c.rank), "gather_obj_linear"),
-    (lambda c: c.allgather(c.rank), "allgather_obj"),
-    (lambda c: c.scatter(list(range(c.size)) if c.rank == 0 else None), "scatter_obj_linear"),
-    (lambda c: c.alltoall(list(range(c.size))), "alltoall_obj"),
-])
+@pytest.mark.parametrize(
+    "call, algorithm",
+    [
+        (lambda c: c.bcast(c.rank, root=1), "bcast_obj_binomial"),
+        (lambda c: c.reduce(c.rank, root=2), "reduce_obj_binomial"),
+        (lambda c: c.allreduce(c.rank), "allreduce_obj"),
+        (lambda c: c.gather(c.rank), "gather_obj_linear"),
+        (lambda c: c.allgather(c.rank), "allgather_obj"),
+        (lambda c: c.scatter(list(range(c.size)) if c.rank == 0 else None), "scatter_obj_linear"),
+        (lambda c: c.alltoall(list(range(c.size))), "alltoall_obj"),
+    ],
+)
 def test_lower_case_collectives_run_the_collectives_module(monkeypatch, call, algorithm):
     calls = _spy(monkeypatch, algorithm)
     SimCluster(3).run(call)
@@ -199,10 +217,15 @@ def test_lower_case_collectives_run_the_collectives_module(monkeypatch, call, al
 def test_object_collectives_give_mpi_results():
     def body(comm):
         r = comm.rank
-        return (comm.bcast(r * 10, root=2), comm.reduce(r + 1, root=1), comm.allreduce(r),
-                comm.gather(r, root=0), comm.allgather(-r),
-                comm.scatter([i * i for i in range(5)] if r == 3 else None, root=3),
-                comm.alltoall([(r, d) for d in range(5)]))
+        return (
+            comm.bcast(r * 10, root=2),
+            comm.reduce(r + 1, root=1),
+            comm.allreduce(r),
+            comm.gather(r, root=0),
+            comm.allgather(-r),
+            comm.scatter([i * i for i in range(5)] if r == 3 else None, root=3),
+            comm.alltoall([(r, d) for d in range(5)]),
+        )
 
     res = SimCluster(5).run(body)
     for r, (b, red, ar, g, ag, sc, a2a) in enumerate(res.values):
@@ -244,7 +267,7 @@ def test_ring_halves_compose_to_the_allreduce(p):
         x = np.arange(11.0) * (r + 1) + 0.5
         acc = x.copy()
         off = collectives.chunk_bounds(acc.size, p)
-        chunks = [acc[off[i]:off[i + 1]] for i in range(p)]
+        chunks = [acc[off[i] : off[i + 1]] for i in range(p)]
         owned = collectives.ring_reduce_scatter(comm, chunks)
         part = chunks[owned].copy()
         collectives.ring_allgather(comm, chunks, owned)
@@ -255,7 +278,7 @@ def test_ring_halves_compose_to_the_allreduce(p):
     off = collectives.chunk_bounds(11, p)
     for r, (owned, part, acc, ring) in enumerate(res.values):
         assert owned == (r + 1) % p
-        np.testing.assert_array_equal(part, total[off[owned]:off[owned + 1]])
+        np.testing.assert_array_equal(part, total[off[owned] : off[owned + 1]])
         np.testing.assert_array_equal(acc, ring)
         np.testing.assert_allclose(acc, total, rtol=1e-15)
 
@@ -299,7 +322,7 @@ def test_split_contexts_and_windows_live_in_engine_registries():
 
 
 # --------------------------------------------------------------- under real MPI --
-_REAL_SCRIPT = '''
+_REAL_SCRIPT = """
 import numpy as np
 from mpi4py import MPI
 from dlkit.cluster import collectives as C
@@ -322,7 +345,7 @@ assert C.scatter_obj_linear(comm, [q * q for q in range(p)] if r == 2 else None,
 assert C.alltoall_obj(comm, [(r, d) for d in range(p)]) == [(q, r) for q in range(p)]
 if comm.gather(True, root=0) == [True] * p and r == 0:
     print(f"OK {p} ranks", flush=True)
-'''
+"""
 
 
 def test_ring_pieces_and_object_collectives_under_real_mpi(tmp_path):
@@ -336,10 +359,19 @@ def test_ring_pieces_and_object_collectives_under_real_mpi(tmp_path):
     script = tmp_path / "real.py"
     script.write_text(_REAL_SCRIPT)
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([str(mpiexec), "-n", "3", sys.executable, "-m", "mpi4py",
-                           str(script)], capture_output=True, text=True, timeout=120,
-                          env=env, cwd=root)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    proc = subprocess.run(
+        [str(mpiexec), "-n", "3", sys.executable, "-m", "mpi4py", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=root,
+    )
     assert proc.returncode == 0, f"mpiexec failed:\n{proc.stdout}\n{proc.stderr}"
     assert "OK 3 ranks" in proc.stdout

@@ -19,18 +19,29 @@ SCRIPT = ROOT / "tests" / "mpi_scripts" / "cluster_collectives.py"
 def mpiexec() -> str:
     path = Path(sys.executable).parent / "mpiexec"
     if not path.exists():
-        pytest.fail(f"mpiexec not found next to {sys.executable}: install the MPICH wheel "
-                    "(`pip install mpich`, pinned in requirements.txt)")
+        pytest.fail(
+            f"mpiexec not found next to {sys.executable}: install the MPICH wheel "
+            "(`pip install mpich`, pinned in requirements.txt)"
+        )
     return str(path)
 
 
 @pytest.mark.parametrize("n", [3, 4])
 def test_collectives_under_real_mpi_equal_numpy(n):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py",
-                           str(SCRIPT)], capture_output=True, text=True, timeout=120,
-                          env=env, cwd=ROOT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    proc = subprocess.run(
+        [mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, f"mpiexec failed:\n{proc.stdout}\n{proc.stderr}"
     out = proc.stdout
     for algo in ("ps", "tree", "recursive_doubling", "ring", "rabenseifner"):

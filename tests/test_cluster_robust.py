@@ -13,8 +13,17 @@ import warnings
 import numpy as np
 import pytest
 
-from dlkit.cluster import (MPI, CollectiveMismatchError, Faults, RankError, SimCluster,
-                          SimTimeoutError, UnreceivedMessageWarning, compute, networks)
+from dlkit.cluster import (
+    MPI,
+    CollectiveMismatchError,
+    Faults,
+    RankError,
+    SimCluster,
+    SimTimeoutError,
+    UnreceivedMessageWarning,
+    compute,
+    networks,
+)
 from dlkit.cluster.engine import Unreceived
 
 NET = networks.Network(alpha=2e-6, beta=1e-9, gamma=3e-10, name="test")
@@ -102,10 +111,14 @@ def test_bcast_into_a_buffer_of_another_dtype_is_a_collective_mismatch():
     with pytest.raises(CollectiveMismatchError) as info:
         SimCluster(2).run(train)
     err = info.value
-    assert err.call == 1 and err.calls == {0: "Bcast(root=0, 1 x float64)",
-                                           1: "Bcast(root=0, 1 x int64)"}
-    assert "rank 0 called Bcast(root=0, 1 x float64); rank 1 called Bcast(root=0, 1 x " \
-           "int64)" in str(err)
+    assert err.call == 1 and err.calls == {
+        0: "Bcast(root=0, 1 x float64)",
+        1: "Bcast(root=0, 1 x int64)",
+    }
+    assert (
+        "rank 0 called Bcast(root=0, 1 x float64); rank 1 called Bcast(root=0, 1 x "
+        "int64)" in str(err)
+    )
     assert "same root, op and buffer dtype and size" in str(err)
 
 
@@ -123,37 +136,58 @@ def _bcast(root):
     return lambda comm: comm.Bcast(np.zeros(2), root=root)
 
 
-@pytest.mark.parametrize("program, exc_type, phrase", [
-    (_bcast(7), ValueError, "Bcast: root=7 is not a rank of this communicator (0..3)"),
-    (_bcast(-1), ValueError, "root=-1 is not a rank"),
-    (_bcast(True), TypeError, "root=True is a bool, not a rank"),
-    (_bcast(1.0), TypeError, "root=1.0 (float) is not an int rank"),
-    (lambda comm: comm.bcast(1, root=4), ValueError, "bcast: root=4 is not a rank"),
-    (lambda comm: comm.gather(1, root="0"), TypeError, "root='0' (str) is not an int rank"),
-    (lambda comm: comm.Reduce(np.ones(1), np.ones(1), root=9), ValueError, "root=9"),
-    (lambda comm: comm.send(1, dest=True), TypeError, "dest=True is a bool"),
-    (lambda comm: comm.send(1, dest=4), ValueError, "dest=4 is not a rank of this "
-                                                    "communicator (0..3)"),
-    (lambda comm: comm.Send(np.ones(1), dest=-3), ValueError, "or MPI.PROC_NULL to send "
-                                                             "nothing"),
-    (lambda comm: comm.recv(source=4), ValueError, "MPI.ANY_SOURCE or MPI.PROC_NULL"),
-    (lambda comm: comm.Recv(np.ones(1), source=2.0), TypeError, "source=2.0 (float)"),
-    (lambda comm: comm.send(1, dest=1, tag=-1), ValueError,
-     "tag=-1 is negative; pass an int >= 0 (MPI.ANY_TAG is for receives only)"),
-    (lambda comm: comm.send(1, dest=1, tag="a"), TypeError, "tag='a' is not an int"),
-    (lambda comm: comm.recv(source=1, tag=-5), ValueError, "or MPI.ANY_TAG"),
-    (lambda comm: comm.Allreduce(np.ones(2), np.ones(2), op="sum"), TypeError,
-     "Allreduce: unsupported reduction op 'sum'"),
-    (lambda comm: comm.allreduce(1, op=5), TypeError, "allreduce: op=5 is not a reduction op"),
-    (lambda comm: comm.Split(color="a"), TypeError, "Split(color='a'): the color must be an "
-                                                    "int"),
-    (lambda comm: comm.Split(color=-3), ValueError, "or MPI.UNDEFINED to get no communicator"),
-    (lambda comm: compute(comm, "1e9"), TypeError, "flops must be a number, got str"),
-    (lambda comm: compute(comm, float("nan")), ValueError, "flops must be >= 0 and finite"),
-    (lambda comm: comm.send(lambda: 1, dest=1), TypeError, "the object cannot be pickled"),
-    (lambda comm: comm.Send([1.0, 2.0], dest=1), TypeError,
-     "needs a numpy array buffer or [array, MPI.DOUBLE], got a list of float"),
-])
+@pytest.mark.parametrize(
+    "program, exc_type, phrase",
+    [
+        (_bcast(7), ValueError, "Bcast: root=7 is not a rank of this communicator (0..3)"),
+        (_bcast(-1), ValueError, "root=-1 is not a rank"),
+        (_bcast(True), TypeError, "root=True is a bool, not a rank"),
+        (_bcast(1.0), TypeError, "root=1.0 (float) is not an int rank"),
+        (lambda comm: comm.bcast(1, root=4), ValueError, "bcast: root=4 is not a rank"),
+        (lambda comm: comm.gather(1, root="0"), TypeError, "root='0' (str) is not an int rank"),
+        (lambda comm: comm.Reduce(np.ones(1), np.ones(1), root=9), ValueError, "root=9"),
+        (lambda comm: comm.send(1, dest=True), TypeError, "dest=True is a bool"),
+        (
+            lambda comm: comm.send(1, dest=4),
+            ValueError,
+            "dest=4 is not a rank of this communicator (0..3)",
+        ),
+        (
+            lambda comm: comm.Send(np.ones(1), dest=-3),
+            ValueError,
+            "or MPI.PROC_NULL to send nothing",
+        ),
+        (lambda comm: comm.recv(source=4), ValueError, "MPI.ANY_SOURCE or MPI.PROC_NULL"),
+        (lambda comm: comm.Recv(np.ones(1), source=2.0), TypeError, "source=2.0 (float)"),
+        (
+            lambda comm: comm.send(1, dest=1, tag=-1),
+            ValueError,
+            "tag=-1 is negative; pass an int >= 0 (MPI.ANY_TAG is for receives only)",
+        ),
+        (lambda comm: comm.send(1, dest=1, tag="a"), TypeError, "tag='a' is not an int"),
+        (lambda comm: comm.recv(source=1, tag=-5), ValueError, "or MPI.ANY_TAG"),
+        (
+            lambda comm: comm.Allreduce(np.ones(2), np.ones(2), op="sum"),
+            TypeError,
+            "Allreduce: unsupported reduction op 'sum'",
+        ),
+        (lambda comm: comm.allreduce(1, op=5), TypeError, "allreduce: op=5 is not a reduction op"),
+        (
+            lambda comm: comm.Split(color="a"),
+            TypeError,
+            "Split(color='a'): the color must be an int",
+        ),
+        (lambda comm: comm.Split(color=-3), ValueError, "or MPI.UNDEFINED to get no communicator"),
+        (lambda comm: compute(comm, "1e9"), TypeError, "flops must be a number, got str"),
+        (lambda comm: compute(comm, float("nan")), ValueError, "flops must be >= 0 and finite"),
+        (lambda comm: comm.send(lambda: 1, dest=1), TypeError, "the object cannot be pickled"),
+        (
+            lambda comm: comm.Send([1.0, 2.0], dest=1),
+            TypeError,
+            "needs a numpy array buffer or [array, MPI.DOUBLE], got a list of float",
+        ),
+    ],
+)
 def test_bad_ranks_roots_and_tags_are_clear_errors(program, exc_type, phrase):
     with pytest.raises(RankError) as info:
         SimCluster(4).run(program)
@@ -176,8 +210,9 @@ def test_window_target_ranks_are_checked():
         win.Lock(0)
         win.Put(np.ones(1), 5)
 
-    with pytest.raises(RankError, match="Win.Put: target_rank=5 is not a rank of this "
-                       "communicator \\(0..1\\)"):
+    with pytest.raises(
+        RankError, match="Win.Put: target_rank=5 is not a rank of this communicator \\(0..1\\)"
+    ):
         SimCluster(2).run(put_far)
 
 
@@ -196,8 +231,7 @@ def test_proc_null_sends_and_receives_do_nothing():
         right = comm.rank + 1 if comm.rank < comm.size - 1 else MPI.PROC_NULL
         got = np.full(2, -1.0)
         st = MPI.Status()
-        comm.Sendrecv(np.full(2, float(comm.rank)), dest=right, recvbuf=got, source=left,
-                      status=st)
+        comm.Sendrecv(np.full(2, float(comm.rank)), dest=right, recvbuf=got, source=left, status=st)
         obj = comm.sendrecv(comm.rank, dest=left, source=right)
         return got[0], st.Get_source(), obj
 
@@ -217,8 +251,9 @@ def test_bcast_against_gather_names_each_rank_and_its_call():
     with pytest.raises(CollectiveMismatchError) as info:
         SimCluster(3).run(train)
     msg = str(info.value)
-    assert msg.startswith("collective mismatch on COMM_WORLD at collective call #2 (virtual "
-                          "time 1.0000")
+    assert msg.startswith(
+        "collective mismatch on COMM_WORLD at collective call #2 (virtual time 1.0000"
+    )
     assert "s): ranks 0, 2 called bcast(root=0); rank 1 called gather(root=0)." in msg
     assert info.value.missing == []
 
@@ -227,9 +262,12 @@ def test_different_roots_ops_and_sizes_are_mismatches_and_early_ranks_are_named(
     def roots(comm):
         comm.Bcast(np.zeros(4), root=comm.rank % 2)
 
-    with pytest.raises(CollectiveMismatchError, match="rank 0 called Bcast\\(root=0, 4 x "
-                       "float64\\); rank 1 called Bcast\\(root=1, 4 x float64\\); ranks 2, 3 "
-                       "had not reached it yet"):
+    with pytest.raises(
+        CollectiveMismatchError,
+        match="rank 0 called Bcast\\(root=0, 4 x "
+        "float64\\); rank 1 called Bcast\\(root=1, 4 x float64\\); ranks 2, 3 "
+        "had not reached it yet",
+    ):
         SimCluster(4).run(roots)
 
     def ops(comm):
@@ -237,15 +275,19 @@ def test_different_roots_ops_and_sizes_are_mismatches_and_early_ranks_are_named(
 
     with pytest.raises(CollectiveMismatchError) as info:
         SimCluster(3).run(ops)
-    assert info.value.calls == {0: "allreduce(op=MPI.SUM)", 1: "allreduce(op=MPI.SUM)",
-                                2: "allreduce(op=MPI.MAX)"}
+    assert info.value.calls == {
+        0: "allreduce(op=MPI.SUM)",
+        1: "allreduce(op=MPI.SUM)",
+        2: "allreduce(op=MPI.MAX)",
+    }
 
     def sizes(comm):
         x = np.ones(3 + (comm.rank == 1))
         comm.Allreduce(MPI.IN_PLACE, x)
 
-    with pytest.raises(CollectiveMismatchError, match="rank 1 called Allreduce\\(op=MPI.SUM, "
-                       "4 x float64\\)"):
+    with pytest.raises(
+        CollectiveMismatchError, match="rank 1 called Allreduce\\(op=MPI.SUM, 4 x float64\\)"
+    ):
         SimCluster(2).run(sizes)
 
 
@@ -299,8 +341,9 @@ def test_a_rank_looping_without_mpi_hits_the_wall_clock_timeout_and_later_runs_w
     err = info.value
     assert err.limit == "wall-clock" and err.seconds == 0.5
     assert err.ranks[0] == "blocked in recv(source=1, tag=9) since virtual t=0 s"
-    assert err.ranks[1].startswith("running Python code outside MPI since virtual t=0 s "
-                                   "(last MPI call: send(dest=0, tag=0))")
+    assert err.ranks[1].startswith(
+        "running Python code outside MPI since virtual t=0 s (last MPI call: send(dest=0, tag=0))"
+    )
     assert err.ranks[2] == "ready at virtual t=0 s, not started yet"
     assert "wall-clock timeout of 0.5 s" in str(err) and "timeout=None" in str(err)
     time.sleep(0.2)
@@ -350,12 +393,15 @@ def test_a_run_within_its_limits_is_unchanged():
     assert bounded.values == [3, 3, 3] and bounded.time == plain.time
 
 
-@pytest.mark.parametrize("kwargs, exc_type, phrase", [
-    (dict(timeout=True), TypeError, "timeout=True"),
-    (dict(timeout=0), ValueError, "must be > 0 seconds"),
-    (dict(timeout="60"), TypeError, "pass a number of seconds"),
-    (dict(max_virtual_time=-1.0), ValueError, "max_virtual_time=-1.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc_type, phrase",
+    [
+        (dict(timeout=True), TypeError, "timeout=True"),
+        (dict(timeout=0), ValueError, "must be > 0 seconds"),
+        (dict(timeout="60"), TypeError, "pass a number of seconds"),
+        (dict(max_virtual_time=-1.0), ValueError, "max_virtual_time=-1.0"),
+    ],
+)
 def test_run_limits_are_checked(kwargs, exc_type, phrase):
     with pytest.raises(exc_type, match=phrase):
         SimCluster(2).run(lambda comm: None, **kwargs)
@@ -363,19 +409,22 @@ def test_run_limits_are_checked(kwargs, exc_type, phrase):
         SimCluster(2).run("train")
 
 
-@pytest.mark.parametrize("kwargs, exc_type, phrase", [
-    (dict(n=True), TypeError, "n is the number of ranks, an int >= 1"),
-    (dict(n=2.0), TypeError, "n is the number of ranks"),
-    (dict(n=0), ValueError, "n >= 1 ranks, got 0"),
-    (dict(n=2, seed=1.5), TypeError, "the seed must be an int"),
-    (dict(n=2, seed=False), TypeError, "the seed must be an int"),
-    (dict(n=2, eager_limit=-1), ValueError, "whole number of bytes >= 0"),
-    (dict(n=2, eager_limit=10.5), ValueError, "whole number of bytes"),
-    (dict(n=2, eager_limit="64k"), TypeError, "number of bytes"),
-    (dict(n=2, faults={1: 2.0}), TypeError, "pass a dlkit.cluster.Faults"),
-    (dict(n=2, allreduce=None), TypeError, "name the algorithm"),
-    (dict(n=2, allreduce="butterfly"), ValueError, "choose one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc_type, phrase",
+    [
+        (dict(n=True), TypeError, "n is the number of ranks, an int >= 1"),
+        (dict(n=2.0), TypeError, "n is the number of ranks"),
+        (dict(n=0), ValueError, "n >= 1 ranks, got 0"),
+        (dict(n=2, seed=1.5), TypeError, "the seed must be an int"),
+        (dict(n=2, seed=False), TypeError, "the seed must be an int"),
+        (dict(n=2, eager_limit=-1), ValueError, "whole number of bytes >= 0"),
+        (dict(n=2, eager_limit=10.5), ValueError, "whole number of bytes"),
+        (dict(n=2, eager_limit="64k"), TypeError, "number of bytes"),
+        (dict(n=2, faults={1: 2.0}), TypeError, "pass a dlkit.cluster.Faults"),
+        (dict(n=2, allreduce=None), TypeError, "name the algorithm"),
+        (dict(n=2, allreduce="butterfly"), ValueError, "choose one of"),
+    ],
+)
 def test_simcluster_arguments_are_checked(kwargs, exc_type, phrase):
     n = kwargs.pop("n")
     with pytest.raises(exc_type, match=phrase):
@@ -426,5 +475,3 @@ def test_correct_programs_and_crashed_receivers_give_no_warning():
         assert SimCluster(4).run(ok).unreceived == []
         res = SimCluster(2, faults=Faults(crash={1: 2.0})).run(to_crashed)
     assert res.crashed == {1: 2.0} and res.unreceived == []
-
-

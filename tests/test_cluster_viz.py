@@ -51,7 +51,9 @@ def test_message_steps_of_ring_and_rabenseifner():
 
 
 def test_explorers_draw_their_figure_at_creation():
-    for box in (vc.collective_explorer("tree", p=4, N=100),
-                vc.pattern_explorer("recursive_doubling", p=6)):
+    for box in (
+        vc.collective_explorer("tree", p=4, N=100),
+        vc.pattern_explorer("recursive_doubling", p=6),
+    ):
         out = box.children[-1]
         assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]

@@ -11,8 +11,11 @@ from dlkit.train import fit
 
 def test_spec_helpers_agree_with_flops_and_real_layers():
     # dlkit.models' closed forms (with groups) reduce to dlkit.flops' for groups=1
-    for c_in, c_out, k, s, p, hw in [(1, 6, 5, 1, 0, 32), (3, 96, 11, 4, 0, 227),
-                                     (64, 128, 3, 2, 1, 56)]:
+    for c_in, c_out, k, s, p, hw in [
+        (1, 6, 5, 1, 0, 32),
+        (3, 96, 11, 4, 0, 227),
+        (64, 128, 3, 2, 1, 56),
+    ]:
         spec = models.conv("c", (c_in, hw, hw), c_out, k, s, p)
         out_hw = flops.conv2d_output_hw(hw, hw, k, s, p)
         assert spec.out_shape == (c_out,) + out_hw
@@ -65,8 +68,17 @@ def one_thread():
 def test_digits_cnn_learns(one_thread):
     X, y, Xt, yt = data.load_digits(flat=False, seed=0)
     net = models.digits_cnn(seed=0)
-    hist = fit(net, nn.CrossEntropyLoss(), Adam(net.parameters(), lr=3e-3), X, y, epochs=5,
-               batch_size=64, seed=0, val=(Xt, yt))
+    hist = fit(
+        net,
+        nn.CrossEntropyLoss(),
+        Adam(net.parameters(), lr=3e-3),
+        X,
+        y,
+        epochs=5,
+        batch_size=64,
+        seed=0,
+        val=(Xt, yt),
+    )
     # five of the chapter's twelve epochs already reach 95%
     assert hist.val_accuracy[-1] >= 0.95
     assert hist.loss[-1] < hist.loss[0] / 5
@@ -75,7 +87,7 @@ def test_digits_cnn_learns(one_thread):
 def test_chapter8_exercise_checks(capsys):
     assert ch08.check_output_size(227, 11, 4, 0, 55)
     assert not ch08.check_output_size(227, 11, 4, 0, 54)
-    assert not ch08.check_output_size(32, 5, 1, 2, 28)           # padding forgotten
+    assert not ch08.check_output_size(32, 5, 1, 2, 28)  # padding forgotten
     assert ch08.check_conv_params(96, 256, 5, 307_456, groups=2)
     assert not ch08.check_conv_params(96, 256, 5, 614_656, groups=2)
     assert ch08.check_receptive_field([(3, 1), (2, 2), (3, 1)], 8)
@@ -85,8 +97,14 @@ def test_chapter8_exercise_checks(capsys):
     assert out.count("Correct") == 3 and "groups" in out and "strides" in out
 
 
-@pytest.mark.parametrize("stack, r", [([(3, 1), (3, 1)], 5), ([(3, 1), (2, 2), (3, 1), (2, 2)], 10),
-                                      ([(11, 4), (3, 2), (5, 1)], 51)])
+@pytest.mark.parametrize(
+    "stack, r",
+    [
+        ([(3, 1), (3, 1)], 5),
+        ([(3, 1), (2, 2), (3, 1), (2, 2)], 10),
+        ([(11, 4), (3, 2), (5, 1)], 51),
+    ],
+)
 def test_receptive_field(stack, r):
     assert ch08.receptive_field(stack) == r
 
@@ -101,7 +119,7 @@ def test_feature_map_explorer_follows_its_controls():
     out = box.children[-1]
     first = out.outputs[0]["data"]["image/png"]
     layer = box.children[0].children[1]
-    layer.value = 1                                     # second conv layer: 6 filters
+    layer.value = 1  # second conv layer: 6 filters
     filt = box.children[1].children[0]
     assert filt.max == 5 and out.outputs[0]["data"]["image/png"] != first
     maps = feature_maps(net, X[0])

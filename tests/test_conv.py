@@ -14,8 +14,15 @@ def reference(x, w, b, stride, padding):
     """Channel-summed scipy correlations, kept at every stride-th position."""
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     N, F = x.shape[0], w.shape[0]
-    out = np.array([[sum(correlate(xp[n, c], w[f, c], mode="valid") for c in range(x.shape[1]))
-                     + b[f] for f in range(F)] for n in range(N)])
+    out = np.array(
+        [
+            [
+                sum(correlate(xp[n, c], w[f, c], mode="valid") for c in range(x.shape[1])) + b[f]
+                for f in range(F)
+            ]
+            for n in range(N)
+        ]
+    )
     return out[:, :, ::stride, ::stride]
 
 
@@ -31,12 +38,17 @@ SHAPES = [
     (1, 17, 6, 7, 9, 3, 3),
     (2, 5, 8, 8, 3, 1, 1),
     (1, 2, 12, 10, 2, 7, 6),
-    (2, 3, 9, 10, 8, 5, 4),      # F a multiple of 4: the blocked compiled kernel
+    (2, 3, 9, 10, 8, 5, 4),  # F a multiple of 4: the blocked compiled kernel
 ]
 
 
-FORWARD_CASES = [(a, shape, s, p) for a in ALGOS for shape in SHAPES
-                 for s, p in [(1, 0), (1, 2), (2, 0), (3, 1)] if applies(a, shape[5:], s)]
+FORWARD_CASES = [
+    (a, shape, s, p)
+    for a in ALGOS
+    for shape in SHAPES
+    for s, p in [(1, 0), (1, 2), (2, 0), (3, 1)]
+    if applies(a, shape[5:], s)
+]
 
 
 @pytest.mark.parametrize("algorithm,shape,stride,padding", FORWARD_CASES)
@@ -67,12 +79,17 @@ def test_direct_loops_is_the_definition():
     g = np.random.default_rng(1)
     x, w, b = g.standard_normal((1, 2, 6, 5)), g.standard_normal((2, 2, 3, 2)), np.zeros(2)
     for s, p in [(1, 0), (2, 1)]:
-        np.testing.assert_allclose(dc.conv2d_direct_loops(x, w, b, s, p),
-                                   reference(x, w, b, s, p), atol=1e-12)
+        np.testing.assert_allclose(
+            dc.conv2d_direct_loops(x, w, b, s, p), reference(x, w, b, s, p), atol=1e-12
+        )
 
 
-BACKWARD_CASES = [(a, s, p) for a in ALGOS for s, p in [(1, 0), (1, 1), (2, 1), (3, 0)]
-                  if a != "winograd" or s == 1]
+BACKWARD_CASES = [
+    (a, s, p)
+    for a in ALGOS
+    for s, p in [(1, 0), (1, 1), (2, 1), (3, 0)]
+    if a != "winograd" or s == 1
+]
 
 
 @pytest.mark.parametrize("algorithm,stride,padding", BACKWARD_CASES)
@@ -168,11 +185,11 @@ def test_chapter7_exercise_checks(capsys):
     assert ch07.check_output_size(28, 5, 2, 1, 13)
     assert not ch07.check_output_size(28, 5, 2, 1, 13.5)
     assert not ch07.check_output_size(28, 5, 2, 1, "x")
-    assert not ch07.check_output_size(28.0, 5, 2, 1, 13)          # never raises
+    assert not ch07.check_output_size(28.0, 5, 2, 1, 13)  # never raises
     assert "Cannot check" in capsys.readouterr().out
-    assert ch07.check_output_size(3, 5, 1, 1, 1)                  # padding makes it fit
+    assert ch07.check_output_size(3, 5, 1, 1, 1)  # padding makes it fit
     assert ch07.check_winograd_multiplications(2, 6, 16, 12, 12, 1, 2 * 6 * 16 * 36 * 16)
-    assert not ch07.check_winograd_multiplications(1, 1, 1, 5, 5, 0, 81)   # direct count
+    assert not ch07.check_winograd_multiplications(1, 1, 1, 5, 5, 0, 81)  # direct count
     assert ch07.check_conv2d(dc.conv2d_im2col)
     assert not ch07.check_conv2d(lambda x, w, b, s, p: dc.conv2d(x, w[:, :, ::-1, ::-1], b, s, p))
     assert "flipped kernel" in capsys.readouterr().out
@@ -182,16 +199,19 @@ def test_chapter7_exercise_checks(capsys):
 # ------------------------------------------------------------------ helpers' arguments
 
 
-@pytest.mark.parametrize("args, exc, phrase", [
-    ((5, 3, 1.5), TypeError, "output_size: stride must be an int, got 1.5"),
-    ((5, 3, True), TypeError, "output_size: stride must be an int, got True"),
-    ((5, 3, 0), ValueError, "output_size: stride must be a positive int, got 0"),
-    (("5", 3), TypeError, "output_size: size must be an int, got '5'"),
-    ((None, 3), TypeError, "output_size: size must be an int, got None"),
-    ((5, 3, 1, -3), ValueError, "output_size: padding must be >= 0, got -3"),
-    ((5, 0), ValueError, "kernel size k must be a positive int"),
-    ((2, 5), ValueError, "a window of 5 does not fit in the padded length 2"),
-])
+@pytest.mark.parametrize(
+    "args, exc, phrase",
+    [
+        ((5, 3, 1.5), TypeError, "output_size: stride must be an int, got 1.5"),
+        ((5, 3, True), TypeError, "output_size: stride must be an int, got True"),
+        ((5, 3, 0), ValueError, "output_size: stride must be a positive int, got 0"),
+        (("5", 3), TypeError, "output_size: size must be an int, got '5'"),
+        ((None, 3), TypeError, "output_size: size must be an int, got None"),
+        ((5, 3, 1, -3), ValueError, "output_size: padding must be >= 0, got -3"),
+        ((5, 0), ValueError, "kernel size k must be a positive int"),
+        ((2, 5), ValueError, "a window of 5 does not fit in the padded length 2"),
+    ],
+)
 def test_output_size_refuses_bad_arguments(args, exc, phrase):
     with pytest.raises(exc, match=phrase):
         dc.output_size(*args)
@@ -200,18 +220,24 @@ def test_output_size_refuses_bad_arguments(args, exc, phrase):
 def test_output_size_values():
     assert dc.output_size(28, 5) == 24
     assert dc.output_size(28, 5, 2, 1) == 13
-    assert dc.output_size(2, 5, 1, 2) == 2                 # fits once padded
+    assert dc.output_size(2, 5, 1, 2) == 2  # fits once padded
     assert dc.output_size(np.int64(8), np.int64(3), np.int64(2)) == 3
 
 
 def test_pad_input_and_dilate_need_nchw_arrays():
     with pytest.raises(TypeError, match="pad_input: x must be a numpy array, got None"):
         dc.pad_input(None, 1)
-    with pytest.raises(ValueError, match=r"pad_input: x must have shape \(N, C, H, W\), got "
-                                         r"\(4, 4\); add batch and channel axes"):
+    with pytest.raises(
+        ValueError,
+        match=r"pad_input: x must have shape \(N, C, H, W\), got "
+        r"\(4, 4\); add batch and channel axes",
+    ):
         dc.pad_input(np.ones((4, 4)), 1)
-    with pytest.raises(ValueError, match=r"dilate: dout must have shape \(N, C, H, W\), got "
-                                         r"\(3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dilate: dout must have shape \(N, C, H, W\), got "
+        r"\(3, 3\)",
+    ):
         dc.dilate(np.ones((3, 3)), 2)
     x = np.ones((1, 1, 2, 2))
     assert dc.pad_input(x, 0) is x

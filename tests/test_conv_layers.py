@@ -51,8 +51,10 @@ def test_conv2d_without_bias_and_input_grad():
 
 def test_conv2d_algorithms_agree_as_layers():
     x = _x((3, 2, 9, 9), 4)
-    outs = [Conv2d(2, 5, 3, padding=1, algorithm=a, seed=3).forward(x)
-            for a in ("auto", "direct", "im2col", "winograd", "fft", "numba")]
+    outs = [
+        Conv2d(2, 5, 3, padding=1, algorithm=a, seed=3).forward(x)
+        for a in ("auto", "direct", "im2col", "winograd", "fft", "numba")
+    ]
     for o in outs[1:]:
         np.testing.assert_allclose(o, outs[0], atol=1e-12)
 
@@ -75,8 +77,11 @@ def test_conv2d_float32():
 
 
 def test_conv2d_clear_errors():
-    with pytest.raises(ValueError, match=r"Conv2d\(1, 6, 5\) got input of shape \(64, 28, 28\); "
-                       r"it needs \(N, 1, H, W\): add a channel axis with x\[:, None\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2d\(1, 6, 5\) got input of shape \(64, 28, 28\); "
+        r"it needs \(N, 1, H, W\): add a channel axis with x\[:, None\]",
+    ):
         Conv2d(1, 6, 5).forward(np.zeros((64, 28, 28)))
     with pytest.raises(ValueError, match="channels-last"):
         Conv2d(3, 6, 5).forward(np.zeros((2, 28, 28, 3)))
@@ -92,8 +97,17 @@ def test_conv2d_clear_errors():
         Conv2d(1, 6, 3).backward(np.zeros((1, 6, 2, 2)))
 
 
-@pytest.mark.parametrize("layer", [MaxPool2d(2), MaxPool2d(3, 2), MaxPool2d((2, 3), 1),
-                                   AvgPool2d(2), AvgPool2d(3, 2), AvgPool2d((2, 3), 1)])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        MaxPool2d(2),
+        MaxPool2d(3, 2),
+        MaxPool2d((2, 3), 1),
+        AvgPool2d(2),
+        AvgPool2d(3, 2),
+        AvgPool2d((2, 3), 1),
+    ],
+)
 def test_pool_gradients(layer):
     result = check_layer(layer, _x((2, 3, 7, 6), 5), h=1e-5)
     assert result.max_error < 1e-7, result
@@ -127,9 +141,9 @@ def test_dropout_seeded_scaled_and_eval_identity():
     x = np.ones((200, 50))
     a, b = Dropout(0.3, seed=4), Dropout(0.3, seed=4)
     ya, yb = a.forward(x), b.forward(x)
-    np.testing.assert_array_equal(ya, yb)                        # same seed, same mask
+    np.testing.assert_array_equal(ya, yb)  # same seed, same mask
     assert set(np.unique(ya)) == {0.0, 1 / 0.7}
-    assert abs((ya == 0).mean() - 0.3) < 0.02                     # 10,000 draws
+    assert abs((ya == 0).mean() - 0.3) < 0.02  # 10,000 draws
     np.testing.assert_array_equal(a.backward(np.ones_like(x)), ya)  # gradient uses the mask
     a.eval()
     np.testing.assert_array_equal(a.forward(x), x)
@@ -154,7 +168,9 @@ def test_dropout_gradient_check():
 
 
 def test_lenet_trains_through_conv_layers():
-    net = Sequential(Conv2d(1, 4, 3, seed=0), ReLU(), MaxPool2d(2), Flatten(), Linear(36, 3, seed=1))
+    net = Sequential(
+        Conv2d(1, 4, 3, seed=0), ReLU(), MaxPool2d(2), Flatten(), Linear(36, 3, seed=1)
+    )
     x = _x((6, 1, 8, 8), 2)
     out = net.forward(x)
     assert out.shape == (6, 3)
@@ -172,7 +188,7 @@ def test_maxpool_numpy_path_equals_compiled(k, s):
         out = compiled.forward(x)
         d = _x(out.shape, 7)
         dx = compiled.backward(d)
-    with backend.use_backend("numpy"):                              # no compiled kernels
+    with backend.use_backend("numpy"):  # no compiled kernels
         plain = MaxPool2d(k, s)
         np.testing.assert_array_equal(plain.forward(x), out)
         np.testing.assert_allclose(plain.backward(d), dx, rtol=1e-14, atol=1e-14)
@@ -194,11 +210,19 @@ def test_layers_take_their_kernels_from_the_registry(monkeypatch):
         def f(*args):
             calls.append(name)
             return getattr(cpu, name)(*args)
+
         return f
 
     fake = types.ModuleType("fake_kernels")
-    for name in ("conv2d_chwn", "conv2d_direct", "conv2d_weight_grad", "im2col", "col2im",
-                 "maxpool2d_forward", "maxpool2d_backward"):
+    for name in (
+        "conv2d_chwn",
+        "conv2d_direct",
+        "conv2d_weight_grad",
+        "im2col",
+        "col2im",
+        "maxpool2d_forward",
+        "maxpool2d_backward",
+    ):
         setattr(fake, name, counted(name))
     monkeypatch.setitem(__import__("sys").modules, "fake_kernels", fake)
     monkeypatch.setitem(kernels._REGISTRY, "numba", "fake_kernels")
@@ -208,8 +232,9 @@ def test_layers_take_their_kernels_from_the_registry(monkeypatch):
         assert kernels.for_backend() is fake
         out = net.forward(x)
         net.backward(np.ones_like(out))
-    assert {"conv2d_chwn", "maxpool2d_forward", "maxpool2d_backward",
-            "conv2d_weight_grad"} <= set(calls)
+    assert {"conv2d_chwn", "maxpool2d_forward", "maxpool2d_backward", "conv2d_weight_grad"} <= set(
+        calls
+    )
 
 
 def test_explicit_numba_algorithm_needs_a_backend_with_kernels():
@@ -217,8 +242,9 @@ def test_explicit_numba_algorithm_needs_a_backend_with_kernels():
 
     layer = Conv2d(1, 4, 3, algorithm="numba")
     with backend.use_backend("numpy"):
-        with pytest.raises(kernels.NoKernelsError, match="backend 'numpy' has no compiled "
-                                                          "kernels.*set_backend"):
+        with pytest.raises(
+            kernels.NoKernelsError, match="backend 'numpy' has no compiled kernels.*set_backend"
+        ):
             layer.forward(_x((2, 1, 6, 6)))
 
 

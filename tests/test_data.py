@@ -15,8 +15,14 @@ def test_gate_tables_match_boolean_logic(gate):
     assert X.shape == (4, 2) and X.dtype == np.float64 and y.dtype == np.int64
     assert X.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
     a, b = X[:, 0].astype(bool), X[:, 1].astype(bool)
-    ops = {"AND": a & b, "OR": a | b, "NAND": ~(a & b), "NOR": ~(a | b), "XOR": a ^ b,
-           "XNOR": ~(a ^ b)}
+    ops = {
+        "AND": a & b,
+        "OR": a | b,
+        "NAND": ~(a & b),
+        "NOR": ~(a | b),
+        "XOR": a ^ b,
+        "XNOR": ~(a ^ b),
+    }
     np.testing.assert_array_equal(y, ops[gate].astype(int))
     np.testing.assert_array_equal(logic_gate(gate, X[:, 0], X[:, 1]), y)
 
@@ -139,8 +145,7 @@ def test_digits_split_is_a_partition_of_sklearn_digits():
 
     d = sk()
     s = data.load_digits()
-    ours = np.column_stack([np.vstack([s.X_train, s.X_test]) * 16,
-                            np.r_[s.y_train, s.y_test]])
+    ours = np.column_stack([np.vstack([s.X_train, s.X_test]) * 16, np.r_[s.y_train, s.y_test]])
     theirs = np.column_stack([d.data, d.target])
     # same multiset of (image, label) rows: nothing lost, nothing repeated
     key = lambda a: a[np.lexsort(a.T[::-1])]  # noqa: E731
@@ -155,52 +160,65 @@ def test_digits_bad_test_size():
 # ---------------------------------------------------------------- bad arguments
 
 
-@pytest.mark.parametrize("call, exc, phrase", [
-    (lambda: gate_table(None), TypeError, r"gate_table\(name=...\) must be a gate name"),
-    (lambda: gate_table(5), TypeError, "choose one of AND"),
-    (lambda: logic_gate(None, [0], [1]), TypeError, r"logic_gate\(name=...\)"),
-    (lambda: logic_gate("XOR", [0, 1], [0, 1, 1]), ValueError, r"shapes \(2,\) and \(3,\)"),
-    (lambda: logic_gate("AND", "ab", "cd"), TypeError, "must hold numbers 0/1"),
-    (lambda: logic_gate("AND", [None], [1]), TypeError, "dtype object"),
-    (lambda: logic_gate("AND", [0.5, 2], [1, 1]), ValueError, "only 0 and 1, got 0.5"),
-    (lambda: logic_gate("NOT", [2]), ValueError, "only 0 and 1"),
-    (lambda: data.moons(2.5), TypeError, "moons: n must be an int >= 2"),
-    (lambda: data.moons(True), TypeError, "n must be an int"),
-    (lambda: data.circles(noise=float("nan")), ValueError, "circles: noise must be finite"),
-    (lambda: data.moons(noise=float("inf")), ValueError, "noise must be finite"),
-    (lambda: data.spirals(noise="0.1"), TypeError, "noise must be a real number"),
-    (lambda: data.moons(noise=True), TypeError, "noise must be a real number"),
-    (lambda: data.circles(factor="0.5"), TypeError, "factor must be a real number"),
-    (lambda: data.circles(factor=float("nan")), ValueError, "factor must be finite"),
-    (lambda: data.spirals(classes=2.5), TypeError, "classes must be an int"),
-    (lambda: data.spirals(classes=None), TypeError, "classes must be an int"),
-    (lambda: data.spirals(2, classes=5), ValueError, "cannot fill classes=5 arms"),
-    (lambda: data.spirals(turns=float("nan")), ValueError, "turns must be finite"),
-    (lambda: data.spirals(turns="1"), TypeError, "turns must be a real number"),
-    (lambda: data.load_digits("0.25"), TypeError, "test_size must be a fraction"),
-    (lambda: data.load_digits(None), TypeError, "test_size must be a fraction"),
-    (lambda: data.load_digits(True), TypeError, "test_size must be a fraction"),
-    (lambda: data.load_digits(1e-5), ValueError, "leaves an empty train or test set"),
-    (lambda: data.load_digits(flat="no"), TypeError, r"flat=...\) must be True or False"),
-    (lambda: data.standardize(None), TypeError, r"split=...\) must be a Split"),
-    (lambda: data.standardize((1, 2)), TypeError, "must be a Split"),
-    (lambda: data.standardize((np.ones((3, 2)), 0, [1, 2], 0)), TypeError, "X_test must be"),
-    (lambda: data.standardize((np.ones((3, 2)), 0, np.ones((2, 3)), 0)), ValueError,
-     r"X_train \(3, 2\) and X_test \(2, 3\)"),
-])
+@pytest.mark.parametrize(
+    "call, exc, phrase",
+    [
+        (lambda: gate_table(None), TypeError, r"gate_table\(name=...\) must be a gate name"),
+        (lambda: gate_table(5), TypeError, "choose one of AND"),
+        (lambda: logic_gate(None, [0], [1]), TypeError, r"logic_gate\(name=...\)"),
+        (lambda: logic_gate("XOR", [0, 1], [0, 1, 1]), ValueError, r"shapes \(2,\) and \(3,\)"),
+        (lambda: logic_gate("AND", "ab", "cd"), TypeError, "must hold numbers 0/1"),
+        (lambda: logic_gate("AND", [None], [1]), TypeError, "dtype object"),
+        (lambda: logic_gate("AND", [0.5, 2], [1, 1]), ValueError, "only 0 and 1, got 0.5"),
+        (lambda: logic_gate("NOT", [2]), ValueError, "only 0 and 1"),
+        (lambda: data.moons(2.5), TypeError, "moons: n must be an int >= 2"),
+        (lambda: data.moons(True), TypeError, "n must be an int"),
+        (lambda: data.circles(noise=float("nan")), ValueError, "circles: noise must be finite"),
+        (lambda: data.moons(noise=float("inf")), ValueError, "noise must be finite"),
+        (lambda: data.spirals(noise="0.1"), TypeError, "noise must be a real number"),
+        (lambda: data.moons(noise=True), TypeError, "noise must be a real number"),
+        (lambda: data.circles(factor="0.5"), TypeError, "factor must be a real number"),
+        (lambda: data.circles(factor=float("nan")), ValueError, "factor must be finite"),
+        (lambda: data.spirals(classes=2.5), TypeError, "classes must be an int"),
+        (lambda: data.spirals(classes=None), TypeError, "classes must be an int"),
+        (lambda: data.spirals(2, classes=5), ValueError, "cannot fill classes=5 arms"),
+        (lambda: data.spirals(turns=float("nan")), ValueError, "turns must be finite"),
+        (lambda: data.spirals(turns="1"), TypeError, "turns must be a real number"),
+        (lambda: data.load_digits("0.25"), TypeError, "test_size must be a fraction"),
+        (lambda: data.load_digits(None), TypeError, "test_size must be a fraction"),
+        (lambda: data.load_digits(True), TypeError, "test_size must be a fraction"),
+        (lambda: data.load_digits(1e-5), ValueError, "leaves an empty train or test set"),
+        (lambda: data.load_digits(flat="no"), TypeError, r"flat=...\) must be True or False"),
+        (lambda: data.standardize(None), TypeError, r"split=...\) must be a Split"),
+        (lambda: data.standardize((1, 2)), TypeError, "must be a Split"),
+        (lambda: data.standardize((np.ones((3, 2)), 0, [1, 2], 0)), TypeError, "X_test must be"),
+        (
+            lambda: data.standardize((np.ones((3, 2)), 0, np.ones((2, 3)), 0)),
+            ValueError,
+            r"X_train \(3, 2\) and X_test \(2, 3\)",
+        ),
+    ],
+)
 def test_bad_arguments_are_refused_clearly(call, exc, phrase):
     with pytest.raises(exc, match=phrase):
         call()
 
 
-@pytest.mark.parametrize("floor, exc, phrase", [
-    (-1.0, ValueError, "finite and >= 0"), (float("nan"), ValueError, "finite and >= 0"),
-    ("x", TypeError, "real number >= 0"), (None, TypeError, "real number >= 0"),
-    (True, TypeError, "real number >= 0"), (0, ValueError, "would divide by zero"),
-])
+@pytest.mark.parametrize(
+    "floor, exc, phrase",
+    [
+        (-1.0, ValueError, "finite and >= 0"),
+        (float("nan"), ValueError, "finite and >= 0"),
+        ("x", TypeError, "real number >= 0"),
+        (None, TypeError, "real number >= 0"),
+        (True, TypeError, "real number >= 0"),
+        (0, ValueError, "would divide by zero"),
+    ],
+)
 def test_standardize_refuses_bad_floor(floor, exc, phrase):
-    split = data.Split(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([0, 1]),
-                       np.array([[1.0, 2.0]]), np.array([1]))
+    split = data.Split(
+        np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([0, 1]), np.array([[1.0, 2.0]]), np.array([1])
+    )
     with pytest.raises(exc, match=phrase):
         data.standardize(split, floor)
 
@@ -211,8 +229,9 @@ def test_valid_unusual_inputs_still_work():
     assert sorted(y.tolist()) == [0, 1, 2, 3, 4]
     X, _ = data.moons(np.int64(10), noise=0)
     assert X.shape == (10, 2)
-    split = data.Split(np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([0, 1]),
-                       np.array([[1.0, 2.0]]), np.array([1]))
+    split = data.Split(
+        np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([0, 1]), np.array([[1.0, 2.0]]), np.array([1])
+    )
     out = data.standardize(split, 0)
     np.testing.assert_allclose(out.X_train, [[-1.0, -1.0], [1.0, 1.0]])
     np.testing.assert_allclose(out.X_test, [[0.0, 0.0]])

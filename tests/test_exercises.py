@@ -144,71 +144,95 @@ def _case(right, wrong, hidden=(), shown=True):
 
 
 CASES = {
-    "perceptrons.check_gate_weights": _case(("NAND", [-20, -20], 30),
-                                            [("NAND", [20, 20], -30), ("NOT", [1, 1], 0)]),
+    "perceptrons.check_gate_weights": _case(
+        ("NAND", [-20, -20], 30), [("NAND", [20, 20], -30), ("NOT", [1, 1], 0)]
+    ),
     "perceptrons.check_festival_majority": _case(([2, 2, 2], -3), [([6, 2, 2], -5)]),
     "perceptrons.check_separable_count": _case((14,), [(16,), (10,)], ["14"]),
     "sigmoid_xor.check_xor_network": _case(
         lambda: (importlib.import_module("dlkit.perceptron").xor_network(),),
-        [lambda: (importlib.import_module("dlkit.perceptron").xnor_network(),)]),
+        [lambda: (importlib.import_module("dlkit.perceptron").xnor_network(),)],
+    ),
     "sigmoid_xor.check_smallest_scale": _case((0.5,), [(0.3,), (0.9,)], ["c = 0.5"]),
-    "sigmoid_xor.check_trained_xnor": _case(lambda: (_trained_xnor(2),),
-                                            [lambda: (_trained_xnor(0),)]),
-    "feedforward.check_param_count": _case(([784, 30, 10], 23_860),
-                                           [([784, 30, 10], 23_820), ([784, 30, 10], 0)],
-                                           ["23,860", "23860"]),
-    "feedforward.check_xnor_thetas": _case((_GOOD_THETAS,),
-                                           [([_GOOD_THETAS[0], [[10.0, -20, -20]]],)]),
+    "sigmoid_xor.check_trained_xnor": _case(
+        lambda: (_trained_xnor(2),), [lambda: (_trained_xnor(0),)]
+    ),
+    "feedforward.check_param_count": _case(
+        ([784, 30, 10], 23_860), [([784, 30, 10], 23_820), ([784, 30, 10], 0)], ["23,860", "23860"]
+    ),
+    "feedforward.check_xnor_thetas": _case(
+        (_GOOD_THETAS,), [([_GOOD_THETAS[0], [[10.0, -20, -20]]],)]
+    ),
     "feedforward.check_forward": _case((_forward_right,), [(_forward_no_bias,)]),
     "optimizers.check_cross_entropy": _case((0.25, math.log(4)), [(0.25, 1.0)], ["1.386"]),
     "optimizers.check_max_learning_rate": _case((4, 0.5), [(4, 0.25), (4, 1.0)], ["0.5"]),
-    "optimizers.check_adam_first_step": _case((1.0, 30.0, 0.1, 0.9), [(1.0, 30.0, 0.1, 1.1)],
-                                              ["0.9"]),
+    "optimizers.check_adam_first_step": _case(
+        (1.0, 30.0, 0.1, 0.9), [(1.0, 30.0, 0.1, 1.1)], ["0.9"]
+    ),
     "optimizers.check_ravine_settings": _case((0.2, 0.8), [(0.45, 0.0), (5.0, 0.5)]),
     "backprop.check_chain_rule": _case((-2, 4, 2), [(-6, 4, 2), (0, 0, 0)], ["(-2.0, 4.0, 2.0)"]),
     "backprop.check_softplus_derivative": _case((lambda z: 1 / (1 + np.exp(-z)),), [(np.tanh,)]),
-    "backprop.check_activation_bytes": _case((2_454_528,), [(2_454_528 // 4,), (1,)],
-                                             ["2,454,528", "2454528"]),
-    "digits.check_voting_update": _case(lambda: (0, _voting_after()),
-                                        [lambda: (2, _voting_after()),
-                                         lambda: (0, E.digits.VOTING_W)],
-                                        ["guess 0", "[2, 1, 2]"]),
+    "backprop.check_activation_bytes": _case(
+        (2_454_528,), [(2_454_528 // 4,), (1,)], ["2,454,528", "2454528"]
+    ),
+    "digits.check_voting_update": _case(
+        lambda: (0, _voting_after()),
+        [lambda: (2, _voting_after()), lambda: (0, E.digits.VOTING_W)],
+        ["guess 0", "[2, 1, 2]"],
+    ),
     "digits.check_recall": _case((_C, 1, 7 / 9), [(_C, 1, 7 / 8)], ["0.7778"]),
     "digits.check_digits_model": _case(
         lambda: (_NearestNeighbour(),),
-        [lambda: (importlib.import_module("dlkit.nn").mlp([64, 10], seed=0),)]),
-    "convolution.check_output_size": _case((28, 5, 2, 1, 13), [(28, 5, 2, 1, 12), (28, 5, 2, 1, 14)],
-                                           ["= 13"]),
+        [lambda: (importlib.import_module("dlkit.nn").mlp([64, 10], seed=0),)],
+    ),
+    "convolution.check_output_size": _case(
+        (28, 5, 2, 1, 13), [(28, 5, 2, 1, 12), (28, 5, 2, 1, 14)], ["= 13"]
+    ),
     "convolution.check_winograd_multiplications": _case(
-        (1, 6, 16, 12, 12, 1, 55_296), [(1, 6, 16, 12, 12, 1, 124_416), (1, 6, 16, 12, 12, 1, 7)],
-        ["55,296", "55296"]),
+        (1, 6, 16, 12, 12, 1, 55_296),
+        [(1, 6, 16, 12, 12, 1, 124_416), (1, 6, 16, 12, 12, 1, 7)],
+        ["55,296", "55296"],
+    ),
     "convolution.check_conv2d": _case((_conv_right,), [(_conv_flipped,)]),
     "cnns.check_output_size": _case((227, 11, 4, 0, 55), [(227, 11, 4, 0, 54)], ["55"]),
-    "cnns.check_conv_params": _case((96, 256, 5, 307_456, {"groups": 2}),
-                                    [(96, 256, 5, 614_656, {"groups": 2})],
-                                    ["307,456", "307456"]),
-    "cnns.check_receptive_field": _case(([(3, 1), (2, 2), (3, 1)], 8),
-                                        [([(3, 1), (2, 2), (3, 1)], 6)], ["8x8"]),
-    "low_precision.check_range": _case((4, 12, -8, 8 - 2**-12, 2**-12), [(4, 12, -8, 8, 2**-12)],
-                                       [f"{8 - 2**-12:g}"]),
+    "cnns.check_conv_params": _case(
+        (96, 256, 5, 307_456, {"groups": 2}),
+        [(96, 256, 5, 614_656, {"groups": 2})],
+        ["307,456", "307456"],
+    ),
+    "cnns.check_receptive_field": _case(
+        ([(3, 1), (2, 2), (3, 1)], 8), [([(3, 1), (2, 2), (3, 1)], 6)], ["8x8"]
+    ),
+    "low_precision.check_range": _case(
+        (4, 12, -8, 8 - 2**-12, 2**-12), [(4, 12, -8, 8, 2**-12)], [f"{8 - 2**-12:g}"]
+    ),
     "low_precision.check_round_up_probability": _case((0.3, 3, 0.4), [(0.3, 3, 0.6)], ["0.4"]),
-    "low_precision.check_smallest_gradient": _case((10, 0.05, 2**-11 / 0.05),
-                                                   [(10, 0.05, 2**-10 / 0.05)],
-                                                   [f"{2**-11 / 0.05:.6g}"]),
+    "low_precision.check_smallest_gradient": _case(
+        (10, 0.05, 2**-11 / 0.05), [(10, 0.05, 2**-10 / 0.05)], [f"{2**-11 / 0.05:.6g}"]
+    ),
     "low_precision.check_stochastic_rounding": _case(
-        (_stochastic_rounding,), [(lambda x, fl, rng: np.round(x * 2**fl) / 2**fl,)]),
-    "parallelism.check_allgather_time": _case(lambda: (_allgather(),),
-                                              [(0.0,), lambda: (_allgather() / 3,)],
-                                              [f"{_allgather() * 1e3:.3f}", f"{_allgather():.6g}"]),
-    "parallelism.check_break_even_width": _case(lambda: (_break_even(),), [(4096,)],
-                                                [f"{_break_even():,.0f}"]),
-    "sync_sgd.check_ring_time": _case(lambda: (_ring(),), [(0.0,), lambda: (_ring() / 2,)],
-                                      [f"{_ring() * 1e3:.4f}", f"{_ring():.6g}"]),
-    "sync_sgd.check_shard_weights": _case(([22 / 64, 21 / 64, 21 / 64],),
-                                          [([1 / 3] * 3,), ([0.5, 0.25, 0.25],)], ["0.34375"],
-                                          shown=False),
-    "sync_sgd.check_crossover": _case(lambda: (_crossover(),), [(10,)],
-                                      [f"{_crossover():,}"]),
+        (_stochastic_rounding,), [(lambda x, fl, rng: np.round(x * 2**fl) / 2**fl,)]
+    ),
+    "parallelism.check_allgather_time": _case(
+        lambda: (_allgather(),),
+        [(0.0,), lambda: (_allgather() / 3,)],
+        [f"{_allgather() * 1e3:.3f}", f"{_allgather():.6g}"],
+    ),
+    "parallelism.check_break_even_width": _case(
+        lambda: (_break_even(),), [(4096,)], [f"{_break_even():,.0f}"]
+    ),
+    "sync_sgd.check_ring_time": _case(
+        lambda: (_ring(),),
+        [(0.0,), lambda: (_ring() / 2,)],
+        [f"{_ring() * 1e3:.4f}", f"{_ring():.6g}"],
+    ),
+    "sync_sgd.check_shard_weights": _case(
+        ([22 / 64, 21 / 64, 21 / 64],),
+        [([1 / 3] * 3,), ([0.5, 0.25, 0.25],)],
+        ["0.34375"],
+        shown=False,
+    ),
+    "sync_sgd.check_crossover": _case(lambda: (_crossover(),), [(10,)], [f"{_crossover():,}"]),
 }
 
 
@@ -260,8 +284,20 @@ def _raises(*args, **kwargs):
     raise RuntimeError("the reader's function fails")
 
 
-JUNK = [None, "junk", float("nan"), float("inf"), -float("inf"), 1j, [1, "a"],
-        np.zeros((2, 3, 4)), np.full(3, np.nan), object(), _raises, lambda *a, **k: None]
+JUNK = [
+    None,
+    "junk",
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    1j,
+    [1, "a"],
+    np.zeros((2, 3, 4)),
+    np.full(3, np.nan),
+    object(),
+    _raises,
+    lambda *a, **k: None,
+]
 
 
 def _params():
@@ -300,11 +336,22 @@ def test_never_raises_turns_a_failure_into_a_verdict(capsys):
     assert capsys.readouterr().out.startswith("Not yet: this answer cannot be checked (KeyError")
 
 
-@pytest.mark.parametrize("x, value, integer", [
-    (3, 3.0, 3), ("13", 13.0, 13), (13.5, 13.5, None), (np.float32(2), 2.0, 2),
-    (None, None, None), ("x", None, None), (float("nan"), None, None),
-    (float("inf"), None, None), (10**400, None, None), (np.zeros(3), None, None), (1j, None, None),
-])
+@pytest.mark.parametrize(
+    "x, value, integer",
+    [
+        (3, 3.0, 3),
+        ("13", 13.0, 13),
+        (13.5, 13.5, None),
+        (np.float32(2), 2.0, 2),
+        (None, None, None),
+        ("x", None, None),
+        (float("nan"), None, None),
+        (float("inf"), None, None),
+        (10**400, None, None),
+        (np.zeros(3), None, None),
+        (1j, None, None),
+    ],
+)
 def test_number_and_whole(x, value, integer):
     assert E.number(x) == value and E.whole(x) == integer
 

@@ -28,18 +28,40 @@ MOVED = {
         "FunctionFits": "dlkit.experiments.approximation",
         "fit_1d": "dlkit.experiments.approximation",
     },
-    "dlkit.viz.backprop": {name: "dlkit.experiments.backprop" for name in (
-        "neuron_graph", "layer_gradients", "compare_engines", "gradient_check_table",
-        "memory_sweep", "layer_gradient_norms")},
-    "dlkit.viz.optimizers": {name: "dlkit.experiments.optimizers" for name in (
-        "Surface", "RAVINE", "SADDLE", "LOCAL", "SURFACES", "OPTIMIZER_NAMES", "Run",
-        "optimize", "race", "gradient_noise")},
+    "dlkit.viz.backprop": {
+        name: "dlkit.experiments.backprop"
+        for name in (
+            "neuron_graph",
+            "layer_gradients",
+            "compare_engines",
+            "gradient_check_table",
+            "memory_sweep",
+            "layer_gradient_norms",
+        )
+    },
+    "dlkit.viz.optimizers": {
+        name: "dlkit.experiments.optimizers"
+        for name in (
+            "Surface",
+            "RAVINE",
+            "SADDLE",
+            "LOCAL",
+            "SURFACES",
+            "OPTIMIZER_NAMES",
+            "Run",
+            "optimize",
+            "race",
+            "gradient_noise",
+        )
+    },
     "dlkit.viz.cnn": {"feature_maps": "dlkit.experiments.cnn"},
     "dlkit.viz.precision": {"sample_values": "dlkit.experiments.precision"},
     "dlkit.viz.parallel": {"step_breakdown": "dlkit.experiments.parallel"},
     "dlkit.viz.cluster": {"allreduce_run": "dlkit.experiments.collectives"},
-    "dlkit.viz.conv": {"example_input": "dlkit.experiments.conv",
-                       "layout_runs": "dlkit.experiments.conv"},
+    "dlkit.viz.conv": {
+        "example_input": "dlkit.experiments.conv",
+        "layout_runs": "dlkit.experiments.conv",
+    },
     "dlkit.autograd": {"draw_graph": "dlkit.viz.autograd"},
 }
 CASES = [(old, name, new) for old, names in MOVED.items() for name, new in names.items()]
@@ -62,7 +84,7 @@ def test_old_path_gives_the_object_of_the_new_home(old, name, new):
 def test_each_old_module_lists_what_it_serves(old):
     mod = importlib.import_module(old)
     assert mod._MOVED == MOVED[old]
-    assert not hasattr(mod, "no_such_name")           # __getattr__ raises AttributeError
+    assert not hasattr(mod, "no_such_name")  # __getattr__ raises AttributeError
     with pytest.raises(AttributeError, match="no_such_name"):
         mod.no_such_name
 
@@ -94,8 +116,7 @@ def test_experiments_never_import_viz():
 
 def test_viz_imports_experiments_only_inside_functions():
     files = sorted((DLKIT / "viz").glob("*.py"))
-    bad = {f.name: _hits(_imports(f, module_level_only=True), "dlkit.experiments")
-           for f in files}
+    bad = {f.name: _hits(_imports(f, module_level_only=True), "dlkit.experiments") for f in files}
     assert not {k: v for k, v in bad.items() if v}
     # the explorers do use them, lazily
     lazy = _hits(_imports(DLKIT / "viz" / "networks.py"), "dlkit.experiments")
@@ -105,8 +126,7 @@ def test_viz_imports_experiments_only_inside_functions():
 def test_autograd_is_the_engine_only():
     found = _imports(DLKIT / "autograd.py")
     assert not _hits(found, "matplotlib")
-    assert [m for _, m in found if m.startswith("dlkit")] == ["dlkit.viz",
-                                                              "dlkit.viz.autograd"]
+    assert [m for _, m in found if m.startswith("dlkit")] == ["dlkit.viz", "dlkit.viz.autograd"]
 
 
 def test_png_in_a_widget_has_one_home():
@@ -133,8 +153,9 @@ def test_decision_boundary_and_snapshots_share_the_grid():
     xx, yy, grid = plane_grid(X, 15)
     assert grid.shape == (225, 2) and xx.shape == yy.shape == (15, 15)
     assert xx.min() == pytest.approx(X[:, 0].min() - 0.25)
-    np.testing.assert_array_equal(plane_classes(run.model, grid, (15, 15)),
-                                  run.snapshots[-1].classes)
+    np.testing.assert_array_equal(
+        plane_classes(run.model, grid, (15, 15)), run.snapshots[-1].classes
+    )
 
 
 def test_show_in_closes_pyplot_figures_and_keeps_its_alt_text():
@@ -142,13 +163,14 @@ def test_show_in_closes_pyplot_figures_and_keeps_its_alt_text():
 
     from dlkit.viz.display import show_in, show_png
 
+    plt.close("all")  # figures other tests left open in this process
     out = SimpleNamespace(outputs=())
     fig = plt.figure()
     show_in(out, fig, alt="a picture")
     assert fig.number not in plt.get_fignums()
     assert out.outputs[0]["data"]["text/plain"] == "a picture"
     assert out.outputs[0]["data"]["image/png"]
-    show_in(out, Figure(), "caption")                   # a Figure pyplot never saw
+    show_in(out, Figure(), "caption")  # a Figure pyplot never saw
     assert out.outputs[0]["text"] == "caption\n"
     assert out.outputs[1]["data"]["text/plain"] == "<Figure>"
     show_png(out, plt.figure(), "old name")
@@ -161,12 +183,12 @@ def test_explorers_leave_no_pyplot_figure_open():
 
     plt.close("all")
     X, y, _, _ = data.load_digits(flat=False, seed=0)
-    boxes = {"decision boundary": networks.boundary_explorer("moons", width=4, depth=1,
-                                                             epochs=20),
-             "position 3": conv.sliding_window_explorer(step=3),
-             "feature map": cnn.feature_map_explorer(models.digits_cnn(4, 6, seed=0),
-                                                     X[:3], y[:3]),
-             "bias": precision.rounding_explorer()}
+    boxes = {
+        "decision boundary": networks.boundary_explorer("moons", width=4, depth=1, epochs=20),
+        "position 3": conv.sliding_window_explorer(step=3),
+        "feature map": cnn.feature_map_explorer(models.digits_cnn(4, 6, seed=0), X[:3], y[:3]),
+        "bias": precision.rounding_explorer(),
+    }
     assert plt.get_fignums() == []
     for alt, box in boxes.items():
         data_ = box.children[-1].outputs[0]["data"]
@@ -184,7 +206,7 @@ def test_graph_figure_draws_every_node():
     fig = plot_graph(g["o"])
     assert isinstance(fig, Figure)
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert sum("grad" in t for t in texts) == 10           # every value of the neuron
+    assert sum("grad" in t for t in texts) == 10  # every value of the neuron
     order, pos, size = graph_layout(g["o"])
     assert len(order) == len(pos) == 10 and size[0] >= 4.0
     with pytest.raises(TypeError, match="draw_graph needs a Value"):
@@ -203,7 +225,7 @@ def test_learning_rate_path_is_the_closed_form():
 def test_round_sample_bias():
     from dlkit.experiments.precision import round_sample, sample_values
 
-    eps = 2.0 ** -8
+    eps = 2.0**-8
     x = np.full(1000, 0.3 * eps)
     r, bias = round_sample(x, 8, "nearest")
     assert np.all(r == 0) and bias == pytest.approx(-0.3 * eps, rel=1e-12)

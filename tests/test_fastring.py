@@ -55,13 +55,29 @@ def _program(N, dtype, op, late=False, before=0, after=0):
 @pytest.mark.parametrize("p, N", [(2, 1), (3, 7), (4, 1000), (5, 3), (8, 100), (13, 64)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_replay_equals_message_by_message(monkeypatch, p, N, dtype):
-    fast, slow = _both(monkeypatch, p, _program(N, dtype, MPI.SUM, after=1),
-                       network=networks.preset("10gbe"), allreduce="ring")
+    fast, slow = _both(
+        monkeypatch,
+        p,
+        _program(N, dtype, MPI.SUM, after=1),
+        network=networks.preset("10gbe"),
+        allreduce="ring",
+    )
     _same(fast, slow)
 
 
-@pytest.mark.parametrize("case", ["eager 0", "slow ranks", "late ranks", "max", "prod",
-                                  "fdr_ib ring topology", "two levels", "after barriers"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "eager 0",
+        "slow ranks",
+        "late ranks",
+        "max",
+        "prod",
+        "fdr_ib ring topology",
+        "two levels",
+        "after barriers",
+    ],
+)
 def test_replay_equals_message_by_message_in_every_setting(monkeypatch, case):
     p, N, op, kw, late, before = 6, 50, MPI.SUM, {}, False, 0
     if case == "eager 0":
@@ -78,8 +94,9 @@ def test_replay_equals_message_by_message_in_every_setting(monkeypatch, case):
         kw["network"] = networks.two_level("nvlink", "fdr_ib", 2)
     elif case == "after barriers":
         before = 2
-    fast, slow = _both(monkeypatch, p, _program(N, np.float64, op, late, before, 1),
-                       allreduce="ring", **kw)
+    fast, slow = _both(
+        monkeypatch, p, _program(N, np.float64, op, late, before, 1), allreduce="ring", **kw
+    )
     _same(fast, slow)
 
 
@@ -107,6 +124,7 @@ def test_a_rank_with_unmatched_traffic_runs_the_call_message_by_message(monkeypa
 def test_a_late_rank_with_traffic_sends_the_waiting_ranks_back(monkeypatch):
     """Ranks 0-2 enter and wait; rank 3 arrives with an unmatched send: all four run
     the call message by message, from the clocks at which they entered."""
+
     def train(comm):
         r = comm.Get_rank()
         x = np.arange(5.0) * r
@@ -128,12 +146,14 @@ def test_replay_falls_back_under_faults_and_limits():
     eng_like = type("E", (), {})()
     eng_like.n, eng_like.crashed, eng_like.t_limit = 4, {}, float("inf")
     comm = type("C", (), {"_group": None})()
-    for faults, limit, want in [(Faults(), float("inf"), True),
-                                (Faults(slow={0: 2.0}), float("inf"), True),
-                                (Faults(crash={1: 1.0}), float("inf"), False),
-                                (Faults(drop={(0, 1)}), float("inf"), False),
-                                (Faults(delay={(0, 1): 1e-3}), float("inf"), False),
-                                (Faults(), 1.0, False)]:
+    for faults, limit, want in [
+        (Faults(), float("inf"), True),
+        (Faults(slow={0: 2.0}), float("inf"), True),
+        (Faults(crash={1: 1.0}), float("inf"), False),
+        (Faults(drop={(0, 1)}), float("inf"), False),
+        (Faults(delay={(0, 1): 1e-3}), float("inf"), False),
+        (Faults(), 1.0, False),
+    ]:
         eng_like.faults, eng_like.t_limit = faults, limit
         assert fastring.eligible(eng_like, comm) is want
     comm._group = (0, 1)

@@ -18,9 +18,21 @@ from dlkit.models import nets, specs, zoo
 DLKIT = Path(dlkit.__file__).parent
 
 #: the modules that compute shapes and costs through dlkit.shapes
-USERS = ["flops.py", "models/__init__.py", "models/specs.py", "models/zoo.py", "models/nets.py",
-         "conv/common.py", "conv/cost.py", "conv/direct.py", "conv/im2col.py", "conv/fft.py",
-         "conv/winograd.py", "conv/__init__.py", "conv/compiled.py"]
+USERS = [
+    "flops.py",
+    "models/__init__.py",
+    "models/specs.py",
+    "models/zoo.py",
+    "models/nets.py",
+    "conv/common.py",
+    "conv/cost.py",
+    "conv/direct.py",
+    "conv/im2col.py",
+    "conv/fft.py",
+    "conv/winograd.py",
+    "conv/__init__.py",
+    "conv/compiled.py",
+]
 
 
 def code_only(path: Path) -> str:
@@ -88,12 +100,29 @@ def test_shapes_is_the_lowest_floor():
 
 
 OLD_MODELS_NAMES = {
-    "LayerSpec": specs, "ArchSpec": specs, "conv_out_size": specs, "conv": specs, "fc": specs,
-    "pool": specs, "norm": specs, "concat": specs, "add": specs, "summary": specs,
-    "lenet5": zoo, "alexnet": zoo, "vgg16": zoo, "googlenet": zoo, "resnet": zoo,
-    "cifar_resnet": zoo, "ARCHITECTURES": zoo, "get": zoo, "VGG16_CFG": zoo,
-    "GOOGLENET_INCEPTION": zoo, "RESNET_BLOCKS": zoo,
-    "digits_cnn": nets, "lenet5_net": nets,
+    "LayerSpec": specs,
+    "ArchSpec": specs,
+    "conv_out_size": specs,
+    "conv": specs,
+    "fc": specs,
+    "pool": specs,
+    "norm": specs,
+    "concat": specs,
+    "add": specs,
+    "summary": specs,
+    "lenet5": zoo,
+    "alexnet": zoo,
+    "vgg16": zoo,
+    "googlenet": zoo,
+    "resnet": zoo,
+    "cifar_resnet": zoo,
+    "ARCHITECTURES": zoo,
+    "get": zoo,
+    "VGG16_CFG": zoo,
+    "GOOGLENET_INCEPTION": zoo,
+    "RESNET_BLOCKS": zoo,
+    "digits_cnn": nets,
+    "lenet5_net": nets,
 }
 
 
@@ -103,9 +132,28 @@ def test_old_models_names_resolve_to_their_new_home(name):
 
 
 def test_models_all_keeps_every_old_public_name():
-    old_all = {"LayerSpec", "ArchSpec", "conv_out_size", "conv", "fc", "pool", "norm",
-               "concat", "add", "lenet5", "alexnet", "vgg16", "googlenet", "resnet",
-               "cifar_resnet", "summary", "ARCHITECTURES", "get", "digits_cnn", "lenet5_net"}
+    old_all = {
+        "LayerSpec",
+        "ArchSpec",
+        "conv_out_size",
+        "conv",
+        "fc",
+        "pool",
+        "norm",
+        "concat",
+        "add",
+        "lenet5",
+        "alexnet",
+        "vgg16",
+        "googlenet",
+        "resnet",
+        "cifar_resnet",
+        "summary",
+        "ARCHITECTURES",
+        "get",
+        "digits_cnn",
+        "lenet5_net",
+    }
     assert old_all <= set(models.__all__)
     assert all(hasattr(models, n) for n in models.__all__)
     ns = {}
@@ -126,9 +174,9 @@ def test_old_flops_and_conv_names_still_work():
 
 
 def test_output_size_floor_and_ceil():
-    assert shapes.output_size(227, 11, 4) == 55                   # AlexNet conv1
+    assert shapes.output_size(227, 11, 4) == 55  # AlexNet conv1
     assert shapes.output_size(112, 3, 2) == 55
-    assert shapes.output_size(112, 3, 2, ceil_mode=True) == 56    # GoogLeNet's Caffe pooling
+    assert shapes.output_size(112, 3, 2, ceil_mode=True) == 56  # GoogLeNet's Caffe pooling
     # ceil mode: the last window must start inside the input, not in the padding
     assert shapes.output_size(5, 2, 2, 1, ceil_mode=True) == 3
     assert shapes.output_size(6, 2, 2, 1, ceil_mode=True) == 4
@@ -152,8 +200,10 @@ def test_output_hw_takes_numbers_or_pairs():
         shapes.output_hw(8, 8, (3, 3, 3))
 
 
-@pytest.mark.parametrize("c_in, c_out, k, groups, bias", [
-    (3, 96, 11, 1, True), (48, 256, 5, 2, True), (64, 128, (3, 1), 1, False), (8, 8, 3, 8, True)])
+@pytest.mark.parametrize(
+    "c_in, c_out, k, groups, bias",
+    [(3, 96, 11, 1, True), (48, 256, 5, 2, True), (64, 128, (3, 1), 1, False), (8, 8, 3, 8, True)],
+)
 def test_conv_counts_against_a_real_loop(c_in, c_out, k, groups, bias):
     kh, kw = shapes.pair(k)
     # count the weights of every filter and the products of every output, one by one
@@ -183,8 +233,12 @@ def test_linear_counts():
 
 
 def test_layer_table_fits_columns_and_draws_rules():
-    text = shapes.layer_table([("name", "<"), ("n", ">6")], [("a", "1,234"), ("longer", "5")],
-                              ("total", "1,239"), rules=True)
+    text = shapes.layer_table(
+        [("name", "<"), ("n", ">6")],
+        [("a", "1,234"), ("longer", "5")],
+        ("total", "1,239"),
+        rules=True,
+    )
     assert text.split("\n") == [
         "name         n",
         "--------------",
@@ -200,9 +254,12 @@ def test_tables_of_flops_and_models_share_the_layout():
     net = models.lenet5_net(seed=0)
     lines = flops.table(net, (1, 32, 32)).split("\n")
     assert lines[0].split() == ["#", "layer", "output", "MACs", "params"]
-    assert lines[-1].split() == ["total", f"{sum(r.macs for r in flops.count(net, (1, 32, 32))):,}",
-                                 f"{net.n_params:,}"]
-    assert len({len(line) for line in lines[1:]}) == 1          # right-aligned numbers
+    assert lines[-1].split() == [
+        "total",
+        f"{sum(r.macs for r in flops.count(net, (1, 32, 32))):,}",
+        f"{net.n_params:,}",
+    ]
+    assert len({len(line) for line in lines[1:]}) == 1  # right-aligned numbers
     text = models.lenet5().summary().split("\n")
     assert text[2] == "-" * len(text[1]) == text[-3]
     assert text[-2].split() == ["total", "61,706", f"{models.lenet5().macs:,}"]
@@ -217,7 +274,7 @@ def test_unpad_inverts_pad_input(ph, pw):
     xp = common.pad_input(x, ph, pw)
     back = common.unpad(xp, ph, pw)
     assert back.shape == x.shape and np.array_equal(back, x)
-    assert np.shares_memory(back, xp)                  # a view: no copy
+    assert np.shares_memory(back, xp)  # a view: no copy
     if ph == pw == 0:
         assert back is xp
 

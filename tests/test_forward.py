@@ -98,8 +98,9 @@ def test_forward_theta_errors_name_the_problem():
         F.count_parameters([10])
 
 
-@pytest.mark.parametrize("sizes", [[784, 100, 10], [2, 1], [3, 5, 5, 4], [784, 30, 10],
-                                   [2, 32, 32, 3], [1, 32, 1]])
+@pytest.mark.parametrize(
+    "sizes", [[784, 100, 10], [2, 1], [3, 5, 5, 4], [784, 30, 10], [2, 32, 32, 3], [1, 32, 1]]
+)
 def test_count_parameters_closed_form_equals_model(sizes):
     closed = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     assert F.count_parameters(sizes) == closed == nn.mlp(sizes).n_params
@@ -111,12 +112,14 @@ def test_count_parameters_mnist_net():
 
 # ---------------------------------------------------------------- the chapter's claims
 
+
 def test_spirals_network_learns_its_features():
     from dlkit.experiments.boundaries import train_boundary
 
     X, y = data.spirals(300, classes=3, noise=0.2, seed=0)
-    run = train_boundary(X, y, (32, 32), "relu", lr=0.2, epochs=1000,
-                           snapshots=(0, 100, 1000), resolution=20)
+    run = train_boundary(
+        X, y, (32, 32), "relu", lr=0.2, epochs=1000, snapshots=(0, 100, 1000), resolution=20
+    )
     assert run.accuracy >= 0.97
     assert [s.epoch for s in run.snapshots] == [0, 100, 1000]
     assert run.snapshots[0].accuracy < 0.5  # the untrained network is near chance (1/3)
@@ -144,6 +147,7 @@ def test_function_fit_error_falls_with_width():
 
 
 # ---------------------------------------------------------------- exercise checks
+
 
 def test_check_param_count(capsys):
     assert ch03.check_param_count([784, 30, 10], 23_860)
@@ -191,7 +195,7 @@ def test_boundary_explorer_draws_at_creation_and_retrains():
     out = box.children[2]
     first = out.outputs[0]["data"]["image/png"]
     assert len(out.outputs) == 1 and len(first) > 1000
-    wid.value = 16                      # a control change trains and redraws
+    wid.value = 16  # a control change trains and redraws
     assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"] != first
     assert [c.value for c in (ds, act, dep)] == ["moons", "relu", 1]
 
@@ -216,10 +220,10 @@ def test_network_diagram_has_every_unit_bias_and_theta():
     fig = V.draw_network([3, 4, 2])
     ax = fig.axes[0]
     assert sum(isinstance(p, Circle) for p in ax.patches) == 3 + 4 + 2
-    assert sum(isinstance(p, FancyBboxPatch) for p in ax.patches) == 2   # layers 1 and 2
+    assert sum(isinstance(p, FancyBboxPatch) for p in ax.patches) == 2  # layers 1 and 2
     texts = [t.get_text() for t in ax.texts]
     assert r"$\Theta^{(1)}$" in texts and r"$\Theta^{(2)}$" in texts
-    assert "4×4" in texts and "2×5" in texts                          # s_{j+1} × (s_j + 1)
+    assert "4×4" in texts and "2×5" in texts  # s_{j+1} × (s_j + 1)
     assert r"$a_{4}^{(2)}$" in texts
     # edges: (3 + 1) * 4 into layer 2, (4 + 1) * 2 into layer 3
     assert len(ax.lines) == 4 * 4 + 5 * 2

@@ -24,9 +24,14 @@ import fuzz_api as F
 
 # No shrinking: on today's code most families fail, and each failure should cost one
 # example, not a search for the smallest one.
-FUZZ = settings(max_examples=25, derandomize=True, database=None, deadline=None,
-                suppress_health_check=list(HealthCheck),
-                phases=[Phase.explicit, Phase.reuse, Phase.generate])
+FUZZ = settings(
+    max_examples=25,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 FEW = settings(FUZZ, max_examples=6)
 
 
@@ -92,10 +97,10 @@ def test_classifier_refuses_short_messages_and_foreign_classes():
     with pytest.raises(ValueError) as short:
         exec(compile("raise ValueError('short')", F._dlkit_dir() + "fake.py", "exec"))
     assert F.classify_exception(short.value) == F.Outcome(
-        "unclear", "ValueError at dlkit/fake.py:1: short (message too short)")
+        "unclear", "ValueError at dlkit/fake.py:1: short (message too short)"
+    )
     with pytest.raises(IndexError) as index:
-        exec(compile("raise IndexError('a long enough message')", F._dlkit_dir() + "f.py",
-                     "exec"))
+        exec(compile("raise IndexError('a long enough message')", F._dlkit_dir() + "f.py", "exec"))
     assert "class IndexError" in F.classify_exception(index.value).detail
 
 
@@ -122,8 +127,9 @@ def test_judge_counts_nan_results_and_failed_ok_checks_as_silent():
 
 
 def test_runner_finds_crashes_and_hangs():
-    specs = [("harness_probe", {"behaviour": b})
-             for b in ("clear", "crash", "unclear", "hang", "silent")]
+    specs = [
+        ("harness_probe", {"behaviour": b}) for b in ("clear", "crash", "unclear", "hang", "silent")
+    ]
     with F.Runner(jobs=1, timeout=3.0) as r:
         kinds = [o.kind for o in r.run(specs)]
     assert kinds == ["clear", "crash", "unclear", "hang", "silent"]
@@ -133,8 +139,17 @@ def test_catalogue_covers_the_public_api():
     cases = F.catalogue()
     assert len({c.name for c in cases}) == len(cases) >= 1500
     modules = {c.module for c in cases}
-    assert modules == {"nn", "conv", "optim", "train", "checkpoint", "precision", "data",
-                       "cluster", "autograd"}
+    assert modules == {
+        "nn",
+        "conv",
+        "optim",
+        "train",
+        "checkpoint",
+        "precision",
+        "data",
+        "cluster",
+        "autograd",
+    }
     assert len(F.issue_cases()) >= 20
     for layer, shape in F._OUT_SHAPES.items():
         assert F._out_shape(layer) == shape
@@ -158,56 +173,99 @@ kinds = st.sampled_from(["array", "array", "array", "nested_list", "scalar", *F.
 
 
 @FUZZ
-@given(layer=st.sampled_from(PLAIN_LAYERS), kind=kinds, shape=shapes, dtype=dtypes,
-       fill=st.sampled_from(["normal", "nan", "inf"]))
+@given(
+    layer=st.sampled_from(PLAIN_LAYERS),
+    kind=kinds,
+    shape=shapes,
+    dtype=dtypes,
+    fill=st.sampled_from(["normal", "nan", "inf"]),
+)
 def test_layer_forward(layer, kind, shape, dtype, fill):
     check(F.layer_forward(layer, kind, shape, dtype, fill))
 
 
 @FUZZ
-@given(layer=st.sampled_from(PLAIN_LAYERS), kind=kinds, shape=st.none() | shapes,
-       dtype=dtypes, before=st.booleans())
+@given(
+    layer=st.sampled_from(PLAIN_LAYERS),
+    kind=kinds,
+    shape=st.none() | shapes,
+    dtype=dtypes,
+    before=st.booleans(),
+)
 def test_layer_backward(layer, kind, shape, dtype, before):
     check(F.layer_backward(layer, kind, shape, dtype, before))
 
 
 @FEW
-@given(layer=st.sampled_from(COMPILED_LAYERS),
-       shape=st.lists(st.integers(1, 5), min_size=4, max_size=4).map(tuple),
-       dtype=st.sampled_from(["float64", "int64", "complex128"]))
+@given(
+    layer=st.sampled_from(COMPILED_LAYERS),
+    shape=st.lists(st.integers(1, 5), min_size=4, max_size=4).map(tuple),
+    dtype=st.sampled_from(["float64", "int64", "complex128"]),
+)
 def test_compiled_layer_backward(layer, shape, dtype):
     """Conv2d and MaxPool2d run Numba kernels: a dout of the wrong shape must not reach
     them (it read out of bounds and crashed the interpreter)."""
-    check_isolated([("layer_backward", {"layer": layer, "shape": shape, "dtype": dtype}),
-                    ("layer_forward", {"layer": layer, "shape": shape, "dtype": dtype})])
+    check_isolated(
+        [
+            ("layer_backward", {"layer": layer, "shape": shape, "dtype": dtype}),
+            ("layer_forward", {"layer": layer, "shape": shape, "dtype": dtype}),
+        ]
+    )
 
 
 @FUZZ
-@given(name=st.sampled_from(["sigmoid", "sigmoid_prime", "tanh", "relu", "relu_prime",
-                             "leaky_relu", "elu", "identity", "softmax", "log_softmax"]),
-       junk=st.sampled_from([*F.JUNK, "complex"]))
+@given(
+    name=st.sampled_from(
+        [
+            "sigmoid",
+            "sigmoid_prime",
+            "tanh",
+            "relu",
+            "relu_prime",
+            "leaky_relu",
+            "elu",
+            "identity",
+            "softmax",
+            "log_softmax",
+        ]
+    ),
+    junk=st.sampled_from([*F.JUNK, "complex"]),
+)
 def test_nn_functions(name, junk):
-    x = (F.arr(3, 4, dtype="complex128") if junk == "complex"
-         else F.lazy(F.JUNK[junk], junk))
+    x = F.arr(3, 4, dtype="complex128") if junk == "complex" else F.lazy(F.JUNK[junk], junk)
     check(F.call(f"nn.{name}", (x,), module="nn", label=junk))
 
 
 @FUZZ
-@given(name=st.sampled_from(["sigmoid", "tanh", "relu", "elu", "identity", "softmax"]),
-       shape=st.lists(st.integers(0, 4), min_size=1, max_size=3).map(tuple),
-       dtype=st.sampled_from(["float64", "int64", "bool", "list"]))
+@given(
+    name=st.sampled_from(["sigmoid", "tanh", "relu", "elu", "identity", "softmax"]),
+    shape=st.lists(st.integers(0, 4), min_size=1, max_size=3).map(tuple),
+    dtype=st.sampled_from(["float64", "int64", "bool", "list"]),
+)
 def test_nn_functions_on_real_arrays(name, shape, dtype):
     check(F._function_ok(name, f"{dtype} {shape}", shape, dtype))
 
 
 # ---------------------------------------------------------------------- optimizers
 
-numbers = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(-3, 3) | st.booleans()
-           | st.none() | st.text(max_size=3) | st.just([0.1]) | st.complex_numbers(max_magnitude=2))
-HYPER = {"SGD": ("lr", "momentum", "weight_decay"), "Momentum": ("lr", "momentum"),
-         "Nesterov": ("lr", "momentum"), "AdaGrad": ("lr", "eps", "weight_decay"),
-         "RMSProp": ("lr", "rho", "eps"), "Adam": ("lr", "betas", "eps", "weight_decay"),
-         "AdamW": ("lr", "betas", "weight_decay")}
+numbers = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(-3, 3)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=3)
+    | st.just([0.1])
+    | st.complex_numbers(max_magnitude=2)
+)
+HYPER = {
+    "SGD": ("lr", "momentum", "weight_decay"),
+    "Momentum": ("lr", "momentum"),
+    "Nesterov": ("lr", "momentum"),
+    "AdaGrad": ("lr", "eps", "weight_decay"),
+    "RMSProp": ("lr", "rho", "eps"),
+    "Adam": ("lr", "betas", "eps", "weight_decay"),
+    "AdamW": ("lr", "betas", "weight_decay"),
+}
 
 
 @FUZZ
@@ -220,9 +278,20 @@ def test_optimizer_hyper_parameters(data, kind):
 
 
 @FUZZ
-@given(kind=st.sampled_from(F.OPTIMIZERS), source=st.sampled_from(F.OPTIMIZERS),
-       variant=st.sampled_from(["other kind", "other kind, no steps", "other network",
-                                "missing t", "str values", "extra parameter"]))
+@given(
+    kind=st.sampled_from(F.OPTIMIZERS),
+    source=st.sampled_from(F.OPTIMIZERS),
+    variant=st.sampled_from(
+        [
+            "other kind",
+            "other kind, no steps",
+            "other network",
+            "missing t",
+            "str values",
+            "extra parameter",
+        ]
+    ),
+)
 def test_optimizer_load_state_dict(kind, source, variant):
     if variant.startswith("other kind") and source == kind:
         variant = "other network"
@@ -231,21 +300,32 @@ def test_optimizer_load_state_dict(kind, source, variant):
 
 # ----------------------------------------------------------------------- conv
 
-ints_or_junk = (st.integers(-2, 4) | st.floats(-2, 4) | st.booleans() | st.none()
-                | st.sampled_from(["1", "0"]) | st.just(np.float64(1.0)))
+ints_or_junk = (
+    st.integers(-2, 4)
+    | st.floats(-2, 4)
+    | st.booleans()
+    | st.none()
+    | st.sampled_from(["1", "0"])
+    | st.just(np.float64(1.0))
+)
 
 
 @FUZZ
-@given(algorithm=st.sampled_from(["direct", "im2col", "winograd", "fft"]),
-       stride=ints_or_junk, padding=ints_or_junk)
+@given(
+    algorithm=st.sampled_from(["direct", "im2col", "winograd", "fft"]),
+    stride=ints_or_junk,
+    padding=ints_or_junk,
+)
 def test_conv_stride_and_padding(algorithm, stride, padding):
     check(F.conv_forward(algorithm, stride=stride, padding=padding))
 
 
 @FUZZ
-@given(algorithm=st.sampled_from(["direct", "im2col", "winograd", "fft"]),
-       shape=st.lists(st.integers(0, 4), min_size=3, max_size=5).map(tuple),
-       dtype=st.sampled_from(["float64", "int64", "complex128"]))
+@given(
+    algorithm=st.sampled_from(["direct", "im2col", "winograd", "fft"]),
+    shape=st.lists(st.integers(0, 4), min_size=3, max_size=5).map(tuple),
+    dtype=st.sampled_from(["float64", "int64", "complex128"]),
+)
 def test_conv_backward_dout(algorithm, shape, dtype):
     check(F.conv_backward(algorithm, dout_shape=shape, dout_dtype=dtype))
 
@@ -253,8 +333,12 @@ def test_conv_backward_dout(algorithm, shape, dtype):
 @FEW
 @given(stride=ints_or_junk, shape=st.lists(st.integers(1, 4), min_size=4, max_size=4).map(tuple))
 def test_conv_numba(stride, shape):
-    check_isolated([("conv_forward", {"algorithm": "numba", "stride": stride}),
-                    ("conv_backward", {"algorithm": "numba", "dout_shape": shape})])
+    check_isolated(
+        [
+            ("conv_forward", {"algorithm": "numba", "stride": stride}),
+            ("conv_backward", {"algorithm": "numba", "dout_shape": shape}),
+        ]
+    )
 
 
 # ------------------------------------------------------------------ precision, train
@@ -264,7 +348,8 @@ def test_conv_numba(stride, shape):
 @given(il=numbers | st.integers(-2, 60), fl=numbers | st.integers(-2, 60))
 def test_fixed_point_formats(il, fl):
     valid = all(isinstance(v, int) and not isinstance(v, bool) for v in (il, fl)) and (
-        il >= 1 and fl >= 0 and il + fl <= 52)
+        il >= 1 and fl >= 0 and il + fl <= 52
+    )
     ok = (lambda q: (q.il, q.fl) == (il, fl)) if valid else None
     check(F.call("precision.FixedPoint", (il, fl), module="precision", ok=ok))
 
@@ -276,8 +361,10 @@ def test_accuracy_shapes(n, k, m):
     y = np.arange(m) % k
     ok = None
     if n == m and n > 0:
+
         def ok(acc):
             return math.isclose(acc, float(np.mean(scores.argmax(axis=1) == y)))
+
     check(F.call("train.accuracy", (scores, y), module="train", ok=ok))
 
 
@@ -285,25 +372,30 @@ def test_accuracy_shapes(n, k, m):
 
 
 @FEW
-@given(recv_dtype=st.sampled_from(["float64", "float32", "int64"]),
-       recv_size=st.integers(0, 10), root=st.integers(-2, 6) | st.none() | st.booleans()
-       | st.just(1.0))
+@given(
+    recv_dtype=st.sampled_from(["float64", "float32", "int64"]),
+    recv_size=st.integers(0, 10),
+    root=st.integers(-2, 6) | st.none() | st.booleans() | st.just(1.0),
+)
 def test_cluster_bcast_buffers_and_roots(recv_dtype, recv_size, root):
-    check_isolated([("cluster_bcast", {"recv_dtype": recv_dtype, "recv_size": recv_size,
-                                       "root": root})])
+    check_isolated(
+        [("cluster_bcast", {"recv_dtype": recv_dtype, "recv_size": recv_size, "root": root})]
+    )
 
 
 # ------------------------------------------------------- the catalogue, module by module
 
 
-@pytest.mark.parametrize("module", ["nn", "conv", "optim", "train", "checkpoint", "precision",
-                                    "data", "autograd"])
+@pytest.mark.parametrize(
+    "module", ["nn", "conv", "optim", "train", "checkpoint", "precision", "data", "autograd"]
+)
 def test_catalogue_module(module):
     """Every catalogue case of `module` that runs no compiled kernel, in this process."""
     cases = [c for c in F.catalogue() if c.module == module and not c.compiled]
     bad = [(c.name, o) for c in cases if (o := F.judge(c)).kind != "clear"]
     assert not bad, f"{len(bad)} of {len(cases)} cases:\n" + "\n".join(
-        f"{n}: {o.kind}: {o.detail}" for n, o in bad[:40])
+        f"{n}: {o.kind}: {o.detail}" for n, o in bad[:40]
+    )
 
 
 def test_catalogue_cluster():

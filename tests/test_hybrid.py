@@ -23,8 +23,9 @@ def rows():
 
 
 def test_every_speedup_within_10_percent_of_the_paper(rows):
-    assert [(r.gpus, r.conv_batch, r.fc_batch) for r in rows] == \
-        [(p.gpus, p.conv_batch, p.fc_batch) for p in PAPER_TABLE]
+    assert [(r.gpus, r.conv_batch, r.fc_batch) for r in rows] == [
+        (p.gpus, p.conv_batch, p.fc_batch) for p in PAPER_TABLE
+    ]
     for r in rows:
         assert abs(r.deviation) < 0.10, (r.gpus, r.fc_batch, r.speedup, r.paper.speedup)
     # more GPUs is faster, and a smaller fc batch never faster
@@ -38,9 +39,13 @@ def test_one_gpu_step_is_pure_compute_and_scales_to_the_paper_hours(rows):
     arch = alexnet(grouped=False)
     conv, fc = arch.conv_layers(), arch.fc_layers()
     b = 128
-    flops = (6 * b * sum(c.macs for c in conv) - 2 * b * conv[0].macs
-             + 6 * b * sum(f.macs for f in fc)
-             + 2 * sum(f.params for f in fc) + 2 * sum(c.params for c in conv))
+    flops = (
+        6 * b * sum(c.macs for c in conv)
+        - 2 * b * conv[0].macs
+        + 6 * b * sum(f.macs for f in fc)
+        + 2 * sum(f.params for f in fc)
+        + 2 * sum(c.params for c in conv)
+    )
     step = flops / DEVICE.flops
     assert rows[0].step_s == pytest.approx(step, rel=1e-9)
     assert rows[0].hours == pytest.approx(EPOCHS * IMAGES / b * step / 3600, rel=1e-9)
@@ -54,7 +59,7 @@ def test_bytes_moved_per_worker_match_the_layer_shapes():
     res = SimCluster(K, network="pcie3", compute="k20").run(hybrid_step, arch, b, "all")
     feat = 256 * 6 * 6
     for sent in res.values:
-        assert sent["activations"] == 2 * (K - 1) * b * feat * 4      # allgather + back
+        assert sent["activations"] == 2 * (K - 1) * b * feat * 4  # allgather + back
         # forward allgathers of 4096, 4096, 1000 outputs; backward reduce-scatters of
         # the 4096 + 4096 inputs of fc7 and fc8; K·b examples, 1/K of the neurons each
         assert sent["fc"] == (K - 1) * b * (4096 + 4096 + 1000 + 4096 + 4096) * 4
@@ -105,4 +110,4 @@ def test_step_breakdown_adds_up_to_the_step_and_timeline_shares_a_scale():
     assert bd["communication"] > 0 and bd["conv compute"] > 5 * bd["fc compute"]
     fig = vp.plot_timeline(res, span=2 * res.time)
     lo, hi = fig.axes[0].get_xlim()
-    assert lo == 0 and hi == pytest.approx(2 * 1.01 * res.time * 1e3)   # ms axis
+    assert lo == 0 and hi == pytest.approx(2 * 1.01 * res.time * 1e3)  # ms axis

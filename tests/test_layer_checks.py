@@ -40,8 +40,11 @@ NOT_LAYERS = {nn.Layer}
 
 
 def _exported(base):
-    return {obj for name in nn.__all__ if isinstance(obj := getattr(nn, name), type)
-            and issubclass(obj, base)}
+    return {
+        obj
+        for name in nn.__all__
+        if isinstance(obj := getattr(nn, name), type) and issubclass(obj, base)
+    }
 
 
 def _name(layer) -> str:
@@ -92,8 +95,9 @@ def test_backward_refuses_a_dout_of_the_wrong_shape(cls, case):
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, bool, np.complex128])
 def test_backward_refuses_a_non_float_dout(cls, dtype):
     layer, out = _run_forward(cls)
-    with pytest.raises(TypeError, match=f"dout of dtype {np.dtype(dtype)}; pass a floating"
-                       ) as info:
+    with pytest.raises(
+        TypeError, match=f"dout of dtype {np.dtype(dtype)}; pass a floating"
+    ) as info:
         layer.backward(np.ones(out.shape, dtype))
     assert _name(layer) in str(info.value)
 
@@ -113,7 +117,7 @@ def test_backward_before_forward(cls):
     layer = make()
     with pytest.raises(ValueError, match="backward called before forward") as info:
         layer.backward(np.ones(shape))
-    assert isinstance(info.value, RuntimeError)          # as before: both catch it
+    assert isinstance(info.value, RuntimeError)  # as before: both catch it
     assert isinstance(info.value, nn.BackwardBeforeForwardError)
     assert _name(layer) in str(info.value)
 
@@ -138,7 +142,7 @@ def test_check_dout_returns_the_same_array():
     lin.forward(x)
     dz = np.random.default_rng(2).standard_normal((4, 2))
     dx = lin.backward(dz)
-    assert np.array_equal(dx, dz @ lin.W.data)                   # bit-identical formula
+    assert np.array_equal(dx, dz @ lin.W.data)  # bit-identical formula
     assert np.array_equal(lin.W.grad, dz.T @ x)
 
 
@@ -157,8 +161,11 @@ def test_a_later_forward_resets_the_expected_shape():
 def test_conv2d_batch_and_channel_of_dout_are_checked():
     conv = nn.Conv2d(2, 4, 3, seed=0)
     conv.forward(np.ones((3, 2, 6, 6)))
-    with pytest.raises(ValueError, match=r"Conv2d\(2, 4, 3\)\.backward got dout of shape "
-                       r"\(4, 4, 4, 4\), but forward returned shape \(3, 4, 4, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2d\(2, 4, 3\)\.backward got dout of shape "
+        r"\(4, 4, 4, 4\), but forward returned shape \(3, 4, 4, 4\)",
+    ):
         conv.backward(np.ones((4, 4, 4, 4)))
     with pytest.raises(ValueError, match=r"\(3, 1, 4, 4\).*no broadcasting"):
         conv.backward(np.ones((3, 1, 4, 4)))
@@ -198,13 +205,15 @@ _KERNEL_CASES = textwrap.dedent("""
 def test_compiled_kernels_never_see_a_wrong_shape():
     # a subprocess, so that a regression to a segmentation fault fails this test
     # instead of killing pytest
-    r = subprocess.run([sys.executable, "-c", _KERNEL_CASES], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", _KERNEL_CASES], capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, f"exit code {r.returncode} (-11 is a segfault): {r.stderr[-2000:]}"
     lines = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
     assert r.stdout.rstrip().endswith("done")
-    assert lines["maxpool_batch"].startswith("ValueError MaxPool2d(2).backward got dout of "
-                                             "shape (4, 2, 3, 3)")
+    assert lines["maxpool_batch"].startswith(
+        "ValueError MaxPool2d(2).backward got dout of shape (4, 2, 3, 3)"
+    )
     assert lines["maxpool_spatial"].startswith("ValueError MaxPool2d(2).backward")
     for f in ("conv2d_numba_backward", "conv2d_fast_backward"):
         assert lines[f].startswith(f"ValueError {f}: dout has shape (5, 4, 40, 40)")
@@ -224,30 +233,44 @@ def test_conv2d_backward_checks_dout(algorithm):
 
 
 def test_integer_dtypes_are_refused_by_every_layer_with_weights():
-    for make in (lambda d: nn.Linear(4, 3, dtype=d), lambda d: nn.Conv2d(1, 2, 3, dtype=d),
-                 lambda d: nn.Maxout(4, 3, dtype=d)):
+    for make in (
+        lambda d: nn.Linear(4, 3, dtype=d),
+        lambda d: nn.Conv2d(1, 2, 3, dtype=d),
+        lambda d: nn.Maxout(4, 3, dtype=d),
+    ):
         for dtype in (np.int64, np.int32, bool, np.complex128, "U3"):
             with pytest.raises(TypeError, match="dtype must be a floating dtype"):
                 make(dtype)
         with pytest.raises(TypeError, match="not a numpy dtype"):
             make("float65")
         assert make(np.float32).W.data.dtype == np.float32
-    with pytest.raises(TypeError, match=r"Linear: dtype must be a floating dtype, got int64; "
-                       r"pass dtype=np.float64"):
+    with pytest.raises(
+        TypeError,
+        match=r"Linear: dtype must be a floating dtype, got int64; "
+        r"pass dtype=np.float64",
+    ):
         nn.Linear(4, 3, dtype=np.int64)
 
 
-@pytest.mark.parametrize("loss, pred", [
-    (nn.MSELoss(), np.zeros((0, 3))), (nn.CrossEntropyLoss(), np.zeros((0, 3))),
-    (nn.BCELoss(), np.zeros((0, 1)))])
+@pytest.mark.parametrize(
+    "loss, pred",
+    [
+        (nn.MSELoss(), np.zeros((0, 3))),
+        (nn.CrossEntropyLoss(), np.zeros((0, 3))),
+        (nn.BCELoss(), np.zeros((0, 1))),
+    ],
+)
 def test_losses_refuse_an_empty_batch(loss, pred):
     target = np.zeros(0, int) if isinstance(loss, nn.CrossEntropyLoss) else np.zeros(pred.shape)
     with pytest.raises(ValueError, match=f"{type(loss).__name__} got an empty batch"):
         loss.forward(pred, target)
 
 
-@pytest.mark.parametrize("fn", [f for pair in nn.ACTIVATIONS.values() for f in pair]
-                         + [nn.softmax, nn.log_softmax, P.step], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "fn",
+    [f for pair in nn.ACTIVATIONS.values() for f in pair] + [nn.softmax, nn.log_softmax, P.step],
+    ids=lambda f: f.__name__,
+)
 def test_functions_refuse_none_strings_and_objects(fn):
     for bad in (None, "1.0", object(), np.array(["a"]), np.array([1 + 2j]), {"z": 1}):
         with pytest.raises(TypeError, match=fn.__name__):
@@ -320,12 +343,18 @@ def test_im2col_and_col2im_check_their_arguments():
 # ------------------------------------------------------------------------ constructors
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda v: nn.Linear(v, 3), "in_features"), (lambda v: nn.Linear(3, v), "out_features"),
-    (lambda v: nn.Conv2d(v, 2, 3), "in_channels"), (lambda v: nn.Conv2d(1, v, 3), "out_channels"),
-    (lambda v: nn.Maxout(v, 3), "in_features"), (lambda v: nn.Maxout(3, 3, k=v), "k"),
-    (lambda v: nn.Conv2d(1, 2, 3, stride=v), "stride"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda v: nn.Linear(v, 3), "in_features"),
+        (lambda v: nn.Linear(3, v), "out_features"),
+        (lambda v: nn.Conv2d(v, 2, 3), "in_channels"),
+        (lambda v: nn.Conv2d(1, v, 3), "out_channels"),
+        (lambda v: nn.Maxout(v, 3), "in_features"),
+        (lambda v: nn.Maxout(3, 3, k=v), "k"),
+        (lambda v: nn.Conv2d(1, 2, 3, stride=v), "stride"),
+    ],
+)
 def test_sizes_are_positive_ints(make, name):
     for bad in (2.5, 2.0, True, "3", None):
         with pytest.raises(TypeError, match=f"{name} must be an int"):
@@ -341,7 +370,7 @@ def test_kernel_sizes_and_padding():
             nn.Conv2d(1, 2, bad)
         with pytest.raises(TypeError, match="kernel_size must be a positive int or a pair"):
             nn.MaxPool2d(bad)
-        if bad is not None:                                 # stride=None: the window
+        if bad is not None:  # stride=None: the window
             with pytest.raises(TypeError, match="stride must be a positive int or a pair"):
                 nn.AvgPool2d(2, bad)
     with pytest.raises(ValueError, match="kernel_size must be a positive int or a pair"):
@@ -567,18 +596,20 @@ def test_flatten_empty_batch():
 def test_softmax_of_zero_classes_is_refused(f):
     with pytest.raises(ValueError, match=r"shape \(3, 0\), with no classes on axis -1"):
         f(np.zeros((3, 0)))
-    assert f(np.zeros((0, 4))).shape == (0, 4)          # an empty batch is fine
+    assert f(np.zeros((0, 4))).shape == (0, 4)  # an empty batch is fine
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "sigmoid_prime", "relu_prime", "identity_prime",
-                                  "tanh", "relu", "elu_prime"])
+@pytest.mark.parametrize(
+    "name",
+    ["sigmoid", "sigmoid_prime", "relu_prime", "identity_prime", "tanh", "relu", "elu_prime"],
+)
 def test_functions_accept_lists_like_arrays(name):
     f = getattr(nn, name)
     z = np.random.default_rng(0).standard_normal((3, 4))
     np.testing.assert_array_equal(f(z.tolist()), f(z))
     np.testing.assert_array_equal(f(tuple(z[0])), f(z[0]))
     x32 = z.astype(np.float32)
-    assert f(x32).dtype == np.float32                    # a float32 array stays float32
+    assert f(x32).dtype == np.float32  # a float32 array stays float32
 
 
 def test_tanh_of_bools_and_small_ints_is_float32_like_sigmoid():
@@ -587,9 +618,8 @@ def test_tanh_of_bools_and_small_ints_is_float32_like_sigmoid():
         assert f(z).dtype == np.float32
         assert f(z.astype(np.int8)).dtype == np.float32
     np.testing.assert_allclose(nn.tanh(z), np.tanh(z.astype(np.float64)), rtol=1e-7)
-    np.testing.assert_allclose(nn.tanh_prime(z), 1 - np.tanh(z.astype(np.float64)) ** 2,
-                               rtol=1e-6)
-    assert nn.tanh(np.ones(2, np.float16)).dtype == np.float16   # floats keep their dtype
+    np.testing.assert_allclose(nn.tanh_prime(z), 1 - np.tanh(z.astype(np.float64)) ** 2, rtol=1e-6)
+    assert nn.tanh(np.ones(2, np.float16)).dtype == np.float16  # floats keep their dtype
     assert nn.tanh(np.ones(2, np.int64)).dtype == np.float64
 
 
@@ -641,12 +671,15 @@ def test_check_layer_refuses_a_non_layer():
     assert nn.check_layer(nn.Linear(4, 3, seed=0), np.ones((2, 4))).max_error < 1e-6
 
 
-@pytest.mark.parametrize("activation, exc, phrase", [
-    ("nope", ValueError, "unknown activation 'nope'"),
-    (None, TypeError, "activation name must be a string, got None"),
-    (5, TypeError, "activation name must be a string, got 5"),
-    ("maxout", ValueError, "use dlkit.nn.Maxout"),
-])
+@pytest.mark.parametrize(
+    "activation, exc, phrase",
+    [
+        ("nope", ValueError, "unknown activation 'nope'"),
+        (None, TypeError, "activation name must be a string, got None"),
+        (5, TypeError, "activation name must be a string, got 5"),
+        ("maxout", ValueError, "use dlkit.nn.Maxout"),
+    ],
+)
 def test_mlp_validates_the_activation_even_without_hidden_layers(activation, exc, phrase):
     with pytest.raises(exc, match=phrase):
         nn.mlp([4, 3], activation=activation)

@@ -79,7 +79,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def trickle(self, data: bytes):
         for i in range(len(data)):
             try:
-                self.wfile.write(data[i:i + 1])
+                self.wfile.write(data[i : i + 1])
                 self.wfile.flush()
             except OSError:  # the client gave up
                 return
@@ -121,11 +121,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 def serve(root, tls=None):
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
+    )
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     return httpd
 
@@ -209,8 +211,9 @@ def test_corrupt_mirror_is_skipped_and_never_cached(server, tmp_path):
     (root / "truncated").mkdir()
     (root / "truncated" / name).write_bytes(blob[: len(blob) // 2])
     cache = tmp_path / "c"
-    split = load_mnist(path=cache, mirrors=[url + "/corrupt/", url + "/truncated/",
-                                            url + "/good/"], checksums=md5)
+    split = load_mnist(
+        path=cache, mirrors=[url + "/corrupt/", url + "/truncated/", url + "/good/"], checksums=md5
+    )
     assert split.X_train.shape == (12, 784)
     for f in os.listdir(cache / "mnist"):
         blob = (cache / "mnist" / f).read_bytes()
@@ -285,8 +288,9 @@ def test_trickling_server_is_given_up_at_the_deadline(server, tmp_path):
     _, md5 = write_mnist(root / "good")
     name = FILES["train_labels"][0]
     start = time.monotonic()
-    got = download(name, md5[name], tmp_path / "c", [url + "/trickle/", url + "/good/"],
-                   timeout=5, deadline=1)
+    got = download(
+        name, md5[name], tmp_path / "c", [url + "/trickle/", url + "/good/"], timeout=5, deadline=1
+    )
     took = time.monotonic() - start
     assert 0.9 < took < 2.0  # the deadline bounds the whole download, not each read
     assert hashlib.md5(got.read_bytes()).hexdigest() == md5[name]
@@ -361,8 +365,9 @@ def test_every_mirror_and_its_failure_are_listed(server, tmp_path):
 def test_local_folder_mirror(server, tmp_path):
     _, root = server
     arrays, md5 = write_mnist(root / "good")
-    split = load_mnist(path=tmp_path / "c", mirrors=[root / "nowhere", root / "good"],
-                       checksums=md5)
+    split = load_mnist(
+        path=tmp_path / "c", mirrors=[root / "nowhere", root / "good"], checksums=md5
+    )
     np.testing.assert_array_equal(split.y_test, arrays["test_labels"])
     with pytest.raises(MNISTError, match="no such file in this folder"):
         load_mnist(path=tmp_path / "d", mirrors=root / "nowhere")
@@ -388,6 +393,7 @@ def test_uncreatable_cache_folder_names_it_and_the_fix(server, tmp_path, monkeyp
 
 def read_only(monkeypatch):
     """Make creating files fail as on a read-only file system (root ignores chmod)."""
+
     def refuse(*args, dir=None, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", dir)
 
@@ -403,8 +409,10 @@ def test_read_only_cache_folder(server, tmp_path, monkeypatch):
     with pytest.raises(MNISTError) as err:
         load_mnist(path=cache, mirrors=url + "/good/", checksums=md5)
     msg = str(err.value)
-    assert (f"cannot create a temporary file in the cache folder {cache / 'mnist'} "
-            "(Read-only file system)") in msg
+    assert (
+        f"cannot create a temporary file in the cache folder {cache / 'mnist'} "
+        "(Read-only file system)"
+    ) in msg
     assert "DLKIT_DATA=" in msg and "load_mnist(path=" in msg
 
 
@@ -428,7 +436,9 @@ def test_corrupt_cached_file_in_read_only_folder(server, tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "unlink", refuse)
-    with pytest.raises(MNISTError, match=f"cannot remove the corrupt cached file {name} from the cache"):
+    with pytest.raises(
+        MNISTError, match=f"cannot remove the corrupt cached file {name} from the cache"
+    ):
         load_mnist(path=tmp_path, mirrors=url + "/good/", checksums=md5)
 
 
@@ -455,8 +465,8 @@ def test_stale_temporary_files_are_removed(server, tmp_path):
     folder = tmp_path / "mnist"
     folder.mkdir()
     name = FILES["train_images"][0]
-    dead = folder / f".{name}.999999999.k3j2h1.part"      # its process is gone
-    old_format = folder / f".{name}.a8b7c6d5.part"        # written without a process id
+    dead = folder / f".{name}.999999999.k3j2h1.part"  # its process is gone
+    old_format = folder / f".{name}.a8b7c6d5.part"  # written without a process id
     live = folder / f".{name}.{os.getpid()}.x1y2z3.part"  # a download still running
     old = folder / f".{FILES['test_labels'][0]}.{os.getpid()}.q1.part"  # untouched 2 days
     other = folder / "notes.part"
@@ -482,48 +492,54 @@ def test_one_mirror_as_a_string(server, tmp_path):
     assert got == tmp_path / "d" / name and got.is_file()
 
 
-@pytest.mark.parametrize("kwargs, exc, phrase", [
-    ({"mirrors": []}, ValueError, r"mirrors=\[\]\) is empty"),
-    ({"mirrors": b"http://x/"}, TypeError, "must be a URL"),
-    ({"mirrors": 7}, TypeError, "must be a URL"),
-    ({"mirrors": ["http://x/", 7]}, TypeError, r"holds 7 \(int\)"),
-    ({"mirrors": "example.org/mnist/"}, ValueError, "add the scheme"),
-    ({"mirrors": ["ftp://example.org/"]}, ValueError, "not an http://"),
-    ({"timeout": 0}, ValueError, "positive, finite"),
-    ({"timeout": -1.0}, ValueError, "positive, finite"),
-    ({"timeout": float("nan")}, ValueError, "positive, finite"),
-    ({"timeout": True}, TypeError, r"timeout=...\) must be a number of seconds"),
-    ({"timeout": "30"}, TypeError, "must be a number of seconds"),
-    ({"deadline": float("inf")}, ValueError, r"deadline=inf\) must be a positive"),
-    ({"deadline": None}, TypeError, r"deadline=...\) must be a number"),
-    ({"deadline": 1e12}, ValueError, "more than 1e\\+06 s"),
-    ({"deadline": False}, TypeError, r"deadline=...\) must be a number"),
-    ({"flat": "yes"}, TypeError, r"flat=...\) must be True or False"),
-    ({"scale": 1}, TypeError, r"scale=...\) must be True or False"),
-    ({"dtype": "no-such-type"}, TypeError, "must be a numpy dtype"),
-    ({"dtype": np.int32}, ValueError, "needs a floating dtype"),
-    ({"dtype": np.int8, "scale": False}, ValueError, "cannot hold pixel values 0..255"),
-    ({"dtype": np.complex64, "scale": False}, ValueError, "cannot hold pixel values"),
-    ({"path": 3}, TypeError, r"path=...\) must be a folder"),
-    ({"path": ""}, ValueError, "is empty"),
-    ({"checksums": ["abc"]}, TypeError, "must be a dict"),
-    ({"checksums": {"train.gz": "0" * 32}}, ValueError, "unknown file 'train.gz'"),
-    ({"checksums": {FILES["train_images"][0]: "xyz"}}, ValueError, "not an MD5"),
-    ({"checksums": {FILES["train_images"][0]: 5}}, TypeError, "must be an MD5"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, phrase",
+    [
+        ({"mirrors": []}, ValueError, r"mirrors=\[\]\) is empty"),
+        ({"mirrors": b"http://x/"}, TypeError, "must be a URL"),
+        ({"mirrors": 7}, TypeError, "must be a URL"),
+        ({"mirrors": ["http://x/", 7]}, TypeError, r"holds 7 \(int\)"),
+        ({"mirrors": "example.org/mnist/"}, ValueError, "add the scheme"),
+        ({"mirrors": ["ftp://example.org/"]}, ValueError, "not an http://"),
+        ({"timeout": 0}, ValueError, "positive, finite"),
+        ({"timeout": -1.0}, ValueError, "positive, finite"),
+        ({"timeout": float("nan")}, ValueError, "positive, finite"),
+        ({"timeout": True}, TypeError, r"timeout=...\) must be a number of seconds"),
+        ({"timeout": "30"}, TypeError, "must be a number of seconds"),
+        ({"deadline": float("inf")}, ValueError, r"deadline=inf\) must be a positive"),
+        ({"deadline": None}, TypeError, r"deadline=...\) must be a number"),
+        ({"deadline": 1e12}, ValueError, "more than 1e\\+06 s"),
+        ({"deadline": False}, TypeError, r"deadline=...\) must be a number"),
+        ({"flat": "yes"}, TypeError, r"flat=...\) must be True or False"),
+        ({"scale": 1}, TypeError, r"scale=...\) must be True or False"),
+        ({"dtype": "no-such-type"}, TypeError, "must be a numpy dtype"),
+        ({"dtype": np.int32}, ValueError, "needs a floating dtype"),
+        ({"dtype": np.int8, "scale": False}, ValueError, "cannot hold pixel values 0..255"),
+        ({"dtype": np.complex64, "scale": False}, ValueError, "cannot hold pixel values"),
+        ({"path": 3}, TypeError, r"path=...\) must be a folder"),
+        ({"path": ""}, ValueError, "is empty"),
+        ({"checksums": ["abc"]}, TypeError, "must be a dict"),
+        ({"checksums": {"train.gz": "0" * 32}}, ValueError, "unknown file 'train.gz'"),
+        ({"checksums": {FILES["train_images"][0]: "xyz"}}, ValueError, "not an MD5"),
+        ({"checksums": {FILES["train_images"][0]: 5}}, TypeError, "must be an MD5"),
+    ],
+)
 def test_load_mnist_refuses_bad_arguments(tmp_path, kwargs, exc, phrase):
     with pytest.raises(exc, match=phrase):
         load_mnist(**{"path": tmp_path, **kwargs})
     assert os.listdir(tmp_path) == []  # refused before anything was touched
 
 
-@pytest.mark.parametrize("args, exc, phrase", [
-    (("", "0" * 32), TypeError, "non-empty str"),
-    ((None, "0" * 32), TypeError, "non-empty str"),
-    (("sub/x.gz", "0" * 32), ValueError, "plain file name"),
-    (("x.gz", "0" * 31), ValueError, "not an MD5"),
-    (("x.gz", None), TypeError, "must be an MD5"),
-])
+@pytest.mark.parametrize(
+    "args, exc, phrase",
+    [
+        (("", "0" * 32), TypeError, "non-empty str"),
+        ((None, "0" * 32), TypeError, "non-empty str"),
+        (("sub/x.gz", "0" * 32), ValueError, "plain file name"),
+        (("x.gz", "0" * 31), ValueError, "not an MD5"),
+        (("x.gz", None), TypeError, "must be an MD5"),
+    ],
+)
 def test_download_refuses_bad_arguments(tmp_path, args, exc, phrase):
     with pytest.raises(exc, match=phrase):
         download(*args, tmp_path / "d", "http://127.0.0.1:9/")
@@ -538,25 +554,47 @@ def test_bad_mirror_is_refused_even_when_everything_is_cached(server, tmp_path):
         load_mnist(path=tmp_path, mirrors="example.org", checksums=md5)
 
 
-ODD_VALUES = [None, True, 0, -1, 0.5, float("nan"), float("inf"), 1e12, "30", b"x", [], (),
-              [None], {"a": 1}, np.float64(2.0), np.int64(3), np.bool_(True), object()]
+ODD_VALUES = [
+    None,
+    True,
+    0,
+    -1,
+    0.5,
+    float("nan"),
+    float("inf"),
+    1e12,
+    "30",
+    b"x",
+    [],
+    (),
+    [None],
+    {"a": 1},
+    np.float64(2.0),
+    np.int64(3),
+    np.bool_(True),
+    object(),
+]
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     flat=st.sampled_from([True, False] + ODD_VALUES),
     scale=st.sampled_from([True, False] + ODD_VALUES),
     dtype=st.sampled_from([np.float32, np.uint8, np.int16, "float64", np.bool_, str] + ODD_VALUES),
     timeout=st.sampled_from([0.5, 2] + ODD_VALUES),
     deadline=st.sampled_from([1, 3.0] + ODD_VALUES),
-    mirrors=st.sampled_from(["refused", ["refused"], "no-scheme", [Path("/nonexistent")]]
-                            + ODD_VALUES),
-    checksums=st.sampled_from([None, {}, {"x": "y"}, {FILES["train_images"][0]: "0" * 32}]
-                              + ODD_VALUES),
+    mirrors=st.sampled_from(
+        ["refused", ["refused"], "no-scheme", [Path("/nonexistent")]] + ODD_VALUES
+    ),
+    checksums=st.sampled_from(
+        [None, {}, {"x": "y"}, {FILES["train_images"][0]: "0" * 32}] + ODD_VALUES
+    ),
 )
-def test_any_arguments_either_work_or_raise_a_clear_error(tmp_path, flat, scale, dtype, timeout,
-                                                        deadline, mirrors, checksums):
+def test_any_arguments_either_work_or_raise_a_clear_error(
+    tmp_path, flat, scale, dtype, timeout, deadline, mirrors, checksums
+):
     refused = closed_port_url()  # valid arguments fail fast here: nothing listens
     named = {"refused": refused, "no-scheme": "127.0.0.1/mnist"}
     if isinstance(mirrors, str):
@@ -564,7 +602,15 @@ def test_any_arguments_either_work_or_raise_a_clear_error(tmp_path, flat, scale,
     elif mirrors == ["refused"]:
         mirrors = [refused]
     with pytest.raises((ValueError, TypeError, MNISTError)) as err:
-        load_mnist(path=tmp_path / "c", flat=flat, scale=scale, dtype=dtype, timeout=timeout,
-                   deadline=deadline, mirrors=mirrors, checksums=checksums)
+        load_mnist(
+            path=tmp_path / "c",
+            flat=flat,
+            scale=scale,
+            dtype=dtype,
+            timeout=timeout,
+            deadline=deadline,
+            mirrors=mirrors,
+            checksums=checksums,
+        )
     msg = str(err.value)
     assert len(msg) > 20 and ("load_mnist(" in msg or "could not download" in msg), msg

@@ -7,17 +7,20 @@ import pytest
 from dlkit import models
 
 
-@pytest.mark.parametrize("build, expected", [
-    (models.lenet5, 61_706),                                    # 6-16-120-84-10, 32x32
-    (models.alexnet, 60_965_224),                               # Krizhevsky 2012, 2 GPUs
-    (lambda: models.alexnet(False, conv4=256), 61_100_840),     # torchvision.models.alexnet
-    (models.vgg16, 138_357_544),                                # torchvision vgg16
-    (lambda: models.resnet(18), 11_689_512),                    # torchvision resnet18
-    (lambda: models.resnet(34), 21_797_672),
-    (lambda: models.resnet(50), 25_557_032),
-    (lambda: models.resnet(101), 44_549_160),
-    (lambda: models.resnet(152), 60_192_808),
-])
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (models.lenet5, 61_706),  # 6-16-120-84-10, 32x32
+        (models.alexnet, 60_965_224),  # Krizhevsky 2012, 2 GPUs
+        (lambda: models.alexnet(False, conv4=256), 61_100_840),  # torchvision.models.alexnet
+        (models.vgg16, 138_357_544),  # torchvision vgg16
+        (lambda: models.resnet(18), 11_689_512),  # torchvision resnet18
+        (lambda: models.resnet(34), 21_797_672),
+        (lambda: models.resnet(50), 25_557_032),
+        (lambda: models.resnet(101), 44_549_160),
+        (lambda: models.resnet(152), 60_192_808),
+    ],
+)
 def test_totals_match_published_counts(build, expected):
     assert build().params == expected
 
@@ -34,13 +37,28 @@ def test_resnet_multiply_adds_match_paper_table1():
 def test_googlenet_from_table1_columns():
     # an independent count from the paper's Table 1 columns, with biases
     spec = models.googlenet()
-    c_in = {"3a": 192, "3b": 256, "4a": 480, "4b": 512, "4c": 512, "4d": 512, "4e": 528,
-            "5a": 832, "5b": 832}
+    c_in = {
+        "3a": 192,
+        "3b": 256,
+        "4a": 480,
+        "4b": 512,
+        "4c": 512,
+        "4d": 512,
+        "4e": 528,
+        "5a": 832,
+        "5b": 832,
+    }
     total = 64 * (3 * 49 + 1) + 64 * (64 + 1) + 192 * (64 * 9 + 1) + 1000 * (1024 + 1)
     for name, (n1, r3, n3, r5, n5, pp) in models.GOOGLENET_INCEPTION.items():
         c = c_in[name]
-        total += (n1 * (c + 1) + r3 * (c + 1) + n3 * (9 * r3 + 1) + r5 * (c + 1)
-                  + n5 * (25 * r5 + 1) + pp * (c + 1))
+        total += (
+            n1 * (c + 1)
+            + r3 * (c + 1)
+            + n3 * (9 * r3 + 1)
+            + r5 * (c + 1)
+            + n5 * (25 * r5 + 1)
+            + pp * (c + 1)
+        )
         assert spec[f"inception{name}/concat"].out_shape[0] == n1 + n3 + n5 + pp
     assert spec.params == total == 6_998_552
     assert spec.depth == 22
@@ -62,7 +80,12 @@ def test_cifar_resnets_match_paper_table6():
 def test_alexnet_layer_shapes_and_grouping():
     spec = models.alexnet()
     assert [lay.out_shape for lay in spec.conv_layers()] == [
-        (96, 55, 55), (256, 27, 27), (384, 13, 13), (384, 13, 13), (256, 13, 13)]
+        (96, 55, 55),
+        (256, 27, 27),
+        (384, 13, 13),
+        (384, 13, 13),
+        (256, 13, 13),
+    ]
     assert len(spec.conv_layers()) == 5 and len(spec.fc_layers()) == 3
     # groups=2 halves the weights of conv2: 256 * (48*25 + 1)
     assert spec["conv2"].params == 256 * (48 * 25 + 1)

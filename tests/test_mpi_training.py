@@ -23,18 +23,32 @@ STEPS = 40
 def mpiexec() -> str:
     path = Path(sys.executable).parent / "mpiexec"
     if not path.exists():
-        pytest.fail(f"mpiexec not found next to {sys.executable}: install the MPICH wheel "
-                    "(`pip install mpich`, pinned in requirements.txt)")
+        pytest.fail(
+            f"mpiexec not found next to {sys.executable}: install the MPICH wheel "
+            "(`pip install mpich`, pinned in requirements.txt)"
+        )
     return str(path)
 
 
 def run_script(n: int, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    cmd = [mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py",
-           "-m", "dlkit.parallel.train_digits", *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=ROOT)
+    cmd = [
+        mpiexec(),
+        "-n",
+        str(n),
+        sys.executable,
+        "-m",
+        "mpi4py",
+        "-m",
+        "dlkit.parallel.train_digits",
+        *args,
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
 
 @pytest.mark.parametrize("n", [2, 4])
@@ -58,8 +72,16 @@ def test_real_mpi_weights_equal_simulated_and_single(n, tmp_path):
 
 def test_a_failing_rank_aborts_the_job(tmp_path):
     t0 = time.monotonic()
-    proc = run_script(2, "--steps", "1000000", "--crash-rank", "1",
-                      "--out", str(tmp_path / "never.npz"), timeout=60)
+    proc = run_script(
+        2,
+        "--steps",
+        "1000000",
+        "--crash-rank",
+        "1",
+        "--out",
+        str(tmp_path / "never.npz"),
+        timeout=60,
+    )
     elapsed = time.monotonic() - t0
     assert proc.returncode != 0
     assert "fails on purpose" in proc.stderr

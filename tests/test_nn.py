@@ -196,12 +196,15 @@ def test_get_activation_names_and_aliases():
 # ---------------------------------------------------------------- initialisers
 
 
-@pytest.mark.parametrize("name, var", [
-    ("xavier", 2.0 / (400 + 300)),
-    ("he", 2.0 / 400),
-    ("lecun", 1.0 / 400),
-    ("normal", 1e-4),
-])
+@pytest.mark.parametrize(
+    "name, var",
+    [
+        ("xavier", 2.0 / (400 + 300)),
+        ("he", 2.0 / 400),
+        ("lecun", 1.0 / 400),
+        ("normal", 1e-4),
+    ],
+)
 def test_init_variance(name, var):
     W = init.get(name)((300, 400), np.random.default_rng(0))
     assert W.shape == (300, 400) and W.dtype == np.float64
@@ -217,8 +220,9 @@ def test_init_details():
     assert init.fans((6, 3, 5, 5)) == (75, 150)
     assert not init.zeros((2, 3)).any()
     assert init.he((4, 4), np.random.default_rng(1), np.float32).dtype == np.float32
-    np.testing.assert_array_equal(init.he((3, 3), np.random.default_rng(7)),
-                                  init.he((3, 3), np.random.default_rng(7)))
+    np.testing.assert_array_equal(
+        init.he((3, 3), np.random.default_rng(7)), init.he((3, 3), np.random.default_rng(7))
+    )
     assert init.get("glorot") is init.xavier and init.get(init.he) is init.he
     with pytest.raises(ValueError, match="unknown initialiser 'uniformish'"):
         init.get("uniformish")
@@ -278,8 +282,11 @@ def test_sequential_structure_and_summary():
 
 def test_wrong_shape_errors_say_what_to_do():
     lin = nn.Linear(4, 3)
-    with pytest.raises(ValueError, match=r"Linear\(4, 3\) got input of shape \(2, 2, 2\); "
-                                         r"flatten it to \(2, 4\) first"):
+    with pytest.raises(
+        ValueError,
+        match=r"Linear\(4, 3\) got input of shape \(2, 2, 2\); "
+        r"flatten it to \(2, 4\) first",
+    ):
         lin(np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match=r"it needs shape \(N, 4\)"):
         lin(np.zeros((2, 5)))
@@ -455,9 +462,9 @@ def test_linear_backward_is_chapter_5s_three_formulas():
     np.testing.assert_array_equal(Z, A @ layer.W.data.T + layer.b.data)
     δ = g.standard_normal((5, 3))
     dA = layer.backward(δ)
-    np.testing.assert_allclose(layer.W.grad, δ.T @ A, rtol=1e-14)      # ∂L/∂W = δᵀ A
+    np.testing.assert_allclose(layer.W.grad, δ.T @ A, rtol=1e-14)  # ∂L/∂W = δᵀ A
     np.testing.assert_allclose(layer.b.grad, δ.sum(axis=0), rtol=1e-14)  # ∂L/∂b = Σ_n δ_n
-    np.testing.assert_allclose(dA, δ @ layer.W.data, rtol=1e-14)       # ∂L/∂A = δ W
+    np.testing.assert_allclose(dA, δ @ layer.W.data, rtol=1e-14)  # ∂L/∂A = δ W
 
 
 def _body(fn) -> list[str]:
@@ -469,7 +476,7 @@ def _body(fn) -> list[str]:
     src = textwrap.dedent(inspect.getsource(fn))
     body = ast.parse(src).body[0].body
     start = body[1].lineno if isinstance(body[0], ast.Expr) else body[0].lineno
-    return [line.strip() for line in src.splitlines()[start - 1:body[-1].end_lineno]]
+    return [line.strip() for line in src.splitlines()[start - 1 : body[-1].end_lineno]]
 
 
 def test_shown_layer_methods_put_the_idea_first_and_checks_in_a_helper():
@@ -505,8 +512,9 @@ def test_losses_follow_chapter_4s_notation():
     z = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
     ce = nn.CrossEntropyLoss()
     ce(z, np.array([0, 2]))
-    np.testing.assert_allclose(ce.backward(), (nn.softmax(z) - nn.one_hot(np.array([0, 2]), 3))
-                               / 2, rtol=1e-14)
+    np.testing.assert_allclose(
+        ce.backward(), (nn.softmax(z) - nn.one_hot(np.array([0, 2]), 3)) / 2, rtol=1e-14
+    )
 
 
 def test_every_layer_has_state_dict_and_load_state_dict():

@@ -48,14 +48,25 @@ def test_configuration_differs_from_the_first_pass(monkeypatch, x86):
 
 def test_the_other_kernel_really_runs():
     """numpy loaded under the printed configuration reports the chosen kernel."""
-    pairs = subprocess.run([sys.executable, str(ROOT / "tools" / "numerics.py")],
-                           capture_output=True, text=True, check=True).stdout.split()
+    pairs = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "numerics.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     env = dict(p.split("=", 1) for p in pairs)
     if "OPENBLAS_CORETYPE" not in env:  # pinned by the environment, or not x86-64
         assert "OPENBLAS_CORETYPE" in os.environ or numerics.other_coretype("", set()) is None
         return
-    code = ("import numpy, threadpoolctl; print([i.get('architecture') for i in "
-            "threadpoolctl.threadpool_info() if i.get('internal_api') == 'openblas'][0])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, **env}).stdout.strip()
+    code = (
+        "import numpy, threadpoolctl; print([i.get('architecture') for i in "
+        "threadpoolctl.threadpool_info() if i.get('internal_api') == 'openblas'][0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    ).stdout.strip()
     assert out.lower() == env["OPENBLAS_CORETYPE"].lower()

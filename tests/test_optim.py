@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from dlkit.nn import Param
-from dlkit.optim import (SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp,
-                         get_optimizer)
+from dlkit.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp, get_optimizer
 
 
 def run(opt_cls, grads, theta0=0.0, **kw):
@@ -56,7 +55,7 @@ def test_nesterov_equals_lookahead_form_on_quadratic():
     opt = Nesterov([p], lr=lr, momentum=mu)
     phi, v = 1.0, 0.0
     for _ in range(20):
-        p.grad[...] = a * p.data          # gradient at dlkit's (look-ahead) point
+        p.grad[...] = a * p.data  # gradient at dlkit's (look-ahead) point
         opt.step()
         v = mu * v - lr * a * (phi + mu * v)
         phi = phi + v
@@ -155,10 +154,10 @@ def test_surfaces_race_shows_what_chapter_4_claims():
     from dlkit.viz import optimizers as vo
 
     final = {s: {r.name: r.loss[-1] for r in vo.race(s, steps=100)} for s in vo.SURFACES}
-    assert final["saddle"]["sgd"] > -0.01                     # stuck at the saddle
+    assert final["saddle"]["sgd"] > -0.01  # stuck at the saddle
     assert max(final["saddle"][n] for n in ("adagrad", "rmsprop", "adam")) < -0.24
-    assert final["local minimum"]["momentum"] < -1.36         # over the hump
-    assert final["local minimum"]["sgd"] > -1.0               # stays in the local basin
+    assert final["local minimum"]["momentum"] < -1.36  # over the hump
+    assert final["local minimum"]["sgd"] > -1.0  # stays in the local basin
     assert max(final["ravine"].values()) < 1e-3
 
 
@@ -194,35 +193,41 @@ def test_chapter_4_exercise_checks(capsys):
 # -- hyper-parameters and states are checked -----------------------------------------------
 
 
-@pytest.mark.parametrize("bad, exc, phrase", [
-    (True, TypeError, "lr must be a real number, got True"),
-    ("0.1", TypeError, "lr must be a real number, got '0.1'"),
-    (1j, TypeError, "complex"),
-    (float("nan"), ValueError, "learning rate must be a positive number, got lr=nan"),
-    (np.inf, ValueError, "lr=inf"),
-    (0.0, ValueError, "lr=0.0"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, phrase",
+    [
+        (True, TypeError, "lr must be a real number, got True"),
+        ("0.1", TypeError, "lr must be a real number, got '0.1'"),
+        (1j, TypeError, "complex"),
+        (float("nan"), ValueError, "learning rate must be a positive number, got lr=nan"),
+        (np.inf, ValueError, "lr=inf"),
+        (0.0, ValueError, "lr=0.0"),
+    ],
+)
 def test_lr_must_be_a_positive_finite_real(bad, exc, phrase):
     with pytest.raises(exc, match=phrase):
         SGD([Param(np.zeros(2))], lr=bad)
 
 
-@pytest.mark.parametrize("cls, kw, exc, phrase", [
-    (SGD, {"momentum": True}, TypeError, "momentum must be a real number"),
-    (SGD, {"momentum": "0.9"}, TypeError, "momentum must be a real number"),
-    (SGD, {"momentum": float("nan")}, ValueError, r"momentum must lie in \[0.0, 1.0\)"),
-    (SGD, {"weight_decay": -0.1}, ValueError, "weight_decay must lie in"),
-    (SGD, {"weight_decay": np.inf}, ValueError, "weight_decay=inf"),
-    (Adam, {"weight_decay": False}, TypeError, "weight_decay must be a real number"),
-    (RMSProp, {"rho": 1.0}, ValueError, "rho must lie in"),
-    (RMSProp, {"rho": True}, TypeError, "rho must be a real number"),
-    (AdaGrad, {"eps": 0.0}, ValueError, r"eps must lie in \(0.0, 1.0\)"),
-    (AdaGrad, {"eps": 1e-8j}, TypeError, "eps must be a real number"),
-    (Adam, {"betas": 0.9}, TypeError, "betas must be a pair"),
-    (Adam, {"betas": (0.9, np.nan)}, ValueError, "beta2 must lie in"),
-    (AdamW, {"betas": (True, 0.999)}, TypeError, "beta1 must be a real number"),
-    (Nesterov, {"momentum": 1.0}, ValueError, "momentum must lie in"),
-])
+@pytest.mark.parametrize(
+    "cls, kw, exc, phrase",
+    [
+        (SGD, {"momentum": True}, TypeError, "momentum must be a real number"),
+        (SGD, {"momentum": "0.9"}, TypeError, "momentum must be a real number"),
+        (SGD, {"momentum": float("nan")}, ValueError, r"momentum must lie in \[0.0, 1.0\)"),
+        (SGD, {"weight_decay": -0.1}, ValueError, "weight_decay must lie in"),
+        (SGD, {"weight_decay": np.inf}, ValueError, "weight_decay=inf"),
+        (Adam, {"weight_decay": False}, TypeError, "weight_decay must be a real number"),
+        (RMSProp, {"rho": 1.0}, ValueError, "rho must lie in"),
+        (RMSProp, {"rho": True}, TypeError, "rho must be a real number"),
+        (AdaGrad, {"eps": 0.0}, ValueError, r"eps must lie in \(0.0, 1.0\)"),
+        (AdaGrad, {"eps": 1e-8j}, TypeError, "eps must be a real number"),
+        (Adam, {"betas": 0.9}, TypeError, "betas must be a pair"),
+        (Adam, {"betas": (0.9, np.nan)}, ValueError, "beta2 must lie in"),
+        (AdamW, {"betas": (True, 0.999)}, TypeError, "beta1 must be a real number"),
+        (Nesterov, {"momentum": 1.0}, ValueError, "momentum must lie in"),
+    ],
+)
 def test_hyper_parameters_are_checked_by_name(cls, kw, exc, phrase):
     with pytest.raises(exc, match=phrase):
         cls([Param(np.zeros(2))], lr=0.1, **kw)
@@ -243,22 +248,32 @@ def _stepped(cls, n=2, **kw):
 
 
 def _snapshot(opt):
-    return (opt.t, opt.lr, {k: v.copy() for s in opt.state for k, v in s.items()},
-            [p.data.copy() for p in opt.params])
+    return (
+        opt.t,
+        opt.lr,
+        {k: v.copy() for s in opt.state for k, v in s.items()},
+        [p.data.copy() for p in opt.params],
+    )
 
 
 def _unchanged(opt, snap):
     t, lr, state, data = snap
     now = {k: v for s in opt.state for k, v in s.items()}
-    return (opt.t == t and opt.lr == lr and state.keys() == now.keys()
-            and all(np.array_equal(state[k], now[k]) for k in state)
-            and all(np.array_equal(a, p.data) for a, p in zip(data, opt.params)))
+    return (
+        opt.t == t
+        and opt.lr == lr
+        and state.keys() == now.keys()
+        and all(np.array_equal(state[k], now[k]) for k in state)
+        and all(np.array_equal(a, p.data) for a, p in zip(data, opt.params))
+    )
 
 
 def test_state_of_another_kind_is_refused_and_changes_nothing():
     adam = _stepped(Adam)
     snap = _snapshot(adam)
-    with pytest.raises(ValueError, match="Adam.load_state_dict got the state of optimizer Momentum"):
+    with pytest.raises(
+        ValueError, match="Adam.load_state_dict got the state of optimizer Momentum"
+    ):
         adam.load_state_dict(_stepped(Momentum).state_dict())
     with pytest.raises(ValueError, match="got the state of optimizer AdamW"):
         adam.load_state_dict(_stepped(AdamW).state_dict())
@@ -267,10 +282,13 @@ def test_state_of_another_kind_is_refused_and_changes_nothing():
 
 
 def test_old_state_without_kind_is_accepted_only_with_this_kinds_keys():
-    old = {k: v for k, v in _stepped(Momentum).state_dict().items()
-           if k in ("t", "lr", "weight_decay", "momentum") or k.startswith("state.")}
+    old = {
+        k: v
+        for k, v in _stepped(Momentum).state_dict().items()
+        if k in ("t", "lr", "weight_decay", "momentum") or k.startswith("state.")
+    }
     mom = _stepped(Momentum)
-    mom.load_state_dict(old)                               # same keys: accepted
+    mom.load_state_dict(old)  # same keys: accepted
     np.testing.assert_array_equal(mom.state[0]["v"], old["state.0.v"])
     adam = _stepped(Adam)
     snap = _snapshot(adam)
@@ -284,7 +302,11 @@ def test_state_shapes_dtypes_counts_and_values_are_checked_first():
     cases = [
         ({"n_params": np.array(5)}, ValueError, "saved for 5 parameters, this optimizer has 2"),
         ({"state.1.m": np.zeros(3)}, ValueError, r"state.1.m \(shape \(3,\)\) does not fit"),
-        ({"state.0.v": np.zeros(3, np.float32)}, ValueError, "dtype float32, its parameter float64"),
+        (
+            {"state.0.v": np.zeros(3, np.float32)},
+            ValueError,
+            "dtype float32, its parameter float64",
+        ),
         ({"state.7.m": np.zeros(3)}, ValueError, "does not fit"),
         ({"lr": np.array(-1.0)}, ValueError, "learning rate must be a positive number"),
         ({"beta1": np.array(1.5)}, ValueError, "beta1 must lie in"),
@@ -305,10 +327,12 @@ def test_state_shapes_dtypes_counts_and_values_are_checked_first():
 
 
 def test_nesterov_option_must_match():
-    with pytest.raises(ValueError, match="saved with nesterov=True, this optimizer has "
-                                         "nesterov=False"):
-        _stepped(SGD, momentum=0.9).load_state_dict(_stepped(SGD, momentum=0.9,
-                                                             nesterov=True).state_dict())
+    with pytest.raises(
+        ValueError, match="saved with nesterov=True, this optimizer has nesterov=False"
+    ):
+        _stepped(SGD, momentum=0.9).load_state_dict(
+            _stepped(SGD, momentum=0.9, nesterov=True).state_dict()
+        )
 
 
 def test_state_dict_round_trips_generators_and_counters():

@@ -38,8 +38,9 @@ def test_import_dlkit_is_lazy_and_attributes_load_modules():
         "mods = (dlkit.train, dlkit.models, dlkit.checkpoint, dlkit.kernels, dlkit.backend)\n"
         "print(all(m is sys.modules[m.__name__] for m in mods))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert out == ["[] []", "True"]
 
 
@@ -58,8 +59,9 @@ def test_a_new_module_is_listed_without_editing_the_list(tmp_path):
     (pkg / "_private.py").write_text("")
     (pkg / "sub").mkdir()
     (pkg / "sub" / "__init__.py").write_text("Y = 2\n")
-    (pkg / "notapackage").mkdir()                       # a folder without __init__.py
+    (pkg / "notapackage").mkdir()  # a folder without __init__.py
     code = "import dlkit; print(sorted(dlkit._SUBMODULES), dlkit.newmod.X, dlkit.sub.Y)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=tmp_path).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout.strip()
     assert out == "['newmod', 'sub'] 1 2"

@@ -21,18 +21,20 @@ Y = rng.integers(0, 3, size=96)
 
 
 def _dp(comm, steps=12, batch_size=24, lr=0.3):
-    model = mlp([6, 8, 3], "tanh", seed=comm.Get_rank() + 5)   # deliberately different
-    losses = data_parallel_sgd(comm, model, CrossEntropyLoss(), X, Y, steps=steps,
-                               batch_size=batch_size, lr=lr, seed=3)
+    model = mlp([6, 8, 3], "tanh", seed=comm.Get_rank() + 5)  # deliberately different
+    losses = data_parallel_sgd(
+        comm, model, CrossEntropyLoss(), X, Y, steps=steps, batch_size=batch_size, lr=lr, seed=3
+    )
     return model.state_dict(), losses
 
 
 @pytest.mark.parametrize("p", [1, 2, 3, 4])
 def test_data_parallel_equals_single_process_sgd(p):
     res = SimCluster(p).run(_dp)
-    ref = mlp([6, 8, 3], "tanh", seed=5)               # rank 0's initial weights
-    ref_losses = sgd_reference(ref, CrossEntropyLoss(), X, Y, steps=12, batch_size=24,
-                               lr=0.3, seed=3)
+    ref = mlp([6, 8, 3], "tanh", seed=5)  # rank 0's initial weights
+    ref_losses = sgd_reference(
+        ref, CrossEntropyLoss(), X, Y, steps=12, batch_size=24, lr=0.3, seed=3
+    )
     for state, losses in res.values:
         for k, w in ref.state_dict().items():
             assert np.abs(state[k] - w).max() < 1e-13
@@ -48,17 +50,27 @@ def test_weights_identical_on_every_rank_after_every_step():
     def body(comm):
         model = mlp([6, 8, 3], "tanh", seed=comm.Get_rank())
         snaps = []
-        data_parallel_sgd(comm, model, CrossEntropyLoss(), X, Y, steps=6, batch_size=24,
-                          lr=0.3, seed=1,
-                          callback=lambda t, loss: snaps.append(
-                              np.concatenate([p.data.ravel() for p in model.parameters()])))
+        data_parallel_sgd(
+            comm,
+            model,
+            CrossEntropyLoss(),
+            X,
+            Y,
+            steps=6,
+            batch_size=24,
+            lr=0.3,
+            seed=1,
+            callback=lambda t, loss: snaps.append(
+                np.concatenate([p.data.ravel() for p in model.parameters()])
+            ),
+        )
         return np.array(snaps)
 
     snaps = SimCluster(3).run(body).values
     assert snaps[0].shape == (6, 6 * 8 + 8 + 8 * 3 + 3)
     for s in snaps[1:]:
         assert np.array_equal(s, snaps[0])
-    assert not np.array_equal(snaps[0][0], snaps[0][-1])     # the weights do move
+    assert not np.array_equal(snaps[0][0], snaps[0][-1])  # the weights do move
 
 
 def test_global_batches_and_shards_cover_the_batch():
@@ -114,8 +126,9 @@ def test_model_parallel_network_trains_like_the_unsplit_one():
     Xr, Yr = rng.normal(size=(16, 4)), rng.normal(size=(16, 6))
 
     def body(comm):
-        net = Sequential(ModelParallelLinear(comm, 4, 8, seed=1), Tanh(),
-                         ModelParallelLinear(comm, 8, 6, seed=2))
+        net = Sequential(
+            ModelParallelLinear(comm, 4, 8, seed=1), Tanh(), ModelParallelLinear(comm, 8, 6, seed=2)
+        )
         opt, loss = SGD(net.parameters(), lr=0.1), MSELoss()
         for _ in range(5):
             loss.forward(net.forward(Xr), Yr)
@@ -158,8 +171,8 @@ def test_allreduce_comparisons_and_crossover():
         assert c.rel_error < 1e-9
     net = networks.preset("10gbe")
     N = crossover(8, net)
-    ring = lambda n: costs.allreduce("ring", 8, n, 8, net)               # noqa: E731
-    rd = lambda n: costs.allreduce("recursive_doubling", 8, n, 8, net)   # noqa: E731
+    ring = lambda n: costs.allreduce("ring", 8, n, 8, net)  # noqa: E731
+    rd = lambda n: costs.allreduce("recursive_doubling", 8, n, 8, net)  # noqa: E731
     assert ring(N) <= rd(N) and ring(N - 1) > rd(N - 1)
     assert crossover(16, net) > N
 

@@ -171,8 +171,9 @@ def test_gate_network_validates_sizes():
 
 
 def test_fit_gate_network_solves_xor():
-    model, hist = P.fit_gate_network("XOR", hidden=2, activation="tanh", lr=0.5, epochs=1000,
-                                     seed=1)
+    model, hist = P.fit_gate_network(
+        "XOR", hidden=2, activation="tanh", lr=0.5, epochs=1000, seed=1
+    )
     X, y = gate_table("XOR")
     assert hist.accuracy[-1] == 1.0
     assert accuracy(model.forward(X), y) == 1.0
@@ -245,8 +246,9 @@ def test_chapter_exercise_solutions_are_correct(capsys):
     assert ch01.check_gate_weights("NOT", w=[-1], b=0.5)
     assert ch01.check_gate_weights("NOR", w=[-1, -1], b=0.5)
     assert ch01.check_festival_majority(w=[1, 1, 1], b=-1.5)
-    assert ch02.check_xor_network(P.GateNetwork([P.gate_unit("OR"), P.gate_unit("NAND")],
-                                                P.gate_unit("AND")))
+    assert ch02.check_xor_network(
+        P.GateNetwork([P.gate_unit("OR"), P.gate_unit("NAND")], P.gate_unit("AND"))
+    )
     for hidden, seed in [(2, 2), (3, 1)]:
         model, _ = P.fit_gate_network("XNOR", hidden=hidden, epochs=300, seed=seed)
         assert ch02.check_trained_xnor(model)
@@ -265,8 +267,9 @@ def test_viz_tables_and_figures():
     assert soft.splitlines()[-1].split()[-1] == "0.7311"
     figs = [
         neurons.plot_gate_units([P.gate_unit("AND", "step")], ["AND"]),
-        neurons.plot_perceptron_errors({"XOR": P.train_perceptron(*gate_table("XOR"),
-                                                                  max_epochs=5)}),
+        neurons.plot_perceptron_errors(
+            {"XOR": P.train_perceptron(*gate_table("XOR"), max_epochs=5)}
+        ),
         neurons.plot_step_vs_sigmoid(),
         neurons.plot_hidden_space(X4, X4, np.array(GATES["AND"]), [1.0, 1.0], [-1.5]),
     ]

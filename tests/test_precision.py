@@ -20,11 +20,11 @@ def test_round_nearest_is_exact_on_grid_and_within_half_eps():
     fl = 4
     eps = 2.0**-fl
     grid = np.arange(-64, 64) * eps
-    assert np.array_equal(P.round_nearest(grid, fl), grid)          # representable: unchanged
+    assert np.array_equal(P.round_nearest(grid, fl), grid)  # representable: unchanged
     x = np.linspace(-3, 3, 10001)
     r = P.round_nearest(x, fl)
     assert np.all(np.abs(r - x) <= eps / 2)
-    assert np.allclose(r / eps, np.round(r / eps))                   # lands on the grid
+    assert np.allclose(r / eps, np.round(r / eps))  # lands on the grid
     # ties go down, as in Gupta et al.'s definition; just above a tie goes up
     assert P.round_nearest(0.5 * eps, fl) == 0.0
     assert P.round_nearest(0.5 * eps + 1e-9, fl) == eps
@@ -33,7 +33,7 @@ def test_round_nearest_is_exact_on_grid_and_within_half_eps():
 
 
 def test_saturation_clips_to_the_range():
-    q = P.FixedPoint(3, 2)                                          # [-4, 3.75], eps 0.25
+    q = P.FixedPoint(3, 2)  # [-4, 3.75], eps 0.25
     x = np.array([-100.0, -4.1, -4.0, 0.3, 3.75, 3.9, 1e9])
     assert q.quantize(x).tolist() == [-4.0, -4.0, -4.0, 0.25, 3.75, 3.75, 3.75]
     assert q.quantize(x, "stochastic", 0)[[0, -1]].tolist() == [-4.0, 3.75]
@@ -73,7 +73,7 @@ def test_nearest_rounding_bias_is_below_half_eps():
     for value in (0.1 * eps, 0.37 * eps, 0.49 * eps, 3.3 * eps):
         stats = P.rounding_error_stats(np.full(10, value), P.FixedPoint(2, 5), "nearest")
         assert abs(stats["bias"]) <= eps / 2
-        assert stats["stderr"] < 1e-15                               # deterministic
+        assert stats["stderr"] < 1e-15  # deterministic
     x = np.random.default_rng(0).uniform(-1, 1, 5000)
     assert abs(P.rounding_error_stats(x, P.FixedPoint(2, 5), "nearest")["bias"]) < eps / 2
 
@@ -140,7 +140,7 @@ def test_round_to_nearest_cancels_small_updates_and_stochastic_does_not():
         opt = P.QuantizedSGD([p], lr=0.3 * q.eps, fmt=q, rounding=rounding, seed=0)
         for _ in range(10):
             opt.step()
-        if moved:   # on average 10 steps of 0.3 eps
+        if moved:  # on average 10 steps of 0.3 eps
             assert abs(p.data.mean() + 3 * q.eps) < 0.05 * q.eps
             assert abs(opt.kept_ratio - 1) < 0.05
         else:
@@ -203,7 +203,7 @@ def test_rounding_explorer_draws_into_its_widget_state():
     box = vprec.rounding_explorer(fl=8, rounding="nearest", mean=1e-3)
     out = box.children[-1]
     assert "image/png" in out.outputs[0]["data"]
-    assert out.outputs[0]["data"]["text/plain"].startswith("bias -")   # nearest: biased down
+    assert out.outputs[0]["data"]["text/plain"].startswith("bias -")  # nearest: biased down
     mode = box.children[1]
     mode.value = "stochastic"
     bias = float(out.outputs[0]["data"]["text/plain"].split()[1])
@@ -212,8 +212,11 @@ def test_rounding_explorer_draws_into_its_widget_state():
 
 def test_quantize_layer_and_quantized_sgd_check_their_arguments():
     fmt = P.FixedPoint(4, 8)
-    with pytest.raises(TypeError, match="Quantize: fmt must be a number format such as "
-                                        r"FixedPoint\(2, 14\)"):
+    with pytest.raises(
+        TypeError,
+        match="Quantize: fmt must be a number format such as "
+        r"FixedPoint\(2, 14\)",
+    ):
         P.Quantize(16)
     with pytest.raises(TypeError, match="QuantizedSGD: grad_fmt must be a number format"):
         P.QuantizedSGD([nn.Param(np.zeros(2))], fmt=fmt, grad_fmt="fp16")
@@ -221,10 +224,12 @@ def test_quantize_layer_and_quantized_sgd_check_their_arguments():
         P.Quantize(P.Float16(), "stochastic")
     with pytest.raises(ValueError, match="rounding must be 'nearest' or 'stochastic'"):
         P.QuantizedSGD([nn.Param(np.zeros(2))], fmt=fmt, rounding="up")
-    for bad, exc, phrase in ((True, TypeError, "momentum must be a real number"),
-                             ("0.9", TypeError, "momentum must be a real number"),
-                             (1.0, ValueError, r"momentum must lie in \[0.0, 1.0\)"),
-                             (np.nan, ValueError, "momentum=nan")):
+    for bad, exc, phrase in (
+        (True, TypeError, "momentum must be a real number"),
+        ("0.9", TypeError, "momentum must be a real number"),
+        (1.0, ValueError, r"momentum must lie in \[0.0, 1.0\)"),
+        (np.nan, ValueError, "momentum=nan"),
+    ):
         with pytest.raises(exc, match=phrase):
             P.QuantizedSGD([nn.Param(np.zeros(2))], fmt=fmt, momentum=bad)
     with pytest.raises(TypeError, match="lr must be a real number, got True"):
@@ -236,9 +241,12 @@ def test_quantize_backward_checks_dout_against_forward():
     with pytest.raises(ValueError, match="backward called before forward"):
         q.backward(np.zeros((2, 3)))
     out = q.forward(np.full((2, 3), 0.3))
-    with pytest.raises(ValueError, match=r"dout of shape \(2, 1\), but forward returned shape "
-                                         r"\(2, 3\)"):
-        q.backward(np.ones((2, 1)))                   # would broadcast silently before
+    with pytest.raises(
+        ValueError,
+        match=r"dout of shape \(2, 1\), but forward returned shape "
+        r"\(2, 3\)",
+    ):
+        q.backward(np.ones((2, 1)))  # would broadcast silently before
     with pytest.raises(TypeError, match="dtype"):
         q.forward(np.array([1 + 2j]))
     assert q.backward(np.ones_like(out)).shape == (2, 3)
@@ -277,6 +285,5 @@ def test_public_functions_refuse_what_they_cannot_convert():
     with pytest.raises(ValueError, match="repeats must be an int >= 1"):
         P.rounding_error_stats(x, fmt, "nearest", repeats=0)
     # valid inputs keep their results
-    assert P.sum_in([0.1, 0.2], np.float16) == float(np.float16(np.float16(0.1) +
-                                                                 np.float16(0.2)))
+    assert P.sum_in([0.1, 0.2], np.float16) == float(np.float16(np.float16(0.1) + np.float16(0.2)))
     assert P.to_float16(np.array([1, 2], np.int64)).dtype == np.float16

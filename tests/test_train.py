@@ -6,8 +6,7 @@ import pytest
 from dlkit import nn
 from dlkit.data import load_digits
 from dlkit.optim import SGD, Adam
-from dlkit.train import (DivergenceError, History, accuracy, batches, confusion_matrix, fit,
-                         predict)
+from dlkit.train import DivergenceError, History, accuracy, batches, confusion_matrix, fit, predict
 
 
 def test_batches_cover_data_once_in_seeded_order():
@@ -43,8 +42,17 @@ def test_accuracy_and_confusion_matrix():
 def test_fit_learns_digits_and_records_history():
     X, y, Xt, yt = load_digits()
     net = nn.mlp([64, 32, 10], "relu", seed=0)
-    hist = fit(net, nn.CrossEntropyLoss(), Adam(net.parameters(), lr=3e-3), X, y, epochs=8,
-               batch_size=32, seed=0, val=(Xt, yt))
+    hist = fit(
+        net,
+        nn.CrossEntropyLoss(),
+        Adam(net.parameters(), lr=3e-3),
+        X,
+        y,
+        epochs=8,
+        batch_size=32,
+        seed=0,
+        val=(Xt, yt),
+    )
     assert len(hist.loss) == len(hist.accuracy) == len(hist.val_accuracy) == 8
     assert len(hist.step_loss) == 8 * int(np.ceil(len(X) / 32))
     assert hist.loss[-1] < hist.loss[0] / 4
@@ -57,8 +65,17 @@ def test_fit_is_reproducible_and_progress_bar_runs(capsys):
     ws = []
     for progress in (False, True):
         net = nn.mlp([64, 16, 10], "tanh", seed=1)
-        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=2,
-            batch_size=64, seed=5, progress=progress)
+        fit(
+            net,
+            nn.CrossEntropyLoss(),
+            SGD(net.parameters(), lr=0.1),
+            X,
+            y,
+            epochs=2,
+            batch_size=64,
+            seed=5,
+            progress=progress,
+        )
         ws.append(net[0].W.data.copy())
     np.testing.assert_array_equal(ws[0], ws[1])
     assert "fit" in capsys.readouterr().err  # tqdm writes its bar to stderr
@@ -76,8 +93,15 @@ def test_divergence_names_step_layer_and_fix():
     X, y, _, _ = load_digits()
     net = nn.mlp([64, 32, 1], "relu", seed=0)
     with np.errstate(all="ignore"), pytest.raises(DivergenceError) as err:
-        fit(net, nn.MSELoss(), SGD(net.parameters(), lr=20.0), X, y.astype(float), epochs=5,
-            batch_size=32)
+        fit(
+            net,
+            nn.MSELoss(),
+            SGD(net.parameters(), lr=20.0),
+            X,
+            y.astype(float),
+            epochs=5,
+            batch_size=32,
+        )
     msg = str(err.value)
     assert "at step" in msg and "layer" in msg and "Linear(" in msg
     assert "lower the learning rate" in msg.lower() and "lr=2" in msg
@@ -98,8 +122,15 @@ def test_divergence_inside_the_network_is_reported_too():
                 net[0].W.grad[0, 0] = np.inf
 
     with np.errstate(all="ignore"), pytest.raises(DivergenceError, match="step 4 .*layer 0"):
-        fit(net, nn.CrossEntropyLoss(), Exploding(net.parameters(), lr=0.1), X, y, epochs=1,
-            batch_size=64)
+        fit(
+            net,
+            nn.CrossEntropyLoss(),
+            Exploding(net.parameters(), lr=0.1),
+            X,
+            y,
+            epochs=1,
+            batch_size=64,
+        )
 
 
 def test_bad_data_is_not_called_divergence():
@@ -108,8 +139,9 @@ def test_bad_data_is_not_called_divergence():
     X[5, 3] = np.nan
     net = nn.mlp([64, 16, 10], "relu", seed=0)
     with pytest.raises(ValueError, match="non-finite input") as err:
-        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=1,
-            batch_size=64)
+        fit(
+            net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=1, batch_size=64
+        )
     assert not isinstance(err.value, DivergenceError)
 
 
@@ -119,7 +151,7 @@ def test_training_memory_counts_every_array():
     net = nn.mlp([784, 100, 10], "relu", seed=0, dtype=np.float32)
     X = np.zeros((32, 784), np.float32)
     m = training_memory(net, X, np.zeros(32, np.int64), nn.CrossEntropyLoss())
-    assert m.D == 32 * 4 * (784 + 100 + 100 + 10)        # Linear, ReLU, Linear inputs + output
+    assert m.D == 32 * 4 * (784 + 100 + 100 + 10)  # Linear, ReLU, Linear inputs + output
     assert m.dD == m.D
     assert m.W == m.dW == 4 * (784 * 100 + 100 + 100 * 10 + 10)
     assert m.total == m.D + m.W + m.dD + m.dW
@@ -151,11 +183,11 @@ def test_voting_network_rule():
 
     net = VotingNetwork(4, 3, threshold=0.5)
     net.W[...] = [[1, 0, -1, 2], [0, 1, 1, 0], [2, -1, 0, 0]]
-    x = np.array([0.9, 0.1, 0.7, 0.6])                      # active pixels 0, 2, 3
-    assert net.train_step(x, 1) is False                    # scores (2, 1, 2): guess 0
+    x = np.array([0.9, 0.1, 0.7, 0.6])  # active pixels 0, 2, 3
+    assert net.train_step(x, 1) is False  # scores (2, 1, 2): guess 0
     np.testing.assert_array_equal(net.W, [[0, 0, -2, 1], [1, 1, 2, 1], [2, -1, 0, 0]])
     before = net.W.copy()
-    assert net.train_step(x, 1) is True                     # now class 1 wins: no change
+    assert net.train_step(x, 1) is True  # now class 1 wins: no change
     np.testing.assert_array_equal(net.W, before)
 
 
@@ -209,31 +241,40 @@ def test_fit_refuses_an_optimizer_of_another_model():
     X, y = _xor()
     net, other = nn.mlp([2, 4, 2], seed=0), nn.mlp([2, 4, 2], seed=1)
     before = net[0].W.data.copy()
-    with pytest.raises(ValueError, match=r"does not update this model's parameters.*"
-                                         r"\['0.W', '0.b', '2.W', '2.b'\].*SGD\(model"):
+    with pytest.raises(
+        ValueError,
+        match=r"does not update this model's parameters.*"
+        r"\['0.W', '0.b', '2.W', '2.b'\].*SGD\(model",
+    ):
         fit(net, nn.CrossEntropyLoss(), SGD(other.parameters(), lr=0.1), X, y)
     with pytest.raises(ValueError, match=r"model's \['2.W', '2.b'\] are not in it"):
         fit(net, nn.CrossEntropyLoss(), SGD(net[0].parameters(), lr=0.1), X, y)
     np.testing.assert_array_equal(net[0].W.data, before)
 
 
-@pytest.mark.parametrize("kw, exc, phrase", [
-    ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got batch_size=0"),
-    ({"batch_size": -3}, ValueError, "batch_size must be an int >= 1"),
-    ({"batch_size": True}, TypeError, r"batch_size must be an int >= 1, got True \(bool\)"),
-    ({"batch_size": 2.0}, TypeError, r"got 2.0 \(float\)"),
-    ({"epochs": 0}, ValueError, "epochs must be an int >= 1, got epochs=0"),
-    ({"epochs": True}, TypeError, "epochs must be an int"),
-    ({"epochs": 2.5}, TypeError, "epochs must be an int"),
-    ({"start_epoch": -1}, ValueError, "start_epoch must be an int >= 0"),
-    ({"seed": 1.5}, TypeError, "seed must be an int"),
-    ({"seed": np.random.default_rng(0)}, TypeError, "seed must be an int"),
-    ({"val": (np.zeros((3, 2)), np.zeros(2, int))}, ValueError,
-     r"fit\(val=...\): X has 3 examples but y has 2"),
-    ({"val": np.zeros((3, 2))}, TypeError, "val must be a pair"),
-    ({"callback": 3}, TypeError, "callback must be callable"),
-    ({"history": {}}, TypeError, "history must be a History"),
-])
+@pytest.mark.parametrize(
+    "kw, exc, phrase",
+    [
+        ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got batch_size=0"),
+        ({"batch_size": -3}, ValueError, "batch_size must be an int >= 1"),
+        ({"batch_size": True}, TypeError, r"batch_size must be an int >= 1, got True \(bool\)"),
+        ({"batch_size": 2.0}, TypeError, r"got 2.0 \(float\)"),
+        ({"epochs": 0}, ValueError, "epochs must be an int >= 1, got epochs=0"),
+        ({"epochs": True}, TypeError, "epochs must be an int"),
+        ({"epochs": 2.5}, TypeError, "epochs must be an int"),
+        ({"start_epoch": -1}, ValueError, "start_epoch must be an int >= 0"),
+        ({"seed": 1.5}, TypeError, "seed must be an int"),
+        ({"seed": np.random.default_rng(0)}, TypeError, "seed must be an int"),
+        (
+            {"val": (np.zeros((3, 2)), np.zeros(2, int))},
+            ValueError,
+            r"fit\(val=...\): X has 3 examples but y has 2",
+        ),
+        ({"val": np.zeros((3, 2))}, TypeError, "val must be a pair"),
+        ({"callback": 3}, TypeError, "callback must be callable"),
+        ({"history": {}}, TypeError, "history must be a History"),
+    ],
+)
 def test_fit_refuses_bad_arguments_by_name(kw, exc, phrase):
     X, y = _xor()
     net = nn.mlp([2, 4, 2], seed=0)
@@ -264,16 +305,20 @@ def test_fit_refuses_empty_or_mismatched_data_and_wrong_objects():
 def test_fit_refuses_a_folder_as_checkpoint(tmp_path):
     X, y = _xor()
     net = nn.mlp([2, 4, 2], seed=0)
-    with pytest.raises(ValueError, match=f"{tmp_path} is a folder; pass a file name inside it, "
-                                         "e.g. .*checkpoint.npz"):
-        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y,
-            checkpoint=tmp_path)
-    assert list(tmp_path.parent.glob(f"{tmp_path.name}.npz")) == []   # nothing written beside
+    with pytest.raises(
+        ValueError,
+        match=f"{tmp_path} is a folder; pass a file name inside it, e.g. .*checkpoint.npz",
+    ):
+        fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, checkpoint=tmp_path)
+    assert list(tmp_path.parent.glob(f"{tmp_path.name}.npz")) == []  # nothing written beside
 
 
 def test_accuracy_checks_labels_against_scores():
-    with pytest.raises(ValueError, match=r"scores of shape \(5, 3\) are for 5 examples but y "
-                                         "holds 1 labels"):
+    with pytest.raises(
+        ValueError,
+        match=r"scores of shape \(5, 3\) are for 5 examples but y "
+        "holds 1 labels",
+    ):
         accuracy(np.eye(5, 3), np.array([1]))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\) .* got labels in \[0, 3\]"):
         accuracy(np.eye(4, 3), np.array([0, 1, 2, 3]))
@@ -329,8 +374,11 @@ def test_metrics_refuse_missing_labels_nan_scores_and_column_labels():
         accuracy(np.full((3, 3), np.nan), np.arange(3))
     with pytest.raises(ValueError, match="scores hold NaN or inf"):
         predict(np.where(np.eye(3) > 0, np.inf, 0.0))
-    with pytest.raises(ValueError, match=r"y must be labels \(N,\) or one-hot \(N, 3\).*"
-                                         r"got shape \(5, 1\); use y.reshape\(-1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"y must be labels \(N,\) or one-hot \(N, 3\).*"
+        r"got shape \(5, 1\); use y.reshape\(-1\)",
+    ):
         accuracy(np.eye(5, 3), np.array([[1, 2, 0, 1, 2]]).T)
     # binary scores still take (N, 1) targets, as BCELoss does
     assert accuracy(np.array([[0.9], [0.1]]), np.array([[1.0], [0.0]])) == 1.0
@@ -384,8 +432,15 @@ def test_train_mlp_checks_its_split():
 def test_moved_training_names_resolve_to_the_objects_of_dlkit_train():
     import dlkit.train
 
-    assert set(nn._MOVED) == {"batches", "fit", "History", "accuracy", "confusion_matrix",
-                              "evaluate", "DivergenceError"}
+    assert set(nn._MOVED) == {
+        "batches",
+        "fit",
+        "History",
+        "accuracy",
+        "confusion_matrix",
+        "evaluate",
+        "DivergenceError",
+    }
     for name, home in nn._MOVED.items():
         assert home == "dlkit.train"
         assert getattr(nn, name) is getattr(dlkit.train, name), name
@@ -459,13 +514,17 @@ def test_fit_core_loop_fits_on_one_screen():
 
     src = textwrap.dedent(inspect.getsource(fit))
     body = ast.parse(src).body[0].body
-    first, last = body[1].lineno, body[-1].end_lineno      # after the docstring
+    first, last = body[1].lineno, body[-1].end_lineno  # after the docstring
     assert last - first + 1 <= 32
-    code = src.splitlines()[first - 1:last]
+    code = src.splitlines()[first - 1 : last]
     assert code[0].lstrip().startswith("_check_fit(")
     loop = "\n".join(code)
-    for line in ("model.forward(xb)", "model.backward(loss_fn.backward())",
-                 "optimizer.step()", "batches(X, y, bs, seed=epoch_seed(seed, epoch))"):
+    for line in (
+        "model.forward(xb)",
+        "model.backward(loss_fn.backward())",
+        "optimizer.step()",
+        "batches(X, y, bs, seed=epoch_seed(seed, epoch))",
+    ):
         assert line in loop, line
     assert "tqdm" not in loop and "_ckpt.save" not in loop and "isfinite" not in loop
 
@@ -492,8 +551,16 @@ def test_fit_progress_bar_is_closed_when_training_diverges(monkeypatch):
     X, y, _, _ = load_digits()
     net = nn.mlp([64, 32, 1], "relu", seed=0)
     with pytest.raises(DivergenceError, match="diverged at step"), np.errstate(all="ignore"):
-        fit(net, nn.MSELoss(), SGD(net.parameters(), lr=20.0), X, y.astype(float), epochs=5,
-            batch_size=32, progress=True)
+        fit(
+            net,
+            nn.MSELoss(),
+            SGD(net.parameters(), lr=20.0),
+            X,
+            y.astype(float),
+            epochs=5,
+            batch_size=32,
+            progress=True,
+        )
     assert closed == [DivergenceError]
 
 
@@ -501,8 +568,10 @@ def test_fit_turns_a_non_finite_activation_into_a_divergence_but_not_bad_data():
     X, y, _, _ = load_digits()
     net = nn.mlp([64, 32, 10], "relu", seed=0)
     net.layers[2].W.data[0, 0] = np.inf
-    with pytest.raises(DivergenceError, match="step 1 .*an activation became non-finite"), \
-            np.errstate(all="ignore"):
+    with (
+        pytest.raises(DivergenceError, match="step 1 .*an activation became non-finite"),
+        np.errstate(all="ignore"),
+    ):
         fit(net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, batch_size=32)
     bad = X.copy()
     bad[5, 3] = np.nan

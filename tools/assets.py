@@ -60,7 +60,6 @@ LOCAL_FILES: list[tuple[Path, str]] = [
 FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
 
 
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -77,13 +76,15 @@ def npm_install(npm: str) -> bool:
     if NPM_STAMP.exists() and NPM_STAMP.read_text().strip() == want and NODE_MODULES.is_dir():
         return True
     lock = ROOT / "package-lock.json"
-    cmd = [npm, "ci" if lock.exists() else "install", "--ignore-scripts", "--no-audit",
-           "--no-fund"]
+    cmd = [npm, "ci" if lock.exists() else "install", "--ignore-scripts", "--no-audit", "--no-fund"]
     print(f"assets: {' '.join(cmd[1:])} (pinned in package.json)", flush=True)
     proc = subprocess.run(cmd, cwd=ROOT)
     if proc.returncode != 0:
-        print(f"assets: npm failed (exit {proc.returncode}); the book will load MathJax and "
-              "the widget manager from CDNs", file=sys.stderr)
+        print(
+            f"assets: npm failed (exit {proc.returncode}); the book will load MathJax and "
+            "the widget manager from CDNs",
+            file=sys.stderr,
+        )
         return False
     NPM_STAMP.write_text(lock_hash() + "\n")  # `npm install` may have written the lock
     return True
@@ -95,22 +96,32 @@ def sources() -> list[tuple[Path, str]]:
     for src, dst in FILES:
         p = NODE_MODULES / src
         if p.is_dir():
-            out += [(f, f"{dst}/{f.relative_to(p).as_posix()}")
-                    for f in sorted(p.rglob("*")) if f.is_file()]
+            out += [
+                (f, f"{dst}/{f.relative_to(p).as_posix()}")
+                for f in sorted(p.rglob("*"))
+                if f.is_file()
+            ]
         elif p.is_file():
             out.append((p, dst))
         else:
-            raise FileNotFoundError(f"{p} is missing: delete node_modules/ and run "
-                                    "`make assets` again")
+            raise FileNotFoundError(
+                f"{p} is missing: delete node_modules/ and run `make assets` again"
+            )
     dist = NODE_MODULES / HTML_MANAGER_DIST
-    out += [(f, f"html-manager/{f.name}") for f in sorted(dist.iterdir())
-            if f.suffix in FONT_SUFFIXES or f.name.endswith(".LICENSE.txt")]
+    out += [
+        (f, f"html-manager/{f.name}")
+        for f in sorted(dist.iterdir())
+        if f.suffix in FONT_SUFFIXES or f.name.endswith(".LICENSE.txt")
+    ]
     return out + LOCAL_FILES
 
 
 def manifest() -> dict:
-    return {"lock": lock_hash(), "files": sorted(dst for _, dst in sources()),
-            "local": {dst: sha256(src) for src, dst in LOCAL_FILES}}
+    return {
+        "lock": lock_hash(),
+        "files": sorted(dst for _, dst in sources()),
+        "local": {dst: sha256(src) for src, dst in LOCAL_FILES},
+    }
 
 
 def up_to_date(want: dict) -> bool:
@@ -144,15 +155,19 @@ def copy_offline() -> None:
         os.replace(OFFLINE, old)
     os.replace(tmp, OFFLINE)
     shutil.rmtree(old, ignore_errors=True)
-    print(f"assets: wrote {len(want['files'])} files ({size / 2**20:.1f} MiB) to "
-          f"{OFFLINE.relative_to(ROOT)}/")
+    print(
+        f"assets: wrote {len(want['files'])} files ({size / 2**20:.1f} MiB) to "
+        f"{OFFLINE.relative_to(ROOT)}/"
+    )
 
 
 def main() -> int:
     npm = shutil.which("npm")
     if npm is None:
-        print("assets: npm not found; the book will load MathJax and the widget manager "
-              "from CDNs (install Node.js and npm, then `make assets`, to read it offline)")
+        print(
+            "assets: npm not found; the book will load MathJax and the widget manager "
+            "from CDNs (install Node.js and npm, then `make assets`, to read it offline)"
+        )
         return 0
     if not npm_install(npm):
         return 0

@@ -48,8 +48,9 @@ def fmt_ms(s) -> str:
 
 
 def main() -> int:
-    proc = subprocess.run([sys.executable, "-m", "dlkit.bench", "--json"], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlkit.bench", "--json"], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         print(proc.stderr, file=sys.stderr)
         return proc.returncode
@@ -74,8 +75,10 @@ def main() -> int:
     ]
     for r in rows:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        lines.append(f"| {r['group']} | {r['name']} | {fmt_ms(r['dlkit_s'])} | {r['peer'] or ''} "
-                     f"| {fmt_ms(r['peer_s'])} | {ratio} | {r['note']} |")
+        lines.append(
+            f"| {r['group']} | {r['name']} | {fmt_ms(r['dlkit_s'])} | {r['peer'] or ''} "
+            f"| {fmt_ms(r['peer_s'])} | {ratio} | {r['note']} |"
+        )
     lines += [
         "",
         "What the groups measure:",

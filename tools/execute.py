@@ -28,7 +28,10 @@ BUDGET_S = 60.0
 def execute(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        store_widget_state=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     t0 = time.perf_counter()

@@ -43,8 +43,11 @@ def by_group(cases, outcomes, key) -> str:
     lines = [head]
     for g in sorted(groups):
         row = groups[g]
-        lines.append(f"{g:<{w}} " + " ".join(f"{row[k]:>8}" for k in fuzz_api.KINDS)
-                     + f" {sum(row.values()):>7}")
+        lines.append(
+            f"{g:<{w}} "
+            + " ".join(f"{row[k]:>8}" for k in fuzz_api.KINDS)
+            + f" {sum(row.values()):>7}"
+        )
     return "\n".join(lines)
 
 
@@ -62,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import dlkit
 
-    cases = [c for c in fuzz_api.catalogue()
-             if args.only in c.name and (not args.module or c.module == args.module)
-             and (c.issue or not args.issue)]
+    cases = [
+        c
+        for c in fuzz_api.catalogue()
+        if args.only in c.name
+        and (not args.module or c.module == args.module)
+        and (c.issue or not args.issue)
+    ]
     print(f"dlkit {dlkit.__version__} from {Path(dlkit.__file__).parent}")
     print(f"{len(cases)} cases, {args.jobs} processes, {args.timeout:g} s per case")
     t0 = time.monotonic()
@@ -83,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(counts, len(cases)))
     issue = [(c, o) for c, o in zip(cases, outcomes) if c.issue]
     if issue:
-        print("\nthe issue's named cases: "
-              + ", ".join(f"{k} {v}" for k, v in Counter(o.kind for _, o in issue).items()))
+        print(
+            "\nthe issue's named cases: "
+            + ", ".join(f"{k} {v}" for k, v in Counter(o.kind for _, o in issue).items())
+        )
     if args.by:
         key = (lambda c: c.module) if args.by == "module" else (lambda c: c.family)
         print()
@@ -100,9 +109,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"-- {mod}")
             print(f"  {c.name}\n      {o.detail}")
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            [{"name": c.name, "module": c.module, "family": c.family, "issue": c.issue,
-              "kind": o.kind, "detail": o.detail} for c, o in zip(cases, outcomes)], indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                [
+                    {
+                        "name": c.name,
+                        "module": c.module,
+                        "family": c.family,
+                        "issue": c.issue,
+                        "kind": o.kind,
+                        "detail": o.detail,
+                    }
+                    for c, o in zip(cases, outcomes)
+                ],
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -82,8 +82,10 @@ def main(argv: list[str]) -> int:
         pinned = os.environ.get("OPENBLAS_CORETYPE")
         blas = f"OpenBLAS kernel {openblas_kernel() or '?'}"
         blas += f" (pinned by the environment: {pinned})" if pinned else ""
-        print(f"second nbval pass: {' '.join(f'{k}={v}' for k, v in env.items())}; "
-              f"first pass ran with {blas}")
+        print(
+            f"second nbval pass: {' '.join(f'{k}={v}' for k, v in env.items())}; "
+            f"first pass ran with {blas}"
+        )
     else:
         print(" ".join(f"{k}={v}" for k, v in env.items()))
     return 0

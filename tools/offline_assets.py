@@ -63,8 +63,11 @@ def offline_dir(srcdir: str | Path) -> Path | None:
 def use_offline_assets(app: Sphinx, config: Config) -> None:
     root = offline_dir(app.srcdir)
     if root is None:
-        logger.info("offline_assets: no %s/ (run `make assets`); MathJax and the widget "
-                    "manager load from CDNs", OFFLINE_DIR)
+        logger.info(
+            "offline_assets: no %s/ (run `make assets`); MathJax and the widget "
+            "manager load from CDNs",
+            OFFLINE_DIR,
+        )
         return
     config.html_static_path = [*config.html_static_path, str(root)]
     config.mathjax_path = MATHJAX_JS
@@ -92,7 +95,8 @@ def prefer_local_citations() -> None:
         # resolve_xref keeps the last citation it sees for a key: put this page's last.
         saved = self.data["citations"]
         self.data["citations"] = sorted(
-            saved, key=lambda c: c.bibliography_key.docname == fromdocname)
+            saved, key=lambda c: c.bibliography_key.docname == fromdocname
+        )
         try:
             return original(self, env, fromdocname, builder, typ, target, node, contnode)
         finally:
@@ -146,8 +150,14 @@ def notebook_path(env: Any, docname: str) -> Path | None:
 def doc_link(docname: str, refdoc: str) -> nodes.Node:
     """A link to ``docname`` titled with the page's own title (the `{doc}` role)."""
     return addnodes.pending_xref(
-        "", nodes.inline("", docname), refdomain="std", reftype="doc",
-        reftarget="/" + docname, refexplicit=False, refwarn=True, refdoc=refdoc,
+        "",
+        nodes.inline("", docname),
+        refdomain="std",
+        reftype="doc",
+        reftarget="/" + docname,
+        refexplicit=False,
+        refwarn=True,
+        refdoc=refdoc,
     )
 
 
@@ -180,15 +190,24 @@ class ExecTableDirective(Directive):
                 cells = ("not recorded", "", "")
             else:
                 total += float(ex["seconds"])
-                cells = (f"{float(ex['seconds']):.1f} s", str(ex.get("machine", "")),
-                         str(ex.get("python", "")))
+                cells = (
+                    f"{float(ex['seconds']):.1f} s",
+                    str(ex.get("machine", "")),
+                    str(ex.get("python", "")),
+                )
             link = nodes.paragraph()
             link += doc_link(docname, env.docname)
             rows.append(_row(link, *cells))
         if not rows:
             return [nodes.paragraph(text="No chapter notebooks are listed yet.")]
-        rows.append(_row(nodes.paragraph("", "", nodes.strong(text="All chapters")),
-                         nodes.paragraph("", "", nodes.strong(text=f"{total:.1f} s")), "", ""))
+        rows.append(
+            _row(
+                nodes.paragraph("", "", nodes.strong(text="All chapters")),
+                nodes.paragraph("", "", nodes.strong(text=f"{total:.1f} s")),
+                "",
+                "",
+            )
+        )
 
         table = nodes.table(classes=["dlkit-exec-table"])
         group = nodes.tgroup(cols=len(head))

@@ -52,8 +52,9 @@ def register(group: str) -> Callable:
     return deco
 
 
-def timeit(fn: Callable[[], object], *, repeat: int = 7, min_time: float = 0.05,
-           warmup: int = 2) -> float:
+def timeit(
+    fn: Callable[[], object], *, repeat: int = 7, min_time: float = 0.05, warmup: int = 2
+) -> float:
     """Median seconds per call of `fn`, after `warmup` calls (for JIT and caches)."""
     for _ in range(warmup):
         fn()
@@ -152,6 +153,8 @@ def format_table(rows: list[Row]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = "" if r.ratio is None else f"{r.ratio:7.2f}"
-        lines.append(f"{r.group:<10} {r.name:<44} {ms(r.dlkit_s)} {r.peer or '':<14} "
-                     f"{ms(r.peer_s)} {ratio}" + (f"  {r.note}" if r.note else ""))
+        lines.append(
+            f"{r.group:<10} {r.name:<44} {ms(r.dlkit_s)} {r.peer or '':<14} "
+            f"{ms(r.peer_s)} {ratio}" + (f"  {r.note}" if r.note else "")
+        )
     return "\n".join(lines)

@@ -11,8 +11,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m dlkit.bench", description=__doc__)
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--only", metavar="GROUP", help="run one group: " + ", ".join(load_groups()))
-    p.add_argument("--in-process", action="store_true",
-                   help="run the groups in this process instead of one fresh process each")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the groups in this process instead of one fresh process each",
+    )
     a = p.parse_args(argv)
     rows = run(a.only, isolate=not a.in_process)
     if a.json:

@@ -48,18 +48,34 @@ def bench() -> list[Row]:
     from dlkit.cluster import SimCluster, costs, networks
 
     ops = 4 * PINGPONG_ROUNDS  # each round: 2 Sends and 2 Recvs
-    t = timeit(lambda: SimCluster(2).run(_pingpong, PINGPONG_ROUNDS), repeat=5,
-               min_time=0.05, warmup=1)
-    rows = [Row("cluster", "sim Send/Recv ping-pong, per op", t / ops, None, None,
-                f"{t / ops * 1e6:.1f} us per op ({PINGPONG_ROUNDS} round trips); "
-                "goal <= 100 us")]
+    t = timeit(
+        lambda: SimCluster(2).run(_pingpong, PINGPONG_ROUNDS), repeat=5, min_time=0.05, warmup=1
+    )
+    rows = [
+        Row(
+            "cluster",
+            "sim Send/Recv ping-pong, per op",
+            t / ops,
+            None,
+            None,
+            f"{t / ops * 1e6:.1f} us per op ({PINGPONG_ROUNDS} round trips); goal <= 100 us",
+        )
+    ]
     net = networks.preset("10gbe")
     cluster = SimCluster(RING_RANKS, network=net)
     result = cluster.run(_ring_allreduce)
     assert result.values[0] == RING_RANKS
     t = timeit(lambda: cluster.run(_ring_allreduce), repeat=3, min_time=0.0, warmup=0)
     virtual = costs.allreduce_ring(RING_RANKS, RING_ELEMENTS, 8, net)
-    rows.append(Row("cluster", f"sim {RING_RANKS}-rank ring allreduce, 1 MB", t, None, None,
-                    f"{len(result.messages)} messages; simulated {result.time * 1e3:.3f} ms "
-                    f"on 10GbE (closed form {virtual * 1e3:.3f} ms); goal <= 2 s"))
+    rows.append(
+        Row(
+            "cluster",
+            f"sim {RING_RANKS}-rank ring allreduce, 1 MB",
+            t,
+            None,
+            None,
+            f"{len(result.messages)} messages; simulated {result.time * 1e3:.3f} ms "
+            f"on 10GbE (closed form {virtual * 1e3:.3f} ms); goal <= 2 s",
+        )
+    )
     return rows

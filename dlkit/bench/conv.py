@@ -48,7 +48,8 @@ def _conv_case(C: int, H: int, F: int, k: int = 5, seed: int = 0):
 
 
 CONV_CASES = [(name, C, H, F, 5, 0) for name, C, H, F in LENET_LAYERS] + [
-    ("conv2 as 3x3 pad 1 6->16 12x12", 6, 12, 16, 3, 1)]
+    ("conv2 as 3x3 pad 1 6->16 12x12", 6, 12, 16, 3, 1)
+]
 
 
 def _best(fn: Callable[[], object], repeat: int = 7, min_time: float = 0.02) -> float:
@@ -93,7 +94,8 @@ def conv_worker(side: str) -> dict[str, float]:
         for algorithm in ["direct", "im2col", "fft", "numba"] + (["winograd"] if k == 3 else []):
             times[f"{name} {algorithm}"] = _best(
                 lambda: dc.conv2d(x, w, b, 1, pad, algorithm),
-                repeat=3 if algorithm == "direct" else 7)
+                repeat=3 if algorithm == "direct" else 7,
+            )
     return times
 
 
@@ -119,7 +121,7 @@ def bench_conv() -> list[Row]:
 def gemm_worker(side: str, n: int = 1024, repeat: int = 7) -> float:
     """Best seconds of an n×n float32 product by `side` ("dlkit" or "numpy") in this process."""
     if side == "dlkit":
-        from dlkit.kernels.cpu import gemm_blocked as matmul   # sets its wait policy first
+        from dlkit.kernels.cpu import gemm_blocked as matmul  # sets its wait policy first
 
         _threads(bench_threads()).__enter__()
     else:
@@ -127,6 +129,7 @@ def gemm_worker(side: str, n: int = 1024, repeat: int = 7) -> float:
 
         def matmul(A, B):
             return A @ B
+
     g = np.random.default_rng(0)
     A = g.standard_normal((n, n)).astype(np.float32)
     B = g.standard_normal((n, n)).astype(np.float32)
@@ -158,8 +161,10 @@ def bench_gemm() -> list[Row]:
         theirs.append(_in_fresh_process(f"gemm_worker('numpy', {n})"))
     t, tp = sorted(ours)[1], sorted(theirs)[1]
     flop = 2 * n**3
-    note = (f"{flop / t / 1e9:.0f} vs {flop / tp / 1e9:.0f} GFLOP/s "
-            f"({100 * tp / t:.0f}% of BLAS), separate processes")
+    note = (
+        f"{flop / t / 1e9:.0f} vs {flop / tp / 1e9:.0f} GFLOP/s "
+        f"({100 * tp / t:.0f}% of BLAS), separate processes"
+    )
     return [Row("gemm", f"gemm_blocked {n}x{n} float32", t, "numpy (BLAS)", tp, note)]
 
 
@@ -168,11 +173,17 @@ def lenet5(dtype=np.float32, seed: int = 0):
     from dlkit.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
 
     return Sequential(
-        Conv2d(1, 6, 5, seed=seed, dtype=dtype, input_grad=False), ReLU(), MaxPool2d(2),
-        Conv2d(6, 16, 5, seed=seed + 1, dtype=dtype), ReLU(), MaxPool2d(2),
+        Conv2d(1, 6, 5, seed=seed, dtype=dtype, input_grad=False),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(6, 16, 5, seed=seed + 1, dtype=dtype),
+        ReLU(),
+        MaxPool2d(2),
         Flatten(),
-        Linear(256, 120, init="he", seed=seed + 2, dtype=dtype), ReLU(),
-        Linear(120, 84, init="he", seed=seed + 3, dtype=dtype), ReLU(),
+        Linear(256, 120, init="he", seed=seed + 2, dtype=dtype),
+        ReLU(),
+        Linear(120, 84, init="he", seed=seed + 3, dtype=dtype),
+        ReLU(),
         Linear(84, 10, seed=seed + 4, dtype=dtype),
     )
 
@@ -190,9 +201,19 @@ def _lenet_step(side: str):
         nn = torch.nn
         torch.manual_seed(0)
         tnet = nn.Sequential(
-            nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
-            nn.ReLU(), nn.Linear(84, 10))
+            nn.Conv2d(1, 6, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(256, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        )
         topt = torch.optim.SGD(tnet.parameters(), lr=0.01)
         tX, ty = torch.from_numpy(X), torch.from_numpy(y)
 
@@ -207,7 +228,7 @@ def _lenet_step(side: str):
 
     import dlkit.kernels.cpu  # noqa: F401 - its OpenMP wait policy, before Numba's threads start
 
-    _threads(n).__enter__()                    # n threads for the rest of this process
+    _threads(n).__enter__()  # n threads for the rest of this process
     net, loss = lenet5(), CrossEntropyLoss()
     opt = SGD(net.parameters(), lr=0.01)
 
@@ -241,6 +262,7 @@ def bench_lenet() -> list[Row]:
     Separate processes because PyTorch and Numba share one OpenMP runtime when both are
     loaded: whichever thread-waiting policy the first one set would apply to both.
     """
+
     def run(side: str) -> float:
         return _in_fresh_process(f"lenet_worker({side!r})")
 
@@ -252,14 +274,30 @@ def bench_lenet() -> list[Row]:
             theirs.append(run("torch"))
     t = sorted(ours)[1]
     tp = sorted(theirs)[1] if have_torch else None
-    return [Row("lenet", "LeNet-5 training step, batch 64, float32", t,
-                "torch" if have_torch else None, tp, "separate processes")]
+    return [
+        Row(
+            "lenet",
+            "LeNet-5 training step, batch 64, float32",
+            t,
+            "torch" if have_torch else None,
+            tp,
+            "separate processes",
+        )
+    ]
 
 
-def kernel_size_sweep(N: int = 8, C: int = 3, F: int = 8, H: int = 32,
-                      kernel_sizes=(3, 5, 7, 9, 11),
-                      algorithms=("direct", "im2col", "fft", "numba"), *, threads: int = 1,
-                      repeat: int = 5, seed: int = 0) -> dict[str, list[float]]:
+def kernel_size_sweep(
+    N: int = 8,
+    C: int = 3,
+    F: int = 8,
+    H: int = 32,
+    kernel_sizes=(3, 5, 7, 9, 11),
+    algorithms=("direct", "im2col", "fft", "numba"),
+    *,
+    threads: int = 1,
+    repeat: int = 5,
+    seed: int = 0,
+) -> dict[str, list[float]]:
     """Best-of-`repeat` seconds of each algorithm's forward pass against kernel size.
 
     x (N, C, H, H), k×k kernels to F channels, stride 1, no padding, float32, on
@@ -275,7 +313,7 @@ def kernel_size_sweep(N: int = 8, C: int = 3, F: int = 8, H: int = 32,
         for k in kernel_sizes:
             w = g.standard_normal((F, C, k, k)).astype(np.float32)
             for a in algorithms:
-                dc.conv2d(x, w, None, 1, 0, a)                    # warm-up (and JIT)
+                dc.conv2d(x, w, None, 1, 0, a)  # warm-up (and JIT)
                 best = float("inf")
                 for _ in range(repeat):
                     t0 = time.perf_counter()

@@ -149,14 +149,17 @@ def mlp_worker(side: str) -> dict[str, float]:
         torch = torch_or_none()
         torch.set_num_threads(threads)
         epoch, (X, y) = _digits_epoch()
-        return {"step": timeit(torch_step(torch)),
-                "epoch": timeit(_torch_digits_epoch(torch, X, y), repeat=5, min_time=0.2,
-                                warmup=1),
-                "threads": torch.get_num_threads()}
+        return {
+            "step": timeit(torch_step(torch)),
+            "epoch": timeit(_torch_digits_epoch(torch, X, y), repeat=5, min_time=0.2, warmup=1),
+            "threads": torch.get_num_threads(),
+        }
     if side == "numpy":
         return {"step": timeit(numpy_step()[0])}
-    return {"step": timeit(dlkit_step()[0]),
-            "epoch": timeit(_digits_epoch()[0], repeat=5, min_time=0.2, warmup=1)}
+    return {
+        "step": timeit(dlkit_step()[0]),
+        "epoch": timeit(_digits_epoch()[0], repeat=5, min_time=0.2, warmup=1),
+    }
 
 
 @register("mlp")
@@ -172,16 +175,39 @@ def bench_mlp() -> list[Row]:
         return sorted(r[key] for r in runs[side])[1]
 
     name = f"train step {shape} relu f32 b{BATCH}"
-    rows = [Row("mlp", name, med("dlkit", "step"), "numpy", med("numpy", "step"),
-                "hand-written numpy step")]
+    rows = [
+        Row(
+            "mlp",
+            name,
+            med("dlkit", "step"),
+            "numpy",
+            med("numpy", "step"),
+            "hand-written numpy step",
+        )
+    ]
     if "torch" in runs:
-        rows.append(Row("mlp", name, med("dlkit", "step"), "pytorch-cpu", med("torch", "step"),
-                        f"{runs['torch'][0]['threads']} threads, separate processes"))
+        rows.append(
+            Row(
+                "mlp",
+                name,
+                med("dlkit", "step"),
+                "pytorch-cpu",
+                med("torch", "step"),
+                f"{runs['torch'][0]['threads']} threads, separate processes",
+            )
+        )
     epoch_name = "digits epoch 64-100-10 b64 (1348 images)"
     if "torch" in runs:
-        rows.append(Row("mlp", epoch_name, med("dlkit", "epoch"), "pytorch-cpu",
-                        med("torch", "epoch")))
+        rows.append(
+            Row("mlp", epoch_name, med("dlkit", "epoch"), "pytorch-cpu", med("torch", "epoch"))
+        )
     else:
-        rows.append(Row("mlp", epoch_name, med("dlkit", "epoch"),
-                        note="install torch==2.13.0 for the PyTorch column"))
+        rows.append(
+            Row(
+                "mlp",
+                epoch_name,
+                med("dlkit", "epoch"),
+                note="install torch==2.13.0 for the PyTorch column",
+            )
+        )
     return rows

@@ -73,8 +73,14 @@ classes), :class:`DeadlockError`, :class:`RankCrashed`, :class:`RankError`,
 from . import collectives, costs, devices, networks
 from .comm import Request, SimComm
 from .engine import Event, Transfer
-from .errors import (CollectiveMismatchError, DeadlockError, RankCrashed, RankError,
-                     SimTimeoutError, UnreceivedMessageWarning)
+from .errors import (
+    CollectiveMismatchError,
+    DeadlockError,
+    RankCrashed,
+    RankError,
+    SimTimeoutError,
+    UnreceivedMessageWarning,
+)
 from .faults import Faults
 from .hooks import compute, is_simulated
 from .mpi import MPI
@@ -82,8 +88,25 @@ from .sim import RunResult, SimCluster
 from .window import Win
 
 __all__ = [
-    "SimCluster", "RunResult", "SimComm", "Request", "Win", "MPI", "DeadlockError",
-    "RankCrashed", "RankError", "compute", "is_simulated", "networks", "devices", "Faults",
-    "collectives", "costs", "Event", "Transfer", "CollectiveMismatchError", "SimTimeoutError",
+    "SimCluster",
+    "RunResult",
+    "SimComm",
+    "Request",
+    "Win",
+    "MPI",
+    "DeadlockError",
+    "RankCrashed",
+    "RankError",
+    "compute",
+    "is_simulated",
+    "networks",
+    "devices",
+    "Faults",
+    "collectives",
+    "costs",
+    "Event",
+    "Transfer",
+    "CollectiveMismatchError",
+    "SimTimeoutError",
     "UnreceivedMessageWarning",
 ]

@@ -76,15 +76,20 @@ def ufunc_of(op: Any) -> np.ufunc:
     try:  # an mpi4py Op
         from mpi4py import MPI as _M
 
-        table = [(_M.SUM, np.add), (_M.PROD, np.multiply), (_M.MAX, np.maximum),
-                 (_M.MIN, np.minimum)]
+        table = [
+            (_M.SUM, np.add),
+            (_M.PROD, np.multiply),
+            (_M.MAX, np.maximum),
+            (_M.MIN, np.minimum),
+        ]
         for mop, uf in table:
             if op == mop:
                 return uf
     except ImportError:
         pass
-    raise TypeError(f"unsupported reduction op {op!r}: use MPI.SUM, MPI.PROD, MPI.MAX, "
-                    "MPI.MIN or a numpy ufunc")
+    raise TypeError(
+        f"unsupported reduction op {op!r}: use MPI.SUM, MPI.PROD, MPI.MAX, MPI.MIN or a numpy ufunc"
+    )
 
 
 def _combine(comm, ufunc: np.ufunc, acc: np.ndarray, incoming: np.ndarray) -> None:
@@ -263,8 +268,9 @@ def chunk_bounds(N: int, p: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)])
 
 
-def ring_reduce_scatter(comm, chunks: list, op: Any = SUM, start: int | None = None,
-                        tag: int = TAG_RING) -> int:
+def ring_reduce_scatter(
+    comm, chunks: list, op: Any = SUM, start: int | None = None, tag: int = TAG_RING
+) -> int:
     """The reduce-scatter half of the ring: p - 1 steps, each passing one chunk right.
 
     ``chunks`` are this rank's p contiguous 1-d pieces of the vector (views, reduced
@@ -320,7 +326,7 @@ def allreduce_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     if p == 1:
         return acc.reshape(np.shape(x))
     off = chunk_bounds(acc.size, p)
-    chunks = [acc[off[i]:off[i + 1]] for i in range(p)]
+    chunks = [acc[off[i] : off[i + 1]] for i in range(p)]
     owned = ring_reduce_scatter(comm, chunks, op)
     ring_allgather(comm, chunks, owned)
     return acc.reshape(np.shape(x))
@@ -338,13 +344,14 @@ def reduce_scatter_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     if np.shape(x)[0] != p:
-        raise ValueError(f"reduce_scatter_ring needs x of shape ({p}, ...), one block per "
-                         f"rank; got {np.shape(x)}")
+        raise ValueError(
+            f"reduce_scatter_ring needs x of shape ({p}, ...), one block per "
+            f"rank; got {np.shape(x)}"
+        )
     acc = np.array(x, copy=True, order="C")
     if p == 1:
         return acc[0]
-    ring_reduce_scatter(comm, list(acc.reshape(p, -1)), op, start=rank - 1,
-                        tag=TAG_REDUCE_SCATTER)
+    ring_reduce_scatter(comm, list(acc.reshape(p, -1)), op, start=rank - 1, tag=TAG_REDUCE_SCATTER)
     return acc[rank]
 
 
@@ -376,12 +383,13 @@ def allreduce_rabenseifner(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
         while mask >= 1:  # reduce-scatter by recursive halving
             dst = _real_rank(newrank ^ mask, r_extra)
             mid = (lo + hi) // 2
-            (klo, khi), (glo, ghi) = ((mid, hi), (lo, mid)) if newrank & mask else \
-                ((lo, mid), (mid, hi))
-            req = comm.Isend(acc[glo * B:ghi * B], dest=dst, tag=TAG_RAB)
+            (klo, khi), (glo, ghi) = (
+                ((mid, hi), (lo, mid)) if newrank & mask else ((lo, mid), (mid, hi))
+            )
+            req = comm.Isend(acc[glo * B : ghi * B], dest=dst, tag=TAG_RAB)
             incoming = tmp[: (khi - klo) * B]
             comm.Recv(incoming, source=dst, tag=TAG_RAB)
-            _combine(comm, uf, acc[klo * B:khi * B], incoming)
+            _combine(comm, uf, acc[klo * B : khi * B], incoming)
             req.Wait()
             lo, hi = klo, khi
             mask >>= 1
@@ -390,8 +398,8 @@ def allreduce_rabenseifner(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
             dst = _real_rank(newrank ^ mask, r_extra)
             w = hi - lo
             olo, ohi = (lo - w, lo) if newrank & mask else (hi, hi + w)
-            req = comm.Isend(acc[lo * B:hi * B], dest=dst, tag=TAG_RAB)
-            comm.Recv(acc[olo * B:ohi * B], source=dst, tag=TAG_RAB)
+            req = comm.Isend(acc[lo * B : hi * B], dest=dst, tag=TAG_RAB)
+            comm.Recv(acc[olo * B : ohi * B], source=dst, tag=TAG_RAB)
             req.Wait()
             lo, hi = min(lo, olo), max(hi, ohi)
             mask <<= 1
@@ -413,8 +421,9 @@ def allreduce(comm, x: np.ndarray, op: Any = SUM, algorithm: str = "ring") -> np
     try:
         fn = ALLREDUCE[algorithm]
     except KeyError:
-        raise ValueError(f"unknown allreduce algorithm {algorithm!r}; choose one of "
-                         f"{', '.join(ALLREDUCE)}") from None
+        raise ValueError(
+            f"unknown allreduce algorithm {algorithm!r}; choose one of {', '.join(ALLREDUCE)}"
+        ) from None
     return fn(comm, x, op)
 
 
@@ -531,8 +540,9 @@ def gather_obj_linear(comm, obj: Any, root: int = 0) -> list | None:
     if comm.Get_rank() != root:
         comm.send(obj, dest=root, tag=TAG_GATHER)
         return None
-    return [obj if s == root else comm.recv(source=s, tag=TAG_GATHER)
-            for s in range(comm.Get_size())]
+    return [
+        obj if s == root else comm.recv(source=s, tag=TAG_GATHER) for s in range(comm.Get_size())
+    ]
 
 
 def allgather_obj(comm, obj: Any) -> list:
@@ -546,8 +556,7 @@ def scatter_obj_linear(comm, objs: Any, root: int = 0) -> Any:
     if comm.Get_rank() == root:
         objs = list(objs)
         if len(objs) != p:
-            raise ValueError(f"rank {root}: scatter needs a sequence of {p} items, got "
-                             f"{len(objs)}")
+            raise ValueError(f"rank {root}: scatter needs a sequence of {p} items, got {len(objs)}")
         for d in range(p):
             if d != root:
                 comm.send(objs[d], dest=d, tag=TAG_SCATTER)

@@ -53,14 +53,18 @@ def _buffer(spec: Any, me: int, what: str) -> np.ndarray:
         if not spec:
             raise ValueError(f"rank {me}: empty buffer spec for {what}")
         if not isinstance(spec[0], np.ndarray):
-            raise TypeError(f"rank {me}: {what} needs a numpy array buffer or [array, "
-                            f"MPI.DOUBLE], got a {type(spec).__name__} of "
-                            f"{type(spec[0]).__name__}; pass np.asarray(...) or use the "
-                            "lower-case method for Python objects")
+            raise TypeError(
+                f"rank {me}: {what} needs a numpy array buffer or [array, "
+                f"MPI.DOUBLE], got a {type(spec).__name__} of "
+                f"{type(spec[0]).__name__}; pass np.asarray(...) or use the "
+                "lower-case method for Python objects"
+            )
         spec = spec[0]
     if not isinstance(spec, np.ndarray):
-        raise TypeError(f"rank {me}: {what} needs a numpy array buffer, got "
-                        f"{type(spec).__name__}; use the lower-case method for Python objects")
+        raise TypeError(
+            f"rank {me}: {what} needs a numpy array buffer, got "
+            f"{type(spec).__name__}; use the lower-case method for Python objects"
+        )
     return spec
 
 
@@ -70,10 +74,12 @@ def _bad_rank(me: int, call: str, what: str, r: Any, size: int, extra: str) -> E
     if isinstance(r, (bool, np.bool_)):
         return TypeError(f"rank {me}: {call}: {what}={r!r} is a bool, not a rank; {fix}")
     if not isinstance(r, (int, np.integer)):
-        return TypeError(f"rank {me}: {call}: {what}={r!r} ({type(r).__name__}) is not an "
-                         f"int rank; {fix}")
-    return ValueError(f"rank {me}: {call}: {what}={r!r} is not a rank of this communicator "
-                      f"(0..{size - 1}); {fix}")
+        return TypeError(
+            f"rank {me}: {call}: {what}={r!r} ({type(r).__name__}) is not an int rank; {fix}"
+        )
+    return ValueError(
+        f"rank {me}: {call}: {what}={r!r} is not a rank of this communicator (0..{size - 1}); {fix}"
+    )
 
 
 def _check_tag(me: int, call: str, tag: Any, recv: bool) -> None:
@@ -82,8 +88,7 @@ def _check_tag(me: int, call: str, tag: Any, recv: bool) -> None:
         return
     extra = " or MPI.ANY_TAG" if recv else " (MPI.ANY_TAG is for receives only)"
     if isinstance(tag, (bool, np.bool_)) or not isinstance(tag, (int, np.integer)):
-        raise TypeError(f"rank {me}: {call}: tag={tag!r} is not an int; pass an int >= 0"
-                        f"{extra}")
+        raise TypeError(f"rank {me}: {call}: tag={tag!r} is not an int; pass an int >= 0{extra}")
     if not (tag >= 0 or (recv and tag == ANY_TAG)):
         raise ValueError(f"rank {me}: {call}: tag={tag} is negative; pass an int >= 0{extra}")
 
@@ -92,14 +97,18 @@ def _check_split(me: int, color: Any, key: Any) -> None:
     """Split's color is an int >= 0 (or MPI.UNDEFINED / None); its key an int."""
     if color is not None and color != UNDEFINED:
         if not isinstance(color, (int, np.integer)):
-            raise TypeError(f"rank {me}: Split(color={color!r}): the color must be an int >= 0 "
-                            "or MPI.UNDEFINED")
+            raise TypeError(
+                f"rank {me}: Split(color={color!r}): the color must be an int >= 0 or MPI.UNDEFINED"
+            )
         if color < 0:
-            raise ValueError(f"rank {me}: Split(color={color}): the color must be >= 0 (or "
-                             "MPI.UNDEFINED to get no communicator)")
+            raise ValueError(
+                f"rank {me}: Split(color={color}): the color must be >= 0 (or "
+                "MPI.UNDEFINED to get no communicator)"
+            )
     if not isinstance(key, (int, np.integer)):
-        raise TypeError(f"rank {me}: Split(key={key!r}): the key orders the new ranks and "
-                        "must be an int")
+        raise TypeError(
+            f"rank {me}: Split(key={key!r}): the key orders the new ranks and must be an int"
+        )
 
 
 def _check_op(me: int, call: str, op: Any, buffers: bool) -> None:
@@ -111,8 +120,10 @@ def _check_op(me: int, call: str, op: Any, buffers: bool) -> None:
         except TypeError as exc:
             raise TypeError(f"rank {me}: {call}: {exc}") from None
     elif not callable(op):
-        raise TypeError(f"rank {me}: {call}: op={op!r} is not a reduction op; pass MPI.SUM, "
-                        "MPI.MAX, ... or a function of two values")
+        raise TypeError(
+            f"rank {me}: {call}: op={op!r} is not a reduction op; pass MPI.SUM, "
+            "MPI.MAX, ... or a function of two values"
+        )
 
 
 def _op_name(op: Any) -> str:
@@ -130,9 +141,11 @@ def _spec(x: np.ndarray) -> str:
 def _check_pair(me: int, call: str, x: np.ndarray, out: np.ndarray) -> None:
     """sendbuf and recvbuf of one rank share a datatype (as in mpi4py)."""
     if x.dtype != out.dtype:
-        raise TypeError(f"rank {me}: {call}: sendbuf is {x.dtype} but recvbuf is {out.dtype}; "
-                        "MPI does not convert types: allocate recvbuf with "
-                        f"dtype={x.dtype}")
+        raise TypeError(
+            f"rank {me}: {call}: sendbuf is {x.dtype} but recvbuf is {out.dtype}; "
+            "MPI does not convert types: allocate recvbuf with "
+            f"dtype={x.dtype}"
+        )
 
 
 class SimComm:
@@ -140,8 +153,14 @@ class SimComm:
 
     _dlkit_sim = True
 
-    def __init__(self, engine: Engine, rank: int, ctx: int = 0, allreduce: str = "ring",
-                 group: tuple[int, ...] | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        rank: int,
+        ctx: int = 0,
+        allreduce: str = "ring",
+        group: tuple[int, ...] | None = None,
+    ):
         self._engine = engine
         self._rank = rank  # this rank's index in the engine (its rank in the world)
         self._ctx = ctx
@@ -191,8 +210,9 @@ class SimComm:
     def _cc(self) -> "SimComm":
         """The same rank on the private context used by built-in collectives."""
         if self._cc_comm is None:
-            self._cc_comm = SimComm(self._engine, self._rank, self._ctx + 1, self._allreduce,
-                                    self._group)
+            self._cc_comm = SimComm(
+                self._engine, self._rank, self._ctx + 1, self._allreduce, self._group
+            )
         return self._cc_comm
 
     def _to_world(self, r: int, what: str = "dest", call: str = "") -> int:
@@ -204,8 +224,11 @@ class SimComm:
     def _peer(self, r: Any, what: str, call: str, extra: str) -> int:
         """Check that r is a rank of this communicator; return its world rank."""
         if type(r) is not int or not 0 <= r < self._size:
-            if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)) or \
-                    not 0 <= r < self._size:
+            if (
+                isinstance(r, (bool, np.bool_))
+                or not isinstance(r, (int, np.integer))
+                or not 0 <= r < self._size
+            ):
                 raise _bad_rank(self._rank, call, what, r, self._size, extra)
             r = int(r)
         return r if self._group is None else self._group[r]
@@ -225,8 +248,9 @@ class SimComm:
         if type(source) is int and 0 <= source < self._size and type(tag) is int and tag >= 0:
             return source if self._group is None else self._group[source]
         _check_tag(self._rank, call, tag, recv=True)
-        if (source == ANY_SOURCE or source == PROC_NULL) and \
-                not isinstance(source, (bool, np.bool_)):
+        if (source == ANY_SOURCE or source == PROC_NULL) and not isinstance(
+            source, (bool, np.bool_)
+        ):
             return source
         return self._peer(source, "source", call, ", MPI.ANY_SOURCE or MPI.PROC_NULL")
 
@@ -234,16 +258,20 @@ class SimComm:
         """Check a collective's root: an int rank of this communicator."""
         if type(root) is int and 0 <= root < self._size:
             return root
-        if isinstance(root, (bool, np.bool_)) or not isinstance(root, (int, np.integer)) or \
-                not 0 <= root < self._size:
+        if (
+            isinstance(root, (bool, np.bool_))
+            or not isinstance(root, (int, np.integer))
+            or not 0 <= root < self._size
+        ):
             raise _bad_rank(self._rank, call, "root", root, self._size, "")
         return int(root)
 
     def _null(self, desc: str, is_obj: bool) -> Request:
         """A send to or receive from MPI.PROC_NULL: complete at once, moving nothing."""
         eng = self._engine
-        req = Request(eng, self._rank, "null", PROC_NULL, ANY_TAG, self._ctx, desc,
-                      eng.clock[self._rank])
+        req = Request(
+            eng, self._rank, "null", PROC_NULL, ANY_TAG, self._ctx, desc, eng.clock[self._rank]
+        )
         req.done = True
         req.t_complete = req.t_post
         req.is_obj = is_obj
@@ -295,11 +323,14 @@ class SimComm:
         try:
             data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
-            raise TypeError(f"rank {self._rank}: {desc}: the object cannot be pickled ({exc}); "
-                            "send plain data (numbers, arrays, lists, dicts, module-level "
-                            "functions)") from exc
-        return self._engine.post_send(self._rank, world, tag, self._ctx, data, len(data), True,
-                                      desc)
+            raise TypeError(
+                f"rank {self._rank}: {desc}: the object cannot be pickled ({exc}); "
+                "send plain data (numbers, arrays, lists, dicts, module-level "
+                "functions)"
+            ) from exc
+        return self._engine.post_send(
+            self._rank, world, tag, self._ctx, data, len(data), True, desc
+        )
 
     def send(self, obj: Any, dest: int, tag: int = 0) -> None:
         req = self.isend(obj, dest, tag)
@@ -310,11 +341,17 @@ class SimComm:
         world = self._source(source, tag, desc)
         if world == PROC_NULL:
             return self._null(desc, True)
-        return self._req(self._engine.post_recv(self._rank, world, tag, self._ctx, None, True,
-                                                desc))
+        return self._req(
+            self._engine.post_recv(self._rank, world, tag, self._ctx, None, True, desc)
+        )
 
-    def recv(self, buf: Any = None, source: int = ANY_SOURCE, tag: int = ANY_TAG,
-             status: Status | None = None) -> Any:
+    def recv(
+        self,
+        buf: Any = None,
+        source: int = ANY_SOURCE,
+        tag: int = ANY_TAG,
+        status: Status | None = None,
+    ) -> Any:
         req = self.irecv(buf, source, tag)
         self._engine.wait(self._rank, [req], "recv", status=status)
         return req.value
@@ -326,14 +363,14 @@ class SimComm:
         desc = f"Send(dest={dest}, tag={tag}, {nbytes} bytes)"
         if world == PROC_NULL:
             return self._null(desc, False)
-        return self._engine.post_send(self._rank, world, tag, self._ctx, data, nbytes, False,
-                                      desc, arr.dtype)
+        return self._engine.post_send(
+            self._rank, world, tag, self._ctx, data, nbytes, False, desc, arr.dtype
+        )
 
     def Send(self, buf: Any, dest: int, tag: int = 0) -> None:
         req = self.Isend(buf, dest, tag)
         if not req.done:
-            req.desc += (f" > eager_limit {self._engine.eager_limit}: waits for the "
-                         "matching receive")
+            req.desc += f" > eager_limit {self._engine.eager_limit}: waits for the matching receive"
         self._engine.wait(self._rank, [req], "send")
 
     def Irecv(self, buf: Any, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
@@ -342,23 +379,28 @@ class SimComm:
         world = self._source(source, tag, desc)
         if world == PROC_NULL:
             return self._null(desc, False)
-        return self._req(self._engine.post_recv(self._rank, world, tag, self._ctx, arr, False,
-                                                desc))
+        return self._req(
+            self._engine.post_recv(self._rank, world, tag, self._ctx, arr, False, desc)
+        )
 
-    def Recv(self, buf: Any, source: int = ANY_SOURCE, tag: int = ANY_TAG,
-             status: Status | None = None) -> None:
+    def Recv(
+        self, buf: Any, source: int = ANY_SOURCE, tag: int = ANY_TAG, status: Status | None = None
+    ) -> None:
         req = self.Irecv(buf, source, tag)
         self._engine.wait(self._rank, [req], "recv", status=status)
 
-    def Iprobe(self, source: int = ANY_SOURCE, tag: int = ANY_TAG,
-               status: Status | None = None) -> bool:
+    def Iprobe(
+        self, source: int = ANY_SOURCE, tag: int = ANY_TAG, status: Status | None = None
+    ) -> bool:
         """Is a message matching (source, tag) waiting? Fills ``status`` if so."""
         call = f"Iprobe(source={_src(source)}, tag={_tag(tag)})"
-        found = self._engine.iprobe(self._rank, self._probe_source(source, tag, call), tag,
-                                    self._ctx, self._rmap)
+        found = self._engine.iprobe(
+            self._rank, self._probe_source(source, tag, call), tag, self._ctx, self._rmap
+        )
         if found is None:
-            self._engine.poll_failed(self._rank, float("inf"),
-                                     f"polling Iprobe(source={_src(source)}, tag={_tag(tag)})")
+            self._engine.poll_failed(
+                self._rank, float("inf"), f"polling Iprobe(source={_src(source)}, tag={_tag(tag)})"
+            )
             return False
         if status is not None:
             status._fill(*found)
@@ -369,37 +411,55 @@ class SimComm:
     def _probe_source(self, source: Any, tag: Any, call: str) -> int:
         world = self._source(source, tag, call)
         if world == PROC_NULL:
-            raise ValueError(f"rank {self._rank}: {call}: probing MPI.PROC_NULL is not "
-                             "supported by the simulator; probe a rank or MPI.ANY_SOURCE")
+            raise ValueError(
+                f"rank {self._rank}: {call}: probing MPI.PROC_NULL is not "
+                "supported by the simulator; probe a rank or MPI.ANY_SOURCE"
+            )
         return world
 
-    def Probe(self, source: int = ANY_SOURCE, tag: int = ANY_TAG,
-              status: Status | None = None) -> bool:
+    def Probe(
+        self, source: int = ANY_SOURCE, tag: int = ANY_TAG, status: Status | None = None
+    ) -> bool:
         """Wait until a message matching (source, tag) has been sent; fill ``status``.
 
         In virtual time the probe returns when the message is sent (it need not have
         arrived), to within the simulator's polling step ``Engine.POLL``.
         """
         call = f"Probe(source={_src(source)}, tag={_tag(tag)})"
-        found = self._engine.probe(self._rank, self._probe_source(source, tag, call), tag,
-                                   self._ctx, self._rmap, call)
+        found = self._engine.probe(
+            self._rank, self._probe_source(source, tag, call), tag, self._ctx, self._rmap, call
+        )
         if status is not None:
             status._fill(*found)
         return True
 
     probe = Probe
 
-    def sendrecv(self, sendobj: Any, dest: int, sendtag: int = 0, recvbuf: Any = None,
-                 source: int = ANY_SOURCE, recvtag: int = ANY_TAG,
-                 status: Status | None = None) -> Any:
+    def sendrecv(
+        self,
+        sendobj: Any,
+        dest: int,
+        sendtag: int = 0,
+        recvbuf: Any = None,
+        source: int = ANY_SOURCE,
+        recvtag: int = ANY_TAG,
+        status: Status | None = None,
+    ) -> Any:
         sreq = self.isend(sendobj, dest, sendtag)
         rreq = self.irecv(None, source, recvtag)
         self._engine.wait(self._rank, [rreq, sreq], "recv", status=status)
         return rreq.value
 
-    def Sendrecv(self, sendbuf: Any, dest: int, sendtag: int = 0, recvbuf: Any = None,
-                 source: int = ANY_SOURCE, recvtag: int = ANY_TAG,
-                 status: Status | None = None) -> None:
+    def Sendrecv(
+        self,
+        sendbuf: Any,
+        dest: int,
+        sendtag: int = 0,
+        recvbuf: Any = None,
+        source: int = ANY_SOURCE,
+        recvtag: int = ANY_TAG,
+        status: Status | None = None,
+    ) -> None:
         sreq = self.Isend(sendbuf, dest, sendtag)
         rreq = self.Irecv(recvbuf, source, recvtag)
         self._engine.wait(self._rank, [rreq, sreq], "recv", status=status)
@@ -410,11 +470,13 @@ class SimComm:
         if self._skip:
             return
         self._ncoll += 1
-        self._engine.enter_collective(self._rank, self._ctx, self._ncoll, self._local,
-                                      self._size, sig, self)
+        self._engine.enter_collective(
+            self._rank, self._ctx, self._ncoll, self._local, self._size, sig, self
+        )
 
-    def _collective(self, label: str, nbytes: int, fn, kind: str = "collective",
-                    sig: str | None = None):
+    def _collective(
+        self, label: str, nbytes: int, fn, kind: str = "collective", sig: str | None = None
+    ):
         eng, me = self._engine, self._rank
         self._enter(sig or label + "()")
         t0 = eng.clock[me]
@@ -437,13 +499,18 @@ class SimComm:
     def Bcast(self, buf: Any, root: int = 0) -> None:
         arr = _buffer(buf, self._rank, "Bcast")
         root = self._root(root, "Bcast")
-        self._collective("Bcast", arr.nbytes, lambda: C.bcast_binomial(self._cc, arr, root),
-                         sig=f"Bcast(root={root}, {_spec(arr)})")
+        self._collective(
+            "Bcast",
+            arr.nbytes,
+            lambda: C.bcast_binomial(self._cc, arr, root),
+            sig=f"Bcast(root={root}, {_spec(arr)})",
+        )
 
     def bcast(self, obj: Any = None, root: int = 0) -> Any:
         root = self._root(root, "bcast")
-        return self._collective("bcast", 0, lambda: C.bcast_obj_binomial(self._cc, obj, root),
-                                sig=f"bcast(root={root})")
+        return self._collective(
+            "bcast", 0, lambda: C.bcast_obj_binomial(self._cc, obj, root), sig=f"bcast(root={root})"
+        )
 
     def Reduce(self, sendbuf: Any, recvbuf: Any, op=SUM, root: int = 0) -> None:
         me = self._rank
@@ -460,22 +527,29 @@ class SimComm:
             if out is not None:
                 _assign(_buffer(recvbuf, me, "Reduce"), out, me, "Reduce")
 
-        self._collective("Reduce", x.nbytes, run,
-                         sig=f"Reduce(op={_op_name(op)}, root={root}, {_spec(x)})")
+        self._collective(
+            "Reduce", x.nbytes, run, sig=f"Reduce(op={_op_name(op)}, root={root}, {_spec(x)})"
+        )
 
     def reduce(self, sendobj: Any, op=SUM, root: int = 0) -> Any:
         root = self._root(root, "reduce")
         _check_op(self._rank, "reduce", op, buffers=False)
-        return self._collective("reduce", 0, lambda: C.reduce_obj_binomial(self._cc, sendobj, op, root),
-                                sig=f"reduce(op={_op_name(op)}, root={root})")
+        return self._collective(
+            "reduce",
+            0,
+            lambda: C.reduce_obj_binomial(self._cc, sendobj, op, root),
+            sig=f"reduce(op={_op_name(op)}, root={root})",
+        )
 
     def Allreduce(self, sendbuf: Any, recvbuf: Any, op=SUM) -> None:
         me = self._rank
         out = _buffer(recvbuf, me, "Allreduce")
         x = out if sendbuf is IN_PLACE else _buffer(sendbuf, me, "Allreduce")
         if x.size != out.size:
-            raise ValueError(f"rank {me}: Allreduce sendbuf has {x.size} elements but recvbuf "
-                             f"{out.size}; they must match")
+            raise ValueError(
+                f"rank {me}: Allreduce sendbuf has {x.size} elements but recvbuf "
+                f"{out.size}; they must match"
+            )
         _check_pair(me, "Allreduce", x, out)
         _check_op(me, "Allreduce", op, buffers=True)
         algo = self._allreduce
@@ -488,13 +562,18 @@ class SimComm:
                 res = C.allreduce(self._cc, x, op, algo)
             _assign(out, res.reshape(np.shape(x)), me, "Allreduce")
 
-        self._collective(f"Allreduce[{algo}]", x.nbytes, run,
-                         sig=f"Allreduce(op={_op_name(op)}, {_spec(x)})")
+        self._collective(
+            f"Allreduce[{algo}]", x.nbytes, run, sig=f"Allreduce(op={_op_name(op)}, {_spec(x)})"
+        )
 
     def allreduce(self, sendobj: Any, op=SUM) -> Any:
         _check_op(self._rank, "allreduce", op, buffers=False)
-        return self._collective("allreduce", 0, lambda: C.allreduce_obj(self._cc, sendobj, op),
-                                sig=f"allreduce(op={_op_name(op)})")
+        return self._collective(
+            "allreduce",
+            0,
+            lambda: C.allreduce_obj(self._cc, sendobj, op),
+            sig=f"allreduce(op={_op_name(op)})",
+        )
 
     def Gather(self, sendbuf: Any, recvbuf: Any, root: int = 0) -> None:
         me = self._rank
@@ -512,16 +591,22 @@ class SimComm:
 
     def gather(self, sendobj: Any, root: int = 0) -> list | None:
         root = self._root(root, "gather")
-        return self._collective("gather", 0, lambda: C.gather_obj_linear(self._cc, sendobj, root),
-                                sig=f"gather(root={root})")
+        return self._collective(
+            "gather",
+            0,
+            lambda: C.gather_obj_linear(self._cc, sendobj, root),
+            sig=f"gather(root={root})",
+        )
 
     def Allgather(self, sendbuf: Any, recvbuf: Any) -> None:
         me = self._rank
         x = _buffer(sendbuf, me, "Allgather")
         out = _buffer(recvbuf, me, "Allgather")
         if out.size != x.size * self.size:
-            raise ValueError(f"rank {me}: Allgather recvbuf has {out.size} elements; it needs "
-                             f"size * {x.size} = {x.size * self.size}")
+            raise ValueError(
+                f"rank {me}: Allgather recvbuf has {out.size} elements; it needs "
+                f"size * {x.size} = {x.size * self.size}"
+            )
         _check_pair(me, "Allgather", x, out)
 
         def run():
@@ -540,17 +625,26 @@ class SimComm:
         if xs is not None:
             _check_pair(self._rank, "Scatter", xs, out)
             if xs.size != out.size * self._size:
-                raise ValueError(f"rank {self._rank}: Scatter sendbuf has {xs.size} elements; "
-                                 f"the root needs size * recvbuf.size = "
-                                 f"{self._size} * {out.size} = {out.size * self._size}")
-        self._collective("Scatter", out.nbytes,
-                         lambda: C.scatter_linear(self._cc, xs, out, root),
-                         sig=f"Scatter(root={root}, {_spec(out)})")
+                raise ValueError(
+                    f"rank {self._rank}: Scatter sendbuf has {xs.size} elements; "
+                    f"the root needs size * recvbuf.size = "
+                    f"{self._size} * {out.size} = {out.size * self._size}"
+                )
+        self._collective(
+            "Scatter",
+            out.nbytes,
+            lambda: C.scatter_linear(self._cc, xs, out, root),
+            sig=f"Scatter(root={root}, {_spec(out)})",
+        )
 
     def scatter(self, sendobj: Any = None, root: int = 0) -> Any:
         root = self._root(root, "scatter")
-        return self._collective("scatter", 0, lambda: C.scatter_obj_linear(self._cc, sendobj, root),
-                                sig=f"scatter(root={root})")
+        return self._collective(
+            "scatter",
+            0,
+            lambda: C.scatter_obj_linear(self._cc, sendobj, root),
+            sig=f"scatter(root={root})",
+        )
 
     def alltoall(self, sendobj: list) -> list:
         return self._collective("alltoall", 0, lambda: C.alltoall_obj(self._cc, sendobj))
@@ -560,8 +654,10 @@ def _assign(dst: np.ndarray, src: np.ndarray, me: int | None = None, call: str =
     """Copy src into the buffer dst element by element (shapes may differ, sizes not)."""
     if dst.size != src.size:
         where = f"rank {me}: {call}: " if call else ""
-        raise ValueError(f"{where}receive buffer has {dst.size} elements but the result has "
-                         f"{src.size}; allocate it with the right size")
+        raise ValueError(
+            f"{where}receive buffer has {dst.size} elements but the result has "
+            f"{src.size}; allocate it with the right size"
+        )
     dst[...] = np.reshape(src, dst.shape)
 
 

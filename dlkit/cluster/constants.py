@@ -14,9 +14,31 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = [
-    "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED", "LOCK_EXCLUSIVE", "LOCK_SHARED",
-    "IN_PLACE", "Datatype", "BYTE", "CHAR", "INT", "LONG", "INT64_T", "FLOAT", "DOUBLE",
-    "BOOL", "Op", "SUM", "PROD", "MAX", "MIN", "LAND", "LOR", "BAND", "BOR",
+    "ANY_SOURCE",
+    "ANY_TAG",
+    "PROC_NULL",
+    "UNDEFINED",
+    "LOCK_EXCLUSIVE",
+    "LOCK_SHARED",
+    "IN_PLACE",
+    "Datatype",
+    "BYTE",
+    "CHAR",
+    "INT",
+    "LONG",
+    "INT64_T",
+    "FLOAT",
+    "DOUBLE",
+    "BOOL",
+    "Op",
+    "SUM",
+    "PROD",
+    "MAX",
+    "MIN",
+    "LAND",
+    "LOR",
+    "BAND",
+    "BOR",
 ]
 
 # mpi4py's values for the wildcards, so printed values agree.

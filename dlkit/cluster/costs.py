@@ -58,8 +58,10 @@ def _T(alpha: float, beta: float, m: float) -> float:
 
 def _net(network) -> tuple[float, float, float]:
     if not getattr(network, "uniform", False):
-        raise ValueError(f"closed forms assume a uniform all-to-all network; {network.name!r} "
-                         f"is {network.topology}")
+        raise ValueError(
+            f"closed forms assume a uniform all-to-all network; {network.name!r} "
+            f"is {network.topology}"
+        )
     return network.alpha, network.beta, network.gamma
 
 
@@ -149,5 +151,6 @@ def allreduce(algorithm: str, p: int, N: int, itemsize: int, network) -> float:
     try:
         return ALLREDUCE[algorithm](p, N, itemsize, network)
     except KeyError:
-        raise ValueError(f"unknown allreduce algorithm {algorithm!r}; choose one of "
-                         f"{', '.join(ALLREDUCE)}") from None
+        raise ValueError(
+            f"unknown allreduce algorithm {algorithm!r}; choose one of {', '.join(ALLREDUCE)}"
+        ) from None

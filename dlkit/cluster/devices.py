@@ -36,8 +36,9 @@ class Device:
 
     def __post_init__(self):
         if not (self.flops > 0):
-            raise ValueError(f"Device {self.name!r}: flops must be > 0 per second, got "
-                             f"{self.flops}")
+            raise ValueError(
+                f"Device {self.name!r}: flops must be > 0 per second, got {self.flops}"
+            )
 
     def time(self, flops: float) -> float:
         """Seconds to execute ``flops`` floating-point operations."""
@@ -70,7 +71,9 @@ def preset(name: str) -> Device:
     """A device preset by name: one of ``PRESETS`` (see the module docstring)."""
     key = name.lower().replace("-", "").replace(" ", "_")
     if key not in _PRESETS:
-        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(PRESETS)} or "
-                         "build Device(name, flops)")
+        raise ValueError(
+            f"unknown device {name!r}; choose one of {', '.join(PRESETS)} or "
+            "build Device(name, flops)"
+        )
     flops, source = _PRESETS[key]
     return Device(key, flops, source)

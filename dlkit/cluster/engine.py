@@ -31,8 +31,19 @@ from .records import Event, Transfer, Unreceived
 from .requests import Request, Status
 from .scheduler import BLOCKED, DONE, READY, Scheduler
 
-__all__ = ["Engine", "Event", "Transfer", "Unreceived", "Request", "Status", "Message",
-           "Scheduler", "READY", "BLOCKED", "DONE"]
+__all__ = [
+    "Engine",
+    "Event",
+    "Transfer",
+    "Unreceived",
+    "Request",
+    "Status",
+    "Message",
+    "Scheduler",
+    "READY",
+    "BLOCKED",
+    "DONE",
+]
 
 
 class Engine(Matcher):
@@ -83,8 +94,10 @@ class Engine(Matcher):
         calls[local] = sig
         if sig != entry[0]:
             missing = [r for r in range(size) if r not in calls]
-            self.stop(CollectiveMismatchError(seq, calls, missing, self.clock[me],
-                                              where._name()), current=me)
+            self.stop(
+                CollectiveMismatchError(seq, calls, missing, self.clock[me], where._name()),
+                current=me,
+            )
             raise _Abort()
         if len(calls) == size:
             del self.coll[key]

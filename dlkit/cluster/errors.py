@@ -21,12 +21,16 @@ class DeadlockError(RuntimeError):
         self.blocked = dict(blocked)
         self.time = time
         lines = [f"  rank {r}: blocked in {call}" for r, call in sorted(self.blocked.items())]
-        msg = (f"deadlock at virtual time {time:.6g} s: ranks {sorted(self.blocked)} are all "
-               "blocked and none can make progress\n" + "\n".join(lines))
+        msg = (
+            f"deadlock at virtual time {time:.6g} s: ranks {sorted(self.blocked)} are all "
+            "blocked and none can make progress\n" + "\n".join(lines)
+        )
         if extra:
             msg += "\n" + extra
-        msg += ("\nHint: a receive needs a matching send; a Send larger than eager_limit "
-                "waits for its receive to be posted, so exchange with Isend/Irecv or Sendrecv.")
+        msg += (
+            "\nHint: a receive needs a matching send; a Send larger than eager_limit "
+            "waits for its receive to be posted, so exchange with Isend/Irecv or Sendrecv."
+        )
         super().__init__(msg)
 
 
@@ -58,8 +62,9 @@ class RankError(RuntimeError):
         self.rank = rank
         self.exc = exc
         self.time = time
-        super().__init__(f"rank {rank} raised {type(exc).__name__} at virtual time "
-                         f"{time:.6g} s: {exc}")
+        super().__init__(
+            f"rank {rank} raised {type(exc).__name__} at virtual time {time:.6g} s: {exc}"
+        )
 
 
 class CollectiveMismatchError(RuntimeError):
@@ -75,8 +80,14 @@ class CollectiveMismatchError(RuntimeError):
     communicator that have reached it) and ``missing`` (ranks that have not yet).
     """
 
-    def __init__(self, call: int, calls: dict[int, str], missing: list[int], time: float,
-                 comm: str = "the communicator"):
+    def __init__(
+        self,
+        call: int,
+        calls: dict[int, str],
+        missing: list[int],
+        time: float,
+        comm: str = "the communicator",
+    ):
         self.call = call
         self.calls = dict(calls)
         self.missing = list(missing)
@@ -85,13 +96,17 @@ class CollectiveMismatchError(RuntimeError):
         for r, desc in sorted(self.calls.items()):
             groups.setdefault(desc, []).append(r)
         parts = [f"{_ranks(rs)} called {desc}" for desc, rs in groups.items()]
-        msg = (f"collective mismatch on {comm} at collective call #{call} (virtual time "
-               f"{time:.6g} s): " + "; ".join(parts))
+        msg = (
+            f"collective mismatch on {comm} at collective call #{call} (virtual time "
+            f"{time:.6g} s): " + "; ".join(parts)
+        )
         if self.missing:
             msg += f"; {_ranks(self.missing)} had not reached it yet"
-        msg += (".\nEvery rank of a communicator must call the same collectives in the same "
-                "order, with the same root, op and buffer dtype and size; check the "
-                "branches that depend on comm.rank.")
+        msg += (
+            ".\nEvery rank of a communicator must call the same collectives in the same "
+            "order, with the same root, op and buffer dtype and size; check the "
+            "branches that depend on comm.rank."
+        )
         super().__init__(msg)
 
 
@@ -111,15 +126,21 @@ class SimTimeoutError(RuntimeError):
         self.time = time
         lines = [f"  rank {r}: {what}" for r, what in sorted(self.ranks.items())]
         if limit == "wall-clock":
-            head = (f"the simulated run passed its wall-clock timeout of {seconds:.6g} s "
-                    f"(virtual time {time:.6g} s)")
-            hint = ("Hint: a rank that loops or sleeps without calling MPI never hands "
-                    "control back; if the program is just slow, pass a larger timeout= "
-                    "(or timeout=None) to SimCluster.run.")
+            head = (
+                f"the simulated run passed its wall-clock timeout of {seconds:.6g} s "
+                f"(virtual time {time:.6g} s)"
+            )
+            hint = (
+                "Hint: a rank that loops or sleeps without calling MPI never hands "
+                "control back; if the program is just slow, pass a larger timeout= "
+                "(or timeout=None) to SimCluster.run."
+            )
         else:
             head = f"the simulated run passed max_virtual_time={seconds:.6g} s"
-            hint = ("Hint: pass a larger max_virtual_time= (or None) to SimCluster.run if "
-                    "the program really needs that long.")
+            hint = (
+                "Hint: pass a larger max_virtual_time= (or None) to SimCluster.run if "
+                "the program really needs that long."
+            )
         super().__init__(head + "\n" + "\n".join(lines) + "\n" + hint)
 
 

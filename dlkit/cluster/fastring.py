@@ -58,8 +58,15 @@ class _Call:
 def eligible(eng, comm) -> bool:
     """May this communicator's ring allreduce be replayed for all ranks at once?"""
     f = eng.faults
-    return (comm._group is None and eng.n >= 2 and not f.crash and not f.drop
-            and not f.delay and eng.t_limit == float("inf") and not eng.crashed)
+    return (
+        comm._group is None
+        and eng.n >= 2
+        and not f.crash
+        and not f.drop
+        and not f.delay
+        and eng.t_limit == float("inf")
+        and not eng.crashed
+    )
 
 
 def allreduce_ring(eng, comm, x: np.ndarray, ufunc: np.ufunc):
@@ -84,15 +91,18 @@ def allreduce_ring(eng, comm, x: np.ndarray, ufunc: np.ufunc):
     call.entered[me] = np.ascontiguousarray(x).reshape(-1).copy()
     if len(call.entered) < call.p:
         waiting = sorted(set(range(call.p)) - set(call.entered))
-        eng.block(me, f"Allreduce[ring] (waiting for rank(s) "
-                      f"{', '.join(map(str, waiting[:10]))}"
-                      f"{' ...' if len(waiting) > 10 else ''} to enter)")
+        eng.block(
+            me,
+            f"Allreduce[ring] (waiting for rank(s) "
+            f"{', '.join(map(str, waiting[:10]))}"
+            f"{' ...' if len(waiting) > 10 else ''} to enter)",
+        )
         if call.fallback:
             return FALLBACK
         return call.results[me]
     paused = gc.isenabled()  # millions of new transfer records would set off the cyclic
-    gc.disable()             # garbage collector over and over (three times the cost of
-    try:                     # making them); they hold no cycles
+    gc.disable()  # garbage collector over and over (three times the cost of
+    try:  # making them); they hold no cycles
         finish = _replay(eng, call, ufunc)
     finally:
         if paused:
@@ -120,8 +130,9 @@ def _replay(eng, call: _Call, ufunc: np.ufunc) -> list[float]:
     A[:, which, pos - off[which]] = X
     ranks = np.arange(p)
     right, left = (ranks + 1) % p, (ranks - 1) % p
-    alpha, beta = (np.array(v) for v in zip(*(eng.network.link(r, (r + 1) % p, n)
-                                            for r in range(p))))
+    alpha, beta = (
+        np.array(v) for v in zip(*(eng.network.link(r, (r + 1) % p, n) for r in range(p)))
+    )
     slow = np.array(eng.slow[:p], dtype=np.float64)
     gamma, eager = eng.network.gamma, eng.eager_limit
     sendfree = np.array(eng.sendfree[:p], dtype=np.float64)
@@ -162,8 +173,9 @@ def _replay(eng, call: _Call, ufunc: np.ufunc) -> list[float]:
 
 def _record(messages, src, dst, start, end, nbytes, tags, labels) -> None:
     """Append one step's p transfers."""
-    messages.extend(map(Transfer, src, dst, start.tolist(), end.tolist(), nbytes.tolist(),
-                        tags, labels))
+    messages.extend(
+        map(Transfer, src, dst, start.tolist(), end.tolist(), nbytes.tolist(), tags, labels)
+    )
 
 
 __all__ = ["allreduce_ring", "eligible", "FALLBACK"]

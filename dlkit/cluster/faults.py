@@ -32,8 +32,9 @@ class Faults:
         for name, table in (("slow", self.slow), ("crash", self.crash)):
             for r in table:
                 if not 0 <= r < n:
-                    raise ValueError(f"Faults({name}=...) names rank {r}, but the cluster has "
-                                     f"ranks 0..{n - 1}")
+                    raise ValueError(
+                        f"Faults({name}=...) names rank {r}, but the cluster has ranks 0..{n - 1}"
+                    )
         for r, f in self.slow.items():
             if not f > 0:
                 raise ValueError(f"Faults(slow={{{r}: {f}}}): the factor must be > 0")

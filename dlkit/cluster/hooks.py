@@ -34,10 +34,12 @@ def compute(comm: Any, flops: float, label: str = "compute") -> None:
 
 def _check_flops(flops: Any) -> None:
     """flops is a finite real number >= 0 (not a bool or a string)."""
-    if isinstance(flops, (bool, np.bool_)) or not isinstance(flops, (int, float, np.integer,
-                                                                      np.floating)):
-        raise TypeError(f"compute(comm, flops={flops!r}): flops must be a number, got "
-                        f"{type(flops).__name__}")
+    if isinstance(flops, (bool, np.bool_)) or not isinstance(
+        flops, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"compute(comm, flops={flops!r}): flops must be a number, got {type(flops).__name__}"
+        )
     if not 0 <= flops < math.inf:
         raise ValueError(f"compute(comm, flops={flops}): flops must be >= 0 and finite")
 

@@ -39,11 +39,23 @@ __all__ = ["Matcher", "Message"]
 
 
 class Message:
-    __slots__ = ("src", "dst", "tag", "ctx", "data", "nbytes", "t_send", "sreq", "is_obj",
-                 "dtype", "label")
+    __slots__ = (
+        "src",
+        "dst",
+        "tag",
+        "ctx",
+        "data",
+        "nbytes",
+        "t_send",
+        "sreq",
+        "is_obj",
+        "dtype",
+        "label",
+    )
 
-    def __init__(self, src, dst, tag, ctx, data, nbytes, t_send, sreq, is_obj, dtype=None,
-                 label=""):
+    def __init__(
+        self, src, dst, tag, ctx, data, nbytes, t_send, sreq, is_obj, dtype=None, label=""
+    ):
         self.src, self.dst, self.tag, self.ctx = src, dst, tag, ctx
         self.data, self.nbytes, self.t_send = data, nbytes, t_send
         self.sreq, self.is_obj, self.dtype = sreq, is_obj, dtype
@@ -110,8 +122,9 @@ class Matcher(Completion):
             sreq.t_complete = t if nbytes <= self.eager_limit else t + alpha + nbytes * beta
             self.lost.append((me, dest, tag, t))
             return sreq
-        msg = Message(me, dest, tag, ctx, data, nbytes, t, sreq, is_obj, dtype,
-                      self.quiet[me] or "")
+        msg = Message(
+            me, dest, tag, ctx, data, nbytes, t, sreq, is_obj, dtype, self.quiet[me] or ""
+        )
         posted = self.posted[dest]
         for i, rreq in enumerate(posted):
             if rreq.ctx == ctx and _matches(rreq.peer, rreq.tag, me, tag):
@@ -142,8 +155,9 @@ class Matcher(Completion):
         return rreq
 
     def _match(self, msg, rreq):
-        e = self.transfer(msg.src, msg.dst, max(msg.t_send, rreq.t_post), msg.nbytes,
-                          msg.tag, msg.label)
+        e = self.transfer(
+            msg.src, msg.dst, max(msg.t_send, rreq.t_post), msg.nbytes, msg.tag, msg.label
+        )
         # deliver (a mismatch is raised in the receiver when it completes the receive)
         if rreq.is_obj and msg.is_obj:
             rreq.value = pickle.loads(msg.data)
@@ -207,16 +221,24 @@ class Matcher(Completion):
 
     def unreceived(self):
         """Messages still waiting for a receive, to ranks that did not crash."""
-        return [Unreceived(m.src, m.dst, m.tag, m.nbytes)
-                for d, queue in enumerate(self.unexpected) if d not in self.crashed
-                for m in queue]
+        return [
+            Unreceived(m.src, m.dst, m.tag, m.nbytes)
+            for d, queue in enumerate(self.unexpected)
+            if d not in self.crashed
+            for m in queue
+        ]
 
     def stall_notes(self) -> str:
         """Extra lines for a DeadlockError: crashed ranks and messages lost on dropped links."""
         extra = super().stall_notes()
         if self.lost:
-            extra += ("\n" if extra else "") + "messages lost on dropped links: " + ", ".join(
-                f"{a}->{b} (tag {tag}, sent at {ts:.6g} s)" for a, b, tag, ts in self.lost[:10])
+            extra += (
+                ("\n" if extra else "")
+                + "messages lost on dropped links: "
+                + ", ".join(
+                    f"{a}->{b} (tag {tag}, sent at {ts:.6g} s)" for a, b, tag, ts in self.lost[:10]
+                )
+            )
         return extra
 
     # ---------------------------------------------------------------- buffers ----
@@ -232,11 +254,15 @@ class Matcher(Completion):
     def check_recv_buf(buf, me, call="Recv"):
         """A receive buffer is a writeable C-contiguous numpy array."""
         if not isinstance(buf, np.ndarray):
-            raise TypeError(f"rank {me}: {call} needs a numpy array buffer, got "
-                            f"{type(buf).__name__}; use recv() for Python objects")
+            raise TypeError(
+                f"rank {me}: {call} needs a numpy array buffer, got "
+                f"{type(buf).__name__}; use recv() for Python objects"
+            )
         if not buf.flags.c_contiguous or not buf.flags.writeable:
-            raise ValueError(f"rank {me}: {call} buffer must be a writeable C-contiguous array "
-                             "(np.empty(shape) or a contiguous slice)")
+            raise ValueError(
+                f"rank {me}: {call} buffer must be a writeable C-contiguous array "
+                "(np.empty(shape) or a contiguous slice)"
+            )
         return buf
 
 
@@ -245,20 +271,28 @@ def _mismatch(msg, rreq):
     src, dst = msg.src, rreq.owner
     call = rreq.desc
     if rreq.is_obj:
-        return TypeError(f"rank {dst}: {call} (a pickled object) matched a buffer Send from "
-                         f"rank {src}; use Recv(buf) for buffers")
+        return TypeError(
+            f"rank {dst}: {call} (a pickled object) matched a buffer Send from "
+            f"rank {src}; use Recv(buf) for buffers"
+        )
     if msg.is_obj:
-        return TypeError(f"rank {dst}: {call} (a buffer) matched a pickled send() from rank "
-                         f"{src}; use recv() for objects")
+        return TypeError(
+            f"rank {dst}: {call} (a buffer) matched a pickled send() from rank "
+            f"{src}; use recv() for objects"
+        )
     buf = rreq.buf
     sent = f"{msg.nbytes // max(msg.dtype.itemsize, 1)} x {msg.dtype} ({msg.nbytes} bytes)"
     if msg.dtype != buf.dtype:
-        return TypeError(f"rank {dst}: {call} into a {buf.dtype} buffer matched rank {src}'s "
-                         f"Send of {sent} (tag {msg.tag}); MPI does not convert types: "
-                         f"receive into an array of dtype {msg.dtype}, or send "
-                         f"x.astype({buf.dtype}) from rank {src}")
+        return TypeError(
+            f"rank {dst}: {call} into a {buf.dtype} buffer matched rank {src}'s "
+            f"Send of {sent} (tag {msg.tag}); MPI does not convert types: "
+            f"receive into an array of dtype {msg.dtype}, or send "
+            f"x.astype({buf.dtype}) from rank {src}"
+        )
     need = msg.nbytes // max(msg.dtype.itemsize, 1)
-    return ValueError(f"rank {dst}: message truncated: rank {src} sent {sent} (tag {msg.tag}) "
-                      f"into a {buf.size}-element ({buf.nbytes}-byte) receive buffer of "
-                      f"{call}; make the buffer larger (at least np.empty({need}, "
-                      f"dtype={buf.dtype}))")
+    return ValueError(
+        f"rank {dst}: message truncated: rank {src} sent {sent} (tag {msg.tag}) "
+        f"into a {buf.size}-element ({buf.nbytes}-byte) receive buffer of "
+        f"{call}; make the buffer larger (at least np.empty({need}, "
+        f"dtype={buf.dtype}))"
+    )

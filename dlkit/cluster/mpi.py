@@ -17,19 +17,68 @@ keeps working.
 from __future__ import annotations
 
 from .comm import SimComm
-from .constants import (ANY_SOURCE, ANY_TAG, BAND, BOOL, BOR, BYTE, CHAR, DOUBLE, FLOAT,
-                        IN_PLACE, INT, INT64_T, LAND, LOCK_EXCLUSIVE, LOCK_SHARED, LONG, LOR,
-                        MAX, MIN, PROC_NULL, PROD, SUM, UNDEFINED, Datatype, Op)
+from .constants import (
+    ANY_SOURCE,
+    ANY_TAG,
+    BAND,
+    BOOL,
+    BOR,
+    BYTE,
+    CHAR,
+    DOUBLE,
+    FLOAT,
+    IN_PLACE,
+    INT,
+    INT64_T,
+    LAND,
+    LOCK_EXCLUSIVE,
+    LOCK_SHARED,
+    LONG,
+    LOR,
+    MAX,
+    MIN,
+    PROC_NULL,
+    PROD,
+    SUM,
+    UNDEFINED,
+    Datatype,
+    Op,
+)
 from .current import _local  # noqa: F401 - re-exported for dlkit.cluster.mpi._local
 from .current import current_comm as _current_comm
 from .requests import Request, Status
 from .window import Win
 
 __all__ = [
-    "MPI", "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED", "LOCK_EXCLUSIVE", "LOCK_SHARED",
-    "IN_PLACE", "Datatype", "BYTE", "CHAR", "INT", "LONG", "INT64_T", "FLOAT", "DOUBLE",
-    "BOOL", "Op", "SUM", "PROD", "MAX", "MIN", "LAND", "LOR", "BAND", "BOR", "Status",
-    "Request", "Win",
+    "MPI",
+    "ANY_SOURCE",
+    "ANY_TAG",
+    "PROC_NULL",
+    "UNDEFINED",
+    "LOCK_EXCLUSIVE",
+    "LOCK_SHARED",
+    "IN_PLACE",
+    "Datatype",
+    "BYTE",
+    "CHAR",
+    "INT",
+    "LONG",
+    "INT64_T",
+    "FLOAT",
+    "DOUBLE",
+    "BOOL",
+    "Op",
+    "SUM",
+    "PROD",
+    "MAX",
+    "MIN",
+    "LAND",
+    "LOR",
+    "BAND",
+    "BOR",
+    "Status",
+    "Request",
+    "Win",
 ]
 
 

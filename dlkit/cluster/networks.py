@@ -112,8 +112,10 @@ class Network:
         return alpha + nbytes * beta
 
     def __str__(self) -> str:
-        return (f"{self.name} ({self.topology}): alpha={self.alpha * 1e6:.3g} us, "
-                f"bandwidth={self.bandwidth / 1e9:.4g} GB/s, gamma={self.gamma:.3g} s/B")
+        return (
+            f"{self.name} ({self.topology}): alpha={self.alpha * 1e6:.3g} us, "
+            f"bandwidth={self.bandwidth / 1e9:.4g} GB/s, gamma={self.gamma:.3g} s/B"
+        )
 
 
 @dataclass(frozen=True)
@@ -153,10 +155,12 @@ class TwoLevel(Network):
         return self.inter.link(a, b, p)
 
     def __str__(self) -> str:
-        return (f"two-level, {self.ranks_per_node} ranks per node: intra {self.name} "
-                f"(alpha={self.alpha * 1e6:.3g} us, {self.bandwidth / 1e9:.4g} GB/s), inter "
-                f"{self.inter.name} (alpha={self.inter.alpha * 1e6:.3g} us, "
-                f"{self.inter.bandwidth / 1e9:.4g} GB/s)")
+        return (
+            f"two-level, {self.ranks_per_node} ranks per node: intra {self.name} "
+            f"(alpha={self.alpha * 1e6:.3g} us, {self.bandwidth / 1e9:.4g} GB/s), inter "
+            f"{self.inter.name} (alpha={self.inter.alpha * 1e6:.3g} us, "
+            f"{self.inter.bandwidth / 1e9:.4g} GB/s)"
+        )
 
 
 _PRESETS = {
@@ -167,8 +171,15 @@ _PRESETS = {
     "fdr_ib": (0.7e-6, 6.8e9, CPU_GAMMA, "InfiniBand FDR 4x (56 Gb/s signalling)"),
     "nvlink": (2e-6, 300e9, GPU_GAMMA, "NVLink 3, A100 SXM (12 links x 25 GB/s)"),
 }
-_ALIASES = {"shared_memory": "shm", "pcie": "pcie3", "gbe": "1gbe", "ethernet": "1gbe",
-            "infiniband": "fdr_ib", "ib": "fdr_ib", "fdr": "fdr_ib"}
+_ALIASES = {
+    "shared_memory": "shm",
+    "pcie": "pcie3",
+    "gbe": "1gbe",
+    "ethernet": "1gbe",
+    "infiniband": "fdr_ib",
+    "ib": "fdr_ib",
+    "fdr": "fdr_ib",
+}
 
 PRESETS = tuple(_PRESETS)
 
@@ -191,8 +202,10 @@ def preset(name: str, topology: str = "all-to-all", *, gamma: float | None = Non
         return Network(alpha, 1.0 / bw, g, key, source)
     if topology == "ring":
         return Ring(alpha, 1.0 / bw, g, key, source)
-    raise ValueError(f"unknown topology {topology!r}: use 'all-to-all' or 'ring', "
-                     "or two_level(intra, inter, ranks_per_node)")
+    raise ValueError(
+        f"unknown topology {topology!r}: use 'all-to-all' or 'ring', "
+        "or two_level(intra, inter, ranks_per_node)"
+    )
 
 
 def ring(network: Network | str) -> Ring:
@@ -208,5 +221,6 @@ def two_level(intra: Network | str, inter: Network | str, ranks_per_node: int) -
     """
     a = preset(intra) if isinstance(intra, str) else intra
     b = preset(inter) if isinstance(inter, str) else inter
-    return TwoLevel(a.alpha, a.beta, a.gamma, a.name, a.source, inter=b,
-                    ranks_per_node=ranks_per_node)
+    return TwoLevel(
+        a.alpha, a.beta, a.gamma, a.name, a.source, inter=b, ranks_per_node=ranks_per_node
+    )

@@ -48,8 +48,25 @@ class Request:
     """A nonblocking operation's handle (mpi4py's ``MPI.Request``): ``wait``/``Wait``,
     ``test``/``Test``, and the class methods ``Waitall``/``waitall``/``Testall``."""
 
-    __slots__ = ("engine", "owner", "kind", "done", "t_complete", "value", "peer", "tag",
-                 "ctx", "buf", "is_obj", "nbytes", "desc", "status", "t_post", "rmap", "error")
+    __slots__ = (
+        "engine",
+        "owner",
+        "kind",
+        "done",
+        "t_complete",
+        "value",
+        "peer",
+        "tag",
+        "ctx",
+        "buf",
+        "is_obj",
+        "nbytes",
+        "desc",
+        "status",
+        "t_post",
+        "rmap",
+        "error",
+    )
 
     def __init__(self, engine, owner, kind, peer, tag, ctx, desc, t_post):
         self.engine, self.owner, self.kind = engine, owner, kind
@@ -147,8 +164,17 @@ class Completion(Scheduler):
             if status is not None:
                 q._fill(status)
             if record and self.quiet[me] is None:
-                self.trace.append(Event(me, t0, self.clock[me], kind,
-                                        q.status[0] if q.status else q.peer, q.nbytes, label))
+                self.trace.append(
+                    Event(
+                        me,
+                        t0,
+                        self.clock[me],
+                        kind,
+                        q.status[0] if q.status else q.peer,
+                        q.nbytes,
+                        label,
+                    )
+                )
             return
         if not all(q.done for q in reqs):
             self.waiting[me] = reqs
@@ -166,8 +192,11 @@ class Completion(Scheduler):
             for st, q in zip(statuses, reqs):
                 q._fill(st)
         if record:
-            peer = reqs[0].status[0] if len(reqs) == 1 and reqs[0].status else (
-                reqs[0].peer if len(reqs) == 1 else None)
+            peer = (
+                reqs[0].status[0]
+                if len(reqs) == 1 and reqs[0].status
+                else (reqs[0].peer if len(reqs) == 1 else None)
+            )
             nbytes = sum(q.nbytes for q in reqs)
             self.record(me, t0, self.clock[me], kind, peer, nbytes, label)
 
@@ -183,6 +212,7 @@ class Completion(Scheduler):
             self.polls = 0
             return True
         # Not complete yet.
-        self.poll_failed(me, req.t_complete if req.done else float("inf"),
-                         f"polling test() on {req.desc}")
+        self.poll_failed(
+            me, req.t_complete if req.done else float("inf"), f"polling test() on {req.desc}"
+        )
         return False

@@ -249,8 +249,10 @@ class Scheduler:
         if self.state[r] == DONE:
             return f"finished at virtual t={t:.6g} s"
         if r == current:
-            return (f"its clock would pass the limit, going from t={t:.9g} s to "
-                    f"t={t_next:.9g} s{inside} (last MPI call: {last})")
+            return (
+                f"its clock would pass the limit, going from t={t:.9g} s to "
+                f"t={t_next:.9g} s{inside} (last MPI call: {last})"
+            )
         if self.state[r] == BLOCKED:
             return f"blocked in {self.blocked_desc[r]}{inside} since virtual t={t:.6g} s"
         parked = {e[2] for e in list(self.heap) if e[3] == self.version[r]}
@@ -258,8 +260,10 @@ class Scheduler:
             if not self.call[r] and t == 0:
                 return "ready at virtual t=0 s, not started yet"
             return f"ready at virtual t={t:.6g} s, waiting for its turn in {last}{inside}"
-        return (f"running Python code outside MPI since virtual t={t:.6g} s{inside} "
-                f"(last MPI call: {last})")
+        return (
+            f"running Python code outside MPI since virtual t={t:.6g} s{inside} "
+            f"(last MPI call: {last})"
+        )
 
     def stop(self, error, current=None):
         """Stop the run with `error` (kept if the run has none yet) and unwind every rank."""
@@ -272,8 +276,7 @@ class Scheduler:
 
     def _virtual_timeout(self, me, t):
         ranks = {r: self.describe(r, me, t) for r in range(self.n)}
-        self.stop(SimTimeoutError("virtual time", self.t_limit, ranks,
-                                  max(self.clock)), current=me)
+        self.stop(SimTimeoutError("virtual time", self.t_limit, ranks, max(self.clock)), current=me)
         raise _Abort()
 
     def wall_timeout(self, seconds):
@@ -289,7 +292,8 @@ class Scheduler:
         if not self.crashed:
             return ""
         return "crashed ranks: " + ", ".join(
-            f"{r} (at {tc:.6g} s)" for r, tc in sorted(self.crashed.items()))
+            f"{r} (at {tc:.6g} s)" for r, tc in sorted(self.crashed.items())
+        )
 
     def _stalled(self):
         """No rank is ready: either everything finished or the live ranks deadlock."""

@@ -76,8 +76,10 @@ class RunResult:
         crashed = f", crashed={self.crashed}" if self.crashed else ""
         if self.unreceived:
             crashed += f", {len(self.unreceived)} unreceived"
-        return (f"RunResult(n={self.n}, time={self.time:.6g} s, values={vals}, "
-                f"{len(self.trace)} events, {len(self.messages)} messages{crashed})")
+        return (
+            f"RunResult(n={self.n}, time={self.time:.6g} s, values={vals}, "
+            f"{len(self.trace)} events, {len(self.messages)} messages{crashed})"
+        )
 
     def breakdown(self) -> list[dict[str, float]]:
         """Per rank, the virtual seconds spent in each event kind, plus 'idle'
@@ -92,8 +94,11 @@ class RunResult:
 
     def events(self, rank: int | None = None, kind: str | None = None) -> list[Event]:
         """Trace events filtered by rank and/or kind."""
-        return [e for e in self.trace
-                if (rank is None or e.rank == rank) and (kind is None or e.kind == kind)]
+        return [
+            e
+            for e in self.trace
+            if (rank is None or e.rank == rank) and (kind is None or e.kind == kind)
+        ]
 
 
 class SimCluster:
@@ -115,9 +120,16 @@ class SimCluster:
         "recursive_doubling", "rabenseifner" or "ps".
     """
 
-    def __init__(self, n: int, network: Any = None, compute: Any = None,
-                 faults: Faults | None = None, seed: int = 0, eager_limit: int = 65536,
-                 allreduce: str = "ring"):
+    def __init__(
+        self,
+        n: int,
+        network: Any = None,
+        compute: Any = None,
+        faults: Faults | None = None,
+        seed: int = 0,
+        eager_limit: int = 65536,
+        allreduce: str = "ring",
+    ):
         _check_args(n, faults, seed, eager_limit, allreduce)
         if network is None:
             network = _networks.preset("10gbe")
@@ -132,8 +144,9 @@ class SimCluster:
         if not isinstance(compute, _devices.Device):
             raise TypeError(f"compute must be a Device or preset name, got {compute!r}")
         if allreduce not in ALLREDUCE:
-            raise ValueError(f"unknown allreduce algorithm {allreduce!r}; choose one of "
-                             f"{', '.join(ALLREDUCE)}")
+            raise ValueError(
+                f"unknown allreduce algorithm {allreduce!r}; choose one of {', '.join(ALLREDUCE)}"
+            )
         self.n = int(n)
         self.network = network
         self.device = compute
@@ -144,11 +157,19 @@ class SimCluster:
         self.allreduce = allreduce
 
     def __repr__(self) -> str:
-        return (f"SimCluster({self.n}, network={self.network.name!r}, "
-                f"compute={self.device.name!r}, allreduce={self.allreduce!r})")
+        return (
+            f"SimCluster({self.n}, network={self.network.name!r}, "
+            f"compute={self.device.name!r}, allreduce={self.allreduce!r})"
+        )
 
-    def run(self, train: Callable, *args, timeout: float | None = 60.0,
-            max_virtual_time: float | None = None, **kwargs) -> RunResult:
+    def run(
+        self,
+        train: Callable,
+        *args,
+        timeout: float | None = 60.0,
+        max_virtual_time: float | None = None,
+        **kwargs,
+    ) -> RunResult:
         """Run ``train(comm, *args, **kwargs)`` on every rank; return a :class:`RunResult`.
 
         Parameters
@@ -170,22 +191,28 @@ class SimCluster:
         :class:`UnreceivedMessageWarning` if messages were left unreceived.
         """
         if not callable(train):
-            raise TypeError(f"SimCluster.run(train): train must be a function of comm, got "
-                            f"{type(train).__name__}")
+            raise TypeError(
+                f"SimCluster.run(train): train must be a function of comm, got "
+                f"{type(train).__name__}"
+            )
         _check_limit("timeout", timeout)
         _check_limit("max_virtual_time", max_virtual_time)
-        eng = Engine(self.n, self.network, self.device, self.faults, self.eager_limit,
-                     max_virtual_time)
+        eng = Engine(
+            self.n, self.network, self.device, self.faults, self.eager_limit, max_virtual_time
+        )
         comms = [SimComm(eng, r, 0, self.allreduce) for r in range(self.n)]
         for r, c in enumerate(comms):
             c.seed = self.seed + r
         end_time = [0.0] * self.n
 
-        programs = [functools.partial(_rank, eng, r, comms[r], end_time, train, args, kwargs)
-                    for r in range(self.n)]
+        programs = [
+            functools.partial(_rank, eng, r, comms[r], end_time, train, args, kwargs)
+            for r in range(self.n)
+        ]
         eng.resume = functools.partial(_resume, comms)
-        scheduler = threading.Thread(target=_schedule, args=(eng, programs),
-                                     name="simcluster", daemon=True)
+        scheduler = threading.Thread(
+            target=_schedule, args=(eng, programs), name="simcluster", daemon=True
+        )
         scheduler.start()
         if not eng.finished.wait(timeout):
             eng.wall_timeout(timeout)
@@ -202,43 +229,61 @@ class SimCluster:
             raise err
         unreceived = eng.unreceived()
         if unreceived:
-            shown = ", ".join(f"{m.src}->{m.dst} (tag {m.tag}, {m.bytes} bytes)"
-                              for m in unreceived[:10])
+            shown = ", ".join(
+                f"{m.src}->{m.dst} (tag {m.tag}, {m.bytes} bytes)" for m in unreceived[:10]
+            )
             more = f" and {len(unreceived) - 10} more" if len(unreceived) > 10 else ""
-            warnings.warn(f"{len(unreceived)} message(s) were sent but never received when "
-                          f"every rank had finished: {shown}{more}. Post a matching receive "
-                          "for each (an MPI program must receive every message it sends); "
-                          "they are listed in RunResult.unreceived.",
-                          UnreceivedMessageWarning, stacklevel=2)
-        return RunResult(values=list(eng.values), trace=eng.trace, messages=eng.messages,
-                         time=max(end_time), rank_times=end_time, crashed=dict(eng.crashed),
-                         n=self.n, unreceived=unreceived)
+            warnings.warn(
+                f"{len(unreceived)} message(s) were sent but never received when "
+                f"every rank had finished: {shown}{more}. Post a matching receive "
+                "for each (an MPI program must receive every message it sends); "
+                "they are listed in RunResult.unreceived.",
+                UnreceivedMessageWarning,
+                stacklevel=2,
+            )
+        return RunResult(
+            values=list(eng.values),
+            trace=eng.trace,
+            messages=eng.messages,
+            time=max(end_time),
+            rank_times=end_time,
+            crashed=dict(eng.crashed),
+            n=self.n,
+            unreceived=unreceived,
+        )
 
 
 def _check_args(n, faults, seed, eager_limit, allreduce) -> None:
     """SimCluster's argument checks (n, faults, seed, eager_limit, allreduce)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"SimCluster(n={n!r}): n is the number of ranks, an int >= 1 "
-                        f"(got {type(n).__name__})")
+        raise TypeError(
+            f"SimCluster(n={n!r}): n is the number of ranks, an int >= 1 (got {type(n).__name__})"
+        )
     if n < 1:
         raise ValueError(f"SimCluster needs n >= 1 ranks, got {n!r}")
     if faults is not None and not isinstance(faults, Faults):
-        raise TypeError(f"SimCluster(faults={faults!r}): pass a dlkit.cluster.Faults(...) or "
-                        "None")
+        raise TypeError(f"SimCluster(faults={faults!r}): pass a dlkit.cluster.Faults(...) or None")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"SimCluster(seed={seed!r}): the seed must be an int (rank r's "
-                        "comm.seed is seed + r)")
-    if isinstance(eager_limit, bool) or not isinstance(eager_limit, (int, float, np.integer,
-                                                                     np.floating)):
-        raise TypeError(f"SimCluster(eager_limit={eager_limit!r}): the eager limit is a "
-                        "number of bytes, an int >= 0")
-    if not (math.isfinite(eager_limit) and eager_limit >= 0
-            and float(eager_limit).is_integer()):
-        raise ValueError(f"SimCluster(eager_limit={eager_limit!r}): the eager limit must be "
-                         "a whole number of bytes >= 0")
+        raise TypeError(
+            f"SimCluster(seed={seed!r}): the seed must be an int (rank r's comm.seed is seed + r)"
+        )
+    if isinstance(eager_limit, bool) or not isinstance(
+        eager_limit, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"SimCluster(eager_limit={eager_limit!r}): the eager limit is a "
+            "number of bytes, an int >= 0"
+        )
+    if not (math.isfinite(eager_limit) and eager_limit >= 0 and float(eager_limit).is_integer()):
+        raise ValueError(
+            f"SimCluster(eager_limit={eager_limit!r}): the eager limit must be "
+            "a whole number of bytes >= 0"
+        )
     if not isinstance(allreduce, str):
-        raise TypeError(f"SimCluster(allreduce={allreduce!r}): name the algorithm, one of "
-                        f"{', '.join(ALLREDUCE)}")
+        raise TypeError(
+            f"SimCluster(allreduce={allreduce!r}): name the algorithm, one of "
+            f"{', '.join(ALLREDUCE)}"
+        )
 
 
 def _check_limit(name: str, value) -> None:
@@ -246,11 +291,13 @@ def _check_limit(name: str, value) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"SimCluster.run({name}={value!r}): pass a number of seconds > 0, or "
-                        "None for no limit")
+        raise TypeError(
+            f"SimCluster.run({name}={value!r}): pass a number of seconds > 0, or None for no limit"
+        )
     if not value > 0:
-        raise ValueError(f"SimCluster.run({name}={value!r}): the limit must be > 0 seconds "
-                         "(None for no limit)")
+        raise ValueError(
+            f"SimCluster.run({name}={value!r}): the limit must be > 0 seconds (None for no limit)"
+        )
 
 
 def _rank(eng, r, comm, end_time, train, args, kwargs):
@@ -283,7 +330,7 @@ def _schedule(eng, programs) -> None:
     every rank still suspended is resumed once more to unwind."""
     eng.glets = [greenlet(program) for program in programs]
     for g in eng.glets:  # each starts here, so its stack depth counts from here, not from
-        g.switch()       # the rank that first switches to it
+        g.switch()  # the rank that first switches to it
     try:
         nxt = eng.next_rank()
         while nxt is not None:
@@ -311,8 +358,9 @@ def _reap(scheduler: threading.Thread, grace: float = 0.2) -> None:
     try:
         import ctypes
 
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(scheduler.ident),
-                                                   ctypes.py_object(_Abort))
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(scheduler.ident), ctypes.py_object(_Abort)
+        )
     except (ImportError, AttributeError):  # not CPython: the daemon thread stays
         return
     scheduler.join(grace)

@@ -52,8 +52,7 @@ class Win:
         self._tw = comm._to_world  # target ranks are ranks of comm
 
     @classmethod
-    def Create(cls, memory: Any, disp_unit: int = 1, info: Any = None,
-               comm: Any = None) -> "Win":
+    def Create(cls, memory: Any, disp_unit: int = 1, info: Any = None, comm: Any = None) -> "Win":
         """Collective: every rank of ``comm`` exposes ``memory`` (a numpy array or None)."""
         if comm is None:
             comm = current_comm()
@@ -67,8 +66,10 @@ class Win:
             if isinstance(memory, (list, tuple)):
                 memory = memory[0]
             if not isinstance(memory, np.ndarray) or not memory.flags.c_contiguous:
-                raise TypeError(f"rank {me}: Win.Create needs a C-contiguous numpy array (or "
-                                f"None), got {type(memory).__name__}")
+                raise TypeError(
+                    f"rank {me}: Win.Create needs a C-contiguous numpy array (or "
+                    f"None), got {type(memory).__name__}"
+                )
         shared.memory[me] = memory
         shared.disp_unit[me] = int(disp_unit)
         comm._collective("Win.Create", 0, lambda: C.barrier_dissemination(comm._cc), "win")
@@ -78,8 +79,10 @@ class Win:
     def _check_target(self, target_rank: int, call: str) -> None:
         eng = self._engine
         if not 0 <= target_rank < eng.n:
-            raise ValueError(f"rank {self._rank}: {call} target_rank={target_rank} is not a "
-                             f"rank (0..{eng.n - 1})")
+            raise ValueError(
+                f"rank {self._rank}: {call} target_rank={target_rank} is not a "
+                f"rank (0..{eng.n - 1})"
+            )
         if target_rank in eng.crashed:
             raise RankCrashed(target_rank, eng.crashed[target_rank], self._rank, call)
         if self._s.freed:
@@ -105,8 +108,7 @@ class Win:
         eng.yield_(me)
         self._check_target(rank, call)
         if lock_type not in (LOCK_EXCLUSIVE, LOCK_SHARED):
-            raise ValueError(f"rank {me}: lock_type must be MPI.LOCK_EXCLUSIVE or "
-                             "MPI.LOCK_SHARED")
+            raise ValueError(f"rank {me}: lock_type must be MPI.LOCK_EXCLUSIVE or MPI.LOCK_SHARED")
         if rank in self._held:
             raise RuntimeError(f"rank {me}: {call} but it already holds a lock on that window")
         t0 = eng.clock[me]
@@ -149,13 +151,15 @@ class Win:
 
     def Fence(self, assertion: int = 0) -> None:
         """Collective synchronisation of all ranks on the window (a barrier)."""
-        self._comm._collective("Win.Fence", 0,
-                               lambda: C.barrier_dissemination(self._comm._cc), "win")
+        self._comm._collective(
+            "Win.Fence", 0, lambda: C.barrier_dissemination(self._comm._cc), "win"
+        )
 
     def Free(self) -> None:
         """Collective: release the window."""
-        self._comm._collective("Win.Free", 0,
-                               lambda: C.barrier_dissemination(self._comm._cc), "win")
+        self._comm._collective(
+            "Win.Free", 0, lambda: C.barrier_dissemination(self._comm._cc), "win"
+        )
         self._s.freed = True
 
     # ---------------------------------------------------------- data movement ----
@@ -175,9 +179,11 @@ class Win:
         nb = origin.nbytes
         raw = mem.reshape(-1).view(np.uint8)
         if off < 0 or off + nb > raw.size:
-            raise ValueError(f"rank {self._rank}: {call}: bytes [{off}, {off + nb}) fall "
-                             f"outside rank {target_rank}'s {raw.size}-byte window")
-        return raw[off:off + nb]
+            raise ValueError(
+                f"rank {self._rank}: {call}: bytes [{off}, {off + nb}) fall "
+                f"outside rank {target_rank}'s {raw.size}-byte window"
+            )
+        return raw[off : off + nb]
 
     def _transfer(self, src: int, dst: int, nbytes: int) -> float:
         """Occupy the ports for a transfer issued now; return its end time."""
@@ -197,19 +203,27 @@ class Win:
         self._engine.yield_(self._rank)
         self._check_target(target_rank, call)
         if target_rank not in self._held:
-            raise RuntimeError(f"rank {self._rank}: {call} outside a Lock/Unlock epoch on rank "
-                               f"{target_rank}: call win.Lock({target_rank}) first")
+            raise RuntimeError(
+                f"rank {self._rank}: {call} outside a Lock/Unlock epoch on rank "
+                f"{target_rank}: call win.Lock({target_rank}) first"
+            )
         return target_rank
 
     def Put(self, origin: Any, target_rank: int, target: Any = None) -> None:
         """Copy ``origin`` into ``target_rank``'s window at displacement ``target``."""
         origin = _arr(origin)
         target_rank = self._epoch(target_rank, "Win.Put")
-        self._region(origin, target_rank, target, "Put")[:] = \
+        self._region(origin, target_rank, target, "Put")[:] = (
             np.ascontiguousarray(origin).reshape(-1).view(np.uint8)
+        )
         t0 = self._engine.clock[self._rank]
-        self._charge(t0, self._transfer(self._rank, target_rank, origin.nbytes), "Put",
-                     target_rank, origin.nbytes)
+        self._charge(
+            t0,
+            self._transfer(self._rank, target_rank, origin.nbytes),
+            "Put",
+            target_rank,
+            origin.nbytes,
+        )
 
     def Get(self, origin: Any, target_rank: int, target: Any = None) -> None:
         """Copy ``target_rank``'s window (from displacement ``target``) into ``origin``."""
@@ -219,8 +233,13 @@ class Win:
             raise ValueError(f"rank {self._rank}: Win.Get needs a C-contiguous origin buffer")
         origin.reshape(-1).view(np.uint8)[:] = self._region(origin, target_rank, target, "Get")
         t0 = self._engine.clock[self._rank]
-        self._charge(t0, self._transfer(target_rank, self._rank, origin.nbytes), "Get",
-                     target_rank, origin.nbytes)
+        self._charge(
+            t0,
+            self._transfer(target_rank, self._rank, origin.nbytes),
+            "Get",
+            target_rank,
+            origin.nbytes,
+        )
 
     def Accumulate(self, origin: Any, target_rank: int, target: Any = None, op: Any = SUM) -> None:
         """target <- target (op) origin, elementwise in ``origin``'s dtype."""

@@ -50,14 +50,37 @@ from dlkit.conv.im2col import col2im, conv2d_im2col, conv2d_im2col_backward, im2
 from dlkit.conv.winograd import AT, BT, G, conv2d_winograd, winograd_check
 
 __all__ = [
-    "ALGORITHMS", "conv2d", "conv2d_backward", "choose_algorithm", "output_size", "pad_input",
-    "dilate", "check_conv_args", "check_conv_dout",
-    "conv2d_direct", "conv2d_direct_loops", "conv2d_direct_backward",
-    "im2col", "col2im", "conv2d_im2col", "conv2d_im2col_backward",
-    "conv2d_winograd", "winograd_check", "BT", "G", "AT",
-    "conv2d_fft", "conv2d_fft_backward",
-    "conv2d_numba", "conv2d_numba_backward", "conv2d_fast_backward",
-    "direct_mults", "im2col_mults", "winograd_mults", "fft_mults", "fft_crossover",
+    "ALGORITHMS",
+    "conv2d",
+    "conv2d_backward",
+    "choose_algorithm",
+    "output_size",
+    "pad_input",
+    "dilate",
+    "check_conv_args",
+    "check_conv_dout",
+    "conv2d_direct",
+    "conv2d_direct_loops",
+    "conv2d_direct_backward",
+    "im2col",
+    "col2im",
+    "conv2d_im2col",
+    "conv2d_im2col_backward",
+    "conv2d_winograd",
+    "winograd_check",
+    "BT",
+    "G",
+    "AT",
+    "conv2d_fft",
+    "conv2d_fft_backward",
+    "conv2d_numba",
+    "conv2d_numba_backward",
+    "conv2d_fast_backward",
+    "direct_mults",
+    "im2col_mults",
+    "winograd_mults",
+    "fft_mults",
+    "fft_crossover",
 ]
 
 ALGORITHMS = ("direct", "im2col", "winograd", "fft", "numba")
@@ -73,8 +96,10 @@ _FORWARD = {
 
 def _check_choice(algorithm, stride) -> None:
     if not isinstance(algorithm, str):
-        raise TypeError(f"conv2d: algorithm must be a name (str), got {algorithm!r}; choose "
-                        f"'auto' or one of {', '.join(repr(a) for a in ALGORITHMS)}")
+        raise TypeError(
+            f"conv2d: algorithm must be a name (str), got {algorithm!r}; choose "
+            f"'auto' or one of {', '.join(repr(a) for a in ALGORITHMS)}"
+        )
     check_int_arg(stride, "stride", "conv2d", 1)
 
 

@@ -16,9 +16,19 @@ import numpy as np
 from dlkit.shapes import check_int_arg, check_output_size_args, output_size
 
 __all__ = [
-    "output_size", "check_output_size_args", "check_int_arg", "pad_input", "unpad",
-    "check_images", "as_real_array", "check_conv_args", "check_unfold_args",
-    "check_col2im_args", "check_conv_dout", "add_bias", "dilate",
+    "output_size",
+    "check_output_size_args",
+    "check_int_arg",
+    "pad_input",
+    "unpad",
+    "check_images",
+    "as_real_array",
+    "check_conv_args",
+    "check_unfold_args",
+    "check_col2im_args",
+    "check_conv_dout",
+    "add_bias",
+    "dilate",
 ]
 
 
@@ -31,7 +41,7 @@ def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.n
     if ph == 0 and pw == 0:
         return x
     N, C, H, W = x.shape
-    out = np.zeros((N, C, H + 2 * ph, W + 2 * pw), x.dtype)   # quicker than np.pad
+    out = np.zeros((N, C, H + 2 * ph, W + 2 * pw), x.dtype)  # quicker than np.pad
     out[:, :, ph : ph + H, pw : pw + W] = x
     return out
 
@@ -55,8 +65,9 @@ def check_images(x, name: str, who: str) -> np.ndarray:
     if type(x) is not np.ndarray or x.dtype.kind not in "fiub":
         x = as_real_array(x, name, who)
     if x.ndim != 4:
-        hint = (f"add batch and channel axes with {name}[None, None]" if x.ndim == 2
-                else "reshape it")
+        hint = (
+            f"add batch and channel axes with {name}[None, None]" if x.ndim == 2 else "reshape it"
+        )
         raise ValueError(f"{who}: {name} must have shape (N, C, H, W), got {x.shape}; {hint}")
     return x
 
@@ -69,11 +80,14 @@ def as_real_array(a, name: str, who: str) -> np.ndarray:
     try:
         a = np.asarray(a)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{who}: {name} must be a numpy array of real numbers, got "
-                        f"{type(a).__name__}") from exc
+        raise TypeError(
+            f"{who}: {name} must be a numpy array of real numbers, got {type(a).__name__}"
+        ) from exc
     if a.dtype.kind not in "fiub":
-        raise TypeError(f"{who}: {name} has dtype {a.dtype}; pass real numbers "
-                        f"(e.g. np.asarray({name}, dtype=np.float64))")
+        raise TypeError(
+            f"{who}: {name} has dtype {a.dtype}; pass real numbers "
+            f"(e.g. np.asarray({name}, dtype=np.float64))"
+        )
     return a
 
 
@@ -148,22 +162,28 @@ def check_col2im_args(cols, x_shape, kh, kw, stride, padding, who: str = "col2im
     """
     cols = as_real_array(cols, "cols", who)
     if not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4:
-        raise TypeError(f"{who}: x_shape must be the input's shape (N, C, H, W), got "
-                        f"{x_shape!r}")
-    N, C, H, W = (check_int_arg(v, f"x_shape[{i}]", who, 0 if i == 0 else 1)  # N = 0: no images
-                  for i, v in enumerate(x_shape))
+        raise TypeError(f"{who}: x_shape must be the input's shape (N, C, H, W), got {x_shape!r}")
+    N, C, H, W = (
+        check_int_arg(v, f"x_shape[{i}]", who, 0 if i == 0 else 1)  # N = 0: no images
+        for i, v in enumerate(x_shape)
+    )
     check_unfold_args(np.empty((0, 0, H, W)), kh, kw, stride, padding, who)
-    want = (C * kh * kw, N * output_size(H, kh, stride, padding)
-            * output_size(W, kw, stride, padding))
+    want = (
+        C * kh * kw,
+        N * output_size(H, kh, stride, padding) * output_size(W, kw, stride, padding),
+    )
     if cols.shape != want:
-        raise ValueError(f"{who}: cols has shape {cols.shape}, but im2col of an input "
-                         f"{tuple(x_shape)} with a {kh}x{kw} window, stride {stride} and "
-                         f"padding {padding} has shape {want}")
+        raise ValueError(
+            f"{who}: cols has shape {cols.shape}, but im2col of an input "
+            f"{tuple(x_shape)} with a {kh}x{kw} window, stride {stride} and "
+            f"padding {padding} has shape {want}"
+        )
     return cols, (N, C, H, W)
 
 
-def check_conv_dout(dout, x: np.ndarray, w: np.ndarray, stride: int, padding: int,
-                    who: str) -> np.ndarray:
+def check_conv_dout(
+    dout, x: np.ndarray, w: np.ndarray, stride: int, padding: int, who: str
+) -> np.ndarray:
     """Validate the gradient of a convolution's output against its (checked) arguments.
 
     dout must be a float array of exactly (N, F, H_out, W_out): the compiled kernels
@@ -171,12 +191,17 @@ def check_conv_dout(dout, x: np.ndarray, w: np.ndarray, stride: int, padding: in
     Returns dout as an array, its dtype unchanged.
     """
     N, F = x.shape[0], w.shape[0]
-    want = (N, F, output_size(x.shape[2], w.shape[2], stride, padding),
-            output_size(x.shape[3], w.shape[3], stride, padding))
+    want = (
+        N,
+        F,
+        output_size(x.shape[2], w.shape[2], stride, padding),
+        output_size(x.shape[3], w.shape[3], stride, padding),
+    )
     dout = as_real_array(dout, "dout", who)
     if dout.dtype.kind != "f":
-        raise TypeError(f"{who}: dout has dtype {dout.dtype}; pass a floating-point gradient "
-                        f"of shape {want}")
+        raise TypeError(
+            f"{who}: dout has dtype {dout.dtype}; pass a floating-point gradient of shape {want}"
+        )
     if dout.shape != want:
         raise ValueError(
             f"{who}: dout has shape {dout.shape}, but the convolution of x {x.shape} with w "

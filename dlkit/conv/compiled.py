@@ -36,7 +36,7 @@ def conv2d_numba(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
     if b is None:
         b = np.zeros(w.shape[0], x.dtype)
     w = np.ascontiguousarray(w)
-    if s == 1 and w.shape[0] % 4 == 0 and len(x):   # batch innermost, four channels a pass
+    if s == 1 and w.shape[0] % 4 == 0 and len(x):  # batch innermost, four channels a pass
         return kern.conv2d_chwn(np.ascontiguousarray(x), w, b, p)
     xp = np.ascontiguousarray(pad_input(x, p))
     return kern.conv2d_direct(xp, w, b, s)
@@ -54,7 +54,7 @@ def _padded_input_grad(kern, dout, w, stride: int, xp):
     full = kern.conv2d_direct(dpad, wflip, np.zeros(C, xp.dtype), 1)
     if full.shape[2:] == xp.shape[2:]:
         return full
-    dxp = np.zeros_like(xp)                          # rows/cols a stride never reached
+    dxp = np.zeros_like(xp)  # rows/cols a stride never reached
     dxp[:, :, : full.shape[2], : full.shape[3]] = full
     return dxp
 
@@ -96,7 +96,7 @@ def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx:
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     db = dout.sum(axis=(0, 2, 3))
     if C * kh * kw >= GEMM_MIN_K:
-        dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)             # (F, N·Ho·Wo)
+        dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N·Ho·Wo)
         dw = (dout_m @ kern.im2col(xp, kh, kw, s).T).reshape(w.shape)
         if not need_dx:
             return None, dw, db

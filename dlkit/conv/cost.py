@@ -24,15 +24,17 @@ import math
 from dlkit.shapes import conv_macs, output_size
 
 
-def direct_mults(N: int, C: int, F: int, H: int, W: int, kh: int, kw: int,
-                 stride: int = 1, padding: int = 0) -> int:
+def direct_mults(
+    N: int, C: int, F: int, H: int, W: int, kh: int, kw: int, stride: int = 1, padding: int = 0
+) -> int:
     """Multiplications of the direct sum: N·F·C·kh·kw·H_out·W_out."""
     Ho, Wo = output_size(H, kh, stride, padding), output_size(W, kw, stride, padding)
     return N * conv_macs(C, F, (kh, kw), (Ho, Wo))
 
 
-def im2col_mults(N: int, C: int, F: int, H: int, W: int, kh: int, kw: int,
-                 stride: int = 1, padding: int = 0) -> int:
+def im2col_mults(
+    N: int, C: int, F: int, H: int, W: int, kh: int, kw: int, stride: int = 1, padding: int = 0
+) -> int:
     """Multiplications of the GEMM (F × C·kh·kw) @ (C·kh·kw × N·H_out·W_out): as direct."""
     Ho, Wo = output_size(H, kh, stride, padding), output_size(W, kw, stride, padding)
     M, K, Ncols = F, C * kh * kw, N * Ho * Wo
@@ -50,7 +52,7 @@ def fft_flops(N: int, C: int, F: int, H: int, W: int, padding: int = 0) -> float
     """Real floating-point operations of FFT convolution (model; see the module text)."""
     Hp, Wp = H + 2 * padding, W + 2 * padding
     n = Hp * Wp
-    one_fft = 2.5 * n * math.log2(n)               # real-input 2-D FFT (half a complex one)
+    one_fft = 2.5 * n * math.log2(n)  # real-input 2-D FFT (half a complex one)
     transforms = (N * C + F * C + N * F) * one_fft
     products = 8 * N * F * C * Hp * (Wp // 2 + 1)  # complex multiply-add = 8 real flops
     return transforms + products

@@ -83,8 +83,12 @@ def conv2d_direct_backward(dout, x, w, stride: int = 1, padding: int = 0):
     dw = np.empty_like(w)
     for kx in range(kh):
         for ky in range(kw):
-            win = (slice(None), slice(None), slice(kx, kx + s * (Ho - 1) + 1, s),
-                   slice(ky, ky + s * (Wo - 1) + 1, s))
+            win = (
+                slice(None),
+                slice(None),
+                slice(kx, kx + s * (Ho - 1) + 1, s),
+                slice(ky, ky + s * (Wo - 1) + 1, s),
+            )
             dw[:, :, kx, ky] = np.einsum("nfhw,nchw->fc", dout, xp[win], optimize=True)
             dxp[win] += np.einsum("fc,nfhw->nchw", w[:, :, kx, ky], dout, optimize=True)
     db = dout.sum(axis=(0, 2, 3))

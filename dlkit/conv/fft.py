@@ -30,8 +30,8 @@ from dlkit.conv.common import (
 def _fft_correlate(a: np.ndarray, k: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     """Channel-summed correlation of a (N, C, H, W) with k (F, C, kh, kw): (N, F, *out_hw)."""
     H, W = a.shape[2:]
-    A = np.fft.rfft2(a, s=(H, W))                      # (N, C, H, W//2+1)
-    K = np.fft.rfft2(k, s=(H, W))                      # (F, C, H, W//2+1)
+    A = np.fft.rfft2(a, s=(H, W))  # (N, C, H, W//2+1)
+    K = np.fft.rfft2(k, s=(H, W))  # (F, C, H, W//2+1)
     # at every frequency: (N × C) @ (C × F); moved to the leading axes for matmul
     P = np.matmul(A.transpose(2, 3, 0, 1), np.conj(K).transpose(2, 3, 1, 0))  # (H, W', N, F)
     out = np.fft.irfft2(P.transpose(2, 3, 0, 1), s=(H, W))
@@ -65,9 +65,9 @@ def conv2d_fft_backward(dout, x, w, stride: int = 1, padding: int = 0):
     dout = check_conv_dout(dout, x, w, s, p, "conv2d_fft_backward")
     xp = pad_input(x, p)
     F, C, kh, kw = w.shape
-    d = dilate(np.asarray(dout, x.dtype), s)                 # (N, F, Hd, Wd), stride 1
+    d = dilate(np.asarray(dout, x.dtype), s)  # (N, F, Hd, Wd), stride 1
     Hd, Wd = d.shape[2:]
-    xc = xp[:, :, : Hd + kh - 1, : Wd + kw - 1]              # rows a stride never reached
+    xc = xp[:, :, : Hd + kh - 1, : Wd + kw - 1]  # rows a stride never reached
     # dw[f, c] = Σ_n corr(x[n, c], d[n, f]): images play the role of channels
     dw = _fft_correlate(xc.transpose(1, 0, 2, 3), d.transpose(1, 0, 2, 3), (kh, kw))
     dw = dw.transpose(1, 0, 2, 3).astype(x.dtype)

@@ -42,8 +42,9 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, N * Ho * Wo)
 
 
-def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
-           padding: int = 0) -> np.ndarray:
+def col2im(
+    cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1, padding: int = 0
+) -> np.ndarray:
     """The adjoint of :func:`im2col`: add every column entry back to its input position.
 
     cols (C·kh·kw, N·H_out·W_out) -> (N, C, H, W). Positions seen by several windows
@@ -57,8 +58,12 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
     xp = np.zeros((N, C, Hp, Wp), cols.dtype)
     for kx in range(kh):
         for ky in range(kw):
-            xp[:, :, kx : kx + stride * (Ho - 1) + 1 : stride,
-               ky : ky + stride * (Wo - 1) + 1 : stride] += c6[:, kx, ky].transpose(1, 0, 2, 3)
+            xp[
+                :,
+                :,
+                kx : kx + stride * (Ho - 1) + 1 : stride,
+                ky : ky + stride * (Wo - 1) + 1 : stride,
+            ] += c6[:, kx, ky].transpose(1, 0, 2, 3)
     return unpad(xp, padding)
 
 
@@ -71,8 +76,8 @@ def conv2d_im2col(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
     Ho, Wo = output_size(H, kh, s, p), output_size(W, kw, s, p)
-    cols = im2col(x, kh, kw, s, p)                  # (C·kh·kw, N·Ho·Wo)
-    out = w.reshape(F, -1) @ cols                   # one GEMM: (F, N·Ho·Wo)
+    cols = im2col(x, kh, kw, s, p)  # (C·kh·kw, N·Ho·Wo)
+    out = w.reshape(F, -1) @ cols  # one GEMM: (F, N·Ho·Wo)
     if b is not None:
         out += b[:, None]
     return np.ascontiguousarray(out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3))
@@ -89,7 +94,7 @@ def conv2d_im2col_backward(dout, x, w, stride: int = 1, padding: int = 0, cols=N
     F, C, kh, kw = w.shape
     if cols is None:
         cols = im2col(x, kh, kw, s, p)
-    dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)   # (F, N·Ho·Wo)
+    dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N·Ho·Wo)
     dw = (dout_m @ cols.T).reshape(w.shape)
     dx = col2im(w.reshape(F, -1).T @ dout_m, x.shape, kh, kw, s, p)
     return dx, dw, dout_m.sum(axis=1)

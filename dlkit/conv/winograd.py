@@ -29,8 +29,9 @@ AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
 def winograd_check(kernel_shape, stride: int, who: str = "conv2d_winograd") -> None:
     """Raise a clear error where F(2×2, 3×3) does not apply."""
     if len(tuple(kernel_shape)) != 4:
-        raise ValueError(f"{who}: the kernel must have shape (F, C, 3, 3), got "
-                         f"{tuple(kernel_shape)}")
+        raise ValueError(
+            f"{who}: the kernel must have shape (F, C, 3, 3), got {tuple(kernel_shape)}"
+        )
     kh, kw = tuple(kernel_shape)[2:]
     if (kh, kw) != (3, 3):
         raise ValueError(
@@ -55,19 +56,19 @@ def conv2d_winograd(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarr
     N, C, H, W = xp.shape
     F = w.shape[0]
     Ho, Wo = output_size(H, 3, 1), output_size(W, 3, 1)
-    th, tw = -(-Ho // 2), -(-Wo // 2)            # 2×2 output tiles, rounded up
+    th, tw = -(-Ho // 2), -(-Wo // 2)  # 2×2 output tiles, rounded up
     # pad so that every tile's 4×4 input window exists (extra outputs are cropped)
     xp = np.pad(xp, ((0, 0), (0, 0), (0, 2 * th + 2 - H), (0, 2 * tw + 2 - W)))
     dt = x.dtype
     BTd, Gd, ATd = BT.astype(dt), G.astype(dt), AT.astype(dt)
     # kernel transform U = G g Gᵀ: (F, C, 4, 4)
-    U = np.einsum("ai,fcij,bj->abfc", Gd, w, Gd, optimize=True)          # (4, 4, F, C)
+    U = np.einsum("ai,fcij,bj->abfc", Gd, w, Gd, optimize=True)  # (4, 4, F, C)
     # input tiles d (4×4, overlapping by 2) and V = Bᵀ d B: (4, 4, C, N·th·tw)
     tiles = np.lib.stride_tricks.sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]
     V = np.einsum("ai,ncxyij,bj->abcnxy", BTd, tiles, BTd, optimize=True)
     V = V.reshape(4, 4, C, N * th * tw)
     # the channel sum: 16 independent GEMMs (F×C) @ (C×tiles)
-    M = np.matmul(U, V)                                                  # (4, 4, F, tiles)
+    M = np.matmul(U, V)  # (4, 4, F, tiles)
     # output transform Y = Aᵀ M A: (2, 2, F, tiles)
     Y = np.einsum("ia,abft,jb->ijft", ATd, M, ATd, optimize=True)
     Y = Y.reshape(2, 2, F, N, th, tw).transpose(3, 2, 4, 0, 5, 1).reshape(N, F, 2 * th, 2 * tw)

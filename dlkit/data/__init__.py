@@ -11,5 +11,18 @@ from dlkit.data.digits import Split, load_digits
 from dlkit.data.mnist import MNISTError, load_mnist
 from dlkit.data.preprocess import standardize
 
-__all__ = ["GATES", "gate_table", "logic_gate", "xor", "xnor", "moons", "circles", "spirals",
-           "load_digits", "Split", "load_mnist", "MNISTError", "standardize"]
+__all__ = [
+    "GATES",
+    "gate_table",
+    "logic_gate",
+    "xor",
+    "xnor",
+    "moons",
+    "circles",
+    "spirals",
+    "load_digits",
+    "Split",
+    "load_mnist",
+    "MNISTError",
+    "standardize",
+]

@@ -27,12 +27,15 @@ class Split:
         return iter((self.X_train, self.y_train, self.X_test, self.y_test))
 
     def __repr__(self) -> str:
-        return (f"Split(train={self.X_train.shape} {self.X_train.dtype}, "
-                f"test={self.X_test.shape} {self.X_test.dtype})")
+        return (
+            f"Split(train={self.X_train.shape} {self.X_train.dtype}, "
+            f"test={self.X_test.shape} {self.X_test.dtype})"
+        )
 
 
-def load_digits(test_size: float = 0.25, *, flat: bool = True, seed=0,
-                dtype=np.float64, scale: bool = True) -> Split:
+def load_digits(
+    test_size: float = 0.25, *, flat: bool = True, seed=0, dtype=np.float64, scale: bool = True
+) -> Split:
     """The sklearn digits, shuffled with `seed` and split into train and test.
 
     Parameters
@@ -59,13 +62,17 @@ def load_digits(test_size: float = 0.25, *, flat: bool = True, seed=0,
 
 def _check_digits_args(test_size, flat, scale) -> None:
     if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, Real):
-        raise TypeError(f"load_digits: test_size must be a fraction in (0, 1), got "
-                        f"{test_size!r} ({type(test_size).__name__}); e.g. test_size=0.25")
+        raise TypeError(
+            f"load_digits: test_size must be a fraction in (0, 1), got "
+            f"{test_size!r} ({type(test_size).__name__}); e.g. test_size=0.25"
+        )
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size}")
     if not 1 <= int(round(test_size * 1797)) <= 1796:
-        raise ValueError(f"load_digits: test_size={test_size} leaves an empty train or test "
-                         "set of the 1,797 digits; pass a fraction between 0.001 and 0.999")
+        raise ValueError(
+            f"load_digits: test_size={test_size} leaves an empty train or test "
+            "set of the 1,797 digits; pass a fraction between 0.001 and 0.999"
+        )
     for name, value in (("flat", flat), ("scale", scale)):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"load_digits({name}=...) must be True or False, got {value!r}")

@@ -19,8 +19,10 @@ GATES: dict[str, tuple[int, ...]] = {
 def _gate_key(fn: str, name) -> str:
     """The GATES key for `name` (any case, spaces ignored), or a clear error."""
     if not isinstance(name, str):
-        raise TypeError(f"{fn}(name=...) must be a gate name such as 'XOR', got "
-                        f"{type(name).__name__}; choose one of {', '.join(GATES)}")
+        raise TypeError(
+            f"{fn}(name=...) must be a gate name such as 'XOR', got "
+            f"{type(name).__name__}; choose one of {', '.join(GATES)}"
+        )
     key = name.strip().upper()
     if key not in GATES:
         raise ValueError(f"unknown gate {name!r}: choose one of {', '.join(GATES)}")
@@ -31,12 +33,15 @@ def _bits(name: str, x) -> np.ndarray:
     """`x` as a bool array, refusing anything but 0/1 (or False/True) values."""
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"logic_gate({name}=...) must hold numbers 0/1, got an array of "
-                        f"dtype {a.dtype}")
+        raise TypeError(
+            f"logic_gate({name}=...) must hold numbers 0/1, got an array of dtype {a.dtype}"
+        )
     if not np.isin(a, (0, 1)).all():
         bad = a[~np.isin(a, (0, 1))].ravel()[0].item()
-        raise ValueError(f"logic_gate({name}=...) must hold only 0 and 1, got {bad!r}; "
-                         "threshold real values first, e.g. x > 0.5")
+        raise ValueError(
+            f"logic_gate({name}=...) must hold only 0 and 1, got {bad!r}; "
+            "threshold real values first, e.g. x > 0.5"
+        )
     return a.astype(bool)
 
 
@@ -55,8 +60,14 @@ def logic_gate(name: str, x1, x2=None) -> np.ndarray:
     key, a, b = _check_gate_args(name, x1, x2)
     if key == "NOT":
         return (~a).astype(np.int64)
-    ops = {"AND": a & b, "OR": a | b, "NAND": ~(a & b), "NOR": ~(a | b), "XOR": a ^ b,
-           "XNOR": ~(a ^ b)}
+    ops = {
+        "AND": a & b,
+        "OR": a | b,
+        "NAND": ~(a & b),
+        "NOR": ~(a | b),
+        "XOR": a ^ b,
+        "XNOR": ~(a ^ b),
+    }
     return ops[key].astype(np.int64)
 
 
@@ -73,8 +84,10 @@ def _check_gate_args(name, x1, x2) -> tuple[str, np.ndarray, np.ndarray | None]:
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"logic_gate({key!r}) got inputs of shapes {a.shape} and {b.shape}, "
-                         "which do not broadcast; pass arrays of the same shape") from None
+        raise ValueError(
+            f"logic_gate({key!r}) got inputs of shapes {a.shape} and {b.shape}, "
+            "which do not broadcast; pass arrays of the same shape"
+        ) from None
     return key, a, b
 
 

@@ -102,8 +102,9 @@ def read_idx(source: str | os.PathLike | bytes) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
-            raise MNISTError(f"{name} is not a valid gzip file ({exc}); delete it and "
-                             "download again") from exc
+            raise MNISTError(
+                f"{name} is not a valid gzip file ({exc}); delete it and download again"
+            ) from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise MNISTError(f"{name} is not an IDX file (bad magic number {raw[:4].hex()})")
     dtype, ndim = np.dtype(_IDX_TYPES[raw[2]]), raw[3]
@@ -113,8 +114,10 @@ def read_idx(source: str | os.PathLike | bytes) -> np.ndarray:
     shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     size = int(np.prod(shape)) * dtype.itemsize
     if len(raw) != header + size:
-        raise MNISTError(f"{name} should hold {size} data bytes for shape {shape} but holds "
-                         f"{len(raw) - header}: the file is truncated or corrupt")
+        raise MNISTError(
+            f"{name} should hold {size} data bytes for shape {shape} but holds "
+            f"{len(raw) - header}: the file is truncated or corrupt"
+        )
     data = np.frombuffer(raw, dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
@@ -127,9 +130,15 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def download(filename: str, md5: str, folder: str | os.PathLike,
-             mirrors: str | os.PathLike | Sequence[str | os.PathLike] = MIRRORS, *,
-             timeout: float = 30.0, deadline: float = 120.0) -> Path:
+def download(
+    filename: str,
+    md5: str,
+    folder: str | os.PathLike,
+    mirrors: str | os.PathLike | Sequence[str | os.PathLike] = MIRRORS,
+    *,
+    timeout: float = 30.0,
+    deadline: float = 120.0,
+) -> Path:
     """Fetch `filename` into `folder` from the first mirror that serves the right bytes.
 
     Parameters
@@ -161,11 +170,17 @@ def download(filename: str, md5: str, folder: str | os.PathLike,
     raise MNISTError(_no_mirror_message(filename, folder, failures, timeout, deadline))
 
 
-def load_mnist(*, flat: bool = True, dtype=np.float32, scale: bool = True,
-               path: str | os.PathLike | None = None,
-               mirrors: str | os.PathLike | Sequence[str | os.PathLike] = MIRRORS,
-               checksums: Mapping[str, str] | None = None, timeout: float = 30.0,
-               deadline: float = 120.0) -> Split:
+def load_mnist(
+    *,
+    flat: bool = True,
+    dtype=np.float32,
+    scale: bool = True,
+    path: str | os.PathLike | None = None,
+    mirrors: str | os.PathLike | Sequence[str | os.PathLike] = MIRRORS,
+    checksums: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+    deadline: float = 120.0,
+) -> Split:
     """MNIST's standard split: 60,000 training and 10,000 test images.
 
     Parameters
@@ -233,8 +248,9 @@ def _fetch(url: str, target: Path, md5: str, timeout: float, deadline: float) ->
     """
     folder = target.parent
     with _writing_to(folder, "create a temporary file in"):
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.",
-                                   suffix=".part")
+        fd, tmp = tempfile.mkstemp(
+            dir=folder, prefix=f".{target.name}.{os.getpid()}.", suffix=".part"
+        )
     try:
         with _writing_to(folder, f"write {target.name} into"), os.fdopen(fd, "wb") as out:
             _copy_url(url, out, timeout, deadline, folder)
@@ -253,8 +269,9 @@ def _fetch(url: str, target: Path, md5: str, timeout: float, deadline: float) ->
 def _copy_url(url: str, out, timeout: float, deadline: float, folder: Path) -> None:
     """Stream the body of `url` into the open file `out`, within `deadline` seconds."""
     stop = time.monotonic() + deadline
-    opener = urllib.request.build_opener(_DeadlineHTTPHandler(stop, timeout),
-                                         _DeadlineHTTPSHandler(stop, timeout))
+    opener = urllib.request.build_opener(
+        _DeadlineHTTPHandler(stop, timeout), _DeadlineHTTPSHandler(stop, timeout)
+    )
     size, expected = 0, None
     try:
         with opener.open(url, timeout=min(timeout, deadline)) as r:
@@ -267,8 +284,10 @@ def _copy_url(url: str, out, timeout: float, deadline: float, folder: Path) -> N
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise _MirrorFailed(*_why(exc, timeout, deadline, time.monotonic() >= stop)) from None
     if expected is not None and expected.isdigit() and size != int(expected):
-        raise _MirrorFailed("broke off", f"transfer broke off after {size} of {expected} "
-                                         "bytes; partial file discarded")
+        raise _MirrorFailed(
+            "broke off",
+            f"transfer broke off after {size} of {expected} bytes; partial file discarded",
+        )
 
 
 def _write(out, block: bytes, folder: Path) -> None:
@@ -291,7 +310,8 @@ def _writing_to(folder: Path, what: str):
             f"cannot {what} the cache folder {folder} ({reason}). Choose a writable "
             "folder: set the environment variable DLKIT_DATA=/another/folder, or pass "
             "load_mnist(path='/another/folder'), or copy the four MNIST files into this "
-            "one by hand.") from exc
+            "one by hand."
+        ) from exc
 
 
 def _cache_folder(folder: str | os.PathLike) -> Path:
@@ -305,7 +325,7 @@ def _remove_stale_parts(folder: Path, filename: str) -> None:
     """Delete temporary files that interrupted earlier downloads of `filename` left."""
     prefix = f".{filename}."
     for part in folder.glob(glob.escape(prefix) + "*.part"):
-        owner = part.name[len(prefix):].split(".")[0]
+        owner = part.name[len(prefix) :].split(".")[0]
         with contextlib.suppress(OSError):
             if time.time() - part.stat().st_mtime > _STALE_AFTER_S or not _running(owner):
                 part.unlink()
@@ -473,40 +493,43 @@ def _why(exc: BaseException, timeout: float, deadline: float, late: bool) -> tup
     if isinstance(exc, FileNotFoundError):
         return "not found", "no such file in this folder"
     if isinstance(exc, (http.client.HTTPException, ConnectionResetError)):
-        return "broke off", (f"transfer broke off ({type(exc).__name__}); partial file "
-                             "discarded")
+        return "broke off", (f"transfer broke off ({type(exc).__name__}); partial file discarded")
     return "other", f"{type(exc).__name__}: {exc}"
 
 
-def _no_mirror_message(filename: str, folder: Path, failures, timeout: float,
-                       deadline: float) -> str:
+def _no_mirror_message(
+    filename: str, folder: Path, failures, timeout: float, deadline: float
+) -> str:
     kinds = {kind for _, kind, _ in failures}
     advice = {
         "server error": "A server error (HTTP 5xx) is the mirror's problem: try again later.",
         "not found": "A mirror without the file (HTTP 404) can be left out of mirrors=[...].",
         "redirect": "A redirect loop often comes from a captive portal or a proxy: open the "
-                    "URL in a browser (log in to the network), or leave that mirror out.",
+        "URL in a browser (log in to the network), or leave that mirror out.",
         "deadline": f"On a slow connection pass a larger deadline= (now {deadline:g} s per "
-                    "file and mirror).",
+        "file and mirror).",
         "stalled": f"A mirror that does not answer may be overloaded: try again later or "
-                   f"pass a larger timeout= (now {timeout:g} s).",
+        f"pass a larger timeout= (now {timeout:g} s).",
         "mismatch": "A mirror served other bytes than the published file (a partial "
-                    "download, a proxy's error page, or a changed mirror). Nothing was kept "
-                    f"in {folder}.",
+        "download, a proxy's error page, or a changed mirror). Nothing was kept "
+        f"in {folder}.",
     }
     kinds |= {"mismatch"} if kinds & {"checksum", "broke off"} else set()
     lines = [f"could not download {filename}:"]
     lines += [f"  {url}: {text}" for url, _, text in failures]
     if kinds == {"offline"}:
-        lines.append("You seem to be offline (no mirror could be reached): connect to the "
-                     "internet and call load_mnist() again.")
+        lines.append(
+            "You seem to be offline (no mirror could be reached): connect to the "
+            "internet and call load_mnist() again."
+        )
     lines += [text for kind, text in advice.items() if kind in kinds]
     names = ", ".join(name for name, _ in FILES.values())
     lines.append(
         f"To do without the mirrors, download the MNIST files ({names}) by hand into "
         f"{folder}, or set DLKIT_DATA to a folder whose mnist/ subfolder holds them, or "
         "pass mirrors=[...] with another source. dlkit.data.load_digits() ships with "
-        "scikit-learn and needs no download.")
+        "scikit-learn and needs no download."
+    )
     return "\n".join(lines)
 
 
@@ -520,15 +543,20 @@ def _check_load_args(flat, dtype, scale, path, mirrors, checksums, timeout, dead
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"load_mnist(dtype=...) must be a numpy dtype such as np.float32, "
-                        f"got {dtype!r}") from exc
+        raise TypeError(
+            f"load_mnist(dtype=...) must be a numpy dtype such as np.float32, got {dtype!r}"
+        ) from exc
     if scale and dt.kind != "f":
-        raise ValueError(f"load_mnist(scale=True) divides pixels by 255 and needs a floating "
-                         f"dtype, got dtype={dt}; pass dtype=np.float32, or scale=False for "
-                         "raw pixel values")
+        raise ValueError(
+            f"load_mnist(scale=True) divides pixels by 255 and needs a floating "
+            f"dtype, got dtype={dt}; pass dtype=np.float32, or scale=False for "
+            "raw pixel values"
+        )
     if dt.kind not in "uif" or not np.can_cast(np.uint8, dt):
-        raise ValueError(f"load_mnist(dtype={dt}) cannot hold pixel values 0..255; use "
-                         "np.uint8, a wider integer type, or a float type")
+        raise ValueError(
+            f"load_mnist(dtype={dt}) cannot hold pixel values 0..255; use "
+            "np.uint8, a wider integer type, or a float type"
+        )
     _check_path("load_mnist", path)
     _mirror_urls("load_mnist", mirrors)
     _check_seconds("load_mnist", "timeout", timeout)
@@ -536,13 +564,17 @@ def _check_load_args(flat, dtype, scale, path, mirrors, checksums, timeout, dead
     if checksums is None:
         return
     if not isinstance(checksums, Mapping):
-        raise TypeError(f"load_mnist(checksums=...) must be a dict of file name -> MD5, got "
-                        f"{type(checksums).__name__}")
+        raise TypeError(
+            f"load_mnist(checksums=...) must be a dict of file name -> MD5, got "
+            f"{type(checksums).__name__}"
+        )
     names = [name for name, _ in FILES.values()]
     for name, md5 in checksums.items():
         if name not in names:
-            raise ValueError(f"load_mnist(checksums=...) names an unknown file {name!r}; the "
-                             f"MNIST files are {', '.join(names)}")
+            raise ValueError(
+                f"load_mnist(checksums=...) names an unknown file {name!r}; the "
+                f"MNIST files are {', '.join(names)}"
+            )
         _check_md5("load_mnist", f"checksums[{name!r}]", md5)
 
 
@@ -550,8 +582,10 @@ def _check_download_args(filename, md5, mirrors, timeout, deadline) -> tuple[tup
     if not isinstance(filename, str) or not filename:
         raise TypeError(f"download(filename=...) must be a non-empty str, got {filename!r}")
     if "/" in filename or "\\" in filename or filename in (".", ".."):
-        raise ValueError(f"download(filename={filename!r}) must be a plain file name, without "
-                         "folders; pass the folder as folder=")
+        raise ValueError(
+            f"download(filename={filename!r}) must be a plain file name, without "
+            "folders; pass the folder as folder="
+        )
     _check_md5("download", "md5", md5)
     _check_seconds("download", "timeout", timeout)
     _check_seconds("download", "deadline", deadline)
@@ -560,28 +594,36 @@ def _check_download_args(filename, md5, mirrors, timeout, deadline) -> tuple[tup
 
 def _check_path(fn: str, path) -> None:
     if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{fn}(path=...) must be a folder as str or pathlib.Path (or None for "
-                        f"$DLKIT_DATA), got {type(path).__name__}")
+        raise TypeError(
+            f"{fn}(path=...) must be a folder as str or pathlib.Path (or None for "
+            f"$DLKIT_DATA), got {type(path).__name__}"
+        )
     if isinstance(path, str) and not path.strip():
         raise ValueError(f"{fn}(path='') is empty; pass a folder, or None for $DLKIT_DATA")
 
 
 def _check_seconds(fn: str, name: str, value) -> None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-        raise TypeError(f"{fn}({name}=...) must be a number of seconds, got {value!r}; "
-                        f"e.g. {name}=30")
+        raise TypeError(
+            f"{fn}({name}=...) must be a number of seconds, got {value!r}; e.g. {name}=30"
+        )
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{fn}({name}={value!r}) must be a positive, finite number of "
-                         f"seconds; e.g. {name}=30")
+        raise ValueError(
+            f"{fn}({name}={value!r}) must be a positive, finite number of seconds; e.g. {name}=30"
+        )
     if value > _MAX_SECONDS:
-        raise ValueError(f"{fn}({name}={value!r}) is more than {_MAX_SECONDS:g} s (11 days), "
-                         "longer than sockets can wait; pass a smaller number")
+        raise ValueError(
+            f"{fn}({name}={value!r}) is more than {_MAX_SECONDS:g} s (11 days), "
+            "longer than sockets can wait; pass a smaller number"
+        )
 
 
 def _check_md5(fn: str, name: str, md5) -> None:
     if not isinstance(md5, str):
-        raise TypeError(f"{fn}({name}=...) must be an MD5 checksum as a str of 32 hex digits, "
-                        f"got {type(md5).__name__}")
+        raise TypeError(
+            f"{fn}({name}=...) must be an MD5 checksum as a str of 32 hex digits, "
+            f"got {type(md5).__name__}"
+        )
     if len(md5) != 32 or any(c not in "0123456789abcdefABCDEF" for c in md5):
         raise ValueError(f"{fn}({name}={md5!r}) is not an MD5 checksum (32 hex digits)")
 
@@ -591,11 +633,15 @@ def _mirror_urls(fn: str, mirrors) -> tuple[str, ...]:
     if isinstance(mirrors, (str, os.PathLike)):
         mirrors = [mirrors]
     elif isinstance(mirrors, (bytes, bytearray)) or not isinstance(mirrors, Sequence):
-        raise TypeError(f"{fn}(mirrors=...) must be a URL (str), a folder (pathlib.Path) or a "
-                        f"list of them, got {type(mirrors).__name__}")
+        raise TypeError(
+            f"{fn}(mirrors=...) must be a URL (str), a folder (pathlib.Path) or a "
+            f"list of them, got {type(mirrors).__name__}"
+        )
     if len(mirrors) == 0:
-        raise ValueError(f"{fn}(mirrors=[]) is empty; pass at least one base URL, e.g. "
-                         "mirrors=dlkit.data.mnist.MIRRORS")
+        raise ValueError(
+            f"{fn}(mirrors=[]) is empty; pass at least one base URL, e.g. "
+            "mirrors=dlkit.data.mnist.MIRRORS"
+        )
     return tuple(_mirror_url(fn, m) for m in mirrors)
 
 
@@ -603,12 +649,16 @@ def _mirror_url(fn: str, mirror) -> str:
     if isinstance(mirror, os.PathLike):
         return Path(os.fsdecode(mirror)).expanduser().resolve().as_uri() + "/"
     if not isinstance(mirror, str):
-        raise TypeError(f"{fn}(mirrors=...) holds {mirror!r} ({type(mirror).__name__}); each "
-                        "mirror must be a URL (str) or a folder (pathlib.Path)")
+        raise TypeError(
+            f"{fn}(mirrors=...) holds {mirror!r} ({type(mirror).__name__}); each "
+            "mirror must be a URL (str) or a folder (pathlib.Path)"
+        )
     if urllib.parse.urlsplit(mirror.strip()).scheme.lower() not in ("http", "https", "file"):
-        raise ValueError(f"{fn}(mirrors=...) holds {mirror!r}, which is not an http://, "
-                         "https:// or file:// URL; add the scheme (https://...), or pass a "
-                         "local folder as pathlib.Path")
+        raise ValueError(
+            f"{fn}(mirrors=...) holds {mirror!r}, which is not an http://, "
+            "https:// or file:// URL; add the scheme (https://...), or pass a "
+            "local folder as pathlib.Path"
+        )
     return mirror.strip()
 
 
@@ -616,6 +666,8 @@ def _check_idx_source(source) -> bytes | str | os.PathLike:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"read_idx(source=...) must be a path (str or pathlib.Path) or the "
-                        f"file's bytes, got {type(source).__name__}")
+        raise TypeError(
+            f"read_idx(source=...) must be a path (str or pathlib.Path) or the "
+            f"file's bytes, got {type(source).__name__}"
+        )
     return source

@@ -31,22 +31,29 @@ def _check_standardize(split, floor) -> tuple:
     elif isinstance(split, (tuple, list)) and len(split) == 4:
         parts = tuple(split)
     else:
-        raise TypeError("standardize(split=...) must be a Split (X_train, y_train, X_test, "
-                        f"y_test), e.g. load_digits(); got {type(split).__name__}")
+        raise TypeError(
+            "standardize(split=...) must be a Split (X_train, y_train, X_test, "
+            f"y_test), e.g. load_digits(); got {type(split).__name__}"
+        )
     X, Xt = parts[0], parts[2]
     for name, a in (("X_train", X), ("X_test", Xt)):
         if not isinstance(a, np.ndarray) or a.dtype.kind not in "fiu" or a.ndim < 2:
-            raise TypeError(f"standardize: {name} must be a numeric array of shape (N, ...), "
-                            f"got {type(a).__name__} {getattr(a, 'shape', '')}")
+            raise TypeError(
+                f"standardize: {name} must be a numeric array of shape (N, ...), "
+                f"got {type(a).__name__} {getattr(a, 'shape', '')}"
+            )
     if len(X) == 0 or X.shape[1:] != Xt.shape[1:]:
-        raise ValueError(f"standardize: X_train {X.shape} and X_test {Xt.shape} must be "
-                         "non-empty and agree in every axis but the first")
+        raise ValueError(
+            f"standardize: X_train {X.shape} and X_test {Xt.shape} must be "
+            "non-empty and agree in every axis but the first"
+        )
     if isinstance(floor, (bool, np.bool_)) or not isinstance(floor, Real):
         raise TypeError(f"standardize(floor=...) must be a real number >= 0, got {floor!r}")
     if not (math.isfinite(floor) and floor >= 0):
-        raise ValueError(f"standardize(floor={floor!r}) must be finite and >= 0; e.g. "
-                         "floor=0.1")
+        raise ValueError(f"standardize(floor={floor!r}) must be finite and >= 0; e.g. floor=0.1")
     if floor == 0 and (X.std(axis=0) == 0).any():
-        raise ValueError("standardize(floor=0) would divide by zero: some inputs are constant "
-                         "over the training set; pass floor > 0, e.g. floor=0.1")
+        raise ValueError(
+            "standardize(floor=0) would divide by zero: some inputs are constant "
+            "over the training set; pass floor > 0, e.g. floor=0.1"
+        )
     return parts

@@ -24,8 +24,9 @@ def _check(n: int, noise: float, fn: str = "the data set") -> None:
 def _check_real(fn: str, name: str, value) -> None:
     """Refuse anything but a finite real number (bools are not numbers here)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-        raise TypeError(f"{fn}: {name} must be a real number, got {value!r} "
-                        f"({type(value).__name__})")
+        raise TypeError(
+            f"{fn}: {name} must be a real number, got {value!r} ({type(value).__name__})"
+        )
     if not math.isfinite(value):
         raise ValueError(f"{fn}: {name} must be finite, got {value!r}")
 
@@ -33,13 +34,15 @@ def _check_real(fn: str, name: str, value) -> None:
 def _check_spirals(n, classes, noise, turns) -> None:
     _check(n, noise, "spirals")
     if isinstance(classes, (bool, np.bool_)) or not isinstance(classes, (int, np.integer)):
-        raise TypeError(f"spirals: classes must be an int >= 2, got {classes!r} "
-                        f"({type(classes).__name__})")
+        raise TypeError(
+            f"spirals: classes must be an int >= 2, got {classes!r} ({type(classes).__name__})"
+        )
     if classes < 2:
         raise ValueError(f"spirals needs at least 2 classes, got {classes}")
     if classes > n:
-        raise ValueError(f"spirals: n={n} points cannot fill classes={classes} arms; pass "
-                         f"n >= {classes}")
+        raise ValueError(
+            f"spirals: n={n} points cannot fill classes={classes} arms; pass n >= {classes}"
+        )
     _check_real("spirals", "turns", turns)
 
 
@@ -50,10 +53,12 @@ def moons(n: int = 200, noise: float = 0.1, seed=0) -> tuple[np.ndarray, np.ndar
     n0 = n // 2
     t0 = np.linspace(0, np.pi, n0)
     t1 = np.linspace(0, np.pi, n - n0)
-    X = np.vstack([
-        np.column_stack([np.cos(t0), np.sin(t0)]),
-        np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)]),
-    ])
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(t0), np.sin(t0)]),
+            np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)]),
+        ]
+    )
     y = np.r_[np.zeros(n0, np.int64), np.ones(n - n0, np.int64)]
     X += noise * g.standard_normal(X.shape)
     p = g.permutation(n)
@@ -70,8 +75,12 @@ def circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed=0):
     n0 = n // 2
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
     t1 = np.linspace(0, 2 * np.pi, n - n0, endpoint=False)
-    X = np.vstack([np.column_stack([np.cos(t0), np.sin(t0)]),
-                   factor * np.column_stack([np.cos(t1), np.sin(t1)])])
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(t0), np.sin(t0)]),
+            factor * np.column_stack([np.cos(t1), np.sin(t1)]),
+        ]
+    )
     y = np.r_[np.zeros(n0, np.int64), np.ones(n - n0, np.int64)]
     X += noise * g.standard_normal(X.shape)
     p = g.permutation(n)

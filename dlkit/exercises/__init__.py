@@ -97,8 +97,11 @@ def never_raises(check: Callable[..., bool]) -> Callable[..., bool]:
         try:
             return bool(check(*args, **kwargs))
         except Exception as exc:  # noqa: BLE001 - a check reports, it never raises
-            return verdict(False, f"this answer cannot be checked ({type(exc).__name__}: "
-                                  f"{exc}); pass what the exercise asks for")
+            return verdict(
+                False,
+                f"this answer cannot be checked ({type(exc).__name__}: "
+                f"{exc}); pass what the exercise asks for",
+            )
 
     return safe
 

@@ -26,8 +26,11 @@ def check_chain_rule(dL_da, dL_db, dL_dc) -> bool:
     if None in got:
         return verdict(False, "pass three numbers: dL/da, dL/db, dL/dc")
     if all(abs(g - w) < 1e-9 for g, w in zip(got, want)):
-        return verdict(True, f"(∂L/∂a, ∂L/∂b, ∂L/∂c) = {want}; a is used twice, so its "
-                       "two paths add: b·a + (a·b + c)")
+        return verdict(
+            True,
+            f"(∂L/∂a, ∂L/∂b, ∂L/∂c) = {want}; a is used twice, so its "
+            "two paths add: b·a + (a·b + c)",
+        )
     if abs(got[0] - b.data * a.data) < 1e-9 or abs(got[0] - (a.data * b.data + c.data)) < 1e-9:
         return verdict(False, "∂L/∂a misses one of the two paths through which a reaches L")
     wrong = [n for n, g, w in zip(("a", "b", "c"), got, want) if not abs(g - w) < 1e-9]
@@ -51,8 +54,9 @@ def check_softplus_derivative(fn: Callable) -> bool:
     num = (np.logaddexp(0, z + h) - np.logaddexp(0, z - h)) / (2 * h)
     err = float(np.max(np.abs(got - num) / np.maximum(np.abs(got) + np.abs(num), 1e-12)))
     if err < 1e-6:
-        return verdict(True, f"matches finite differences (relative error {err:.0e}); "
-                       "softplus' = sigmoid")
+        return verdict(
+            True, f"matches finite differences (relative error {err:.0e}); softplus' = sigmoid"
+        )
     return verdict(False, f"relative error {err:.1e} against finite differences")
 
 
@@ -67,8 +71,7 @@ def check_activation_bytes(answer) -> bool:
     widths = [784, 1000, 1000, 1000, 1000, 10]  # inputs of the 5 layers, then the output
     want = 128 * 4 * sum(widths)
     if got == want:
-        return verdict(True, f"{want:,} bytes = 128 × 4 × {sum(widths):,} "
-                       f"({want / 2**20:.2f} MiB)")
+        return verdict(True, f"{want:,} bytes = 128 × 4 × {sum(widths):,} ({want / 2**20:.2f} MiB)")
     if got == want // 4:
         return verdict(False, "that is the number of floats; each float32 takes 4 bytes")
     if got == 128 * 4 * (784 + 1000 + 1000 + 10):

@@ -22,8 +22,9 @@ def _not_whole(answer, what: str) -> str | None:
     if value is None:
         return f"{what} should be a whole number, got {answer!r}"
     if not value.is_integer():
-        return (f"{what} is a whole number of pixels/parameters, got {value:g}; "
-                "the formula rounds down")
+        return (
+            f"{what} is a whole number of pixels/parameters, got {value:g}; the formula rounds down"
+        )
     return None
 
 
@@ -49,8 +50,9 @@ def check_output_size(h: int, k: int, stride: int, padding: int, answer) -> bool
 
 
 @never_raises
-def check_conv_params(c_in: int, c_out: int, k: int, answer, *, groups: int = 1,
-                      bias: bool = True) -> bool:
+def check_conv_params(
+    c_in: int, c_out: int, k: int, answer, *, groups: int = 1, bias: bool = True
+) -> bool:
     """Is `answer` the number of weights and biases of Conv2d(c_in, c_out, k, groups)?"""
     try:
         want = conv("check", (c_in, k, k), c_out, k, groups=groups, bias=bias).params
@@ -61,11 +63,16 @@ def check_conv_params(c_in: int, c_out: int, k: int, answer, *, groups: int = 1,
         return verdict(False, hint)
     got = whole(answer)
     if got == want:
-        return verdict(True, f"{c_out} filters of {c_in // groups}·{k}·{k} weights"
-                             f"{' plus a bias' if bias else ''} = {want:,}.")
+        return verdict(
+            True,
+            f"{c_out} filters of {c_in // groups}·{k}·{k} weights"
+            f"{' plus a bias' if bias else ''} = {want:,}.",
+        )
     hint = ""
     if got == c_out * c_in * k * k + (c_out if bias else 0) and groups > 1:
-        hint = f" With groups={groups} each filter sees only C_in/groups = {c_in // groups} channels."
+        hint = (
+            f" With groups={groups} each filter sees only C_in/groups = {c_in // groups} channels."
+        )
     elif got == want - (c_out if bias else 0):
         hint = " Each filter also has a bias."
     return verdict(False, f"{got:,} is not it.{hint} params = C_out·(C_in/groups·k·k + 1).")
@@ -99,10 +106,16 @@ def check_receptive_field(layers: Sequence[tuple[int, int]], answer) -> bool:
         return verdict(False, hint)
     got = whole(answer)
     if got == want:
-        return verdict(True, f"one output of this stack sees a {want}x{want} patch of the "
-                             "input.")
+        return verdict(True, f"one output of this stack sees a {want}x{want} patch of the input.")
     naive = 1 + sum(int(k) - 1 for k, _ in layers)
-    hint = (" Strides multiply the step of every later layer: after a stride-2 pool, one "
-            "pixel of the next layer's input is two input pixels apart." if got == naive else "")
-    return verdict(False, f"{got} is not it.{hint} Grow r by (k − 1)·j per layer, j the "
-                          "product of the strides below it.")
+    hint = (
+        " Strides multiply the step of every later layer: after a stride-2 pool, one "
+        "pixel of the next layer's input is two input pixels apart."
+        if got == naive
+        else ""
+    )
+    return verdict(
+        False,
+        f"{got} is not it.{hint} Grow r by (k − 1)·j per layer, j the "
+        "product of the strides below it.",
+    )

@@ -35,16 +35,25 @@ def check_voting_update(guess, W_after) -> bool:
     if guess is None or W_after is None:
         return verdict(False, "pass the guessed class (an int) and a 3×4 array of weights")
     if guess != want_guess:
-        return verdict(False, "the guess is the class with the largest score W·x (ties go to "
-                              "the lowest class, as with argmax)")
+        return verdict(
+            False,
+            "the guess is the class with the largest score W·x (ties go to "
+            "the lowest class, as with argmax)",
+        )
     if W_after.shape != want_W.shape:
         return verdict(False, f"W has shape {want_W.shape}, you gave {W_after.shape}")
     if np.array_equal(W_after, want_W):
-        return verdict(True, f"guess {want_guess}; row {VOTING_LABEL} gained the active "
-                       f"pixels and row {want_guess} lost them")
+        return verdict(
+            True,
+            f"guess {want_guess}; row {VOTING_LABEL} gained the active "
+            f"pixels and row {want_guess} lost them",
+        )
     rows = [int(k) for k in np.flatnonzero((W_after != want_W).any(axis=1))]
-    return verdict(False, f"row(s) {rows} differ: only the correct and the guessed class "
-                   "change, and only at active pixels")
+    return verdict(
+        False,
+        f"row(s) {rows} differ: only the correct and the guessed class "
+        "change, and only at active pixels",
+    )
 
 
 @never_raises

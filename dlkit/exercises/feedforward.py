@@ -40,8 +40,10 @@ def check_param_count(sizes: Sequence[int], answer) -> bool:
         hint = " You counted the weights but not the biases: Θ^(j) has s_j + 1 columns."
     elif got == weights_only + sum(sizes):
         hint = " The input layer has no bias of its own: biases belong to layers 2..L."
-    return verdict(False, f"{got:,} is not the count.{hint} Each Θ^(j) has s_(j+1) × (s_j + 1) "
-                          "entries; add them up.")
+    return verdict(
+        False,
+        f"{got:,} is not the count.{hint} Each Θ^(j) has s_(j+1) × (s_j + 1) entries; add them up.",
+    )
 
 
 @never_raises
@@ -59,19 +61,26 @@ def check_xnor_thetas(Thetas) -> bool:
     want_shapes = [(2, 3), (1, 3)]
     shapes = [T.shape for T in Thetas]
     if shapes != want_shapes:
-        return verdict(False, f"wrong shapes: got {shapes}, need {want_shapes} (Θ^(j) is "
-                              "s_(j+1) × (s_j + 1), bias column first).")
+        return verdict(
+            False,
+            f"wrong shapes: got {shapes}, need {want_shapes} (Θ^(j) is "
+            "s_(j+1) × (s_j + 1), bias column first).",
+        )
     X, y = gate_table("XNOR")
     with np.errstate(all="ignore"):
         a3 = forward_theta(Thetas, X, "sigmoid", "sigmoid").output[:, 0]
     ok = np.where(y == 1, a3 > 0.99, a3 < 0.01)
-    rows = "\n".join(f"  x = ({int(x1)}, {int(x2)}): a^(3) = {v:.4f}, XNOR = {t}"
-                     f"{'' if good else '   <- wrong'}"
-                     for (x1, x2), v, t, good in zip(X, a3, y, ok))
+    rows = "\n".join(
+        f"  x = ({int(x1)}, {int(x2)}): a^(3) = {v:.4f}, XNOR = {t}{'' if good else '   <- wrong'}"
+        for (x1, x2), v, t, good in zip(X, a3, y, ok)
+    )
     if ok.all():
         return verdict(True, f"the network computes XNOR.\n{rows}")
-    return verdict(False, f"{int((~ok).sum())} of 4 inputs are wrong (or not saturated enough: "
-                          f"use weights of size 10-20).\n{rows}")
+    return verdict(
+        False,
+        f"{int((~ok).sum())} of 4 inputs are wrong (or not saturated enough: "
+        f"use weights of size 10-20).\n{rows}",
+    )
 
 
 @never_raises
@@ -94,12 +103,19 @@ def check_forward(fn: Callable) -> bool:
             return verdict(False, f"{raised(exc)} (network {name}, X of shape {X.shape})")
         if got.shape != want.shape:
             hint = " (return a^(L) for all N examples, one row each)"
-            return verdict(False, f"wrong shape for a {name} network: got {got.shape}, "
-                                  f"want {want.shape}{hint}")
+            return verdict(
+                False, f"wrong shape for a {name} network: got {got.shape}, want {want.shape}{hint}"
+            )
         err = float(np.max(np.abs(got - want)))
         if not err < 1e-10:
-            return verdict(False, f"wrong values for a {name} network: max |yours - "
-                                  f"forward_theta| = {err:.3g}. Check the bias column (a column "
-                                  "of ones first) and the transpose of Θ.")
-    return verdict(True, "your forward propagation matches forward_theta on three networks "
-                         "(max difference below 1e-10).")
+            return verdict(
+                False,
+                f"wrong values for a {name} network: max |yours - "
+                f"forward_theta| = {err:.3g}. Check the bias column (a column "
+                "of ones first) and the transpose of Θ.",
+            )
+    return verdict(
+        True,
+        "your forward propagation matches forward_theta on three networks "
+        "(max difference below 1e-10).",
+    )

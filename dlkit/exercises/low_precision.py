@@ -29,7 +29,7 @@ def _close(a, b, rtol=1e-9) -> bool:
 def _grid(fl) -> float | None:
     """ε = 2^-FL for a whole FL whose ε is a positive float64, else None."""
     fl = whole(fl)
-    return 2.0 ** -fl if fl is not None and -1000 < fl < 1000 else None
+    return 2.0**-fl if fl is not None and -1000 < fl < 1000 else None
 
 
 @never_raises
@@ -46,16 +46,18 @@ def check_range(il: int, fl: int, lo, hi, eps) -> bool:
     if not _close(eps, q.eps):
         wrong.append(f"ε should be 2^-FL, not {eps:g}")
     if not _close(lo, q.lo):
-        hint = " (IL counts the sign bit)" if _close(lo, -(2.0 ** il)) else ""
+        hint = " (IL counts the sign bit)" if _close(lo, -(2.0**il)) else ""
         wrong.append(f"the smallest number is not {lo:g}{hint}")
     if not _close(hi, q.hi):
-        hint = (" (the largest is one ε below 2^(IL-1))"
-                if _close(hi, 2.0 ** (il - 1)) else "")
+        hint = " (the largest is one ε below 2^(IL-1))" if _close(hi, 2.0 ** (il - 1)) else ""
         wrong.append(f"the largest number is not {hi:g}{hint}")
     if wrong:
         return verdict(False, "; ".join(wrong) + ".")
-    return verdict(True, f"<{il}, {fl}> holds the multiples of ε = {q.eps:g} from {q.lo:g} to "
-                         f"{q.hi:g} ({2 ** q.wl:,} numbers in {q.wl} bits).")
+    return verdict(
+        True,
+        f"<{il}, {fl}> holds the multiples of ε = {q.eps:g} from {q.lo:g} to "
+        f"{q.hi:g} ({2**q.wl:,} numbers in {q.wl} bits).",
+    )
 
 
 @never_raises
@@ -63,18 +65,25 @@ def check_round_up_probability(x: float, fl: int, answer) -> bool:
     """Is `answer` the probability that stochastic rounding to FL bits rounds x up?"""
     eps, x_ = _grid(fl), number(x)
     if eps is None or x_ is None:
-        return cannot_check(f"x must be a finite number and fl a whole number, got x={x!r}, "
-                            f"fl={fl!r}")
+        return cannot_check(
+            f"x must be a finite number and fl a whole number, got x={x!r}, fl={fl!r}"
+        )
     x, p = x_, number(answer)
     if p is None:
         return verdict(False, f"the probability is a number in [0, 1], got {answer!r}")
     floor = np.floor(x / eps) * eps
     want = (x - floor) / eps
     if _close(p, want, 1e-6) or abs(p - want) < 1e-12:
-        return verdict(True, f"x − ⌊x⌋ = {x - floor:g} is {want:.4f} of ε = {eps:g}, so x "
-                             f"rounds up to {floor + eps:g} with probability {want:.4f}.")
-    hint = (" That is the probability of rounding down." if _close(p, 1 - want, 1e-6)
-            else " Find ⌊x⌋, the multiple of ε just below x, and divide x − ⌊x⌋ by ε.")
+        return verdict(
+            True,
+            f"x − ⌊x⌋ = {x - floor:g} is {want:.4f} of ε = {eps:g}, so x "
+            f"rounds up to {floor + eps:g} with probability {want:.4f}.",
+        )
+    hint = (
+        " That is the probability of rounding down."
+        if _close(p, 1 - want, 1e-6)
+        else " Find ⌊x⌋, the multiple of ε just below x, and divide x − ⌊x⌋ by ε."
+    )
     return verdict(False, f"{p:g} is not it.{hint}")
 
 
@@ -86,15 +95,19 @@ def check_smallest_gradient(fl: int, lr: float, answer) -> bool:
     """
     eps, lr_ = _grid(fl), number(lr)
     if eps is None or lr_ is None or lr_ <= 0:
-        return cannot_check(f"fl must be a whole number and lr a positive number, got "
-                            f"fl={fl!r}, lr={lr!r}")
+        return cannot_check(
+            f"fl must be a whole number and lr a positive number, got fl={fl!r}, lr={lr!r}"
+        )
     lr, g = lr_, number(answer)
     if g is None:
         return verdict(False, f"the threshold is a number, got {answer!r}")
     want = eps / (2 * lr)
     if _close(g, want, 1e-6):
-        return verdict(True, f"|g| must exceed ε / (2α) = {eps:g} / {2 * lr:g} = {want:.6g}; "
-                             "every smaller gradient is rounded away.")
+        return verdict(
+            True,
+            f"|g| must exceed ε / (2α) = {eps:g} / {2 * lr:g} = {want:.6g}; "
+            "every smaller gradient is rounded away.",
+        )
     hint = ""
     if _close(g, eps / lr, 1e-6):
         hint = " Round-to-nearest already moves θ at half a step: ε/2, not ε."
@@ -120,7 +133,7 @@ def check_stochastic_rounding(fn: Callable, *, seed: int = 0) -> bool:
     """
     g = np.random.default_rng(seed)
     fl = 5
-    eps = 2.0 ** -fl
+    eps = 2.0**-fl
     x = g.uniform(-2, 2, 20_000)
     r, failure = _rounded(fn, x, fl, g)
     if failure:
@@ -130,8 +143,7 @@ def check_stochastic_rounding(fn: Callable, *, seed: int = 0) -> bool:
     if not np.all(r / eps == np.round(r / eps)):
         return verdict(False, "some results are not multiples of ε = 2^-FL.")
     if np.any(np.abs(r - x) >= eps):
-        return verdict(False, "some values moved by ε or more; round to one of the two "
-                              "neighbours.")
+        return verdict(False, "some values moved by ε or more; round to one of the two neighbours.")
     small = np.full(50_000, 0.3 * eps)
     r, failure = _rounded(fn, small, fl, g)
     if failure:
@@ -141,7 +153,12 @@ def check_stochastic_rounding(fn: Callable, *, seed: int = 0) -> bool:
     mean = float(np.mean(r))
     se = eps * np.sqrt(0.21 / small.size)
     if not abs(mean - 0.3 * eps) <= 5 * se:
-        return verdict(False, f"x = 0.3ε rounds to {mean / eps:.3f}ε on average, not 0.3ε: "
-                              "round up with probability (x − ⌊x⌋)/ε.")
-    return verdict(True, f"results lie on the grid, within ε, and 0.3ε averages to "
-                         f"{mean / eps:.3f}ε (unbiased).")
+        return verdict(
+            False,
+            f"x = 0.3ε rounds to {mean / eps:.3f}ε on average, not 0.3ε: "
+            "round up with probability (x − ⌊x⌋)/ε.",
+        )
+    return verdict(
+        True,
+        f"results lie on the grid, within ε, and 0.3ε averages to {mean / eps:.3f}ε (unbiased).",
+    )

@@ -24,8 +24,9 @@ def check_cross_entropy(p_correct, loss) -> bool:
         return verdict(False, f"the loss should be a finite number, got {loss!r}")
     want = -math.log(p)
     if abs(got - want) <= 1e-6 * max(1.0, want):
-        return verdict(True, f"−log {p:g} = {want:.6f}: only the correct class's "
-                       "probability enters the loss")
+        return verdict(
+            True, f"−log {p:g} = {want:.6f}: only the correct class's probability enters the loss"
+        )
     if abs(got - math.log(p)) <= 1e-6 * max(1.0, want):
         return verdict(False, "check the sign: the loss is the *negative* log-likelihood")
     return verdict(False, f"{got:.6f} is not −log p for p = {p:g}")
@@ -42,13 +43,21 @@ def check_max_learning_rate(a, lr) -> bool:
         return verdict(False, f"the learning rate should be a number, got {lr!r}")
     want = 2 / a_
     if abs(got - want) <= 1e-6 * want:
-        return verdict(True, f"α < 2/a = {want:g}: each step multiplies θ by (1 − αa), "
-                       "which must lie in (−1, 1)")
+        return verdict(
+            True,
+            f"α < 2/a = {want:g}: each step multiplies θ by (1 − αa), which must lie in (−1, 1)",
+        )
     if abs(got - 1 / a_) <= 1e-6 * want:
-        return verdict(False, f"α = 1/a = {1 / a_:g} is the *best* rate (one step to the "
-                       "minimum); the largest converging one is larger")
-    return verdict(False, f"{got:g} is not the boundary; write θ after one step as a "
-                   "multiple of θ and ask when that multiple has |·| < 1")
+        return verdict(
+            False,
+            f"α = 1/a = {1 / a_:g} is the *best* rate (one step to the "
+            "minimum); the largest converging one is larger",
+        )
+    return verdict(
+        False,
+        f"{got:g} is not the boundary; write θ after one step as a "
+        "multiple of θ and ask when that multiple has |·| < 1",
+    )
 
 
 @never_raises
@@ -61,8 +70,11 @@ def check_adam_first_step(theta0, grad, lr, theta1) -> bool:
     t0, g, a, t1 = vals
     want = t0 - a * g / (abs(g) + 1e-8)
     if abs(t1 - want) <= 1e-6 * max(1.0, abs(want)):
-        return verdict(True, f"θ₁ = {want:.6g}: after bias correction m̂ = g and √v̂ = |g|, "
-                       "so the first step is α·sign(g), whatever the size of g")
+        return verdict(
+            True,
+            f"θ₁ = {want:.6g}: after bias correction m̂ = g and √v̂ = |g|, "
+            "so the first step is α·sign(g), whatever the size of g",
+        )
     if abs(t1 - (t0 - a * 0.1 * g / (math.sqrt(0.001) * abs(g) + 1e-8))) < 1e-6:
         return verdict(False, "you forgot the bias correction m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ)")
     return verdict(False, f"θ₁ = {t1:g} is not Adam's first step; compute m, v, then m̂, v̂")
@@ -95,5 +107,8 @@ def check_ravine_settings(lr, momentum, steps: int = 60, target: float = 1e-3) -
         return verdict(True, f"loss {final:.2e} after {steps} steps")
     if not np.isfinite(final) or final > start:
         return verdict(False, f"it diverged (α = {a:g} is too large for the steep direction)")
-    return verdict(False, f"loss {final:.2e} after {steps} steps, above {target:g}: the "
-                   "shallow direction needs more speed (more momentum?)")
+    return verdict(
+        False,
+        f"loss {final:.2e} after {steps} steps, above {target:g}: the "
+        "shallow direction needs more speed (more momentum?)",
+    )

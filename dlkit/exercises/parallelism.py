@@ -19,7 +19,7 @@ def pool5_allgather_time(K: int = 4, batch: int = 128) -> float:
     intra-socket link: (K - 1)(α + nβ)."""
     spec = alexnet(grouped=False)
     n = batch * math.prod(spec.fc_layers()[0].in_shape) * 4
-    net = hybrid.NETWORK            # the intra-socket links of the book's server
+    net = hybrid.NETWORK  # the intra-socket links of the book's server
     uniform = networks.Network(net.alpha, net.beta, net.gamma)
     return costs.allgather_ring(K, n // 4, 4, uniform)
 
@@ -33,13 +33,19 @@ def check_allgather_time(seconds, K: int = 4) -> bool:
         return verdict(False, f"answer with a number of seconds, got {seconds!r}")
     want = pool5_allgather_time(K)
     if abs(v - want) <= 0.01 * want:
-        return verdict(True, f"{want * 1e3:.3f} ms: {K - 1} ring steps of "
-                             f"α + nβ with n = {128 * 9216 * 4:,} bytes")
+        return verdict(
+            True,
+            f"{want * 1e3:.3f} ms: {K - 1} ring steps of α + nβ with n = {128 * 9216 * 4:,} bytes",
+        )
     if K > 1 and abs(v - want / (K - 1)) <= 0.01 * want / (K - 1):
-        return verdict(False, f"{v:.6g} s is one step of the ring; a ring allgather takes "
-                              "K - 1 of them")
-    return verdict(False, f"{v:.6g} s is not it; a ring allgather takes K - 1 steps, each "
-                          "α + nβ with n the bytes of one worker's block")
+        return verdict(
+            False, f"{v:.6g} s is one step of the ring; a ring allgather takes K - 1 of them"
+        )
+    return verdict(
+        False,
+        f"{v:.6g} s is not it; a ring allgather takes K - 1 steps, each "
+        "α + nβ with n the bytes of one worker's block",
+    )
 
 
 def break_even_width(K: int = 4, B: int = 128, network: str = "10gbe") -> float:
@@ -49,7 +55,7 @@ def break_even_width(K: int = 4, B: int = 128, network: str = "10gbe") -> float:
     R is the book's K20 rate (:data:`dlkit.parallel.hybrid.DEVICE`)."""
     net = networks.preset(network)
     R = hybrid.DEVICE.flops
-    a = 2 * B / (K * R)                    # a n² = c n + d
+    a = 2 * B / (K * R)  # a n² = c n + d
     c = (K - 1) * 4 * B * net.beta / K
     d = (K - 1) * net.alpha
     return (c + math.sqrt(c * c + 4 * a * d)) / (2 * a)
@@ -65,7 +71,13 @@ def check_break_even_width(n, K: int = 4, network: str = "10gbe") -> bool:
         return verdict(False, f"answer with a positive width, got {n!r}")
     want = break_even_width(K, 128, network)
     if abs(v - want) <= 0.02 * want:
-        return verdict(True, f"n ≈ {want:,.0f}: wider layers are compute-bound "
-                             "(compute grows as n², communication as n)")
-    return verdict(False, f"{v:,.0f} is not within 2% of the break-even width; solve "
-                          "2Bn²/(KR) = (K-1)(α + 4Bnβ/K) for n")
+        return verdict(
+            True,
+            f"n ≈ {want:,.0f}: wider layers are compute-bound "
+            "(compute grows as n², communication as n)",
+        )
+    return verdict(
+        False,
+        f"{v:,.0f} is not within 2% of the break-even width; solve "
+        "2Bn²/(KR) = (K-1)(α + 4Bnβ/K) for n",
+    )

@@ -61,8 +61,9 @@ def check_festival_majority(w, b) -> bool:
     h, want = unit(X), _majority(X)
     wrong = [tuple(int(v) for v in X[i]) for i in np.flatnonzero(h != want)]
     if wrong:
-        return verdict(False, f"{unit.formula()} decides wrongly for (weather, partner, transit) "
-                              f"= {wrong}")
+        return verdict(
+            False, f"{unit.formula()} decides wrongly for (weather, partner, transit) = {wrong}"
+        )
     return verdict(True, f"{unit.formula()} says 'go' exactly when two or three conditions hold")
 
 
@@ -87,8 +88,13 @@ def check_separable_count(n) -> bool:
         return verdict(False, f"answer with a whole number, got {n!r}")
     count = _separable_count()
     if got == count:
-        return verdict(True, f"{count} of the 16 are linearly separable; the other "
-                             f"{16 - count} are XOR and XNOR")
-    hint = "too many: XOR is one that is not" if got > count else (
-        "too few: remember the constant functions and x1, x2, NOT x1, NOT x2 too")
+        return verdict(
+            True,
+            f"{count} of the 16 are linearly separable; the other {16 - count} are XOR and XNOR",
+        )
+    hint = (
+        "too many: XOR is one that is not"
+        if got > count
+        else ("too few: remember the constant functions and x1, x2, NOT x1, NOT x2 too")
+    )
     return verdict(False, f"{got} is {hint}")

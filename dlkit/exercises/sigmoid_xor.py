@@ -29,8 +29,10 @@ def check_xor_network(net, tol: float = 0.01) -> bool:
     if np.all(err < tol):
         return verdict(True, f"outputs {np.round(h, 4).tolist()}; largest error {err.max():.1e}")
     bad = [tuple(int(v) for v in X[i]) for i in np.flatnonzero(~(err < tol))]
-    return verdict(False, f"outputs {np.round(h, 4).tolist()} miss XOR {y.tolist()} by "
-                          f">= {tol} at inputs {bad}")
+    return verdict(
+        False,
+        f"outputs {np.round(h, 4).tolist()} miss XOR {y.tolist()} by >= {tol} at inputs {bad}",
+    )
 
 
 def smallest_scale(tol: float = 0.01, step: float = 0.05) -> float:
@@ -54,8 +56,11 @@ def check_smallest_scale(c) -> bool:
     c = got
     best = smallest_scale()
     if abs(c - best) < 1e-9:
-        return verdict(True, f"c = {best:g}: every weight and bias multiplied by {best:g} "
-                             "still keeps each output within 0.01")
+        return verdict(
+            True,
+            f"c = {best:g}: every weight and bias multiplied by {best:g} "
+            "still keeps each output within 0.01",
+        )
     X = truth_table_inputs(2)
     y = np.asarray(GATES["XNOR"])
     with np.errstate(all="ignore"):
@@ -81,5 +86,8 @@ def check_trained_xnor(model) -> bool:
     acc = float(np.mean(pred == y))
     if acc == 1.0:
         return verdict(True, f"outputs {np.round(out.reshape(-1), 3).tolist()}: 4 of 4 correct")
-    return verdict(False, f"outputs {np.round(out.reshape(-1), 3).tolist()}: "
-                          f"{int(acc * 4)} of 4 correct; try another seed or more epochs")
+    return verdict(
+        False,
+        f"outputs {np.round(out.reshape(-1), 3).tolist()}: "
+        f"{int(acc * 4)} of 4 correct; try another seed or more epochs",
+    )

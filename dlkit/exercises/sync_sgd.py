@@ -22,15 +22,21 @@ def check_ring_time(seconds, p: int = 16, N: int = 1_000_000, network: str = "10
     net = networks.preset(network)
     want = costs.allreduce_ring(p, N, 8, net)
     if abs(v - want) <= 1e-3 * want:
-        return verdict(True, f"{want * 1e3:.4f} ms = 2(p-1)(α + mβ) + (p-1)mγ with "
-                             f"m = {N * 8 // p:,} bytes")
+        return verdict(
+            True, f"{want * 1e3:.4f} ms = 2(p-1)(α + mβ) + (p-1)mγ with m = {N * 8 // p:,} bytes"
+        )
     no_gamma = want - (p - 1) * (-(-N // p) * 8) * net.gamma
     if abs(v - no_gamma) <= 1e-3 * want:
-        return verdict(False, f"{v:.6g} s leaves out the reductions: add the (p-1)mγ of the "
-                              "reduce-scatter steps")
-    return verdict(False, f"{v:.6g} s is not it; count the 2(p-1) steps of the ring, each "
-                          "moving a chunk of N/p numbers, and the reductions of its "
-                          "reduce-scatter half")
+        return verdict(
+            False,
+            f"{v:.6g} s leaves out the reductions: add the (p-1)mγ of the reduce-scatter steps",
+        )
+    return verdict(
+        False,
+        f"{v:.6g} s is not it; count the 2(p-1) steps of the ring, each "
+        "moving a chunk of N/p numbers, and the reductions of its "
+        "reduce-scatter half",
+    )
 
 
 @never_raises
@@ -50,8 +56,9 @@ def check_shard_weights(weights, sizes=(22, 21, 21)) -> bool:
         return verdict(True, "w_r = b_r / b: each shard counts in proportion to its size")
     if np.allclose(w, 1 / len(sizes)):
         return verdict(False, "1/p is right only when every shard has b/p examples")
-    return verdict(False, f"{np.round(w, 6).tolist()} does not turn the shard means into "
-                          "the global mean")
+    return verdict(
+        False, f"{np.round(w, 6).tolist()} does not turn the shard means into the global mean"
+    )
 
 
 @never_raises
@@ -63,6 +70,9 @@ def check_crossover(nbytes, p: int = 8, network: str = "fdr_ib") -> bool:
         return verdict(False, f"answer with a positive number of bytes, got {nbytes!r}")
     want = crossover(p, network) * 8
     if abs(v - want) <= 0.05 * want:
-        return verdict(True, f"about {want:,} bytes ({want // 8:,} float64): below it "
-                             "latency (log p messages) wins, above it bandwidth")
+        return verdict(
+            True,
+            f"about {want:,} bytes ({want // 8:,} float64): below it "
+            "latency (log p messages) wins, above it bandwidth",
+        )
     return verdict(False, f"{v:,.0f} bytes is not within 5% of the crossover")

@@ -21,18 +21,27 @@ from dlkit.train import fit
 class FunctionFits:
     """Networks of several widths fitted to the same 1-D function."""
 
-    x: np.ndarray                    # (n, 1) training inputs
-    y: np.ndarray                    # (n, 1) targets f(x)
+    x: np.ndarray  # (n, 1) training inputs
+    y: np.ndarray  # (n, 1) targets f(x)
     widths: list[int]
     predictions: dict[int, np.ndarray]  # width -> (n, 1) network output
-    mse: dict[int, float]               # width -> mean of (ŷ - y)^2 over the n points
+    mse: dict[int, float]  # width -> mean of (ŷ - y)^2 over the n points
     models: dict[int, nn.Sequential]
 
 
-def fit_1d(widths: Sequence[int] = (1, 2, 4, 8, 32), f: Callable = np.sin, *,
-           interval: tuple[float, float] = (-np.pi, np.pi), n: int = 64,
-           activation: str = "tanh", lr: float = 0.2, epochs: int = 600,
-           decay_epochs: int = 150, batch_size: int = 16, seed: int = 0) -> FunctionFits:
+def fit_1d(
+    widths: Sequence[int] = (1, 2, 4, 8, 32),
+    f: Callable = np.sin,
+    *,
+    interval: tuple[float, float] = (-np.pi, np.pi),
+    n: int = 64,
+    activation: str = "tanh",
+    lr: float = 0.2,
+    epochs: int = 600,
+    decay_epochs: int = 150,
+    batch_size: int = 16,
+    seed: int = 0,
+) -> FunctionFits:
     """Fit ``mlp([1, w, 1], activation)`` to y = f(x) for each width w, by the same recipe.
 
     Mini-batch SGD on the loss MSELoss (½ squared error): `epochs` epochs at `lr`, then
@@ -51,8 +60,16 @@ def fit_1d(widths: Sequence[int] = (1, 2, 4, 8, 32), f: Callable = np.sin, *,
         fit(model, nn.MSELoss(), opt, x, y, epochs=epochs, batch_size=batch_size, seed=seed)
         if decay_epochs:
             opt.lr = lr / 10
-            fit(model, nn.MSELoss(), opt, x, y, epochs=decay_epochs, batch_size=batch_size,
-                seed=seed + 1)
+            fit(
+                model,
+                nn.MSELoss(),
+                opt,
+                x,
+                y,
+                epochs=decay_epochs,
+                batch_size=batch_size,
+                seed=seed + 1,
+            )
         model.eval()
         preds[int(w)] = model.forward(x)
         mse[int(w)] = float(np.mean((preds[int(w)] - y) ** 2))

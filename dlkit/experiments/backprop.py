@@ -25,8 +25,14 @@ from dlkit import nn
 from dlkit.autograd import Value
 from dlkit.train import gradient_norms, training_memory
 
-__all__ = ["neuron_graph", "layer_gradients", "compare_engines", "gradient_check_table",
-           "memory_sweep", "layer_gradient_norms"]
+__all__ = [
+    "neuron_graph",
+    "layer_gradients",
+    "compare_engines",
+    "gradient_check_table",
+    "memory_sweep",
+    "layer_gradient_norms",
+]
 
 
 def neuron_graph(x=(2.0, 0.0), w=(-3.0, 1.0), b: float = 6.881373587) -> dict[str, Value]:
@@ -48,8 +54,9 @@ def neuron_graph(x=(2.0, 0.0), w=(-3.0, 1.0), b: float = 6.881373587) -> dict[st
     return {v.label: v for v in (x1, x2, w1, w2, bb, x1w1, x2w2, s, z, o)}
 
 
-def layer_gradients(sizes: Sequence[int] = (4, 5, 3), activation: str = "relu",
-                    batch: int = 2, seed: int = 0) -> str:
+def layer_gradients(
+    sizes: Sequence[int] = (4, 5, 3), activation: str = "relu", batch: int = 2, seed: int = 0
+) -> str:
     """Forward and backward through ``mlp(sizes)`` one layer at a time; a table of shapes.
 
     For every layer: its input a (the data it sees), output, and the derivatives the
@@ -174,9 +181,11 @@ def gradient_check_table(seed: int = 0) -> tuple[str, float]:
         parts = ", ".join(f"d{k}" for k in res.errors)
         lines.append(f"{repr(layer):<34} {bucket(res.max_error):>22}   ({parts})")
     z = g.standard_normal((4, 3))
-    for loss, target in ((nn.MSELoss(), g.standard_normal((4, 3))),
-                         (nn.CrossEntropyLoss(), np.array([0, 2, 1, 2])),
-                         (nn.BCELoss(), (g.random((4, 3)) > 0.5).astype(float))):
+    for loss, target in (
+        (nn.MSELoss(), g.standard_normal((4, 3))),
+        (nn.CrossEntropyLoss(), np.array([0, 2, 1, 2])),
+        (nn.BCELoss(), (g.random((4, 3)) > 0.5).astype(float)),
+    ):
         pred = 1 / (1 + np.exp(-z)) if isinstance(loss, nn.BCELoss) else z
         err = nn.check_loss(loss, pred, target)
         worst = max(worst, err)
@@ -184,9 +193,13 @@ def gradient_check_table(seed: int = 0) -> tuple[str, float]:
     return "\n".join(lines), worst
 
 
-def memory_sweep(batch_sizes: Sequence[int] = (1, 16, 64, 256, 1024),
-                 depths: Sequence[int] = (1, 2, 4, 8), width: int = 1000,
-                 batch_for_depth: int = 128, dtype=np.float32) -> dict:
+def memory_sweep(
+    batch_sizes: Sequence[int] = (1, 16, 64, 256, 1024),
+    depths: Sequence[int] = (1, 2, 4, 8),
+    width: int = 1000,
+    batch_for_depth: int = 128,
+    dtype=np.float32,
+) -> dict:
     """Measured D, W, ∇D, ∇W (bytes) of MLPs 784-width×depth-10 on random data.
 
     Returns ``{"batch": {b: Memory}, "depth": {d: Memory}}``: the first for
@@ -203,12 +216,21 @@ def memory_sweep(batch_sizes: Sequence[int] = (1, 16, 64, 256, 1024),
         X = g.standard_normal((b, 784)).astype(dtype)
         return training_memory(net, X, g.integers(0, 10, b), loss)
 
-    return {"batch": {b: measure(2, b) for b in batch_sizes},
-            "depth": {d: measure(d, batch_for_depth) for d in depths}}
+    return {
+        "batch": {b: measure(2, b) for b in batch_sizes},
+        "depth": {d: measure(d, batch_for_depth) for d in depths},
+    }
 
 
-def layer_gradient_norms(activation: str, depth: int = 8, width: int = 32, *,
-                         init: str | None = None, batch: int = 256, seed: int = 0) -> np.ndarray:
+def layer_gradient_norms(
+    activation: str,
+    depth: int = 8,
+    width: int = 32,
+    *,
+    init: str | None = None,
+    batch: int = 256,
+    seed: int = 0,
+) -> np.ndarray:
     """‖∂L/∂W‖ of each Linear layer (input side first) of a fresh deep MLP on digits.
 
     One forward/backward pass of cross-entropy on `batch` digits through
@@ -223,4 +245,3 @@ def layer_gradient_norms(activation: str, depth: int = 8, width: int = 32, *,
     net.backward(loss.backward())
     norms = gradient_norms(net)
     return np.array([v for k, v in norms.items() if k.endswith(".W")])
-

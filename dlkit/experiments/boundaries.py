@@ -71,10 +71,19 @@ class BoundaryRun:
         return self.history.accuracy[-1]
 
 
-def train_boundary(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (32, 32),
-                   activation: str = "relu", *, lr: float = 0.2, epochs: int = 1000,
-                   batch_size: int | None = None, snapshots: Sequence[int] = (),
-                   resolution: int = 120, seed: int = 0) -> BoundaryRun:
+def train_boundary(
+    X: np.ndarray,
+    y: np.ndarray,
+    hidden: Sequence[int] = (32, 32),
+    activation: str = "relu",
+    *,
+    lr: float = 0.2,
+    epochs: int = 1000,
+    batch_size: int | None = None,
+    snapshots: Sequence[int] = (),
+    resolution: int = 120,
+    seed: int = 0,
+) -> BoundaryRun:
     """Train ``mlp([2, *hidden, K], activation)`` with softmax cross-entropy and SGD.
 
     Parameters
@@ -113,8 +122,18 @@ def train_boundary(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (32, 32
         if e + 1 in want:
             record(e + 1, hist.loss[-1], hist.accuracy[-1])
 
-    hist = fit(model, loss_fn, SGD(model.parameters(), lr=lr), X, y, epochs=epochs,
-               batch_size=batch_size, seed=seed, classify=True, callback=callback)
+    hist = fit(
+        model,
+        loss_fn,
+        SGD(model.parameters(), lr=lr),
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        classify=True,
+        callback=callback,
+    )
     return BoundaryRun(model, hist, shots, resolution)
 
 
@@ -122,9 +141,11 @@ def boundary_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
     """The explorer's data set `name` (one of :data:`DATASETS`), seeded: (X, y)."""
     from dlkit import data
 
-    makers = {"moons": lambda: data.moons(200, noise=0.1, seed=0),
-              "circles": lambda: data.circles(200, noise=0.08, seed=0),
-              "spirals": lambda: data.spirals(300, classes=3, noise=0.2, seed=0)}
+    makers = {
+        "moons": lambda: data.moons(200, noise=0.1, seed=0),
+        "circles": lambda: data.circles(200, noise=0.08, seed=0),
+        "spirals": lambda: data.spirals(300, classes=3, noise=0.2, seed=0),
+    }
     if name not in makers:
         raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(makers)}")
     return makers[name]()

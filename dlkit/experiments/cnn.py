@@ -20,4 +20,3 @@ def feature_maps(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
         h = layer.forward(h)
         outs.append(h[0])
     return outs
-

@@ -10,8 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def allreduce_run(algorithm: str = "ring", p: int = 8, N: int = 100_000,
-                  network: str = "10gbe", eager_limit: int = 65536):
+def allreduce_run(
+    algorithm: str = "ring",
+    p: int = 8,
+    N: int = 100_000,
+    network: str = "10gbe",
+    eager_limit: int = 65536,
+):
     """Simulate one allreduce of an N-element float64 vector on p ranks.
 
     Returns ``(result, predicted)``: the :class:`RunResult` and the closed-form time of
@@ -27,4 +32,3 @@ def allreduce_run(algorithm: str = "ring", p: int = 8, N: int = 100_000,
 
     res = SimCluster(p, network=net, eager_limit=eager_limit).run(train)
     return res, costs.allreduce(algorithm, p, N, 8, net)
-

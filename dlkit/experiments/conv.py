@@ -31,6 +31,8 @@ def layout_runs(H: int = 5, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
     """
     Ho = output_size(H, k)
     flat = np.arange((Ho - 1) * H + Ho) % H
-    return {"flat": flat, "chwn_out": np.tile(np.arange(N), Ho),
-            "chwn_in": np.tile(np.arange(N), H)}
-
+    return {
+        "flat": flat,
+        "chwn_out": np.tile(np.arange(N), Ho),
+        "chwn_in": np.tile(np.arange(N), H),
+    }

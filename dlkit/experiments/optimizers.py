@@ -47,32 +47,65 @@ class Surface:
 
 # A ravine: f = 0.05 x² + 2 y², curvatures 0.1 and 4 (condition number 40).
 RAVINE = Surface(
-    "ravine", lambda x, y: 0.05 * x**2 + 2 * y**2,
+    "ravine",
+    lambda x, y: 0.05 * x**2 + 2 * y**2,
     lambda t: np.array([0.1 * t[0], 4 * t[1]]),
-    start=(-9.0, 1.5), xlim=(-10, 2), ylim=(-2.5, 2.5), minimum=(0.0, 0.0),
+    start=(-9.0, 1.5),
+    xlim=(-10, 2),
+    ylim=(-2.5, 2.5),
+    minimum=(0.0, 0.0),
     note="curvatures 0.1 and 4: steep walls, a shallow floor",
-    lrs={"sgd": 0.45, "momentum": 0.1, "nesterov": 0.1, "adagrad": 1.5, "rmsprop": 0.1,
-         "adam": 0.5})
+    lrs={
+        "sgd": 0.45,
+        "momentum": 0.1,
+        "nesterov": 0.1,
+        "adagrad": 1.5,
+        "rmsprop": 0.1,
+        "adam": 0.5,
+    },
+)
 
 # A saddle point at the origin between two minima at (0, ±1):
 # f = x²/2 + y⁴/4 − y²/2; it starts almost on the ridge y = 0.
 SADDLE = Surface(
-    "saddle", lambda x, y: 0.5 * x**2 + 0.25 * y**4 - 0.5 * y**2,
+    "saddle",
+    lambda x, y: 0.5 * x**2 + 0.25 * y**4 - 0.5 * y**2,
     lambda t: np.array([t[0], t[1] ** 3 - t[1]]),
-    start=(2.0, 1e-6), xlim=(-2.5, 2.5), ylim=(-1.6, 1.6), minimum=(0.0, 1.0),
+    start=(2.0, 1e-6),
+    xlim=(-2.5, 2.5),
+    ylim=(-1.6, 1.6),
+    minimum=(0.0, 1.0),
     note="a saddle at (0, 0), minima at (0, ±1)",
-    lrs={"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.5, "rmsprop": 0.05,
-         "adam": 0.1})
+    lrs={
+        "sgd": 0.05,
+        "momentum": 0.05,
+        "nesterov": 0.05,
+        "adagrad": 0.5,
+        "rmsprop": 0.05,
+        "adam": 0.1,
+    },
+)
 
 # A local minimum near x = 1.35 beside the global one near x = −1.47:
 # f = (x⁴ − 4x² + x)/4 + y²/2.
 LOCAL = Surface(
-    "local minimum", lambda x, y: (x**4 - 4 * x**2 + x) / 4 + 0.5 * y**2,
+    "local minimum",
+    lambda x, y: (x**4 - 4 * x**2 + x) / 4 + 0.5 * y**2,
     lambda t: np.array([(4 * t[0] ** 3 - 8 * t[0] + 1) / 4, t[1]]),
-    start=(2.3, 1.2), xlim=(-2.5, 2.8), ylim=(-1.6, 1.6), minimum=(-1.473, 0.0),
+    start=(2.3, 1.2),
+    xlim=(-2.5, 2.8),
+    ylim=(-1.6, 1.6),
+    minimum=(-1.473, 0.0),
     note="global minimum at x ≈ −1.47, a local one at x ≈ 1.35",
-    lrs={"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.5, "rmsprop": 0.05,
-         "adam": 0.1})
+    lrs={
+        "sgd": 0.05,
+        "momentum": 0.05,
+        "nesterov": 0.05,
+        "adagrad": 0.5,
+        "rmsprop": 0.05,
+        "adam": 0.1,
+    },
+)
 
 SURFACES: dict[str, Surface] = {"ravine": RAVINE, "saddle": SADDLE, "local minimum": LOCAL}
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -101,8 +134,9 @@ def get_surface(surface: Surface | str) -> Surface:
     return SURFACES[surface]
 
 
-def optimize(surface: Surface | str, name: str = "sgd", lr: float | None = None,
-             steps: int = 100, **kwargs) -> Run:
+def optimize(
+    surface: Surface | str, name: str = "sgd", lr: float | None = None, steps: int = 100, **kwargs
+) -> Run:
     """Run dlkit's optimizer `name` for `steps` steps on `surface` from its start point.
 
     `lr` defaults to the surface's suggestion; other keyword arguments (momentum,
@@ -126,14 +160,16 @@ def optimize(surface: Surface | str, name: str = "sgd", lr: float | None = None,
     return Run(name, lr, path, loss)
 
 
-def race(surface: Surface | str, names: Sequence[str] = OPTIMIZER_NAMES,
-         steps: int = 100) -> list[Run]:
+def race(
+    surface: Surface | str, names: Sequence[str] = OPTIMIZER_NAMES, steps: int = 100
+) -> list[Run]:
     """Every optimizer in `names` on `surface` with the surface's suggested learning rate."""
     return [optimize(surface, n, steps=steps) for n in names]
 
 
-def learning_rate_path(a: float = 1.0, lr: float = 0.1, steps: int = 12,
-                       theta0: float = 2.0) -> np.ndarray:
+def learning_rate_path(
+    a: float = 1.0, lr: float = 0.1, steps: int = 12, theta0: float = 2.0
+) -> np.ndarray:
     """θ before and after each of `steps` steps of SGD on f(θ) = a θ²/2: shape (steps+1,).
 
     Each step multiplies θ by (1 − αa): it shrinks slowly for small α, quickly for
@@ -152,9 +188,16 @@ def learning_rate_path(a: float = 1.0, lr: float = 0.1, steps: int = 12,
 # ------------------------------------------------------------------ mini-batch noise
 
 
-def gradient_noise(model, loss_fn, X: np.ndarray, y: np.ndarray,
-                   batch_sizes: Sequence[int] = (1, 4, 16, 64, 256), *, draws: int = 50,
-                   seed: int = 0) -> dict[int, float]:
+def gradient_noise(
+    model,
+    loss_fn,
+    X: np.ndarray,
+    y: np.ndarray,
+    batch_sizes: Sequence[int] = (1, 4, 16, 64, 256),
+    *,
+    draws: int = 50,
+    seed: int = 0,
+) -> dict[int, float]:
     """Mean squared distance between a mini-batch gradient and the full-batch gradient.
 
     For each b, `draws` batches of b examples (without replacement) are drawn with a
@@ -174,7 +217,9 @@ def gradient_noise(model, loss_fn, X: np.ndarray, y: np.ndarray,
     g = _rng(seed)
     out = {}
     for b in batch_sizes:
-        d = [np.sum((grad(X[i], y[i]) - full) ** 2)
-             for i in (g.choice(len(X), size=b, replace=False) for _ in range(draws))]
+        d = [
+            np.sum((grad(X[i], y[i]) - full) ** 2)
+            for i in (g.choice(len(X), size=b, replace=False) for _ in range(draws))
+        ]
         out[int(b)] = float(np.mean(d))
     return out

@@ -21,9 +21,7 @@ def sample_values(mean: float, n: int = 4000, seed: int = 0) -> np.ndarray:
     return mean + 0.5 * mean * g.standard_normal(n)
 
 
-
-def round_sample(x: np.ndarray, fl: int, rounding: str, seed: int = 0
-                 ) -> tuple[np.ndarray, float]:
+def round_sample(x: np.ndarray, fl: int, rounding: str, seed: int = 0) -> tuple[np.ndarray, float]:
     """Round(x) to FL fractional bits of a 16-bit fixed-point format, and the bias.
 
     The format is ``FixedPoint(max(1, 16 - fl), fl)``; `rounding` is ``"nearest"`` or

@@ -70,8 +70,9 @@ def register(backend: str, module: str) -> None:
     if name not in NAMES:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(NAMES)}")
     if not isinstance(module, str) or not module:
-        raise TypeError(f"module must be a dotted module name such as 'dlkit.kernels.cuda', "
-                        f"got {module!r}")
+        raise TypeError(
+            f"module must be a dotted module name such as 'dlkit.kernels.cuda', got {module!r}"
+        )
     _REGISTRY[name] = module
 
 

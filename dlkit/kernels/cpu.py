@@ -51,8 +51,16 @@ from numba import njit, prange  # noqa: E402
 #: reductions) into parallel loops; outside a ``prange`` each of them wakes the sleeping
 #: thread pool, which costs tens of microseconds apiece on a small machine: a sizeable
 #: share of a small layer's time. Inside a ``prange`` they run serially anyway.
-PARALLEL = dict(prange=True, comprehension=False, reduction=False, inplace_binop=False,
-                setitem=False, numpy=False, stencil=False, fusion=False)
+PARALLEL = dict(
+    prange=True,
+    comprehension=False,
+    reduction=False,
+    inplace_binop=False,
+    setitem=False,
+    numpy=False,
+    stencil=False,
+    fusion=False,
+)
 
 
 def _jit() -> dict:
@@ -76,14 +84,14 @@ def conv2d_direct(xp, w, b, stride):
     Wo = (Wp - KW) // stride + 1
     out = np.empty((N, F, Ho, Wo), xp.dtype)
     if stride == 1:
-        L = (Ho - 1) * Wp + Wo                      # flat run covering every output
+        L = (Ho - 1) * Wp + Wo  # flat run covering every output
         xf = xp.reshape(N, C, Hp * Wp)
         for nf in prange(N * F):
             n = nf // F
             f = nf - n * F
             acc = np.zeros(L, xp.dtype)
             for c in range(C):
-                xr = xf[n, c]                       # one input channel, flattened
+                xr = xf[n, c]  # one input channel, flattened
                 for kx in range(KH):
                     ky = 0
                     while ky + 4 <= KW:
@@ -92,7 +100,7 @@ def conv2d_direct(xp, w, b, stride):
                         w2 = w[f, c, kx, ky + 2]
                         w3 = w[f, c, kx, ky + 3]
                         xs = xr[kx * Wp + ky : kx * Wp + ky + L + 3]
-                        for p in range(L):          # contiguous: vectorises
+                        for p in range(L):  # contiguous: vectorises
                             acc[p] += w0 * xs[p] + w1 * xs[p + 1] + w2 * xs[p + 2] + w3 * xs[p + 3]
                         ky += 4
                     while ky < KW:
@@ -147,8 +155,8 @@ def conv2d_chwn(x, w, b, padding):
     Wp = W + 2 * padding
     Ho = Hp - KH + 1
     Wo = Wp - KW + 1
-    RN = Wp * N                                     # one padded row of every image
-    if padding:                                     # 1. batch innermost (serial: cheap)
+    RN = Wp * N  # one padded row of every image
+    if padding:  # 1. batch innermost (serial: cheap)
         xt = np.zeros((C, Hp, Wp, N), x.dtype)
     else:
         xt = np.empty((C, Hp, Wp, N), x.dtype)
@@ -159,7 +167,7 @@ def conv2d_chwn(x, w, b, padding):
                 for n in range(N):
                     d[v + padding, n] = x[n, c, h, v]
     xf = xt.reshape(C * Hp * RN)
-    R = C * KH * KW                                 # 2. terms of the sum, padded to 5s
+    R = C * KH * KW  # 2. terms of the sum, padded to 5s
     R5 = (R + 4) // 5 * 5
     F4 = (F + 3) // 4 * 4
     wr = np.zeros((F4, R5), x.dtype)
@@ -171,12 +179,12 @@ def conv2d_chwn(x, w, b, padding):
         off[r] = (c * Hp + kx) * RN + ky * N
         for f in range(F):
             wr[f, r] = w[f, c, kx, ky]
-    L = Wo * N                                      # positions (y, n) of one output row
-    cols = max(1, 512 // N)                         # output columns per task, balanced
+    L = Wo * N  # positions (y, n) of one output row
+    cols = max(1, 512 // N)  # output columns per task, balanced
     npb = (Wo + cols - 1) // cols
     P = (Wo + npb - 1) // npb * N
     out = np.empty((N, F, Ho, Wo), x.dtype)
-    for t in prange(F4 // 4 * Ho * npb):            # 3. (4 channels, row, positions)
+    for t in prange(F4 // 4 * Ho * npb):  # 3. (4 channels, row, positions)
         f = t // (Ho * npb) * 4
         i = (t // npb) % Ho
         p0 = (t % npb) * P
@@ -193,21 +201,41 @@ def conv2d_chwn(x, w, b, padding):
             s2 = xf[base + off[r + 2] : base + off[r + 2] + m]
             s3 = xf[base + off[r + 3] : base + off[r + 3] + m]
             s4 = xf[base + off[r + 4] : base + off[r + 4] + m]
-            w00, w01, w02, w03, w04 = wr[f, r], wr[f, r + 1], wr[f, r + 2], wr[f, r + 3], \
-                wr[f, r + 4]
-            w10, w11, w12, w13, w14 = wr[f + 1, r], wr[f + 1, r + 1], wr[f + 1, r + 2], \
-                wr[f + 1, r + 3], wr[f + 1, r + 4]
-            w20, w21, w22, w23, w24 = wr[f + 2, r], wr[f + 2, r + 1], wr[f + 2, r + 2], \
-                wr[f + 2, r + 3], wr[f + 2, r + 4]
-            w30, w31, w32, w33, w34 = wr[f + 3, r], wr[f + 3, r + 1], wr[f + 3, r + 2], \
-                wr[f + 3, r + 3], wr[f + 3, r + 4]
-            for p in range(m):                      # contiguous: vectorises
+            w00, w01, w02, w03, w04 = (
+                wr[f, r],
+                wr[f, r + 1],
+                wr[f, r + 2],
+                wr[f, r + 3],
+                wr[f, r + 4],
+            )
+            w10, w11, w12, w13, w14 = (
+                wr[f + 1, r],
+                wr[f + 1, r + 1],
+                wr[f + 1, r + 2],
+                wr[f + 1, r + 3],
+                wr[f + 1, r + 4],
+            )
+            w20, w21, w22, w23, w24 = (
+                wr[f + 2, r],
+                wr[f + 2, r + 1],
+                wr[f + 2, r + 2],
+                wr[f + 2, r + 3],
+                wr[f + 2, r + 4],
+            )
+            w30, w31, w32, w33, w34 = (
+                wr[f + 3, r],
+                wr[f + 3, r + 1],
+                wr[f + 3, r + 2],
+                wr[f + 3, r + 3],
+                wr[f + 3, r + 4],
+            )
+            for p in range(m):  # contiguous: vectorises
                 x0, x1, x2, x3, x4 = s0[p], s1[p], s2[p], s3[p], s4[p]
                 a0[p] += w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3 + w04 * x4
                 a1[p] += w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3 + w14 * x4
                 a2[p] += w20 * x0 + w21 * x1 + w22 * x2 + w23 * x3 + w24 * x4
                 a3[p] += w30 * x0 + w31 * x1 + w32 * x2 + w33 * x3 + w34 * x4
-        j0 = p0 // N                                # 4. back to (N, F, H_out, W_out)
+        j0 = p0 // N  # 4. back to (N, F, H_out, W_out)
         for q in range(min(4, F - f)):
             a = acc[q]
             bq = b[f + q]
@@ -237,20 +265,20 @@ def conv2d_weight_grad(dout, xp, KH, KW, stride):
                     dflat[n, f, i * stride * Wp + j * stride] = dout[n, f, i, j]
     xf = xp.reshape(N, C, Hp * Wp)
     dw = np.zeros((F, C, KH, KW), xp.dtype)
-    zero = np.zeros(1, xp.dtype)[0]                 # sums in the input's precision
+    zero = np.zeros(1, xp.dtype)[0]  # sums in the input's precision
     for fc in prange(F * C):
         f = fc // C
         c = fc - f * C
         for kx in range(KH):
             ky = 0
-            while ky < KW:                          # four kernel columns per pass
+            while ky < KW:  # four kernel columns per pass
                 off = kx * Wp + ky
                 s0, s1, s2, s3 = zero, zero, zero, zero
                 for n in range(N):
                     d = dflat[n, f]
                     xs = xf[n, c, off : off + L + 3]
                     if ky + 4 <= KW:
-                        for p in range(L):          # contiguous dot products
+                        for p in range(L):  # contiguous dot products
                             s0 += d[p] * xs[p]
                             s1 += d[p] * xs[p + 1]
                             s2 += d[p] * xs[p + 2]
@@ -308,7 +336,7 @@ def col2im(cols, N, C, Hp, Wp, KH, KW, stride):
                         dst = xp[n, c, i * stride + kx]
                         if stride == 1:
                             dst = dst[ky : ky + Wo]
-                            for j in range(Wo):                  # contiguous: vectorises
+                            for j in range(Wo):  # contiguous: vectorises
                                 dst[j] += src[j]
                         else:
                             for j in range(Wo):
@@ -367,7 +395,7 @@ def gemm_blocked(A, B, bm=64, bk=128, bn=256):
                                 c2[j] += a2[0] * x0 + a2[1] * x1 + a2[2] * x2 + a2[3] * x3
                                 c3[j] += a3[0] * x0 + a3[1] * x1 + a3[2] * x2 + a3[3] * x3
                             k += 4
-                    for r in range(i, i + rows):                 # what is left over
+                    for r in range(i, i + rows):  # what is left over
                         c = C[r, j0:j1]
                         for kk in range(k, k1):
                             a = A[r, kk]

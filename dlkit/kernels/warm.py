@@ -63,8 +63,9 @@ def warm(dtypes=DTYPES, processes: int = 2) -> dict[str, dict[str, float]]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max(1, min(processes, len(dtypes))),
-                             mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max(1, min(processes, len(dtypes))), mp_context=mp.get_context("spawn")
+    ) as pool:
         return dict(zip(dtypes, pool.map(compile_dtype, dtypes)))
 
 

@@ -14,8 +14,7 @@ from dlkit.nn import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequen
 __all__ = ["digits_cnn", "lenet5_net"]
 
 
-def digits_cnn(c1: int = 32, c2: int = 64, *, seed=0, algorithm: str = "im2col",
-               dtype=None):
+def digits_cnn(c1: int = 32, c2: int = 64, *, seed=0, algorithm: str = "im2col", dtype=None):
     """The small CNN of chapter 8 for the 8x8 digits, as a dlkit Sequential.
 
     conv 3x3 (c1) → ReLU → 2x2 max pool → conv 3x3 (c2) → ReLU → 2x2 max pool →
@@ -25,11 +24,14 @@ def digits_cnn(c1: int = 32, c2: int = 64, *, seed=0, algorithm: str = "im2col",
     dtype = np.float64 if dtype is None else dtype
     s = int(seed)
     return Sequential(
-        Conv2d(1, c1, 3, padding=1, algorithm=algorithm, seed=s, dtype=dtype), ReLU(),
+        Conv2d(1, c1, 3, padding=1, algorithm=algorithm, seed=s, dtype=dtype),
+        ReLU(),
         MaxPool2d(2),
-        Conv2d(c1, c2, 3, padding=1, algorithm=algorithm, seed=s + 1, dtype=dtype), ReLU(),
+        Conv2d(c1, c2, 3, padding=1, algorithm=algorithm, seed=s + 1, dtype=dtype),
+        ReLU(),
         MaxPool2d(2),
-        Flatten(), Linear(c2 * 2 * 2, 10, init="xavier", seed=s + 2, dtype=dtype),
+        Flatten(),
+        Linear(c2 * 2 * 2, 10, init="xavier", seed=s + 2, dtype=dtype),
     )
 
 
@@ -42,12 +44,16 @@ def lenet5_net(n_classes: int = 10, *, seed=0, algorithm: str = "auto", dtype=No
     dtype = np.float64 if dtype is None else dtype
     s = int(seed)
     return Sequential(
-        Conv2d(1, 6, 5, algorithm=algorithm, init="xavier", seed=s, dtype=dtype), Tanh(),
+        Conv2d(1, 6, 5, algorithm=algorithm, init="xavier", seed=s, dtype=dtype),
+        Tanh(),
         AvgPool2d(2),
-        Conv2d(6, 16, 5, algorithm=algorithm, init="xavier", seed=s + 1, dtype=dtype), Tanh(),
+        Conv2d(6, 16, 5, algorithm=algorithm, init="xavier", seed=s + 1, dtype=dtype),
+        Tanh(),
         AvgPool2d(2),
         Flatten(),
-        Linear(400, 120, seed=s + 2, dtype=dtype), Tanh(),
-        Linear(120, 84, seed=s + 3, dtype=dtype), Tanh(),
+        Linear(400, 120, seed=s + 2, dtype=dtype),
+        Tanh(),
+        Linear(120, 84, seed=s + 3, dtype=dtype),
+        Tanh(),
         Linear(84, n_classes, seed=s + 4, dtype=dtype),
     )

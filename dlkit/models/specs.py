@@ -32,8 +32,19 @@ from dlkit.shapes import (
     pair,
 )
 
-__all__ = ["LayerSpec", "ArchSpec", "conv_out_size", "conv", "fc", "pool", "norm", "concat",
-           "add", "summary", "Builder"]
+__all__ = [
+    "LayerSpec",
+    "ArchSpec",
+    "conv_out_size",
+    "conv",
+    "fc",
+    "pool",
+    "norm",
+    "concat",
+    "add",
+    "summary",
+    "Builder",
+]
 
 Shape = tuple[int, ...]
 
@@ -115,8 +126,16 @@ def _conv_args(name: str, in_shape: Sequence[int], c_out: int, k, groups: int):
     return c_in, h, w, kh, kw
 
 
-def conv(name: str, in_shape: Sequence[int], c_out: int, k, stride: int = 1,
-         padding: int = 0, groups: int = 1, bias: bool = True) -> LayerSpec:
+def conv(
+    name: str,
+    in_shape: Sequence[int],
+    c_out: int,
+    k,
+    stride: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+    bias: bool = True,
+) -> LayerSpec:
     """A convolution layer's spec, from the closed forms of :mod:`dlkit.shapes`.
 
     params = C_out · (C_in/g · k_h · k_w + 1) and MACs = C_out · H_out · W_out · C_in/g ·
@@ -135,12 +154,26 @@ def fc(name: str, in_shape: Sequence[int] | int, out: int, bias: bool = True) ->
     """A fully connected layer (its input is flattened): params = out (in + 1), MACs = out in."""
     n_in = in_shape if isinstance(in_shape, int) else math.prod(in_shape)
     shape_in = (n_in,) if isinstance(in_shape, int) else tuple(in_shape)
-    return LayerSpec(name, "fc", shape_in, (out,), linear_params(n_in, out, bias),
-                     linear_macs(n_in, out), dict(bias=bias))
+    return LayerSpec(
+        name,
+        "fc",
+        shape_in,
+        (out,),
+        linear_params(n_in, out, bias),
+        linear_macs(n_in, out),
+        dict(bias=bias),
+    )
 
 
-def pool(name: str, in_shape: Sequence[int], k: int, stride: int | None = None,
-         padding: int = 0, mode: str = "max", ceil_mode: bool = False) -> LayerSpec:
+def pool(
+    name: str,
+    in_shape: Sequence[int],
+    k: int,
+    stride: int | None = None,
+    padding: int = 0,
+    mode: str = "max",
+    ceil_mode: bool = False,
+) -> LayerSpec:
     """Max or average pooling: no parameters, no MACs; changes H and W only.
 
     ``k=None`` means global pooling (the window is the whole feature map).
@@ -151,8 +184,11 @@ def pool(name: str, in_shape: Sequence[int], k: int, stride: int | None = None,
     kh, kw = (h, w) if k is None else pair(k)
     s = kh if stride is None else stride
     who = f"pool {name!r}"
-    out = (c, output_size(h, kh, s, padding, ceil_mode, who=who),
-           output_size(w, kw, s, padding, ceil_mode, who=who))
+    out = (
+        c,
+        output_size(h, kh, s, padding, ceil_mode, who=who),
+        output_size(w, kw, s, padding, ceil_mode, who=who),
+    )
     attrs = dict(k=(kh, kw), stride=s, padding=padding, mode=mode, ceil_mode=ceil_mode)
     return LayerSpec(name, "pool", (c, h, w), out, 0, 0, attrs)
 
@@ -213,8 +249,10 @@ class ArchSpec:
             for layer in self.layers:
                 if layer.name == key:
                     return layer
-            raise KeyError(f"{self.name} has no layer {key!r}; names: "
-                           f"{', '.join(lay.name for lay in self.layers[:8])}...")
+            raise KeyError(
+                f"{self.name} has no layer {key!r}; names: "
+                f"{', '.join(lay.name for lay in self.layers[:8])}..."
+            )
         return self.layers[key]
 
     @property
@@ -255,8 +293,10 @@ class ArchSpec:
         return summary(self, kinds)
 
     def __repr__(self) -> str:
-        return (f"ArchSpec({self.name}: {len(self.layers)} layers, depth {self.depth}, "
-                f"{self.params:,} params, {self.macs / 1e9:.3g} GMACs)")
+        return (
+            f"ArchSpec({self.name}: {len(self.layers)} layers, depth {self.depth}, "
+            f"{self.params:,} params, {self.macs / 1e9:.3g} GMACs)"
+        )
 
 
 def summary(spec: ArchSpec, kinds: Sequence[str] | None = None) -> str:
@@ -265,14 +305,26 @@ def summary(spec: ArchSpec, kinds: Sequence[str] | None = None) -> str:
     `kinds` keeps only those kinds of layer in the rows (totals are always the whole
     network's), e.g. ``summary(alexnet(), kinds=('conv', 'fc'))``.
     """
-    columns = [("layer", "<"), ("kind", "<6"), ("output", ">14"), ("params", ">12"),
-               ("MACs", ">15")]
-    rows = [(lay.name, lay.kind, "x".join(map(str, lay.out_shape)), f"{lay.params:,}",
-             f"{lay.macs:,}") for lay in spec.layers if kinds is None or lay.kind in kinds]
+    columns = [
+        ("layer", "<"),
+        ("kind", "<6"),
+        ("output", ">14"),
+        ("params", ">12"),
+        ("MACs", ">15"),
+    ]
+    rows = [
+        (lay.name, lay.kind, "x".join(map(str, lay.out_shape)), f"{lay.params:,}", f"{lay.macs:,}")
+        for lay in spec.layers
+        if kinds is None or lay.kind in kinds
+    ]
     total = ("total", "", "", f"{spec.params:,}", f"{spec.macs:,}")
-    return "\n".join([f"{spec.name}: input {'x'.join(map(str, spec.input_shape))}",
-                      layer_table(columns, rows, total, rules=True),
-                      f"depth (layers with weights on the longest path): {spec.depth}"])
+    return "\n".join(
+        [
+            f"{spec.name}: input {'x'.join(map(str, spec.input_shape))}",
+            layer_table(columns, rows, total, rules=True),
+            f"depth (layers with weights on the longest path): {spec.depth}",
+        ]
+    )
 
 
 class Builder:

@@ -19,8 +19,19 @@ from __future__ import annotations
 
 from dlkit.models.specs import ArchSpec, Builder, Shape, add, concat, conv, norm, pool
 
-__all__ = ["lenet5", "alexnet", "vgg16", "googlenet", "resnet", "cifar_resnet",
-           "VGG16_CFG", "GOOGLENET_INCEPTION", "RESNET_BLOCKS", "ARCHITECTURES", "get"]
+__all__ = [
+    "lenet5",
+    "alexnet",
+    "vgg16",
+    "googlenet",
+    "resnet",
+    "cifar_resnet",
+    "VGG16_CFG",
+    "GOOGLENET_INCEPTION",
+    "RESNET_BLOCKS",
+    "ARCHITECTURES",
+    "get",
+]
 
 
 def lenet5(input_shape: Shape = (1, 32, 32), n_classes: int = 10) -> ArchSpec:
@@ -44,8 +55,7 @@ def lenet5(input_shape: Shape = (1, 32, 32), n_classes: int = 10) -> ArchSpec:
     return b.build("LeNet-5", input_shape, "LeCun et al. 1998, Fig. 2 (dense C3, no RBF)")
 
 
-def alexnet(grouped: bool = True, *, conv4: int | None = None,
-            n_classes: int = 1000) -> ArchSpec:
+def alexnet(grouped: bool = True, *, conv4: int | None = None, n_classes: int = 1000) -> ArchSpec:
     """AlexNet: 5 convolutional and 3 fully connected layers.
 
     ``grouped=True`` (default) is the network of Krizhevsky et al. (2012), Fig. 2 and
@@ -68,15 +78,16 @@ def alexnet(grouped: bool = True, *, conv4: int | None = None,
         b.pool("pool1", 3, 2)
         b.conv("conv2", 256, 5, padding=2, groups=2)
         b.pool("pool2", 3, 2)
-        b.conv("conv3", 384, 3, padding=1)              # sees both GPUs' maps
+        b.conv("conv3", 384, 3, padding=1)  # sees both GPUs' maps
         b.conv("conv4", 384, 3, padding=1, groups=2)
         b.conv("conv5", 256, 3, padding=1, groups=2)
         b.pool("pool5", 3, 2)
         b.fc("fc6", 4096)
         b.fc("fc7", 4096)
         b.fc("fc8", n_classes)
-        return b.build("AlexNet (2 GPUs)", (3, 227, 227),
-                       "Krizhevsky, Sutskever & Hinton 2012, Fig. 2")
+        return b.build(
+            "AlexNet (2 GPUs)", (3, 227, 227), "Krizhevsky, Sutskever & Hinton 2012, Fig. 2"
+        )
     c4 = 384 if conv4 is None else int(conv4)
     b = Builder((3, 224, 224))
     b.conv("conv1", 64, 11, stride=4, padding=2)
@@ -90,14 +101,16 @@ def alexnet(grouped: bool = True, *, conv4: int | None = None,
     b.fc("fc6", 4096)
     b.fc("fc7", 4096)
     b.fc("fc8", n_classes)
-    src = ("Krizhevsky 2014, footnote 1" if c4 == 384
-           else f"Krizhevsky 2014 with conv4={c4} (torchvision when 256)")
+    src = (
+        "Krizhevsky 2014, footnote 1"
+        if c4 == 384
+        else f"Krizhevsky 2014 with conv4={c4} (torchvision when 256)"
+    )
     return b.build("AlexNet (1 tower)", (3, 224, 224), src)
 
 
 #: VGG configuration D (Simonyan & Zisserman 2015, Table 1): channels, 'M' = 2x2 max pool.
-VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-             512, 512, 512, "M")
+VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
 def vgg16(n_classes: int = 1000) -> ArchSpec:
@@ -184,9 +197,13 @@ def googlenet(n_classes: int = 1000) -> ArchSpec:
 
 
 #: blocks per stage (He et al. 2016, Table 1) and whether the block is a bottleneck.
-RESNET_BLOCKS = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False),
-                 50: ((3, 4, 6, 3), True), 101: ((3, 4, 23, 3), True),
-                 152: ((3, 8, 36, 3), True)}
+RESNET_BLOCKS = {
+    18: ((2, 2, 2, 2), False),
+    34: ((3, 4, 6, 3), False),
+    50: ((3, 4, 6, 3), True),
+    101: ((3, 4, 23, 3), True),
+    152: ((3, 8, 36, 3), True),
+}
 
 
 def resnet(depth: int = 50, n_classes: int = 1000) -> ArchSpec:
@@ -267,10 +284,16 @@ def cifar_resnet(depth: int = 110, n_classes: int = 10) -> ArchSpec:
 
 
 ARCHITECTURES = {
-    "lenet5": lenet5, "alexnet": alexnet, "vgg16": vgg16, "googlenet": googlenet,
-    "resnet18": lambda: resnet(18), "resnet34": lambda: resnet(34),
-    "resnet50": lambda: resnet(50), "resnet101": lambda: resnet(101),
-    "resnet152": lambda: resnet(152), "cifar_resnet110": lambda: cifar_resnet(110),
+    "lenet5": lenet5,
+    "alexnet": alexnet,
+    "vgg16": vgg16,
+    "googlenet": googlenet,
+    "resnet18": lambda: resnet(18),
+    "resnet34": lambda: resnet(34),
+    "resnet50": lambda: resnet(50),
+    "resnet101": lambda: resnet(101),
+    "resnet152": lambda: resnet(152),
+    "cifar_resnet110": lambda: cifar_resnet(110),
 }
 
 
@@ -279,5 +302,6 @@ def get(name: str) -> ArchSpec:
     try:
         return ARCHITECTURES[name.lower().replace("-", "")]()
     except KeyError:
-        raise ValueError(f"unknown architecture {name!r}: choose one of "
-                         f"{', '.join(ARCHITECTURES)}") from None
+        raise ValueError(
+            f"unknown architecture {name!r}: choose one of {', '.join(ARCHITECTURES)}"
+        ) from None

@@ -54,15 +54,54 @@ from dlkit.nn.losses import (
 )
 
 __all__ = [
-    "init", "Layer", "Param", "Sequential", "check_array", "check_dout", "parameters_of",
+    "init",
+    "Layer",
+    "Param",
+    "Sequential",
+    "check_array",
+    "check_dout",
+    "parameters_of",
     "BackwardBeforeForwardError",
-    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout",
-    "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Identity", "Softmax", "Maxout",
-    "get_activation", "ACTIVATIONS",
-    "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime",
-    "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "identity", "identity_prime",
-    "MSELoss", "CrossEntropyLoss", "BCELoss", "get_loss", "softmax", "log_softmax", "one_hot",
-    "GradCheck", "check_layer", "check_loss", "numerical_gradient", "rel_error",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "Flatten",
+    "Dropout",
+    "Linear",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Identity",
+    "Softmax",
+    "Maxout",
+    "get_activation",
+    "ACTIVATIONS",
+    "sigmoid",
+    "sigmoid_prime",
+    "tanh",
+    "tanh_prime",
+    "relu",
+    "relu_prime",
+    "leaky_relu",
+    "leaky_relu_prime",
+    "elu",
+    "elu_prime",
+    "identity",
+    "identity_prime",
+    "MSELoss",
+    "CrossEntropyLoss",
+    "BCELoss",
+    "get_loss",
+    "softmax",
+    "log_softmax",
+    "one_hot",
+    "GradCheck",
+    "check_layer",
+    "check_loss",
+    "numerical_gradient",
+    "rel_error",
     "mlp",
 ]
 
@@ -78,8 +117,9 @@ def mlp(sizes, activation: str = "relu", *, seed=0, init=None, dtype=None) -> Se
     try:
         sizes = list(sizes)
     except TypeError:
-        raise TypeError(f"mlp needs a list of layer sizes such as [784, 100, 10], got "
-                        f"{sizes!r}") from None
+        raise TypeError(
+            f"mlp needs a list of layer sizes such as [784, 100, 10], got {sizes!r}"
+        ) from None
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least an input and an output size, got {sizes}")
     _activation_function(activation)  # a bad name is an error even when no layer would use it
@@ -97,8 +137,18 @@ def mlp(sizes, activation: str = "relu", *, seed=0, init=None, dtype=None) -> Se
 #: Names that live in a higher floor, served from here for code written against older
 #: dlkit (``from dlkit.nn import fit``): name -> the module that defines it. They are
 #: imported on first use, inside :func:`__getattr__`, because dlkit.train imports dlkit.nn.
-_MOVED = {name: "dlkit.train" for name in ("batches", "fit", "History", "accuracy",
-                                          "confusion_matrix", "evaluate", "DivergenceError")}
+_MOVED = {
+    name: "dlkit.train"
+    for name in (
+        "batches",
+        "fit",
+        "History",
+        "accuracy",
+        "confusion_matrix",
+        "evaluate",
+        "DivergenceError",
+    )
+}
 
 
 def __getattr__(name: str):

@@ -126,15 +126,21 @@ FUNCTIONS: dict[str, tuple[Callable, Callable]] = {
     "identity": (identity, identity_prime),
 }
 
-_ALIASES = {"leakyrelu": "leaky_relu", "leaky-relu": "leaky_relu", "linear": "identity",
-            "logistic": "sigmoid"}
+_ALIASES = {
+    "leakyrelu": "leaky_relu",
+    "leaky-relu": "leaky_relu",
+    "linear": "identity",
+    "logistic": "sigmoid",
+}
 
 
 def _canonical(name: str) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"activation name must be a string, got {name!r} "
-                        f"({type(name).__name__}); choose one of "
-                        f"{', '.join(sorted(FUNCTIONS) + ['maxout'])}")
+        raise TypeError(
+            f"activation name must be a string, got {name!r} "
+            f"({type(name).__name__}); choose one of "
+            f"{', '.join(sorted(FUNCTIONS) + ['maxout'])}"
+        )
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in FUNCTIONS and key != "maxout":
@@ -175,8 +181,8 @@ class Activation(Layer):
         return None if self._z is None else np.shape(self._z)
 
     def backward(self, dout):
-        dA = self._check_dout(dout)                # ∂L/∂A'
-        return dA * self._gprime(self._z)          # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
+        dA = self._check_dout(dout)  # ∂L/∂A'
+        return dA * self._gprime(self._z)  # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -218,12 +224,12 @@ class ReLU(Activation):
     def forward(self, z):
         Z = check_array(z, "ReLU")
         self._z = Z
-        self._mask = Z > 0                         # g'(Z)
-        return Z * self._mask                      # A' = max(0, Z)
+        self._mask = Z > 0  # g'(Z)
+        return Z * self._mask  # A' = max(0, Z)
 
     def backward(self, dout):
-        dA = self._check_dout(dout)                # ∂L/∂A'
-        return dA * self._mask                     # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
+        dA = self._check_dout(dout)  # ∂L/∂A'
+        return dA * self._mask  # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
 
 
 class LeakyReLU(Activation):
@@ -296,8 +302,16 @@ class Maxout(Layer):
     convex piecewise-linear activation. Weights ``W`` have shape (out, k, in).
     """
 
-    def __init__(self, in_features: int, out_features: int, k: int = 2, *, init="xavier",
-                 seed=0, dtype=np.float64):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        k: int = 2,
+        *,
+        init="xavier",
+        seed=0,
+        dtype=np.float64,
+    ):
         in_features = check_int(in_features, "in_features", "Maxout")
         out_features = check_int(out_features, "out_features", "Maxout")
         if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k < 1:
@@ -315,7 +329,9 @@ class Maxout(Layer):
         who = f"Maxout({self.in_features}, {self.out_features}, k={self.k})"
         x = check_array(x, who, dtype=self.dtype)
         if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"{who} got input of shape {x.shape}; it needs (N, {self.in_features})")
+            raise ValueError(
+                f"{who} got input of shape {x.shape}; it needs (N, {self.in_features})"
+            )
         z = np.einsum("ni,oki->nok", x, self.W.data) + self.b.data  # (N, out, k)
         self._x = x
         self._arg = z.argmax(axis=2)  # which piece won, (N, out)
@@ -337,8 +353,14 @@ class Maxout(Layer):
         return f"Maxout({self.in_features}, {self.out_features}, k={self.k})"
 
 
-_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
-           "elu": ELU, "identity": Identity}
+_LAYERS = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "identity": Identity,
+}
 
 
 def get_activation(name: str) -> Layer:

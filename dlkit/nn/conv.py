@@ -36,8 +36,10 @@ def _pair(v, name: str, who: str) -> tuple[int, int]:
     """(v, v) for an int v, or the pair v itself: positive ints, not bools or floats."""
     t = (v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
     if t is None or len(t) != 2 or not all(_is_int(a) for a in t):
-        raise TypeError(f"{who}: {name} must be a positive int or a pair of them, got {v!r}; "
-                        f"pass e.g. {name}=2 or {name}=(2, 3)")
+        raise TypeError(
+            f"{who}: {name} must be a positive int or a pair of them, got {v!r}; "
+            f"pass e.g. {name}=2 or {name}=(2, 3)"
+        )
     if not all(a >= 1 for a in t):
         raise ValueError(f"{who}: {name} must be a positive int or a pair of them, got {v!r}")
     return int(t[0]), int(t[1])
@@ -71,9 +73,21 @@ class Conv2d(Layer):
     ``b.grad`` (C_out,).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1,
-                 padding: int = 0, *, algorithm: str = "auto", bias: bool = True,
-                 init="he", input_grad: bool = True, seed=0, dtype=np.float64):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride: int = 1,
+        padding: int = 0,
+        *,
+        algorithm: str = "auto",
+        bias: bool = True,
+        init="he",
+        input_grad: bool = True,
+        seed=0,
+        dtype=np.float64,
+    ):
         who = f"Conv2d({in_channels}, {out_channels}, {kernel_size})"
         self.in_channels = check_int(in_channels, "in_channels", who)
         self.out_channels = check_int(out_channels, "out_channels", who)
@@ -102,8 +116,12 @@ class Conv2d(Layer):
         """(N, C_out, H_out, W_out) for an input of shape (N, C_in, H, W)."""
         N, _, H, W = input_shape
         kh, kw = self.kernel_size
-        return (N, self.out_channels, _conv.output_size(H, kh, self.stride, self.padding),
-                _conv.output_size(W, kw, self.stride, self.padding))
+        return (
+            N,
+            self.out_channels,
+            _conv.output_size(H, kh, self.stride, self.padding),
+            _conv.output_size(W, kw, self.stride, self.padding),
+        )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """z[n, f] = b_f + Σ_c W[f, c] ⋆ a[n, c], by one of the algorithms of :mod:`dlkit.conv`.
@@ -139,8 +157,7 @@ class Conv2d(Layer):
                 hint = "it looks channels-last: use x.transpose(0, 3, 1, 2)"
             else:
                 hint = f"pass {C} channel{'s' if C > 1 else ''} on axis 1"
-            raise ValueError(f"{who} got input of shape {x.shape}; it needs (N, {C}, H, W): "
-                             f"{hint}")
+            raise ValueError(f"{who} got input of shape {x.shape}; it needs (N, {C}, H, W): {hint}")
         kh, kw = self.kernel_size
         H, W = x.shape[2:]
         if H + 2 * self.padding < kh or W + 2 * self.padding < kw:
@@ -157,11 +174,13 @@ class Conv2d(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         dout = array_module().asarray(self._check_dout(dout), self.dtype)
         if self.algorithm == "auto" and self._path == "numba":
-            dx, dW, db = _conv.conv2d_fast_backward(dout, self._a, self.W.data, self.stride,
-                                                    self.padding, need_dx=self.input_grad)
+            dx, dW, db = _conv.conv2d_fast_backward(
+                dout, self._a, self.W.data, self.stride, self.padding, need_dx=self.input_grad
+            )
         else:
-            dx, dW, db = _conv.conv2d_backward(dout, self._a, self.W.data, self.stride,
-                                               self.padding, self._path)
+            dx, dW, db = _conv.conv2d_backward(
+                dout, self._a, self.W.data, self.stride, self.padding, self._path
+            )
         self.W.grad[...] = dW
         if self.b is not None:
             self.b.grad[...] = db
@@ -210,12 +229,16 @@ class _Pool2d(Layer):
         x = check_array(x, who)
         if x.ndim != 4:
             hint = " add a channel axis with x[:, None]" if x.ndim == 3 else ""
-            raise ValueError(f"{who} expects (N, C, H, W) input, got shape {x.shape};{hint}"
-                             if hint else f"{who} expects (N, C, H, W) input, got {x.shape}")
+            raise ValueError(
+                f"{who} expects (N, C, H, W) input, got shape {x.shape};{hint}"
+                if hint
+                else f"{who} expects (N, C, H, W) input, got {x.shape}"
+            )
         kh, kw = self.kernel_size
         if x.shape[2] < kh or x.shape[3] < kw:
-            raise ValueError(f"{who} got {x.shape[2]}x{x.shape[3]} images, smaller than the "
-                             f"{kh}x{kw} window")
+            raise ValueError(
+                f"{who} got {x.shape[2]}x{x.shape[3]} images, smaller than the {kh}x{kw} window"
+            )
         return x
 
     @property
@@ -253,11 +276,12 @@ class MaxPool2d(_Pool2d):
         self._compiled = kernels.has_kernels()
         if self._compiled:
             out, self._arg = kernels.for_backend().maxpool2d_forward(
-                np.ascontiguousarray(x), *self.kernel_size, *self.stride)
+                np.ascontiguousarray(x), *self.kernel_size, *self.stride
+            )
             return out
-        v = self._view(x)                                         # (N, C, Ho, Wo, kh, kw)
+        v = self._view(x)  # (N, C, Ho, Wo, kh, kw)
         flat = v.reshape(v.shape[:4] + (-1,))
-        self._arg = flat.argmax(axis=-1)                          # offset k_x·kw + k_y
+        self._arg = flat.argmax(axis=-1)  # offset k_x·kw + k_y
         return np.take_along_axis(flat, self._arg[..., None], axis=-1)[..., 0]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -267,15 +291,17 @@ class MaxPool2d(_Pool2d):
         sh, sw = self.stride
         if self._compiled:
             return kernels.for_backend().maxpool2d_backward(
-                np.ascontiguousarray(dout), self._arg, H, W, kh, kw, sh, sw)
+                np.ascontiguousarray(dout), self._arg, H, W, kh, kw, sh, sw
+            )
         Ho, Wo = dout.shape[2:]
         dx = array_module().zeros(self._shape, dout.dtype)
-        ax, ay = np.divmod(self._arg, kw)                         # window offsets
+        ax, ay = np.divmod(self._arg, kw)  # window offsets
         for kx in range(kh):
             for ky in range(kw):
                 mask = (ax == kx) & (ay == ky)
-                dx[:, :, kx : kx + sh * (Ho - 1) + 1 : sh,
-                   ky : ky + sw * (Wo - 1) + 1 : sw] += dout * mask
+                dx[:, :, kx : kx + sh * (Ho - 1) + 1 : sh, ky : ky + sw * (Wo - 1) + 1 : sw] += (
+                    dout * mask
+                )
         return dx
 
 
@@ -302,8 +328,9 @@ class AvgPool2d(_Pool2d):
         share = dout / (kh * kw)
         for kx in range(kh):
             for ky in range(kw):
-                dx[:, :, kx : kx + sh * (Ho - 1) + 1 : sh,
-                   ky : ky + sw * (Wo - 1) + 1 : sw] += share
+                dx[:, :, kx : kx + sh * (Ho - 1) + 1 : sh, ky : ky + sw * (Wo - 1) + 1 : sw] += (
+                    share
+                )
         return dx
 
 

@@ -70,14 +70,16 @@ def _as_backend_array(x, who: str, xp: ModuleType):
     """
     if isinstance(x, xp.ndarray):
         return x
-    if xp is np and (hasattr(x, "__cuda_array_interface__")
-                     or type(x).__module__.startswith("cupy")):
+    if xp is np and (
+        hasattr(x, "__cuda_array_interface__") or type(x).__module__.startswith("cupy")
+    ):
         raise TypeError(f"{who} got a GPU array; this layer runs on numpy: use .get() first")
     try:
         return xp.asarray(x)
     except Exception as exc:  # noqa: BLE001
-        raise TypeError(f"{who} got {type(x).__name__}; pass a "
-                        f"{getattr(xp, '__name__', 'numpy')} array") from exc
+        raise TypeError(
+            f"{who} got {type(x).__name__}; pass a {getattr(xp, '__name__', 'numpy')} array"
+        ) from exc
 
 
 def check_array(
@@ -141,8 +143,16 @@ def check_int(v, name: str, who: str, *, minimum: int = 1) -> int:
     return int(v)
 
 
-def check_real(v, name: str, who: str, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, high_open: bool = False) -> float:
+def check_real(
+    v,
+    name: str,
+    who: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """Return `v` as a float; it must be a finite real number (not a bool, not a str)
     within the given bounds (closed unless ``low_open`` / ``high_open``)."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
@@ -173,8 +183,9 @@ def check_float_dtype(dtype, who: str) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"{who}: dtype {dtype!r} is not a numpy dtype; pass np.float64 or "
-                        "np.float32") from exc
+        raise TypeError(
+            f"{who}: dtype {dtype!r} is not a numpy dtype; pass np.float64 or np.float32"
+        ) from exc
     if dt.kind != "f":
         raise TypeError(
             f"{who}: dtype must be a floating dtype, got {dt}; pass dtype=np.float64 (exact "
@@ -200,14 +211,17 @@ def check_numeric(z, who: str):
         try:
             a = np.asarray(z)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{who} got {type(z).__name__}; pass a numpy array of real "
-                            "numbers") from exc
+            raise TypeError(
+                f"{who} got {type(z).__name__}; pass a numpy array of real numbers"
+            ) from exc
         dtype = a.dtype
         if isinstance(z, (list, tuple)) and dtype.kind in "fiub":
             z = a
     if np.dtype(dtype).kind not in "fiub":
-        raise TypeError(f"{who} got values of dtype {dtype}; pass real numbers "
-                        "(e.g. np.asarray(z, dtype=np.float64))")
+        raise TypeError(
+            f"{who} got values of dtype {dtype}; pass real numbers "
+            "(e.g. np.asarray(z, dtype=np.float64))"
+        )
     return z
 
 
@@ -227,8 +241,10 @@ def check_dout(dout, who: str, shape: tuple[int, ...] | None) -> np.ndarray:
         )
     if not (hasattr(dout, "shape") and hasattr(dout, "dtype")):
         if dout is None or isinstance(dout, (str, bytes)):
-            raise TypeError(f"{who}.backward got dout={dout!r}; pass dL/d(output), a float "
-                            f"array of shape {tuple(shape)}")
+            raise TypeError(
+                f"{who}.backward got dout={dout!r}; pass dL/d(output), a float "
+                f"array of shape {tuple(shape)}"
+            )
         dout = np.asarray(dout)
     if dout.dtype.kind != "f":
         raise TypeError(
@@ -237,11 +253,12 @@ def check_dout(dout, who: str, shape: tuple[int, ...] | None) -> np.ndarray:
         )
     if tuple(dout.shape) != tuple(shape):
         if dout.ndim == len(shape) and dout.ndim and dout.shape[0] != shape[0]:
-            hint = ("the batch sizes differ: call backward right after the forward of the "
-                    "same batch")
+            hint = "the batch sizes differ: call backward right after the forward of the same batch"
         else:
-            hint = ("dout must match it exactly (no broadcasting): it holds dL/d(output), "
-                    "one entry per output value")
+            hint = (
+                "dout must match it exactly (no broadcasting): it holds dL/d(output), "
+                "one entry per output value"
+            )
         raise ValueError(
             f"{who}.backward got dout of shape {tuple(dout.shape)}, but forward returned "
             f"shape {tuple(shape)}; {hint}"
@@ -275,9 +292,13 @@ class Layer:
         """The first line of ``backward``: dout must be a float array shaped like the
         last forward's output (see :func:`check_dout`)."""
         shape = self._output_shape()
-        if (type(dout) is np.ndarray and dout.dtype.kind == "f" and shape is not None
-                and dout.shape == tuple(shape)):
-            return dout                                   # the common case: no repr built
+        if (
+            type(dout) is np.ndarray
+            and dout.dtype.kind == "f"
+            and shape is not None
+            and dout.shape == tuple(shape)
+        ):
+            return dout  # the common case: no repr built
         return check_dout(dout, repr(self), shape)
 
     def parameters(self) -> list[Param]:

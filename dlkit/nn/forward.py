@@ -33,8 +33,14 @@ from dlkit.nn.core import Layer, Sequential, check_array
 from dlkit.nn.linear import Linear
 
 __all__ = [
-    "add_bias", "forward_theta", "ForwardPass", "theta_from_linear", "linear_from_theta",
-    "thetas_from_model", "model_from_thetas", "count_parameters",
+    "add_bias",
+    "forward_theta",
+    "ForwardPass",
+    "theta_from_linear",
+    "linear_from_theta",
+    "thetas_from_model",
+    "model_from_thetas",
+    "count_parameters",
 ]
 
 
@@ -100,8 +106,12 @@ def _check_thetas(Thetas: Sequence[np.ndarray]) -> list[np.ndarray]:
     return Thetas
 
 
-def forward_theta(Thetas: Sequence[np.ndarray], x: np.ndarray, activation: str = "sigmoid",
-                  output_activation: str = "identity") -> ForwardPass:
+def forward_theta(
+    Thetas: Sequence[np.ndarray],
+    x: np.ndarray,
+    activation: str = "sigmoid",
+    output_activation: str = "identity",
+) -> ForwardPass:
     """Forward propagation with explicit matrices Θ^(1), ..., Θ^(L-1).
 
     Parameters
@@ -133,11 +143,11 @@ def forward_theta(Thetas: Sequence[np.ndarray], x: np.ndarray, activation: str =
     result.a[1] = x
     L = len(Thetas) + 1
     for j, Theta in enumerate(Thetas, start=1):
-        a_bias = add_bias(result.a[j])          # [1; a^(j)]
+        a_bias = add_bias(result.a[j])  # [1; a^(j)]
         if one_example:
-            z = Theta @ a_bias                  # z^(j+1) = Θ^(j) [1; a^(j)]
+            z = Theta @ a_bias  # z^(j+1) = Θ^(j) [1; a^(j)]
         else:
-            z = a_bias @ Theta.T                # Z^(j+1) = [1 | A^(j)] Θ^(j)ᵀ
+            z = a_bias @ Theta.T  # Z^(j+1) = [1 | A^(j)] Θ^(j)ᵀ
         result.z[j + 1] = z
         result.a[j + 1] = g_out(z) if j + 1 == L else g(z)
     return result

@@ -55,11 +55,14 @@ def _as_float64(a, name: str, who: str) -> np.ndarray:
     try:
         arr = np.asarray(a)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{who}: {name} must be an array of real numbers, got "
-                        f"{type(a).__name__}") from exc
+        raise TypeError(
+            f"{who}: {name} must be an array of real numbers, got {type(a).__name__}"
+        ) from exc
     if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{who}: {name} has dtype {arr.dtype}; pass an array of real numbers "
-                        "(the gradients to compare)")
+        raise TypeError(
+            f"{who}: {name} has dtype {arr.dtype}; pass an array of real numbers "
+            "(the gradients to compare)"
+        )
     return arr.astype(np.float64, copy=False)
 
 
@@ -67,14 +70,20 @@ def _check_numerical_gradient_args(f, x, h) -> None:
     """f a callable, x a float ndarray (it is nudged in place), h a positive finite step."""
     who = "numerical_gradient"
     if not callable(f):
-        raise TypeError(f"{who}: f must be a function of no arguments returning the scalar "
-                        f"loss, got {type(f).__name__}")
+        raise TypeError(
+            f"{who}: f must be a function of no arguments returning the scalar "
+            f"loss, got {type(f).__name__}"
+        )
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{who}: x must be a numpy array (it is changed in place, so "
-                        f"f() sees each nudge), got {type(x).__name__}")
+        raise TypeError(
+            f"{who}: x must be a numpy array (it is changed in place, so "
+            f"f() sees each nudge), got {type(x).__name__}"
+        )
     if x.dtype.kind != "f":
-        raise TypeError(f"{who}: x has dtype {x.dtype}, which cannot hold x ± h; pass a float "
-                        "array, e.g. x = x.astype(np.float64)")
+        raise TypeError(
+            f"{who}: x has dtype {x.dtype}, which cannot hold x ± h; pass a float "
+            "array, e.g. x = x.astype(np.float64)"
+        )
     check_real(h, "h", who, low=0.0, low_open=True)
 
 
@@ -83,8 +92,10 @@ def _central_difference(fp, fm, h: float):
     try:
         return (fp - fm) / (2 * h)
     except TypeError:
-        raise TypeError(f"numerical_gradient: f() must return the loss as a real number, got "
-                        f"{fp!r} ({type(fp).__name__}); return e.g. float(loss)") from None
+        raise TypeError(
+            f"numerical_gradient: f() must return the loss as a real number, got "
+            f"{fp!r} ({type(fp).__name__}); return e.g. float(loss)"
+        ) from None
 
 
 @dataclass
@@ -133,10 +144,13 @@ def check_layer(layer: Layer, x: np.ndarray, *, seed=0, h: float = 1e-6) -> Grad
 
 def _check_layer_args(layer, x) -> None:
     """layer has forward, backward and named_parameters; x holds real numbers."""
-    if not all(callable(getattr(layer, m, None))
-               for m in ("forward", "backward", "named_parameters")):
-        raise TypeError(f"check_layer: layer must be a dlkit layer (with forward, backward and "
-                        f"named_parameters), got {layer!r}; pass e.g. nn.Linear(4, 3)")
+    if not all(
+        callable(getattr(layer, m, None)) for m in ("forward", "backward", "named_parameters")
+    ):
+        raise TypeError(
+            f"check_layer: layer must be a dlkit layer (with forward, backward and "
+            f"named_parameters), got {layer!r}; pass e.g. nn.Linear(4, 3)"
+        )
     _as_float64(x, "x", "check_layer")
 
 

@@ -29,12 +29,16 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 def check_shape(shape, who: str) -> tuple[int, ...]:
     """`shape` as a tuple of at least 2 ints >= 0: (out, in, *receptive field)."""
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
-        raise TypeError(f"{who}: shape must be a tuple of ints such as (out, in) or "
-                        f"(C_out, C_in, kh, kw), got {shape!r} ({type(shape).__name__})")
+        raise TypeError(
+            f"{who}: shape must be a tuple of ints such as (out, in) or "
+            f"(C_out, C_in, kh, kw), got {shape!r} ({type(shape).__name__})"
+        )
     if len(shape) < 2:
         raise ValueError(f"a weight needs at least 2 dimensions (out, in), got shape {shape}")
-    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))
-               and d >= 0 for d in shape):
+    if not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) and d >= 0
+        for d in shape
+    ):
         raise TypeError(f"{who}: shape must hold ints >= 0 such as (out, in), got {shape!r}")
     return tuple(int(d) for d in shape)
 

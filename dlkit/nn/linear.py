@@ -42,8 +42,17 @@ class Linear(Layer):
     Gradients: ∂L/∂W = δᵀ A, ∂L/∂b = Σ_n δ_n, ∂L/∂A = δ W.
     """
 
-    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
-                 init="xavier", input_grad: bool = True, seed=0, dtype=np.float64):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        init="xavier",
+        input_grad: bool = True,
+        seed=0,
+        dtype=np.float64,
+    ):
         self.in_features = check_int(in_features, "in_features", "Linear")
         self.out_features = check_int(out_features, "out_features", "Linear")
         self.dtype = check_float_dtype(dtype, "Linear")
@@ -74,7 +83,7 @@ class Linear(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Z = A Wᵀ + b for the input activations A = `x` (N, in_features)."""
         A = self._check_input(x)
-        self._A = A                       # kept for backward: ∂L/∂W = δᵀ A
+        self._A = A  # kept for backward: ∂L/∂W = δᵀ A
         Z = A @ self.W.data.T
         if self.b is not None:
             Z += self.b.data
@@ -86,11 +95,13 @@ class Linear(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """δ = ∂L/∂Z (`dout`, N × out_features) in; sets ∂L/∂W, ∂L/∂b; returns ∂L/∂A."""
         δ = self._check_dout(dout)
-        np.matmul(δ.T, self._A, out=self.W.grad)             # ∂L/∂W = δᵀ A
+        np.matmul(δ.T, self._A, out=self.W.grad)  # ∂L/∂W = δᵀ A
         if self.b is not None:
-            np.sum(δ, axis=0, out=self.b.grad)               # ∂L/∂b = Σ_n δ_n
+            np.sum(δ, axis=0, out=self.b.grad)  # ∂L/∂b = Σ_n δ_n
         return δ @ self.W.data if self.input_grad else None  # ∂L/∂A = δ W
 
     def __repr__(self) -> str:
-        extra = ("" if self.b else ", bias=False") + ("" if self.input_grad else ", input_grad=False")
+        extra = ("" if self.b else ", bias=False") + (
+            "" if self.input_grad else ", input_grad=False"
+        )
         return f"Linear({self.in_features}, {self.out_features}{extra})"

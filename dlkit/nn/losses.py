@@ -74,8 +74,9 @@ def _check_pair(pred, target, who: str, what: str = "prediction"):
                 "reshape the target to match (e.g. y[:, None] for one output)"
             )
     if pred.size == 0:
-        raise ValueError(f"{who} got an empty batch ({what} shape {pred.shape}); pass at "
-                         "least one example")
+        raise ValueError(
+            f"{who} got an empty batch ({what} shape {pred.shape}); pass at least one example"
+        )
     return pred, target
 
 
@@ -84,8 +85,10 @@ def _one_hot_targets(logits: np.ndarray, target) -> np.ndarray:
     [0, K) or from an (N, K) array."""
     n, k = logits.shape
     if n == 0:
-        raise ValueError(f"CrossEntropyLoss got an empty batch (logits shape {logits.shape}); "
-                         "pass at least one example")
+        raise ValueError(
+            f"CrossEntropyLoss got an empty batch (logits shape {logits.shape}); "
+            "pass at least one example"
+        )
     target = np.asarray(target)
     if target.ndim == 1:
         if target.dtype.kind not in "iu":
@@ -101,8 +104,9 @@ def _one_hot_targets(logits: np.ndarray, target) -> np.ndarray:
             )
         return one_hot(target, k, logits.dtype)
     if target.shape == logits.shape:
-        return _check_distributions(check_array(target, "CrossEntropyLoss target",
-                                                dtype=logits.dtype))
+        return _check_distributions(
+            check_array(target, "CrossEntropyLoss target", dtype=logits.dtype)
+        )
     raise ValueError(
         f"CrossEntropyLoss: target shape {target.shape} fits neither labels ({n},) "
         f"nor one-hot {logits.shape}"
@@ -117,8 +121,7 @@ def _check_distributions(y: np.ndarray, tol: float = 1e-6) -> np.ndarray:
     if bad.size:
         i = int(bad[0])
         row = f" {np.round(y[i], 6).tolist()}" if y.shape[1] <= 10 else ""
-        what = ("has a negative entry" if (y[i] < 0).any()
-                else f"sums to {float(sums[i]):.6g}")
+        what = "has a negative entry" if (y[i] < 0).any() else f"sums to {float(sums[i]):.6g}"
         raise ValueError(
             f"CrossEntropyLoss: target row {i}{row} {what}, but each row of an (N, K) "
             "target must be one-hot or a probability distribution (entries >= 0 summing to "
@@ -155,14 +158,14 @@ class MSELoss(Loss):
 
     def forward(self, y_hat, y) -> float:
         y_hat, y = _check_pair(y_hat, y, "MSELoss")
-        self._diff = y_hat - y                                 # ŷ − y
+        self._diff = y_hat - y  # ŷ − y
         n = y_hat.shape[0] if y_hat.ndim else 1
         return float(0.5 * np.sum(self._diff**2) / n)
 
     def backward(self) -> np.ndarray:
         self._check_forward(self._diff)
         n = self._diff.shape[0] if self._diff.ndim else 1
-        return self._diff / n                                  # ∂L/∂ŷ = (ŷ − y) / N
+        return self._diff / n  # ∂L/∂ŷ = (ŷ − y) / N
 
 
 class CrossEntropyLoss(Loss):
@@ -174,30 +177,33 @@ class CrossEntropyLoss(Loss):
 
     def forward(self, z, y) -> float:
         z = check_array(z, "CrossEntropyLoss logits", ndim=2)
-        self._y = _one_hot_targets(z, y)                       # onehot(y), (N, K)
+        self._y = _one_hot_targets(z, y)  # onehot(y), (N, K)
         log_p = log_softmax(z)
-        self._p = np.exp(log_p)                                # p = softmax(z)
+        self._p = np.exp(log_p)  # p = softmax(z)
         return float(-np.sum(self._y * log_p) / z.shape[0])
 
     def backward(self) -> np.ndarray:
         self._check_forward(self._p)
-        return (self._p - self._y) / self._p.shape[0]          # ∂L/∂z = (p − onehot(y)) / N
+        return (self._p - self._y) / self._p.shape[0]  # ∂L/∂z = (p − onehot(y)) / N
 
 
 class BCELoss(Loss):
     """Binary cross-entropy on probabilities; probabilities are clipped to [eps, 1-eps]."""
 
     def __init__(self, eps: float = 1e-12):
-        self.eps = check_real(eps, "eps", "BCELoss", low=0.0, high=0.5, low_open=True,
-                              high_open=True)
+        self.eps = check_real(
+            eps, "eps", "BCELoss", low=0.0, high=0.5, low_open=True, high_open=True
+        )
 
     def forward(self, prob, target) -> float:
         prob, target = _check_pair(prob, target, "BCELoss", "probabilities")
         if prob.min() < 0 or prob.max() > 1:
             raise ValueError("BCELoss needs probabilities in [0, 1]: put a Sigmoid before it")
         if target.min() < 0 or target.max() > 1:
-            raise ValueError(f"BCELoss needs targets in [0, 1], got {target.min()}.."
-                             f"{target.max()}; pass 0/1 labels (or probabilities)")
+            raise ValueError(
+                f"BCELoss needs targets in [0, 1], got {target.min()}.."
+                f"{target.max()}; pass 0/1 labels (or probabilities)"
+            )
         p = np.clip(prob, self.eps, 1 - self.eps)
         self._p, self._y = p, target
         n = prob.shape[0]
@@ -210,11 +216,17 @@ class BCELoss(Loss):
 
 
 def get_loss(name: str) -> Loss:
-    table = {"mse": MSELoss, "cross_entropy": CrossEntropyLoss, "ce": CrossEntropyLoss,
-             "bce": BCELoss}
+    table = {
+        "mse": MSELoss,
+        "cross_entropy": CrossEntropyLoss,
+        "ce": CrossEntropyLoss,
+        "bce": BCELoss,
+    }
     if not isinstance(name, str):
-        raise TypeError(f"get_loss needs a loss name (str), got {type(name).__name__}; "
-                        f"choose one of {', '.join(table)}")
+        raise TypeError(
+            f"get_loss needs a loss name (str), got {type(name).__name__}; "
+            f"choose one of {', '.join(table)}"
+        )
     try:
         return table[name.lower()]()
     except KeyError:

@@ -33,8 +33,10 @@ class VotingNetwork:
         """x = 1 for active pixels, else 0; shape (N, n_inputs)."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.W.shape[1]:
-            raise ValueError(f"VotingNetwork({self.W.shape[1]} inputs) got shape {X.shape}; "
-                             f"flatten images to (N, {self.W.shape[1]})")
+            raise ValueError(
+                f"VotingNetwork({self.W.shape[1]} inputs) got shape {X.shape}; "
+                f"flatten images to (N, {self.W.shape[1]})"
+            )
         return (X > self.threshold).astype(np.int64)
 
     def scores(self, X: np.ndarray) -> np.ndarray:
@@ -48,8 +50,8 @@ class VotingNetwork:
         """One example: W[label] += x, W[guess] −= x. Returns whether the guess was right."""
         x = self.active(x[None])[0]
         guess = int(np.argmax(self.W @ x))
-        self.W[label] += x   # increment the weights from active pixels to the correct class
-        self.W[guess] -= x   # decrement them to the guessed class (cancels if guess == label)
+        self.W[label] += x  # increment the weights from active pixels to the correct class
+        self.W[guess] -= x  # decrement them to the guessed class (cancels if guess == label)
         return guess == label
 
     def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 5, *, seed=0) -> list[float]:

@@ -29,6 +29,10 @@ from dlkit.parallel.data_parallel import (
 from dlkit.parallel.model_parallel import ModelParallelLinear
 
 __all__ = [
-    "allreduce_gradients", "data_parallel_sgd", "global_batches", "shard", "sgd_reference",
+    "allreduce_gradients",
+    "data_parallel_sgd",
+    "global_batches",
+    "shard",
+    "sgd_reference",
     "ModelParallelLinear",
 ]

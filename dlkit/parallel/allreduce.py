@@ -60,19 +60,27 @@ class Comparison:
         return abs(self.simulated - self.closed_form) / max(self.closed_form, 1e-300)
 
 
-def compare(p: int, N: int, network="10gbe",
-            algorithms: tuple[str, ...] = ALGORITHMS) -> list[Comparison]:
+def compare(
+    p: int, N: int, network="10gbe", algorithms: tuple[str, ...] = ALGORITHMS
+) -> list[Comparison]:
     """Simulate every algorithm once and put its closed-form time beside it."""
     from dlkit.cluster import networks
 
     net = networks.preset(network) if isinstance(network, str) else network
-    return [Comparison(a, p, N, simulate_allreduce(p, N, a, net).time,
-                       costs.allreduce(a, p, N, 8, net)) for a in algorithms]
+    return [
+        Comparison(a, p, N, simulate_allreduce(p, N, a, net).time, costs.allreduce(a, p, N, 8, net))
+        for a in algorithms
+    ]
 
 
-def crossover(p: int, network, fast_small: str = "recursive_doubling",
-              fast_large: str = "ring", itemsize: int = 8,
-              N_max: int = 1 << 34) -> int | None:
+def crossover(
+    p: int,
+    network,
+    fast_small: str = "recursive_doubling",
+    fast_large: str = "ring",
+    itemsize: int = 8,
+    N_max: int = 1 << 34,
+) -> int | None:
     """Smallest N (elements) from which `fast_large` is no slower than `fast_small`.
 
     Found by bisection on the closed forms (both are piecewise linear in N).
@@ -83,14 +91,15 @@ def crossover(p: int, network, fast_small: str = "recursive_doubling",
     net = networks.preset(network) if isinstance(network, str) else network
 
     def large_wins(N: int) -> bool:
-        return (costs.allreduce(fast_large, p, N, itemsize, net)
-                <= costs.allreduce(fast_small, p, N, itemsize, net))
+        return costs.allreduce(fast_large, p, N, itemsize, net) <= costs.allreduce(
+            fast_small, p, N, itemsize, net
+        )
 
     if large_wins(1):
         return 1
     if not large_wins(N_max):
         return None
-    lo, hi = 1, N_max                      # large_wins(lo) False, large_wins(hi) True
+    lo, hi = 1, N_max  # large_wins(lo) False, large_wins(hi) True
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if large_wins(mid) else (mid, hi)

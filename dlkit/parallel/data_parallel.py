@@ -26,8 +26,15 @@ from dlkit.nn.core import Layer, Param
 from dlkit.optim import SGD
 from dlkit.parallel._mpi import charge, mpi_for
 
-__all__ = ["global_batches", "shard", "broadcast_parameters", "allreduce_gradients",
-           "data_parallel_sgd", "sgd_reference", "step_flops"]
+__all__ = [
+    "global_batches",
+    "shard",
+    "broadcast_parameters",
+    "allreduce_gradients",
+    "data_parallel_sgd",
+    "sgd_reference",
+    "step_flops",
+]
 
 
 def global_batches(n: int, batch_size: int, steps: int, *, seed=0) -> Iterator[np.ndarray]:
@@ -37,14 +44,15 @@ def global_batches(n: int, batch_size: int, steps: int, *, seed=0) -> Iterator[n
     rank calls this with the same seed, so every rank knows the whole global batch.
     """
     if not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must lie in [1, {n}] (the number of examples), "
-                         f"got {batch_size}")
+        raise ValueError(
+            f"batch_size must lie in [1, {n}] (the number of examples), got {batch_size}"
+        )
     g = _rng(seed)
     order, pos = g.permutation(n), 0
     for _ in range(steps):
         if pos + batch_size > n:
             order, pos = g.permutation(n), 0
-        yield order[pos:pos + batch_size]
+        yield order[pos : pos + batch_size]
         pos += batch_size
 
 
@@ -56,7 +64,7 @@ def shard(idx: np.ndarray, rank: int, size: int) -> np.ndarray:
             f"use a batch size that is a multiple of {size}"
         )
     m = len(idx) // size
-    return idx[rank * m:(rank + 1) * m]
+    return idx[rank * m : (rank + 1) * m]
 
 
 def broadcast_parameters(comm, params: Sequence[Param], root: int = 0) -> None:
@@ -82,7 +90,7 @@ def allreduce_gradients(comm, params: Sequence[Param], extra: float | None = Non
     flat /= p
     offset = 0
     for q in params:
-        q.grad[...] = flat[offset:offset + q.size].reshape(q.shape)
+        q.grad[...] = flat[offset : offset + q.size].reshape(q.shape)
         offset += q.size
     return float(flat[-1]) if extra is not None else None
 
@@ -93,9 +101,19 @@ def step_flops(params: Sequence[Param], n_examples: int) -> float:
     return 6.0 * n_examples * sum(q.size for q in params)
 
 
-def data_parallel_sgd(comm, model: Layer, loss_fn, X: np.ndarray, y: np.ndarray, *,
-                      steps: int, batch_size: int, lr: float, seed=0,
-                      callback: Callable[[int, float], None] | None = None) -> list[float]:
+def data_parallel_sgd(
+    comm,
+    model: Layer,
+    loss_fn,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed=0,
+    callback: Callable[[int, float], None] | None = None,
+) -> list[float]:
     """Train `model` (this rank's replica) by synchronous data-parallel SGD.
 
     Parameters
@@ -120,20 +138,29 @@ def data_parallel_sgd(comm, model: Layer, loss_fn, X: np.ndarray, y: np.ndarray,
     opt = SGD(params, lr=lr)
     losses = []
     for t, idx in enumerate(global_batches(len(X), batch_size, steps, seed=seed)):
-        mine = shard(idx, rank, p)                             # 1. sample
+        mine = shard(idx, rank, p)  # 1. sample
         loss = loss_fn.forward(model.forward(X[mine]), y[mine])  # 2. loss
         model.backward(loss_fn.backward())
         charge(comm, step_flops(params, len(mine)), "fwd+bwd")
-        loss = allreduce_gradients(comm, params, extra=loss)   # 3. synchronise
-        opt.step()                                             # 4. update
+        loss = allreduce_gradients(comm, params, extra=loss)  # 3. synchronise
+        opt.step()  # 4. update
         losses.append(loss)
         if callback is not None:
             callback(t, loss)
     return losses
 
 
-def sgd_reference(model: Layer, loss_fn, X: np.ndarray, y: np.ndarray, *, steps: int,
-                  batch_size: int, lr: float, seed=0) -> list[float]:
+def sgd_reference(
+    model: Layer,
+    loss_fn,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed=0,
+) -> list[float]:
     """Single-process SGD on the same global batches as :func:`data_parallel_sgd`."""
     opt = SGD(model.parameters(), lr=lr)
     losses = []

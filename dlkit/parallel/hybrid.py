@@ -49,9 +49,21 @@ from dlkit.cluster import SimCluster, devices, networks
 from dlkit.cluster.collectives import reduce_scatter_ring
 from dlkit.parallel._mpi import charge, mpi_for
 
-__all__ = ["PaperRow", "PAPER_TABLE", "DEVICE", "NETWORK", "EFFICIENCY", "HybridRow",
-           "reduce_scatter_ring", "hybrid_step", "simulate_step", "alexnet_table",
-           "format_table", "EPOCHS", "IMAGES"]
+__all__ = [
+    "PaperRow",
+    "PAPER_TABLE",
+    "DEVICE",
+    "NETWORK",
+    "EFFICIENCY",
+    "HybridRow",
+    "reduce_scatter_ring",
+    "hybrid_step",
+    "simulate_step",
+    "alexnet_table",
+    "format_table",
+    "EPOCHS",
+    "IMAGES",
+]
 
 #: ImageNet training images (the paper's 1.2 million) and epochs of its Table 1.
 IMAGES = 1_200_000
@@ -88,15 +100,25 @@ DEVICE = devices.preset("k20").scaled(EFFICIENCY)
 
 #: The links of every row: 8 GPUs in one server, 4 behind each CPU socket.
 NETWORK = networks.two_level(
-    networks.Network(alpha=10e-6, beta=1 / 3.0e9, gamma=networks.GPU_GAMMA,
-                     name="pcie2_p2p", source="PCIe 2.0 x16 peer-to-peer, effective"),
-    networks.Network(alpha=20e-6, beta=1 / 1.3e9, gamma=networks.GPU_GAMMA,
-                     name="pcie2_host", source="PCIe 2.0 through host memory, across sockets"),
-    ranks_per_node=4)
+    networks.Network(
+        alpha=10e-6,
+        beta=1 / 3.0e9,
+        gamma=networks.GPU_GAMMA,
+        name="pcie2_p2p",
+        source="PCIe 2.0 x16 peer-to-peer, effective",
+    ),
+    networks.Network(
+        alpha=20e-6,
+        beta=1 / 1.3e9,
+        gamma=networks.GPU_GAMMA,
+        name="pcie2_host",
+        source="PCIe 2.0 through host memory, across sockets",
+    ),
+    ranks_per_node=4,
+)
 
 
-def hybrid_step(comm, arch=None, batch: int = 128, fc_batch: str = "all",
-                dtype=np.float32) -> dict:
+def hybrid_step(comm, arch=None, batch: int = 128, fc_batch: str = "all", dtype=np.float32) -> dict:
     """One training step of the hybrid scheme on this worker (cost model).
 
     Parameters
@@ -119,12 +141,12 @@ def hybrid_step(comm, arch=None, batch: int = 128, fc_batch: str = "all",
     K = comm.Get_size()
     conv, fcs = arch.conv_layers(), arch.fc_layers()
     if fc_batch not in ("all", "one"):
-        raise ValueError(f"fc_batch must be 'all' (K·b examples) or 'one' (b at a time), "
-                         f"got {fc_batch!r}")
+        raise ValueError(
+            f"fc_batch must be 'all' (K·b examples) or 'one' (b at a time), got {fc_batch!r}"
+        )
     for f in fcs:
         if f.out_shape[0] % K:
-            raise ValueError(f"{f.name} has {f.out_shape[0]} neurons: not divisible by {K} "
-                             "workers")
+            raise ValueError(f"{f.name} has {f.out_shape[0]} neurons: not divisible by {K} workers")
     conv_macs = sum(c.macs for c in conv)
     first_macs = conv[0].macs
     sent = {"activations": 0, "fc": 0, "conv grads": 0}
@@ -139,19 +161,19 @@ def hybrid_step(comm, arch=None, batch: int = 128, fc_batch: str = "all",
     sent["activations"] += (K - 1) * a.nbytes
     # 3. fc layers, model parallel: K·b examples at once, or b per round
     rounds, n = (1, K * batch) if fc_batch == "all" else (K, batch)
-    dA = np.zeros((K, batch, feat), dtype)             # partial dL/d(conv output)
+    dA = np.zeros((K, batch, feat), dtype)  # partial dL/d(conv output)
     for _ in range(rounds):
-        for f in fcs:                                  # forward
+        for f in fcs:  # forward
             m = f.out_shape[0] // K
             charge(comm, 2.0 * n * f.macs / K, f"{f.name} fwd")
             z = np.zeros((n, m), dtype)
             Z = np.empty((K, n, m), dtype)
             comm.Allgather(z, Z)
             sent["fc"] += (K - 1) * z.nbytes
-        for i, f in reversed(list(enumerate(fcs))):    # backward
+        for i, f in reversed(list(enumerate(fcs))):  # backward
             charge(comm, 4.0 * n * f.macs / K, f"{f.name} bwd")
             charge(comm, 2.0 * f.params / K, f"{f.name} update")
-            if i > 0:                                  # dX summed, scattered by neuron
+            if i > 0:  # dX summed, scattered by neuron
                 d_in = fcs[i - 1].out_shape[0] // K
                 part = np.zeros((K, n, d_in), dtype)
                 reduce_scatter_ring(comm, part)
@@ -191,15 +213,18 @@ class HybridRow:
         return (self.speedup - self.paper.speedup) / self.paper.speedup
 
 
-def simulate_step(gpus: int, fc_batch: str = "all", *, batch: int = 128, device=None,
-                  network=None, arch=None):
+def simulate_step(
+    gpus: int, fc_batch: str = "all", *, batch: int = 128, device=None, network=None, arch=None
+):
     """Run :func:`hybrid_step` once on a SimCluster of `gpus` workers; the RunResult."""
     return SimCluster(gpus, network=network or NETWORK, compute=device or DEVICE).run(
-        hybrid_step, arch, batch, fc_batch)
+        hybrid_step, arch, batch, fc_batch
+    )
 
 
-def alexnet_table(*, device=None, network=None, arch=None, epochs: int = EPOCHS,
-                  images: int = IMAGES) -> list[HybridRow]:
+def alexnet_table(
+    *, device=None, network=None, arch=None, epochs: int = EPOCHS, images: int = IMAGES
+) -> list[HybridRow]:
     """Simulate every row of the paper's Table 1 with one device and one network.
 
     A step processes K·128 images, so 90 epochs take epochs·images/(128K) steps of the
@@ -209,27 +234,41 @@ def alexnet_table(*, device=None, network=None, arch=None, epochs: int = EPOCHS,
     for pr in PAPER_TABLE:
         K = pr.gpus
         mode = "all" if pr.fc_batch == pr.conv_batch else "one"
-        res = simulate_step(K, mode, batch=pr.conv_batch // K, device=device,
-                            network=network, arch=arch)
+        res = simulate_step(
+            K, mode, batch=pr.conv_batch // K, device=device, network=network, arch=arch
+        )
         bd = res.breakdown()
         compute_s = max(b.get("compute", 0.0) for b in bd)
         steps = epochs * images / pr.conv_batch
         hours = steps * res.time / 3600
         base = hours if base is None else base
-        rows.append(HybridRow(K, pr.conv_batch, pr.fc_batch, res.time, compute_s,
-                              res.time - compute_s, hours, base / hours, pr))
+        rows.append(
+            HybridRow(
+                K,
+                pr.conv_batch,
+                pr.fc_batch,
+                res.time,
+                compute_s,
+                res.time - compute_s,
+                hours,
+                base / hours,
+                pr,
+            )
+        )
     return rows
 
 
 def format_table(rows: list[HybridRow]) -> str:
     """The simulated rows beside the paper's, as text."""
-    head = (f"{'GPUs':>4}  {'batch (conv, fc)':>16}  {'paper time':>10}  {'sim time':>9}  "
-            f"{'paper speedup':>13}  {'sim speedup':>11}  {'deviation':>9}")
+    head = (
+        f"{'GPUs':>4}  {'batch (conv, fc)':>16}  {'paper time':>10}  {'sim time':>9}  "
+        f"{'paper speedup':>13}  {'sim speedup':>11}  {'deviation':>9}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r.gpus:>4}  {f'({r.conv_batch}, {r.fc_batch})':>16}  {r.paper.hours:>8.2f} h  "
             f"{r.hours:>7.2f} h  {r.paper.speedup:>12.2f}x  {r.speedup:>10.2f}x  "
-            f"{100 * r.deviation:>+8.1f}%")
+            f"{100 * r.deviation:>+8.1f}%"
+        )
     return "\n".join(lines)
-

@@ -43,8 +43,9 @@ class ModelParallelLinear(Layer):
     ``(s_out/p, s_in)`` and ``b`` ``(s_out/p,)``.
     """
 
-    def __init__(self, comm, in_features: int, out_features: int, *, seed=0,
-                 init="xavier", dtype=np.float64):
+    def __init__(
+        self, comm, in_features: int, out_features: int, *, seed=0, init="xavier", dtype=np.float64
+    ):
         p, r = comm.Get_size(), comm.Get_rank()
         if out_features % p:
             raise ValueError(
@@ -75,11 +76,12 @@ class ModelParallelLinear(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_array(x, repr(self), ndim=2, dtype=self.dtype)
         if x.shape[1] != self.in_features:
-            raise ValueError(f"{self!r} got input of shape {x.shape}; it needs "
-                             f"(N, {self.in_features})")
+            raise ValueError(
+                f"{self!r} got input of shape {x.shape}; it needs (N, {self.in_features})"
+            )
         self._x = x
         n, p = x.shape[0], self.comm.Get_size()
-        z_r = x @ self.W.data.T + self.b.data                  # Z_r = X W_r^T + b_r
+        z_r = x @ self.W.data.T + self.b.data  # Z_r = X W_r^T + b_r
         charge(self.comm, 2.0 * n * self.W.size, "fc forward")
         parts = np.empty((p, n, self.m), dtype=self.dtype)
         self.comm.Allgather(np.ascontiguousarray(z_r), parts)  # every rank gets all Z_r
@@ -92,20 +94,23 @@ class ModelParallelLinear(Layer):
         dout = self._check_dout(dout)
         MPI = mpi_for(self.comm)
         dz_r = np.ascontiguousarray(dout[:, self.rows])
-        np.matmul(dz_r.T, self._x, out=self.W.grad)            # dW_r = dZ_r^T X
-        np.sum(dz_r, axis=0, out=self.b.grad)                  # db_r = Σ_n dZ_r
-        dx = dz_r @ self.W.data                                # this rank's part of dX
+        np.matmul(dz_r.T, self._x, out=self.W.grad)  # dW_r = dZ_r^T X
+        np.sum(dz_r, axis=0, out=self.b.grad)  # db_r = Σ_n dZ_r
+        dx = dz_r @ self.W.data  # this rank's part of dX
         charge(self.comm, 4.0 * len(dz_r) * self.W.size, "fc backward")
-        self.comm.Allreduce(MPI.IN_PLACE, dx, op=MPI.SUM)      # dX = Σ_r dZ_r W_r
+        self.comm.Allreduce(MPI.IN_PLACE, dx, op=MPI.SUM)  # dX = Σ_r dZ_r W_r
         return dx
 
     def __repr__(self) -> str:
-        return (f"ModelParallelLinear({self.in_features}, {self.out_features}, "
-                f"rows {self.rows.start}:{self.rows.stop})")
+        return (
+            f"ModelParallelLinear({self.in_features}, {self.out_features}, "
+            f"rows {self.rows.start}:{self.rows.stop})"
+        )
 
 
-def layer_costs(m: int, n: int, batch: int, K: int, device, network,
-                itemsize: int = 4) -> tuple[float, float]:
+def layer_costs(
+    m: int, n: int, batch: int, K: int, device, network, itemsize: int = 4
+) -> tuple[float, float]:
     """Forward seconds of ``ModelParallelLinear(m, n)`` on K workers: (compute, allgather).
 
     compute = 2·B·m·n / (K·R): each worker's share of the multiply-adds at rate R;

@@ -40,9 +40,16 @@ def _data():
     return load_digits(seed=0)
 
 
-def train(comm, *, steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["batch_size"],
-          lr: float = DEFAULTS["lr"], hidden: int = DEFAULTS["hidden"],
-          seed: int = DEFAULTS["seed"], crash_rank: int | None = None) -> dict:
+def train(
+    comm,
+    *,
+    steps: int = DEFAULTS["steps"],
+    batch_size: int = DEFAULTS["batch_size"],
+    lr: float = DEFAULTS["lr"],
+    hidden: int = DEFAULTS["hidden"],
+    seed: int = DEFAULTS["seed"],
+    crash_rank: int | None = None,
+) -> dict:
     """Train a 64-`hidden`-10 ReLU MLP on the digits by data-parallel SGD on `comm`.
 
     Returns (on every rank) a dict with ``state`` (the final weights, a
@@ -56,25 +63,46 @@ def train(comm, *, steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["b
     if crash_rank is not None and comm.Get_rank() == crash_rank:
         raise RuntimeError(f"rank {crash_rank} fails on purpose (--crash-rank)")
     MPI = mpi_for(comm)
-    clock = [MPI.Wtime()]                  # virtual seconds when simulated
-    losses = data_parallel_sgd(comm, model, CrossEntropyLoss(), X, y, steps=steps,
-                               batch_size=batch_size, lr=lr, seed=seed,
-                               callback=lambda t, loss: clock.append(MPI.Wtime()))
-    return {"state": model.state_dict(), "losses": losses,
-            "step_times": np.diff(clock).tolist(),
-            "test_accuracy": accuracy(model.forward(X_test), y_test)}
+    clock = [MPI.Wtime()]  # virtual seconds when simulated
+    losses = data_parallel_sgd(
+        comm,
+        model,
+        CrossEntropyLoss(),
+        X,
+        y,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        callback=lambda t, loss: clock.append(MPI.Wtime()),
+    )
+    return {
+        "state": model.state_dict(),
+        "losses": losses,
+        "step_times": np.diff(clock).tolist(),
+        "test_accuracy": accuracy(model.forward(X_test), y_test),
+    }
 
 
-def train_single(*, steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["batch_size"],
-                 lr: float = DEFAULTS["lr"], hidden: int = DEFAULTS["hidden"],
-                 seed: int = DEFAULTS["seed"]) -> dict:
+def train_single(
+    *,
+    steps: int = DEFAULTS["steps"],
+    batch_size: int = DEFAULTS["batch_size"],
+    lr: float = DEFAULTS["lr"],
+    hidden: int = DEFAULTS["hidden"],
+    seed: int = DEFAULTS["seed"],
+) -> dict:
     """The same training in one process (:func:`sgd_reference`), for comparison."""
     X, y, X_test, y_test = _data()
     model = mlp([64, hidden, 10], "relu", seed=seed)
-    losses = sgd_reference(model, CrossEntropyLoss(), X, y, steps=steps,
-                           batch_size=batch_size, lr=lr, seed=seed)
-    return {"state": model.state_dict(), "losses": losses,
-            "test_accuracy": accuracy(model.forward(X_test), y_test)}
+    losses = sgd_reference(
+        model, CrossEntropyLoss(), X, y, steps=steps, batch_size=batch_size, lr=lr, seed=seed
+    )
+    return {
+        "state": model.state_dict(),
+        "losses": losses,
+        "test_accuracy": accuracy(model.forward(X_test), y_test),
+    }
 
 
 def simulate(n: int, *, network=None, compute=None, faults=None, **kwargs):
@@ -85,8 +113,11 @@ def simulate(n: int, *, network=None, compute=None, faults=None, **kwargs):
     """
     from dlkit.cluster import SimCluster
 
-    opts = {k: v for k, v in dict(network=network, compute=compute, faults=faults).items()
-            if v is not None}
+    opts = {
+        k: v
+        for k, v in dict(network=network, compute=compute, faults=faults).items()
+        if v is not None
+    }
     return SimCluster(n, **opts).run(train, **kwargs)
 
 
@@ -107,26 +138,41 @@ def save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m mpi4py -m dlkit.parallel.train_digits",
-        description="Data-parallel SGD on the digits (run it under mpiexec).")
+        description="Data-parallel SGD on the digits (run it under mpiexec).",
+    )
     ap.add_argument("--steps", type=int, default=DEFAULTS["steps"])
-    ap.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
-                    help="global batch size (a multiple of the number of ranks)")
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULTS["batch_size"],
+        help="global batch size (a multiple of the number of ranks)",
+    )
     ap.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     ap.add_argument("--hidden", type=int, default=DEFAULTS["hidden"])
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     ap.add_argument("--out", help="where rank 0 writes the final weights (.npz)")
-    ap.add_argument("--crash-rank", type=int, default=None,
-                    help="make this rank raise (to see the job abort)")
+    ap.add_argument(
+        "--crash-rank", type=int, default=None, help="make this rank raise (to see the job abort)"
+    )
     args = ap.parse_args(argv)
 
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
-    res = train(comm, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                hidden=args.hidden, seed=args.seed, crash_rank=args.crash_rank)
+    res = train(
+        comm,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        hidden=args.hidden,
+        seed=args.seed,
+        crash_rank=args.crash_rank,
+    )
     if comm.Get_rank() == 0:
-        print(f"{comm.Get_size()} ranks, {args.steps} steps: final loss "
-              f"{res['losses'][-1]:.4f}, test accuracy {res['test_accuracy']:.4f}")
+        print(
+            f"{comm.Get_size()} ranks, {args.steps} steps: final loss "
+            f"{res['losses'][-1]:.4f}, test accuracy {res['test_accuracy']:.4f}"
+        )
         if args.out:
             save_npz(args.out, {**res["state"], "losses": np.array(res["losses"])})
     return 0

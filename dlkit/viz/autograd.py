@@ -16,8 +16,9 @@ from dlkit.autograd import Value, _check_root, topological_order
 __all__ = ["graph_layout", "draw_graph", "graph_figure"]
 
 
-def graph_layout(root: Value) -> tuple[list[Value], dict[int, tuple[float, float]],
-                                       tuple[float, float]]:
+def graph_layout(
+    root: Value,
+) -> tuple[list[Value], dict[int, tuple[float, float]], tuple[float, float]]:
     """Where each node of root's graph goes, left to right.
 
     Returns ``(order, pos, size)``: the nodes in topological order, ``id(node) ->
@@ -57,16 +58,36 @@ def draw_graph(root: Value, ax=None, *, show_grad: bool = True):
         x, y = pos[id(node)]
         for child in node._prev:
             cx, cy = pos[id(child)]
-            ax.annotate("", xy=(x - 0.62, y), xytext=(cx + 0.62, cy),
-                        arrowprops=dict(arrowstyle="->", color="#555", lw=1))
-        text = (f"{node.label + ' = ' if node.label else ''}{node.data:.4g}"
-                + (f"\ngrad {node.grad:.4g}" if show_grad else ""))
-        ax.add_patch(FancyBboxPatch((x - 0.6, y - 0.32), 1.2, 0.64,
-                                    boxstyle="round,pad=0.02", fc="#e8f0fe", ec="#3367d6"))
+            ax.annotate(
+                "",
+                xy=(x - 0.62, y),
+                xytext=(cx + 0.62, cy),
+                arrowprops=dict(arrowstyle="->", color="#555", lw=1),
+            )
+        text = f"{node.label + ' = ' if node.label else ''}{node.data:.4g}" + (
+            f"\ngrad {node.grad:.4g}" if show_grad else ""
+        )
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - 0.6, y - 0.32),
+                1.2,
+                0.64,
+                boxstyle="round,pad=0.02",
+                fc="#e8f0fe",
+                ec="#3367d6",
+            )
+        )
         ax.text(x, y, text, ha="center", va="center", fontsize=8)
         if node._op:
-            ax.text(x - 0.6, y + 0.42, node._op, ha="center", va="center", fontsize=8,
-                    bbox=dict(boxstyle="circle,pad=0.2", fc="#fde7c5", ec="#e37400"))
+            ax.text(
+                x - 0.6,
+                y + 0.42,
+                node._op,
+                ha="center",
+                va="center",
+                fontsize=8,
+                bbox=dict(boxstyle="circle,pad=0.2", fc="#fde7c5", ec="#e37400"),
+            )
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)

@@ -22,14 +22,29 @@ from dlkit.autograd import Value
 from dlkit.viz.autograd import graph_figure
 from dlkit.viz.display import show, show_in
 
-__all__ = ["plot_graph", "memory_table", "plot_memory", "plot_gradient_norms",
-           "gradient_norm_explorer", "show", "show_in"]
+__all__ = [
+    "plot_graph",
+    "memory_table",
+    "plot_memory",
+    "plot_gradient_norms",
+    "gradient_norm_explorer",
+    "show",
+    "show_in",
+]
 
 #: Names that moved to :mod:`dlkit.experiments.backprop`, served lazily by
 #: :func:`__getattr__`.
-_MOVED = {name: "dlkit.experiments.backprop" for name in (
-    "neuron_graph", "layer_gradients", "compare_engines", "gradient_check_table",
-    "memory_sweep", "layer_gradient_norms")}
+_MOVED = {
+    name: "dlkit.experiments.backprop"
+    for name in (
+        "neuron_graph",
+        "layer_gradients",
+        "compare_engines",
+        "gradient_check_table",
+        "memory_sweep",
+        "layer_gradient_norms",
+    )
+}
 
 
 def plot_graph(root: Value) -> Figure:
@@ -39,9 +54,12 @@ def plot_graph(root: Value) -> Figure:
 
 def memory_table(sweep: dict) -> str:
     """The sweep as text, in MiB with two decimals."""
+
     def row(key, m):
-        return (f"{key:>6} {m.D / 2**20:>10.2f} {m.W / 2**20:>10.2f} {m.dD / 2**20:>10.2f} "
-                f"{m.dW / 2**20:>10.2f} {m.total / 2**20:>10.2f}")
+        return (
+            f"{key:>6} {m.D / 2**20:>10.2f} {m.W / 2**20:>10.2f} {m.dD / 2**20:>10.2f} "
+            f"{m.dW / 2**20:>10.2f} {m.total / 2**20:>10.2f}"
+        )
 
     head = f"{'':>6} {'D':>10} {'W':>10} {'∇D':>10} {'∇W':>10} {'total':>10}   (MiB)"
     out = ["batch size (784-1000-1000-10):", head]
@@ -55,16 +73,27 @@ def plot_memory(sweep: dict) -> Figure:
     """Stacked D, W, ∇D, ∇W against batch size (left) and depth (right)."""
     fig = Figure(figsize=(10, 3.6))
     axes = fig.subplots(1, 2)
-    for ax, key, xlabel in ((axes[0], "batch", "batch size"),
-                            (axes[1], "depth", "hidden layers of 1000 units")):
+    for ax, key, xlabel in (
+        (axes[0], "batch", "batch size"),
+        (axes[1], "depth", "hidden layers of 1000 units"),
+    ):
         keys = list(sweep[key])
         ms = list(sweep[key].values())
         bottom = np.zeros(len(keys))
-        for part, color in (("W", "#1f77b4"), ("dW", "#aec7e8"), ("D", "#ff7f0e"),
-                            ("dD", "#ffbb78")):
+        for part, color in (
+            ("W", "#1f77b4"),
+            ("dW", "#aec7e8"),
+            ("D", "#ff7f0e"),
+            ("dD", "#ffbb78"),
+        ):
             v = np.array([getattr(m, part) for m in ms]) / 2**20
-            ax.bar(range(len(keys)), v, bottom=bottom, color=color,
-                   label={"dW": "∇W", "dD": "∇D"}.get(part, part))
+            ax.bar(
+                range(len(keys)),
+                v,
+                bottom=bottom,
+                color=color,
+                label={"dW": "∇W", "dD": "∇D"}.get(part, part),
+            )
             bottom += v
         ax.set_xticks(range(len(keys)), [str(k) for k in keys])
         ax.set_xlabel(xlabel)
@@ -103,8 +132,11 @@ def gradient_norm_explorer(activation: str = "sigmoid", depth: int = 8, init: st
 
     from dlkit.experiments.backprop import layer_gradient_norms
 
-    act = w.Dropdown(options=["sigmoid", "tanh", "relu", "leaky_relu", "elu"], value=activation,
-                     description="activation")
+    act = w.Dropdown(
+        options=["sigmoid", "tanh", "relu", "leaky_relu", "elu"],
+        value=activation,
+        description="activation",
+    )
     dep = w.IntSlider(value=depth, min=2, max=16, description="depth", continuous_update=False)
     ini = w.Dropdown(options=["xavier", "he", "lecun", "normal"], value=init, description="init")
     out = w.Output()
@@ -113,8 +145,9 @@ def gradient_norm_explorer(activation: str = "sigmoid", depth: int = 8, init: st
         v = layer_gradient_norms(act.value, dep.value, init=ini.value)
         ref = layer_gradient_norms("relu", dep.value, init="he")
         fig = plot_gradient_norms({f"{act.value}, {ini.value}": v, "relu, he": ref})
-        fig.axes[0].set_title(f"first/last layer ratio: {v[0] / v[-1]:.2e} "
-                              f"(relu: {ref[0] / ref[-1]:.2e})", fontsize=9)
+        fig.axes[0].set_title(
+            f"first/last layer ratio: {v[0] / v[-1]:.2e} (relu: {ref[0] / ref[-1]:.2e})", fontsize=9
+        )
         show_in(out, fig)
 
     for c in (act, dep, ini):

@@ -25,8 +25,15 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-__all__ = ["KIND_COLORS", "timeline", "breakdown", "message_pattern", "message_steps",
-           "collective_explorer", "pattern_explorer"]
+__all__ = [
+    "KIND_COLORS",
+    "timeline",
+    "breakdown",
+    "message_pattern",
+    "message_steps",
+    "collective_explorer",
+    "pattern_explorer",
+]
 
 #: Names that moved to :mod:`dlkit.experiments`, served lazily by :func:`__getattr__`.
 _MOVED = {"allreduce_run": "dlkit.experiments.collectives"}
@@ -61,8 +68,13 @@ def _time_unit(t: float) -> tuple[float, str]:
     return 1e6, "µs"
 
 
-def timeline(result, ax=None, ranks: Sequence[int] | None = None, title: str | None = None,
-             messages: bool | None = None) -> Figure:
+def timeline(
+    result,
+    ax=None,
+    ranks: Sequence[int] | None = None,
+    title: str | None = None,
+    messages: bool | None = None,
+) -> Figure:
     """Gantt chart of a :class:`~dlkit.cluster.RunResult`: one row per rank.
 
     Each trace event is a bar from its start to its end, coloured by kind
@@ -85,30 +97,46 @@ def timeline(result, ax=None, ranks: Sequence[int] | None = None, title: str | N
         x0 = np.array([e.start for e in ev]) * scale
         x1 = np.array([e.end for e in ev]) * scale
         y = np.array([row[e.rank] for e in ev], dtype=float)
-        verts = np.stack([np.stack([x0, y - 0.38], 1), np.stack([x0, y + 0.38], 1),
-                          np.stack([x1, y + 0.38], 1), np.stack([x1, y - 0.38], 1)], axis=1)
+        verts = np.stack(
+            [
+                np.stack([x0, y - 0.38], 1),
+                np.stack([x0, y + 0.38], 1),
+                np.stack([x1, y + 0.38], 1),
+                np.stack([x1, y - 0.38], 1),
+            ],
+            axis=1,
+        )
         lw = 0.3 if len(ev) <= 2000 else 0.0
-        ax.add_collection(PolyCollection(verts, facecolors=KIND_COLORS.get(kind, "#999999"),
-                                         edgecolors="white", linewidths=lw))
+        ax.add_collection(
+            PolyCollection(
+                verts,
+                facecolors=KIND_COLORS.get(kind, "#999999"),
+                edgecolors="white",
+                linewidths=lw,
+            )
+        )
         seen.add(kind)
     if messages is None:
         messages = len(result.messages) <= 200
     if messages:
         for m in result.messages:
             if m.src in row and m.dst in row:
-                ax.annotate("", xy=(m.end * scale, row[m.dst]),
-                            xytext=(m.start * scale, row[m.src]),
-                            arrowprops=dict(arrowstyle="->", color="black", lw=0.5, alpha=0.5))
+                ax.annotate(
+                    "",
+                    xy=(m.end * scale, row[m.dst]),
+                    xytext=(m.start * scale, row[m.src]),
+                    arrowprops=dict(arrowstyle="->", color="black", lw=0.5, alpha=0.5),
+                )
     ax.set_yticks(range(len(ranks)))
     ax.set_yticklabels([f"rank {r}" for r in ranks])
     ax.set_ylim(len(ranks) - 0.5, -0.5)
     ax.set_xlim(0, max(result.time, 1e-30) * scale * 1.01)
     ax.set_xlabel(f"virtual time ({unit})")
-    handles = [Patch(color=KIND_COLORS.get(k, "#999999"), label=k)
-               for k in _ORDER if k in seen]
+    handles = [Patch(color=KIND_COLORS.get(k, "#999999"), label=k) for k in _ORDER if k in seen]
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
-                  frameon=False)
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False
+        )
     ax.set_title(title or f"{result.n} ranks, makespan {result.time * scale:.4g} {unit}")
     fig.tight_layout()
     return fig
@@ -140,8 +168,10 @@ def breakdown(result, ax=None, title: str | None = None) -> Figure:
 def message_steps(result, label: str | None = None) -> list[list]:
     """Group a run's messages into steps: messages whose transfers overlap in time
     belong to the same step. Returns a list of steps, each a list of Transfers."""
-    msgs = sorted((m for m in result.messages if label is None or m.label == label),
-                  key=lambda m: (m.start, m.src, m.dst))
+    msgs = sorted(
+        (m for m in result.messages if label is None or m.label == label),
+        key=lambda m: (m.start, m.src, m.dst),
+    )
     steps: list[list] = []
     end = -np.inf
     for m in msgs:
@@ -154,8 +184,9 @@ def message_steps(result, label: str | None = None) -> list[list]:
     return steps
 
 
-def message_pattern(result, max_steps: int = 12, label: str | None = None,
-                    title: str | None = None) -> Figure:
+def message_pattern(
+    result, max_steps: int = 12, label: str | None = None, title: str | None = None
+) -> Figure:
     """A collective's messages step by step: ranks on a circle, one panel per step.
 
     Arrow width grows with the message size, so the ring's equal chunks and the
@@ -177,13 +208,30 @@ def message_pattern(result, max_steps: int = 12, label: str | None = None,
             continue
         ax.scatter(xy[:, 0], xy[:, 1], s=120, color="#4C72B0", zorder=3)
         for r in range(n):
-            ax.text(xy[r, 0], xy[r, 1], str(r), color="white", ha="center", va="center",
-                    fontsize=7, zorder=4)
+            ax.text(
+                xy[r, 0],
+                xy[r, 1],
+                str(r),
+                color="white",
+                ha="center",
+                va="center",
+                fontsize=7,
+                zorder=4,
+            )
         for m in steps[i]:
-            ax.annotate("", xy=xy[m.dst], xytext=xy[m.src],
-                        arrowprops=dict(arrowstyle="-|>", color="#C44E52", shrinkA=7,
-                                        shrinkB=7, lw=0.6 + 2.0 * m.bytes / biggest,
-                                        connectionstyle="arc3,rad=0.12"))
+            ax.annotate(
+                "",
+                xy=xy[m.dst],
+                xytext=xy[m.src],
+                arrowprops=dict(
+                    arrowstyle="-|>",
+                    color="#C44E52",
+                    shrinkA=7,
+                    shrinkB=7,
+                    lw=0.6 + 2.0 * m.bytes / biggest,
+                    connectionstyle="arc3,rad=0.12",
+                ),
+            )
         nbytes = sum(m.bytes for m in steps[i])
         ax.set_title(f"step {i + 1}: {len(steps[i])} msgs, {nbytes} B", fontsize=8)
         ax.set_xlim(-1.3, 1.3)
@@ -193,8 +241,9 @@ def message_pattern(result, max_steps: int = 12, label: str | None = None,
     return fig
 
 
-def collective_explorer(algorithm: str = "ring", p: int = 8, N: int = 100_000,
-                        network: str = "10gbe"):
+def collective_explorer(
+    algorithm: str = "ring", p: int = 8, N: int = 100_000, network: str = "10gbe"
+):
     """ipywidgets explorer: an allreduce's timeline for a chosen algorithm, p, N, network.
 
     The figure for the initial settings is drawn when the widget is created, so a
@@ -206,8 +255,7 @@ def collective_explorer(algorithm: str = "ring", p: int = 8, N: int = 100_000,
     from dlkit.experiments.collectives import allreduce_run
     from dlkit.viz.display import show_in
 
-    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm,
-                      description="algorithm")
+    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm, description="algorithm")
     ranks = w.IntSlider(value=p, min=2, max=32, description="ranks p")
     size = w.IntText(value=N, description="elements N")
     net = w.Dropdown(options=list(networks.PRESETS), value=network, description="network")
@@ -216,9 +264,12 @@ def collective_explorer(algorithm: str = "ring", p: int = 8, N: int = 100_000,
     def draw(*_):
         res, predicted = allreduce_run(algo.value, ranks.value, max(1, size.value), net.value)
         scale, unit = _time_unit(res.time)
-        fig = timeline(res, messages=False,
-                       title=f"{algo.value}: simulated {res.time * scale:.4g} {unit}, "
-                             f"closed form {predicted * scale:.4g} {unit}")
+        fig = timeline(
+            res,
+            messages=False,
+            title=f"{algo.value}: simulated {res.time * scale:.4g} {unit}, "
+            f"closed form {predicted * scale:.4g} {unit}",
+        )
         show_in(out, fig)
 
     for c in (algo, ranks, size, net):
@@ -239,15 +290,16 @@ def pattern_explorer(algorithm: str = "rabenseifner", p: int = 8, N: int = 1024)
     from dlkit.experiments.collectives import allreduce_run
     from dlkit.viz.display import show_in
 
-    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm,
-                      description="algorithm")
+    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm, description="algorithm")
     ranks = w.IntSlider(value=p, min=2, max=16, description="ranks p")
     out = w.Output()
 
     def draw(*_):
         res, _ = allreduce_run(algo.value, ranks.value, N)
-        show_in(out, message_pattern(res, max_steps=16,
-                                     title=f"{algo.value}, p = {ranks.value}, N = {N}"))
+        show_in(
+            out,
+            message_pattern(res, max_steps=16, title=f"{algo.value}, p = {ranks.value}, N = {N}"),
+        )
 
     algo.observe(draw, names="value")
     ranks.observe(draw, names="value")

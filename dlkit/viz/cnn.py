@@ -34,8 +34,9 @@ def conv_layers(model: Sequential) -> list[tuple[int, Conv2d]]:
     return [(i, layer) for i, layer in enumerate(model) if isinstance(layer, Conv2d)]
 
 
-def plot_filters(layer: Conv2d, ax=None, *, ncols: int = 8, channel: int | None = None,
-                 title: str | None = None):
+def plot_filters(
+    layer: Conv2d, ax=None, *, ncols: int = 8, channel: int | None = None, title: str | None = None
+):
     """Draw the filters W[f, c] of a conv layer (one input channel, or their mean).
 
     Each filter gets its own symmetric colour scale (red positive, blue negative), so
@@ -63,15 +64,16 @@ def plot_filters(layer: Conv2d, ax=None, *, ncols: int = 8, channel: int | None 
     return fig
 
 
-def plot_feature_maps(model: Sequential, x: np.ndarray, conv_index: int = 0, *,
-                      ncols: int = 8, max_maps: int = 32):
+def plot_feature_maps(
+    model: Sequential, x: np.ndarray, conv_index: int = 0, *, ncols: int = 8, max_maps: int = 32
+):
     """The image and the feature maps of the `conv_index`-th conv layer after its ReLU."""
     from dlkit.experiments.cnn import feature_maps
 
     convs = conv_layers(model)
     i, layer = convs[conv_index]
     outs = feature_maps(model, x)
-    maps = outs[i + 1] if i + 1 < len(outs) else outs[i]   # after the activation
+    maps = outs[i + 1] if i + 1 < len(outs) else outs[i]  # after the activation
     n = min(maps.shape[0], max_maps)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols + 1, figsize=(1.1 * (ncols + 1), 1.1 * nrows + 0.4))
@@ -91,21 +93,31 @@ def plot_feature_maps(model: Sequential, x: np.ndarray, conv_index: int = 0, *,
             a.set_title(str(f), fontsize=7, pad=2)
         else:
             a.axis("off")
-    fig.suptitle(f"feature maps of {layer!r} after ReLU ({maps.shape[1]}x{maps.shape[2]})",
-                 fontsize=10)
+    fig.suptitle(
+        f"feature maps of {layer!r} after ReLU ({maps.shape[1]}x{maps.shape[2]})", fontsize=10
+    )
     return fig
 
 
-def plot_equivariance(image: np.ndarray, shifted: np.ndarray, fmap: np.ndarray,
-                      fmap_shifted: np.ndarray, shift: tuple[int, int]):
+def plot_equivariance(
+    image: np.ndarray,
+    shifted: np.ndarray,
+    fmap: np.ndarray,
+    fmap_shifted: np.ndarray,
+    shift: tuple[int, int],
+):
     """Image, shifted image, feature map of each, and |shift(map) − map(shifted)|."""
     dy, dx = shift
     moved = np.roll(fmap, (dy, dx), axis=(0, 1))
     diff = np.abs(moved - fmap_shifted)
     fig, axes = plt.subplots(1, 5, figsize=(12, 2.8))
-    panels = [(image, "image", "gray_r"), (shifted, f"shifted by {shift}", "gray_r"),
-              (fmap, "feature map", "magma"), (fmap_shifted, "map of shifted image", "magma"),
-              (diff, f"|shifted map − map of shifted|\nmax {diff.max():.1e}", "viridis")]
+    panels = [
+        (image, "image", "gray_r"),
+        (shifted, f"shifted by {shift}", "gray_r"),
+        (fmap, "feature map", "magma"),
+        (fmap_shifted, "map of shifted image", "magma"),
+        (diff, f"|shifted map − map of shifted|\nmax {diff.max():.1e}", "viridis"),
+    ]
     for a, (img, title, cmap) in zip(axes, panels):
         a.imshow(img, cmap=cmap)
         a.set_title(title, fontsize=9)
@@ -149,15 +161,26 @@ def _explorer_figure(model: Sequential, x: np.ndarray, conv_index: int, f: int):
     outs = feature_maps(model, x)
     fmap = outs[i + 1][f]
     W = layer.W.data[f]
-    k = np.argmax(np.abs(W).sum(axis=(1, 2)))      # the input channel it weighs most
+    k = np.argmax(np.abs(W).sum(axis=(1, 2)))  # the input channel it weighs most
     inp = x[0] if i == 0 else outs[i - 1][k]
     fig, axes = plt.subplots(1, 3, figsize=(8.4, 2.9))
     m = np.abs(W[k]).max() or 1.0
-    panels = [(inp, "input" if i == 0 else f"input channel {k}", "gray_r", None),
-              (W[k], f"filter {f}" + ("" if i == 0 else f", channel {k} of {W.shape[0]}"),
-               "RdBu_r", (-m, m)),
-              (fmap, f"feature map {f} after ReLU\nmax {fmap.max():.2f}, "
-                     f"{100 * (fmap > 0).mean():.0f}% active", "magma", None)]
+    panels = [
+        (inp, "input" if i == 0 else f"input channel {k}", "gray_r", None),
+        (
+            W[k],
+            f"filter {f}" + ("" if i == 0 else f", channel {k} of {W.shape[0]}"),
+            "RdBu_r",
+            (-m, m),
+        ),
+        (
+            fmap,
+            f"feature map {f} after ReLU\nmax {fmap.max():.2f}, "
+            f"{100 * (fmap > 0).mean():.0f}% active",
+            "magma",
+            None,
+        ),
+    ]
     for a, (img, title, cmap, lim) in zip(axes, panels):
         a.imshow(img, cmap=cmap, **({} if lim is None else {"vmin": lim[0], "vmax": lim[1]}))
         a.set_title(title, fontsize=9)
@@ -168,8 +191,15 @@ def _explorer_figure(model: Sequential, x: np.ndarray, conv_index: int, f: int):
     return fig
 
 
-def feature_map_explorer(model: Sequential, X: np.ndarray, y: Sequence[int] | None = None, *,
-                         index: int = 0, conv_index: int = 0, filter_index: int = 0):
+def feature_map_explorer(
+    model: Sequential,
+    X: np.ndarray,
+    y: Sequence[int] | None = None,
+    *,
+    index: int = 0,
+    conv_index: int = 0,
+    filter_index: int = 0,
+):
     """Widget: pick an image, a conv layer and a filter; see the filter and its map.
 
     `X` holds images (N, C, H, W). For the second conv layer, whose filters have one
@@ -184,12 +214,21 @@ def feature_map_explorer(model: Sequential, X: np.ndarray, y: Sequence[int] | No
     convs = conv_layers(model)
     if not convs:
         raise ValueError("feature_map_explorer needs a Sequential with Conv2d layers")
-    img = w.IntSlider(value=index, min=0, max=len(X) - 1, description="image",
-                      continuous_update=False)
-    lay = w.Dropdown(options=[(f"conv{j + 1}: {layer!r}", j) for j, (_, layer)
-                              in enumerate(convs)], value=conv_index, description="layer")
-    filt = w.IntSlider(value=filter_index, min=0, max=convs[conv_index][1].out_channels - 1,
-                       description="filter", continuous_update=False)
+    img = w.IntSlider(
+        value=index, min=0, max=len(X) - 1, description="image", continuous_update=False
+    )
+    lay = w.Dropdown(
+        options=[(f"conv{j + 1}: {layer!r}", j) for j, (_, layer) in enumerate(convs)],
+        value=conv_index,
+        description="layer",
+    )
+    filt = w.IntSlider(
+        value=filter_index,
+        min=0,
+        max=convs[conv_index][1].out_channels - 1,
+        description="filter",
+        continuous_update=False,
+    )
     label = w.HTML()
     out = w.Output()
 

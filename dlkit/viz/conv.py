@@ -30,8 +30,13 @@ from dlkit.viz.display import show_in, show_png  # noqa: F401 - show_png re-expo
 #: Names that moved to :mod:`dlkit.experiments`, served lazily by :func:`__getattr__`.
 _MOVED = {name: "dlkit.experiments.conv" for name in ("example_input", "layout_runs")}
 
-COLORS = {"direct": "#6a3d9a", "im2col": "#1f78b4", "winograd": "#33a02c", "fft": "#e31a1c",
-          "numba": "#ff7f00"}
+COLORS = {
+    "direct": "#6a3d9a",
+    "im2col": "#1f78b4",
+    "winograd": "#33a02c",
+    "fft": "#e31a1c",
+    "numba": "#ff7f00",
+}
 
 
 def _grid(ax, a: np.ndarray, title: str, cmap: str, vmin=None, vmax=None, mask=None) -> None:
@@ -45,8 +50,9 @@ def _grid(ax, a: np.ndarray, title: str, cmap: str, vmin=None, vmax=None, mask=N
     ax.set_title(title, fontsize=10)
 
 
-def sliding_window_figure(step: int, image: np.ndarray | None = None,
-                          kernel: np.ndarray | None = None):
+def sliding_window_figure(
+    step: int, image: np.ndarray | None = None, kernel: np.ndarray | None = None
+):
     """The kernel at output position `step` (row-major over the output), as a figure.
 
     Left: the input with the window outlined; middle: the kernel; right: the output,
@@ -62,19 +68,20 @@ def sliding_window_figure(step: int, image: np.ndarray | None = None,
     Ho, Wo = out.shape
     step = int(np.clip(step, 0, Ho * Wo - 1))
     x, y = divmod(step, Wo)
-    fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4),
-                             gridspec_kw={"width_ratios": [image.shape[1], k + 1, Wo]})
+    fig, axes = plt.subplots(
+        1, 3, figsize=(9.5, 3.4), gridspec_kw={"width_ratios": [image.shape[1], k + 1, Wo]}
+    )
     _grid(axes[0], image, "input in (7×7)", "Blues", 0, 14)
     axes[0].add_patch(Rectangle((y - 0.5, x - 0.5), k, k, fill=False, lw=3, ec="#e31a1c"))
     _grid(axes[1], kernel, "kernel w (3×3)", "RdBu", -2, 2)
     filled = np.arange(Ho * Wo).reshape(Ho, Wo) > step
-    _grid(axes[2], out, "output out (5×5)", "Oranges", out.min() - 5, out.max() + 5,
-          mask=filled)
+    _grid(axes[2], out, "output out (5×5)", "Oranges", out.min() - 5, out.max() + 5, mask=filled)
     axes[2].add_patch(Rectangle((y - 0.5, x - 0.5), 1, 1, fill=False, lw=3, ec="#e31a1c"))
     window = image[x : x + k, y : y + k]
     terms = " + ".join(f"{a:g}·{b:g}" for a, b in zip(kernel.ravel()[:3], window.ravel()[:3]))
-    fig.suptitle(f"out({x},{y}) = Σ w(kx,ky)·in({x}+kx, {y}+ky) = {terms} + … = "
-                 f"{out[x, y]:g}", fontsize=10)
+    fig.suptitle(
+        f"out({x},{y}) = Σ w(kx,ky)·in({x}+kx, {y}+ky) = {terms} + … = {out[x, y]:g}", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
@@ -90,8 +97,7 @@ def sliding_window_explorer(seed: int = 0, step: int = 0):
     from dlkit.experiments.conv import example_input
 
     image, kernel = example_input(seed)
-    pos = w.IntSlider(value=step, min=0, max=24, description="position",
-                      continuous_update=False)
+    pos = w.IntSlider(value=step, min=0, max=24, description="position", continuous_update=False)
     play = w.Play(value=step, min=0, max=24, interval=700, description="play")
     w.jslink((play, "value"), (pos, "value"))
     out = w.Output()
@@ -105,8 +111,13 @@ def sliding_window_explorer(seed: int = 0, step: int = 0):
     return w.VBox([w.HBox([play, pos]), out])
 
 
-def plot_operation_counts(ks: Sequence[int], direct: Sequence[float], fft: Sequence[float],
-                          crossover: int | None = None, ax=None):
+def plot_operation_counts(
+    ks: Sequence[int],
+    direct: Sequence[float],
+    fft: Sequence[float],
+    crossover: int | None = None,
+    ax=None,
+):
     """Multiply-adds (millions) of direct convolution and the FFT model against k."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -161,8 +172,17 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
 
     def strip(y0, values, kept, colour_of, label):
         for p, (v, keep) in enumerate(zip(values, kept)):
-            ax.add_patch(Rectangle((p, y0), 1, 0.8, facecolor=colour_of(v) if keep else "white",
-                                   edgecolor="0.3", hatch=None if keep else "///", lw=0.8))
+            ax.add_patch(
+                Rectangle(
+                    (p, y0),
+                    1,
+                    0.8,
+                    facecolor=colour_of(v) if keep else "white",
+                    edgecolor="0.3",
+                    hatch=None if keep else "///",
+                    lw=0.8,
+                )
+            )
         ax.text(-0.4, y0 + 0.4, label, ha="right", va="center", fontsize=9)
 
     strip(4.2, flat, flat < Ho, lambda v: "#fdbf6f", "conv2d_direct\none image")
@@ -170,21 +190,29 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
         ax.text(p + 0.5, 4.6, f"{y}", ha="center", va="center", fontsize=7)
     strip(2.4, out, np.ones(len(out), bool), lambda n: colours[n], "conv2d_chwn\noutput row")
     strip(0.6, inp, np.ones(len(inp), bool), lambda n: colours[n], "input row,\nall images")
-    for y0, run in ((2.4, out), (0.6, inp)):            # the column y of each position
+    for y0, run in ((2.4, out), (0.6, inp)):  # the column y of each position
         for p in range(len(run)):
             ax.text(p + 0.5, y0 + 0.4, f"{p // N}", ha="center", va="center", fontsize=7)
-    ax.legend([Patch(facecolor=colours[n], edgecolor="0.3") for n in range(N)]
-              + [Patch(facecolor="white", edgecolor="0.3", hatch="///")],
-              [f"image {n}" for n in range(N)] + ["wrapped, dropped"],
-              loc="upper right", bbox_to_anchor=(1.0, 0.72), fontsize=7, frameon=False)
-    for ky in range(k):                                  # each kernel column's window
+    ax.legend(
+        [Patch(facecolor=colours[n], edgecolor="0.3") for n in range(N)]
+        + [Patch(facecolor="white", edgecolor="0.3", hatch="///")],
+        [f"image {n}" for n in range(N)] + ["wrapped, dropped"],
+        loc="upper right",
+        bbox_to_anchor=(1.0, 0.72),
+        fontsize=7,
+        frameon=False,
+    )
+    for ky in range(k):  # each kernel column's window
         y = 0.45 - 0.18 * ky
         ax.plot([ky * N + 0.05, ky * N + len(out) - 0.05], [y, y], color="0.2", lw=1.5)
         ax.text(ky * N + len(out) + 0.2, y, f"$k_y = {ky}$", fontsize=8, va="center")
     wasted = int(np.sum(flat >= Ho))
-    ax.set_title(f"{H}×{H} input, {k}×{k} kernel, {N} images (numbers: output or input "
-                 f"column y)\nflat run: {len(flat)} positions for {Ho * Ho} outputs, {wasted} "
-                 f"wrapped; batch innermost: {len(out)} positions, all outputs", fontsize=9)
+    ax.set_title(
+        f"{H}×{H} input, {k}×{k} kernel, {N} images (numbers: output or input "
+        f"column y)\nflat run: {len(flat)} positions for {Ho * Ho} outputs, {wasted} "
+        f"wrapped; batch innermost: {len(out)} positions, all outputs",
+        fontsize=9,
+    )
     ax.set_xlim(-0.2, width + 2.5)
     ax.set_ylim(-0.2, 5.2)
     ax.axis("off")

@@ -21,10 +21,22 @@ from dlkit.nn.voting import VotingNetwork, train_voting
 from dlkit.train import History, MLPRun, confusion_matrix, train_mlp
 from dlkit.viz.display import show, show_in
 
-__all__ = ["VotingNetwork", "train_voting", "train_mlp", "MLPRun", "standardize",
-           "plot_examples", "plot_weight_maps",
-           "plot_confusion", "confusion_text", "plot_misclassified", "plot_history",
-           "prediction_explorer", "show", "show_in"]
+__all__ = [
+    "VotingNetwork",
+    "train_voting",
+    "train_mlp",
+    "MLPRun",
+    "standardize",
+    "plot_examples",
+    "plot_weight_maps",
+    "plot_confusion",
+    "confusion_text",
+    "plot_misclassified",
+    "plot_history",
+    "prediction_explorer",
+    "show",
+    "show_in",
+]
 
 
 # -------------------------------------------------------------------------- figures
@@ -91,8 +103,15 @@ def plot_confusion(C: np.ndarray, *, title: str = "") -> Figure:
     for i in range(K):
         for j in range(K):
             if C[i, j]:
-                ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if i == j else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(C[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if i == j else "black",
+                )
     ax.set_xticks(range(K))
     ax.set_yticks(range(K))
     ax.set_xlabel("predicted")
@@ -102,8 +121,9 @@ def plot_confusion(C: np.ndarray, *, title: str = "") -> Figure:
     return fig
 
 
-def plot_misclassified(X: np.ndarray, y: np.ndarray, scores: np.ndarray,
-                       max_images: int = 16) -> Figure:
+def plot_misclassified(
+    X: np.ndarray, y: np.ndarray, scores: np.ndarray, max_images: int = 16
+) -> Figure:
     """The misclassified test images with 'true → predicted (probability)'."""
     pred = scores.argmax(axis=1)
     p = nn.softmax(np.asarray(scores, np.float64))
@@ -141,8 +161,9 @@ def plot_history(runs: dict[str, History]) -> Figure:
     return fig
 
 
-def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0, *,
-                        images: np.ndarray | None = None):
+def prediction_explorer(
+    model, X: np.ndarray, y: np.ndarray, start: int = 0, *, images: np.ndarray | None = None
+):
     """Widget: browse test digits (all, or only the misclassified) with the network's
     class probabilities beside each image.
 
@@ -157,13 +178,16 @@ def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0, *,
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != y)
     only = w.Checkbox(value=False, description="misclassified only")
-    idx = w.IntSlider(value=start, min=0, max=len(X) - 1, description="example",
-                      continuous_update=False)
+    idx = w.IntSlider(
+        value=start, min=0, max=len(X) - 1, description="example", continuous_update=False
+    )
     out = w.Output()
     s = _side(images.shape[1])
 
     def pick():
-        return int(wrong[min(idx.value, len(wrong) - 1)]) if only.value and len(wrong) else idx.value
+        return (
+            int(wrong[min(idx.value, len(wrong) - 1)]) if only.value and len(wrong) else idx.value
+        )
 
     def on_only(*_):
         idx.max = max(len(wrong) - 1, 0) if only.value else len(X) - 1
@@ -177,8 +201,10 @@ def prediction_explorer(model, X: np.ndarray, y: np.ndarray, start: int = 0, *,
         ax1.imshow(images[i].reshape(s, s), cmap="gray_r")
         ax1.axis("off")
         ax1.set_title(f"test #{i}: true {y[i]}, predicted {pred[i]}", fontsize=9)
-        colors = ["#2ca02c" if k == y[i] else ("#d62728" if k == pred[i] else "#999")
-                  for k in range(probs.shape[1])]
+        colors = [
+            "#2ca02c" if k == y[i] else ("#d62728" if k == pred[i] else "#999")
+            for k in range(probs.shape[1])
+        ]
         ax2.bar(range(probs.shape[1]), probs[i], color=colors)
         ax2.set_xticks(range(probs.shape[1]))
         ax2.set_ylim(0, 1)

@@ -40,11 +40,16 @@ def show_in(out, fig: Figure, text: str | None = None, *, alt: str = "<Figure>")
     form. A figure made with pyplot is closed afterwards, so it is not drawn a second
     time at the end of the cell.
     """
-    outputs = [] if text is None else [
-        {"output_type": "stream", "name": "stdout", "text": text + "\n"}]
-    outputs.append({"output_type": "display_data", "metadata": {},
-                    "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"),
-                             "text/plain": alt}})
+    outputs = (
+        [] if text is None else [{"output_type": "stream", "name": "stdout", "text": text + "\n"}]
+    )
+    outputs.append(
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"image/png": base64.b64encode(png(fig)).decode("ascii"), "text/plain": alt},
+        }
+    )
     out.outputs = tuple(outputs)
     _close(fig)
 

@@ -51,8 +51,15 @@ ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "elu")
 
 # --------------------------------------------------------------------------- diagram
 
-def draw_network(sizes: Sequence[int], ax=None, *, bias: bool = True, max_units: int = 6,
-                 title: str | None = None):
+
+def draw_network(
+    sizes: Sequence[int],
+    ax=None,
+    *,
+    bias: bool = True,
+    max_units: int = 6,
+    title: str | None = None,
+):
     """Draw a fully connected network with layer sizes s_1, ..., s_L.
 
     Every unit of layer j is labelled a_i^(j); each layer but the last has a bias unit
@@ -79,7 +86,7 @@ def draw_network(sizes: Sequence[int], ax=None, *, bias: bool = True, max_units:
         fig, ax = plt.subplots(figsize=(0.62 * (dx * (L - 1) + 2.2), 0.62 * (rows + 3.2)))
     else:
         fig = ax.figure
-    pos: dict[tuple[int, int], tuple[float, float]] = {}   # (j, i) -> centre; i = 0 is bias
+    pos: dict[tuple[int, int], tuple[float, float]] = {}  # (j, i) -> centre; i = 0 is bias
     for j, s in enumerate(sizes, start=1):
         units = shown(s)
         has_bias = bias and j < L
@@ -104,8 +111,13 @@ def draw_network(sizes: Sequence[int], ax=None, *, bias: bool = True, max_units:
         for a in src:
             for b in dst:
                 (x0, y0), (x1, y1) = pos[a], pos[b]
-                ax.plot([x0 + r, x1 - r], [y0, y1], color="#999" if a[1] else "#d08c60",
-                        lw=0.7, zorder=1)
+                ax.plot(
+                    [x0 + r, x1 - r],
+                    [y0, y1],
+                    color="#999" if a[1] else "#d08c60",
+                    lw=0.7,
+                    zorder=1,
+                )
         xm = dx * (j - 0.5)
         ytop = max(pos[k][1] for k in src + dst) + 0.65
         ax.text(xm, ytop, rf"$\Theta^{{({j})}}$", ha="center", va="bottom", fontsize=13)
@@ -113,20 +125,41 @@ def draw_network(sizes: Sequence[int], ax=None, *, bias: bool = True, max_units:
         ax.text(xm, ytop - 0.05, shape, ha="center", va="top", fontsize=8, color="#555")
     for (j, i), (x, y) in pos.items():
         if i == 0:
-            ax.add_patch(FancyBboxPatch((x - r, y - r), 2 * r, 2 * r,
-                                        boxstyle="round,pad=0.02", fc="#fde0c5", ec="#d08c60",
-                                        zorder=2))
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - r, y - r),
+                    2 * r,
+                    2 * r,
+                    boxstyle="round,pad=0.02",
+                    fc="#fde0c5",
+                    ec="#d08c60",
+                    zorder=2,
+                )
+            )
             ax.text(x, y, "+1", ha="center", va="center", fontsize=9, zorder=3)
         else:
             face = "#dbe9f6" if j == 1 else ("#e6f5d0" if j == L else "#ffffff")
             ax.add_patch(Circle((x, y), r, fc=face, ec="#333", zorder=2))
             small = len(f"{i}{j}") > 3
-            ax.text(x, y, rf"$a_{{{i}}}^{{({j})}}$", ha="center", va="center",
-                    fontsize=7.5 if small else 9.5, zorder=3)
+            ax.text(
+                x,
+                y,
+                rf"$a_{{{i}}}^{{({j})}}$",
+                ha="center",
+                va="center",
+                fontsize=7.5 if small else 9.5,
+                zorder=3,
+            )
     for j, s in enumerate(sizes, start=1):
         name = "input" if j == 1 else ("output" if j == L else "hidden")
-        ax.text(dx * (j - 1), -(rows - 1) / 2 - 0.75, f"layer {j}\n{name}, $s_{{{j}}}={s}$",
-                ha="center", va="top", fontsize=9)
+        ax.text(
+            dx * (j - 1),
+            -(rows - 1) / 2 - 0.75,
+            f"layer {j}\n{name}, $s_{{{j}}}={s}$",
+            ha="center",
+            va="top",
+            fontsize=9,
+        )
     ax.set_xlim(-1.1, dx * (L - 1) + 1.1)
     ax.set_ylim(-(rows - 1) / 2 - 1.6, (rows - 1) / 2 + 1.2)
     ax.set_aspect("equal")
@@ -138,8 +171,10 @@ def draw_network(sizes: Sequence[int], ax=None, *, bias: bool = True, max_units:
 
 # --------------------------------------------------------------------------- activations
 
-def activation_gallery(names: Sequence[str] = ACTIVATION_NAMES,
-                       *, z: np.ndarray | None = None, maxout: bool = True):
+
+def activation_gallery(
+    names: Sequence[str] = ACTIVATION_NAMES, *, z: np.ndarray | None = None, maxout: bool = True
+):
     """g(z) (solid) and g'(z) (dashed) for each activation, plus a maxout panel.
 
     The values come from :data:`dlkit.nn.ACTIVATIONS` (the functions the layers use);
@@ -163,8 +198,9 @@ def activation_gallery(names: Sequence[str] = ACTIVATION_NAMES,
         pieces = z[:, None] * unit.W.data[0, :, 0] + unit.b.data[0]
         for k in range(pieces.shape[1]):
             ax.plot(z, pieces[:, k], color="#999", lw=1, ls=":")
-        ax.plot(z, unit.forward(z[:, None])[:, 0], color="#6a3d9a", lw=2,
-                label=r"$\max_k(w_k z + b_k)$")
+        ax.plot(
+            z, unit.forward(z[:, None])[:, 0], color="#6a3d9a", lw=2, label=r"$\max_k(w_k z + b_k)$"
+        )
         ax.set_ylim(-2, 4.5)
         ax.set_title("maxout, k = 3 pieces")
         _axes_cross(ax)
@@ -193,8 +229,17 @@ def _axes_cross(ax) -> None:
 
 # --------------------------------------------------------------------------- boundaries
 
-def decision_boundary(model, X: np.ndarray, y: np.ndarray, ax=None, *, resolution: int = 200,
-                      title: str | None = None, classes: np.ndarray | None = None):
+
+def decision_boundary(
+    model,
+    X: np.ndarray,
+    y: np.ndarray,
+    ax=None,
+    *,
+    resolution: int = 200,
+    title: str | None = None,
+    classes: np.ndarray | None = None,
+):
     """Colour the plane by the class `model` predicts, and draw the data on top.
 
     Parameters
@@ -220,10 +265,17 @@ def decision_boundary(model, X: np.ndarray, y: np.ndarray, ax=None, *, resolutio
     if classes is None:
         classes = plane_classes(model, grid, xx.shape)
     K = int(max(np.max(y), np.max(classes))) + 1
-    ax.contourf(xx, yy, classes, levels=np.arange(K + 1) - 0.5,
-                cmap=ListedColormap(REGION_COLORS[:K]), alpha=0.9)
-    ax.scatter(X[:, 0], X[:, 1], c=[POINT_COLORS[k] for k in y], s=12, edgecolors="white",
-               linewidths=0.4)
+    ax.contourf(
+        xx,
+        yy,
+        classes,
+        levels=np.arange(K + 1) - 0.5,
+        cmap=ListedColormap(REGION_COLORS[:K]),
+        alpha=0.9,
+    )
+    ax.scatter(
+        X[:, 0], X[:, 1], c=[POINT_COLORS[k] for k in y], s=12, edgecolors="white", linewidths=0.4
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_aspect("equal")
@@ -240,26 +292,38 @@ def plot_snapshots(run, X: np.ndarray, y: np.ndarray):
         raise ValueError("this run has no snapshots: pass snapshots=(...) to train_boundary")
     fig, axes = plt.subplots(1, n, figsize=(2.9 * n, 3.5), squeeze=False)
     for ax, s in zip(axes[0], run.snapshots):
-        decision_boundary(None, X, y, ax, resolution=run.resolution, classes=s.classes,
-                          title=f"epoch {s.epoch}\nloss {s.loss:.3f}, acc {s.accuracy:.3f}")
+        decision_boundary(
+            None,
+            X,
+            y,
+            ax,
+            resolution=run.resolution,
+            classes=s.classes,
+            title=f"epoch {s.epoch}\nloss {s.loss:.3f}, acc {s.accuracy:.3f}",
+        )
     fig.tight_layout()
     return fig
 
 
 # --------------------------------------------------------------------------- 1-D fits
 
+
 def plot_function_fits(fits, name: str = r"$\sin x$"):
     """Left: the target and each width's fit. Right: the error against width (log-log).
 
     `fits` is a :class:`~dlkit.experiments.approximation.FunctionFits`.
     """
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6),
-                                  gridspec_kw={"width_ratios": [1.7, 1]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1.7, 1]})
     ax.plot(fits.x[:, 0], fits.y[:, 0], color="black", lw=3, alpha=0.3, label=name)
     cmap = plt.get_cmap("viridis")
     for i, w in enumerate(fits.widths):
-        ax.plot(fits.x[:, 0], fits.predictions[w][:, 0], color=cmap(i / max(1, len(fits.widths) - 1)),
-                lw=1.5, label=f"{w} hidden unit{'s' if w > 1 else ''}")
+        ax.plot(
+            fits.x[:, 0],
+            fits.predictions[w][:, 0],
+            color=cmap(i / max(1, len(fits.widths) - 1)),
+            lw=1.5,
+            label=f"{w} hidden unit{'s' if w > 1 else ''}",
+        )
     ax.legend(fontsize=8, loc="upper left")
     ax.set_xlabel("$x$")
     ax.grid(alpha=0.25)
@@ -275,8 +339,17 @@ def plot_function_fits(fits, name: str = r"$\sin x$"):
 
 # --------------------------------------------------------------------------- explorer
 
-def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width: int = 16,
-                      depth: int = 2, *, epochs: int = 600, lr: float = 0.2, seed: int = 0):
+
+def boundary_explorer(
+    dataset: str = "spirals",
+    activation: str = "relu",
+    width: int = 16,
+    depth: int = 2,
+    *,
+    epochs: int = 600,
+    lr: float = 0.2,
+    seed: int = 0,
+):
     """Widget: pick the data, activation, width and depth; see the trained boundary.
 
     Every change trains a fresh seeded ``mlp([2, width, ..., width, K], activation)``
@@ -299,21 +372,36 @@ def boundary_explorer(dataset: str = "spirals", activation: str = "relu", width:
     nn.get_activation(activation)  # the same for an unknown activation
     ds = w.Dropdown(options=list(DATASETS), value=dataset, description="data")
     act = w.Dropdown(options=list(ACTIVATION_NAMES), value=activation, description="activation")
-    wid = w.SelectionSlider(options=widths, value=width, description="width",
-                            continuous_update=False)
+    wid = w.SelectionSlider(
+        options=widths, value=width, description="width", continuous_update=False
+    )
     dep = w.IntSlider(value=depth, min=1, max=3, description="depth", continuous_update=False)
     out = w.Output()
 
     def draw(*_):
         X, y = boundary_dataset(ds.value)
-        run = train_boundary(X, y, [wid.value] * dep.value, act.value, lr=lr, epochs=epochs,
-                             seed=seed, resolution=100)
+        run = train_boundary(
+            X,
+            y,
+            [wid.value] * dep.value,
+            act.value,
+            lr=lr,
+            epochs=epochs,
+            seed=seed,
+            resolution=100,
+        )
         sizes = [2] + [wid.value] * dep.value + [int(y.max()) + 1]
         fig, ax = plt.subplots(figsize=(4.6, 4.6))
-        decision_boundary(run.model, X, y, ax, resolution=100,
-                          title=f"{'-'.join(map(str, sizes))} {act.value}, {epochs} epochs\n"
-                                f"loss {run.history.loss[-1]:.3f}, "
-                                f"training accuracy {run.accuracy:.3f}")
+        decision_boundary(
+            run.model,
+            X,
+            y,
+            ax,
+            resolution=100,
+            title=f"{'-'.join(map(str, sizes))} {act.value}, {epochs} epochs\n"
+            f"loss {run.history.loss[-1]:.3f}, "
+            f"training accuracy {run.accuracy:.3f}",
+        )
         show_in(out, fig, alt="decision boundary")
 
     for c in (ds, act, wid, dep):

@@ -26,8 +26,14 @@ from matplotlib.figure import Figure
 from dlkit.viz.display import png, show, show_in  # noqa: F401 - re-exported
 
 from dlkit.data import GATES
-from dlkit.perceptron import (GATE_WEIGHTS, GateNetwork, Neuron, gate_unit, linearly_separable,
-                              truth_table_inputs)
+from dlkit.perceptron import (
+    GATE_WEIGHTS,
+    GateNetwork,
+    Neuron,
+    gate_unit,
+    linearly_separable,
+    truth_table_inputs,
+)
 
 ON, OFF = "#d62728", "#1f77b4"  # colours of output 1 and output 0
 
@@ -70,8 +76,14 @@ def unit_table(unit: Neuron, target: str | None = None, digits: int = 4) -> str:
 # ------------------------------------------------------------------------- figures
 
 
-def plot_decision_line(ax, unit: Neuron, target: str | None = None, *, title: str | None = None,
-                       lim: tuple[float, float] = (-0.5, 1.5)) -> None:
+def plot_decision_line(
+    ax,
+    unit: Neuron,
+    target: str | None = None,
+    *,
+    title: str | None = None,
+    lim: tuple[float, float] = (-0.5, 1.5),
+) -> None:
     """Draw unit's decision line w1 x1 + w2 x2 + b = 0 and the 4 gate inputs on `ax`.
 
     The side where z > 0 is shaded red. Points are coloured by the target gate's
@@ -84,8 +96,9 @@ def plot_decision_line(ax, unit: Neuron, target: str | None = None, *, title: st
     g = np.linspace(lim[0], lim[1], 121)
     G1, G2 = np.meshgrid(g, g)
     Z = unit.w[0] * G1 + unit.w[1] * G2 + unit.b
-    ax.contourf(G1, G2, (Z > 0).astype(float), levels=[-0.5, 0.5, 1.5], colors=[OFF, ON],
-                alpha=0.12)
+    ax.contourf(
+        G1, G2, (Z > 0).astype(float), levels=[-0.5, 0.5, 1.5], colors=[OFF, ON], alpha=0.12
+    )
     if np.any(Z > 0) and np.any(Z <= 0):
         ax.contour(G1, G2, Z, levels=[0.0], colors="k", linewidths=1.5)
     h = (unit.z(X) > 0).astype(int)
@@ -99,8 +112,7 @@ def plot_decision_line(ax, unit: Neuron, target: str | None = None, *, title: st
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.set_title(title if title is not None else unit.formula().replace("g", "z = ", 1),
-                 fontsize=9)
+    ax.set_title(title if title is not None else unit.formula().replace("g", "z = ", 1), fontsize=9)
 
 
 def plot_gate_units(units: Sequence[Neuron], targets: Sequence[str] | None = None) -> Figure:
@@ -145,8 +157,13 @@ def plot_step_vs_sigmoid(marks: Sequence[float] = (1.0, 10.0)) -> Figure:
         for s in (-m, m):
             v = float(sigmoid(s))
             ax.plot([s], [v], "ko", ms=4)
-            ax.annotate(f"g({s:g}) = {v:.3g}", (s, v), textcoords="offset points",
-                        xytext=(6, -12 if s > 0 else 6), fontsize=8)
+            ax.annotate(
+                f"g({s:g}) = {v:.3g}",
+                (s, v),
+                textcoords="offset points",
+                xytext=(6, -12 if s > 0 else 6),
+                fontsize=8,
+            )
     ax.set_xlabel("z")
     ax.set_ylabel("g(z)")
     ax.grid(alpha=0.3)
@@ -155,8 +172,16 @@ def plot_step_vs_sigmoid(marks: Sequence[float] = (1.0, 10.0)) -> Figure:
     return fig
 
 
-def plot_hidden_space(X: np.ndarray, A: np.ndarray, y: np.ndarray, out_w=None, out_b=None,
-                      *, title: str = "", input_units: Sequence[Neuron] | None = None) -> Figure:
+def plot_hidden_space(
+    X: np.ndarray,
+    A: np.ndarray,
+    y: np.ndarray,
+    out_w=None,
+    out_b=None,
+    *,
+    title: str = "",
+    input_units: Sequence[Neuron] | None = None,
+) -> Figure:
     """Inputs x (left) and hidden activations a = (a1, a2) (right), coloured by target y.
 
     If the output unit's weights (out_w, out_b) are given, its line v · a + c = 0 is
@@ -182,8 +207,9 @@ def plot_hidden_space(X: np.ndarray, A: np.ndarray, y: np.ndarray, out_w=None, o
         for p, x in zip(P, X):
             labels.setdefault(tuple(np.round(p, 1)), []).append(f"({int(x[0])},{int(x[1])})")
         for (p0, p1), texts in labels.items():
-            ax.annotate(" ".join(texts), (p0, p1), textcoords="offset points", xytext=(8, 6),
-                        fontsize=8)
+            ax.annotate(
+                " ".join(texts), (p0, p1), textcoords="offset points", xytext=(8, 6), fontsize=8
+            )
     lo, hi = min(-0.2, A.min() - 0.3), max(1.2, A.max() + 0.3)
     ax0.set_xlim(-0.5, 1.5)
     ax0.set_ylim(-0.5, 1.5)
@@ -197,8 +223,9 @@ def plot_hidden_space(X: np.ndarray, A: np.ndarray, y: np.ndarray, out_w=None, o
         _line(ax1, np.ravel(out_w), float(np.ravel(out_b)[0]), t1, label="output unit")
     for ax, P, where in ((ax0, X, "input"), (ax1, A, "hidden")):
         sep = linearly_separable(P, y)
-        ax.set_title(f"{where} space: {'a line separates' if sep else 'no line separates'}",
-                     fontsize=9)
+        ax.set_title(
+            f"{where} space: {'a line separates' if sep else 'no line separates'}", fontsize=9
+        )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -241,9 +268,14 @@ def _fill(out, text: str, fig: Figure) -> None:
     show_in(out, fig, text)
 
 
-def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
-                           target: str = "AND", activation: str = "step",
-                           presets: bool = False):
+def decision_line_explorer(
+    w1: float = 20.0,
+    w2: float = 20.0,
+    b: float = -30.0,
+    target: str = "AND",
+    activation: str = "step",
+    presets: bool = False,
+):
     """Sliders for w1, w2 and b of one unit; the decision line and the truth table are
     redrawn as they move.
 
@@ -284,8 +316,11 @@ def decision_line_explorer(w1: float = 20.0, w2: float = 20.0, b: float = -30.0,
         text = f"{unit_table(unit, dd.value)}\n{right} of 4 rows match {dd.value}"
         if gb.value == "sigmoid":
             err = float(np.max(np.abs(h - y)))
-            text += (f"; largest |h - {dd.value}| = {err:.4f}" if err >= 1e-3
-                     else f"; every h is within {err:.1e} of {dd.value}")
+            text += (
+                f"; largest |h - {dd.value}| = {err:.4f}"
+                if err >= 1e-3
+                else f"; every h is within {err:.1e} of {dd.value}"
+            )
         fig = Figure(figsize=(3.6, 3.6))
         plot_decision_line(fig.subplots(), unit, dd.value)
         fig.tight_layout()
@@ -326,23 +361,47 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
     d1 = W.Dropdown(options=names, value=a1.upper(), description="a1 =")
     d2 = W.Dropdown(options=names, value=a2.upper(), description="a2 =")
     d3 = W.Dropdown(options=names, value=out.upper(), description="h = a1 ? a2")
-    sc = W.FloatLogSlider(value=scale, base=10, min=-1.5, max=0.5, step=0.05, description="c",
-                          continuous_update=False, readout_format=".2f")
+    sc = W.FloatLogSlider(
+        value=scale,
+        base=10,
+        min=-1.5,
+        max=0.5,
+        step=0.05,
+        description="c",
+        continuous_update=False,
+        readout_format=".2f",
+    )
     panel = W.Output()
 
     def redraw(_=None) -> None:
         c = sc.value
-        net = GateNetwork([gate_unit(d1.value, scale=c), gate_unit(d2.value, scale=c)],
-                          gate_unit(d3.value, scale=c))
+        net = GateNetwork(
+            [gate_unit(d1.value, scale=c), gate_unit(d2.value, scale=c)],
+            gate_unit(d3.value, scale=c),
+        )
         X = truth_table_inputs(2)
         A, h = net.forward(X)
         computed = _matching_gate(h)
         y = np.round(h).astype(int)
-        fig = plot_hidden_space(X, A, y, net.output.w, np.array([net.output.b]),
-                                input_units=net.hidden,
-                                title=f"h computes {computed} (colours: rounded h)")
-        table = truth_table_text({"x1": X[:, 0].astype(int), "x2": X[:, 1].astype(int),
-                                  "a1": A[:, 0], "a2": A[:, 1], "h": h}, 3)
+        fig = plot_hidden_space(
+            X,
+            A,
+            y,
+            net.output.w,
+            np.array([net.output.b]),
+            input_units=net.hidden,
+            title=f"h computes {computed} (colours: rounded h)",
+        )
+        table = truth_table_text(
+            {
+                "x1": X[:, 0].astype(int),
+                "x2": X[:, 1].astype(int),
+                "a1": A[:, 0],
+                "a2": A[:, 1],
+                "h": h,
+            },
+            3,
+        )
         _fill(panel, f"{table}\nrounded, h computes {computed}", fig)
 
     for w in (d1, d2, d3, sc):

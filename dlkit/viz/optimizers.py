@@ -27,12 +27,31 @@ from dlkit.viz.display import png, show, show_in  # noqa: F401 - re-exported
 
 #: Names that moved to :mod:`dlkit.experiments.optimizers`, served lazily by
 #: :func:`__getattr__`.
-_MOVED = {name: "dlkit.experiments.optimizers" for name in (
-    "Surface", "RAVINE", "SADDLE", "LOCAL", "SURFACES", "OPTIMIZER_NAMES", "Run", "optimize",
-    "race", "gradient_noise")}
+_MOVED = {
+    name: "dlkit.experiments.optimizers"
+    for name in (
+        "Surface",
+        "RAVINE",
+        "SADDLE",
+        "LOCAL",
+        "SURFACES",
+        "OPTIMIZER_NAMES",
+        "Run",
+        "optimize",
+        "race",
+        "gradient_noise",
+    )
+}
 
-COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c", "adagrad": "#d62728",
-          "rmsprop": "#9467bd", "adam": "#8c564b", "adamw": "#e377c2"}
+COLORS = {
+    "sgd": "#1f77b4",
+    "momentum": "#ff7f0e",
+    "nesterov": "#2ca02c",
+    "adagrad": "#d62728",
+    "rmsprop": "#9467bd",
+    "adam": "#8c564b",
+    "adamw": "#e377c2",
+}
 
 
 def race_table(runs_by_surface: dict[str, list]) -> str:
@@ -59,8 +78,9 @@ def _contours(ax, s, levels: int = 25) -> None:
     ax.set_ylim(*s.ylim)
 
 
-def plot_race(surfaces: Sequence[str] | None = None, names: Sequence[str] | None = None,
-              steps: int = 100) -> Figure:
+def plot_race(
+    surfaces: Sequence[str] | None = None, names: Sequence[str] | None = None, steps: int = 100
+) -> Figure:
     """Trajectories of every optimizer on each surface, one panel per surface.
 
     Each panel runs :func:`dlkit.experiments.optimizers.race` (every optimizer in
@@ -76,8 +96,15 @@ def plot_race(surfaces: Sequence[str] | None = None, names: Sequence[str] | None
         s = get_surface(sname)
         _contours(ax, s)
         for r in race(s, names, steps):
-            ax.plot(r.path[:, 0], r.path[:, 1], ".-", color=COLORS.get(r.name), lw=1.2, ms=2.5,
-                    label=f"{r.name} (α={r.lr:g})")
+            ax.plot(
+                r.path[:, 0],
+                r.path[:, 1],
+                ".-",
+                color=COLORS.get(r.name),
+                lw=1.2,
+                ms=2.5,
+                label=f"{r.name} (α={r.lr:g})",
+            )
         ax.set_title(f"{s.name}: {s.note}", fontsize=9)
         ax.set_xlabel("θ₁")
         ax.set_ylabel("θ₂")
@@ -87,8 +114,9 @@ def plot_race(surfaces: Sequence[str] | None = None, names: Sequence[str] | None
     return fig
 
 
-def plot_learning_rates(a: float = 1.0, lrs: Sequence[float] = (0.1, 0.9, 2.1),
-                        steps: int = 12, theta0: float = 2.0) -> Figure:
+def plot_learning_rates(
+    a: float = 1.0, lrs: Sequence[float] = (0.1, 0.9, 2.1), steps: int = 12, theta0: float = 2.0
+) -> Figure:
     """Gradient descent on f(θ) = a θ²/2 with a small, a good and a too-large α.
 
     Each step multiplies θ by (1 − αa): it shrinks slowly for small α, quickly for
@@ -163,14 +191,20 @@ def plot_run(s, run) -> Figure:
     _contours(ax1, s)
     ax1.plot(run.path[:, 0], run.path[:, 1], ".-", color=COLORS.get(run.name), lw=1.2, ms=3)
     ax1.set_title(f"{s.name}: {run.name}, α = {run.lr:g}", fontsize=9)
-    plot_loss_curves([run], ax2, title=f"final loss {run.loss[-1]:.4f} after "
-                                       f"{len(run.path) - 1} steps")
+    plot_loss_curves(
+        [run], ax2, title=f"final loss {run.loss[-1]:.4f} after {len(run.path) - 1} steps"
+    )
     fig.tight_layout()
     return fig
 
 
-def optimizer_explorer(surface: str = "ravine", name: str = "momentum", lr: float = 0.1,
-                       momentum: float = 0.9, steps: int = 100):
+def optimizer_explorer(
+    surface: str = "ravine",
+    name: str = "momentum",
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    steps: int = 100,
+):
     """Widget: surface, optimizer, learning rate, momentum -> trajectory and loss curve.
 
     Momentum applies to SGD/Momentum/Nesterov (μ) and to Adam (as β₁). The first
@@ -183,10 +217,19 @@ def optimizer_explorer(surface: str = "ravine", name: str = "momentum", lr: floa
 
     surf = w.Dropdown(options=list(SURFACES), value=surface, description="surface")
     opt = w.Dropdown(options=list(OPTIMIZER_NAMES), value=name, description="optimizer")
-    rate = w.FloatLogSlider(value=lr, base=10, min=-3, max=0.5, step=0.05, description="α",
-                            continuous_update=False, readout_format=".3g")
-    mom = w.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="μ / β₁",
-                        continuous_update=False)
+    rate = w.FloatLogSlider(
+        value=lr,
+        base=10,
+        min=-3,
+        max=0.5,
+        step=0.05,
+        description="α",
+        continuous_update=False,
+        readout_format=".3g",
+    )
+    mom = w.FloatSlider(
+        value=momentum, min=0.0, max=0.99, step=0.01, description="μ / β₁", continuous_update=False
+    )
     out = w.Output()
 
     def draw(*_):

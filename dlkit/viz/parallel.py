@@ -37,8 +37,9 @@ _MOVED = {"step_breakdown": "dlkit.experiments.parallel"}
 LINKS = {"K20 server (book)": hybrid.NETWORK, **{n: networks.preset(n) for n in networks.PRESETS}}
 
 
-def plot_timeline(result, ax=None, *, title: str = "", span: float | None = None,
-                  messages: bool = False) -> Figure:
+def plot_timeline(
+    result, ax=None, *, title: str = "", span: float | None = None, messages: bool = False
+) -> Figure:
     """A run's trace, one lane per rank (:func:`dlkit.viz.cluster.timeline`).
 
     `span` (seconds) fixes the time axis, so that several runs drawn side by side
@@ -51,7 +52,7 @@ def plot_timeline(result, ax=None, *, title: str = "", span: float | None = None
         fig = cluster_viz.timeline(result, ax=ax, title=title or None, messages=messages)
     if span is not None:
         ax = ax if ax is not None else fig.axes[0]
-        right = ax.get_xlim()[1]          # the makespan in the axis' time unit, + 1%
+        right = ax.get_xlim()[1]  # the makespan in the axis' time unit, + 1%
         ax.set_xlim(0, right * span / max(result.time, 1e-30))
     return fig
 
@@ -88,15 +89,15 @@ def plot_speedups(rows: Sequence[hybrid.HybridRow], ax=None) -> Figure:
     ax.bar(x + 0.2, [r.speedup for r in rows], 0.4, label="simulated", color="#4c72b0")
     ax.plot(x, [r.gpus for r in rows], "k_", markersize=18, label="linear (K)")
     ax.set_xticks(x)
-    ax.set_xticklabels([f"{r.gpus} GPU\n({r.conv_batch},{r.fc_batch})" for r in rows],
-                       fontsize=8)
+    ax.set_xticklabels([f"{r.gpus} GPU\n({r.conv_batch},{r.fc_batch})" for r in rows], fontsize=8)
     ax.set_ylabel("speedup over 1 GPU")
     ax.legend(fontsize=8, frameon=False)
     return fig
 
 
-def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 server (book)",
-                    batch: int = 128):
+def hybrid_explorer(
+    gpus: int = 4, fc_batch: str = "all", link: str = "K20 server (book)", batch: int = 128
+):
     """Widget: GPUs, batch, fc batch, link -> one simulated AlexNet step (breakdown and
     timeline), with the 90-epoch time and the speedup over one GPU at the same batch.
 
@@ -108,8 +109,11 @@ def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 serve
     from dlkit.experiments.parallel import step_breakdown
 
     k = w.Dropdown(options=[1, 2, 4, 8], value=gpus, description="GPUs K")
-    fb = w.ToggleButtons(options=[("128·K at once", "all"), ("128, K rounds", "one")],
-                         value=fc_batch, description="fc batch")
+    fb = w.ToggleButtons(
+        options=[("128·K at once", "all"), ("128, K rounds", "one")],
+        value=fc_batch,
+        description="fc batch",
+    )
     ln = w.Dropdown(options=list(LINKS), value=link, description="link")
     bs = w.Dropdown(options=[32, 64, 128, 256], value=batch, description="batch / GPU")
     out = w.Output()
@@ -126,8 +130,14 @@ def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 serve
         a1 = fig.add_axes([0.06, 0.15, 0.18, 0.7])
         a2 = fig.add_axes([0.33, 0.15, 0.52, 0.7])
         plot_breakdown({f"K={k.value}": bd}, ax=a1)
-        plot_timeline(res, ax=a2, title=(f"step {res.time * 1e3:.1f} ms, 90 epochs "
-                                         f"{hours:.1f} h, speedup {k.value * base[b] / res.time:.2f}x"))
+        plot_timeline(
+            res,
+            ax=a2,
+            title=(
+                f"step {res.time * 1e3:.1f} ms, 90 epochs "
+                f"{hours:.1f} h, speedup {k.value * base[b] / res.time:.2f}x"
+            ),
+        )
         show_in(out, fig)
 
     for c in (k, fb, ln, bs):
@@ -139,8 +149,13 @@ def hybrid_explorer(gpus: int = 4, fc_batch: str = "all", link: str = "K20 serve
 # ----------------------------------------------------------------------- allreduce
 
 
-def plot_allreduce_costs(p: int, network, sizes: np.ndarray | None = None,
-                         algorithms: Sequence[str] = ALGORITHMS, ax=None) -> Figure:
+def plot_allreduce_costs(
+    p: int,
+    network,
+    sizes: np.ndarray | None = None,
+    algorithms: Sequence[str] = ALGORITHMS,
+    ax=None,
+) -> Figure:
     """Closed-form allreduce time against message size (bytes), log-log."""
     if ax is None:
         fig = Figure(figsize=(6, 3.6))
@@ -158,14 +173,22 @@ def plot_allreduce_costs(p: int, network, sizes: np.ndarray | None = None,
     return fig
 
 
-def allreduce_explorer(p: int = 8, size_kb: float = 64.0, link: str = "10gbe",
-                       algorithm: str = "ring"):
+def allreduce_explorer(
+    p: int = 8, size_kb: float = 64.0, link: str = "10gbe", algorithm: str = "ring"
+):
     """Widget: ranks, message size, link, algorithm -> simulated timeline and times."""
     import ipywidgets as w
 
     pp = w.IntSlider(value=p, min=2, max=16, description="ranks p", continuous_update=False)
-    sz = w.FloatLogSlider(value=size_kb, base=10, min=-2, max=4, step=0.25,
-                          description="n (KB)", continuous_update=False)
+    sz = w.FloatLogSlider(
+        value=size_kb,
+        base=10,
+        min=-2,
+        max=4,
+        step=0.25,
+        description="n (KB)",
+        continuous_update=False,
+    )
     ln = w.Dropdown(options=list(networks.PRESETS), value=link, description="link")
     al = w.Dropdown(options=list(ALGORITHMS), value=algorithm, description="algorithm")
     out = w.Output()
@@ -175,8 +198,11 @@ def allreduce_explorer(p: int = 8, size_kb: float = 64.0, link: str = "10gbe",
         net = networks.preset(ln.value)
         res = simulate_allreduce(pp.value, N, al.value, net)
         cf = costs.allreduce(al.value, pp.value, N, 8, net)
-        fig = plot_timeline(res, messages=True, title=(f"{al.value}: simulated {res.time * 1e3:.4g} ms, "
-                                        f"closed form {cf * 1e3:.4g} ms"))
+        fig = plot_timeline(
+            res,
+            messages=True,
+            title=(f"{al.value}: simulated {res.time * 1e3:.4g} ms, closed form {cf * 1e3:.4g} ms"),
+        )
         show_in(out, fig)
 
     for c in (pp, sz, ln, al):

@@ -40,13 +40,20 @@ def rounding_staircase(fl: int = 2, ax=None, *, seed: int = 0):
         fig = ax.figure
     x = np.linspace(0, 1, 401)
     ax.plot(x, P.round_nearest(x, fl), color=COLORS["nearest"], lw=2, label="nearest")
-    ax.plot(x, P.round_stochastic(x, fl, rng=seed), ".", ms=2.5, color=COLORS["stochastic"],
-            alpha=0.6, label="stochastic (one draw)")
+    ax.plot(
+        x,
+        P.round_stochastic(x, fl, rng=seed),
+        ".",
+        ms=2.5,
+        color=COLORS["stochastic"],
+        alpha=0.6,
+        label="stochastic (one draw)",
+    )
     mean = np.mean([P.round_stochastic(x, fl, rng=seed + 1 + i) for i in range(200)], axis=0)
     ax.plot(x, mean, color="k", lw=1, label="stochastic: mean of 200 draws")
     ax.set_xlabel("x")
     ax.set_ylabel("Round(x)")
-    ax.set_title(f"FL = {fl}: multiples of ε = 2^-{fl} = {2.0 ** -fl:g}")
+    ax.set_title(f"FL = {fl}: multiples of ε = 2^-{fl} = {2.0**-fl:g}")
     ax.legend(loc="upper left", fontsize=8)
     return fig
 
@@ -63,32 +70,47 @@ def rounding_histogram(x: np.ndarray, fl: int, rounding: str, ax=None, *, seed: 
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
     else:
         fig = ax.figure
-    eps = 2.0 ** -fl
+    eps = 2.0**-fl
     r, bias = round_sample(x, fl, rounding, seed)
     lo, hi = min(x.min(), r.min()), max(x.max(), r.max())
     bins = np.linspace(lo - eps / 2, hi + eps / 2, 60)
-    ax.hist(x, bins=bins, weights=np.full(len(x), 1 / len(x)), color="#bbbbbb",
-            label="x (fraction per bin)")
+    ax.hist(
+        x,
+        bins=bins,
+        weights=np.full(len(x), 1 / len(x)),
+        color="#bbbbbb",
+        label="x (fraction per bin)",
+    )
     values, counts = np.unique(r, return_counts=True)
     ax2 = ax.twinx()
-    ax2.bar(values, counts / len(x), width=min(eps, (hi - lo + eps) / 40) * 0.6,
-            color=COLORS[rounding], alpha=0.75)
-    ax2.set_ylabel(f"fraction at each multiple of ε ({rounding})", color=COLORS[rounding],
-                   fontsize=8)
+    ax2.bar(
+        values,
+        counts / len(x),
+        width=min(eps, (hi - lo + eps) / 40) * 0.6,
+        color=COLORS[rounding],
+        alpha=0.75,
+    )
+    ax2.set_ylabel(
+        f"fraction at each multiple of ε ({rounding})", color=COLORS[rounding], fontsize=8
+    )
     ax2.set_ylim(0, 1.05)
     ax.axvline(x.mean(), color="k", lw=1.5, label=f"mean x = {x.mean():.3g}")
-    ax.axvline(r.mean(), color=COLORS[rounding], lw=1.5, ls="--",
-               label=f"mean Round(x) = {r.mean():.3g}")
-    ax.set_title(f"FL = {fl} (ε = {eps:.3g}), {rounding}: bias {bias:+.3g} = {bias / eps:+.3f} ε",
-                 fontsize=10)
+    ax.axvline(
+        r.mean(), color=COLORS[rounding], lw=1.5, ls="--", label=f"mean Round(x) = {r.mean():.3g}"
+    )
+    ax.set_title(
+        f"FL = {fl} (ε = {eps:.3g}), {rounding}: bias {bias:+.3g} = {bias / eps:+.3f} ε",
+        fontsize=10,
+    )
     ax.set_xlabel("value")
     ax.set_ylabel("fraction of x per bin", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
     return fig, bias
 
 
-def rounding_explorer(fl: int = 8, rounding: str = "nearest", mean: float = 0.001, *,
-                      seed: int = 0):
+def rounding_explorer(
+    fl: int = 8, rounding: str = "nearest", mean: float = 0.001, *, seed: int = 0
+):
     """Widget: FL, rounding mode and the size of the values → histogram and bias.
 
     The values are :func:`sample_values` (mean `mean`, spread mean/2), like the weight
@@ -104,9 +126,16 @@ def rounding_explorer(fl: int = 8, rounding: str = "nearest", mean: float = 0.00
 
     fl_w = w.IntSlider(value=fl, min=2, max=14, description="FL", continuous_update=False)
     mode = w.ToggleButtons(options=list(P.ROUNDINGS), value=rounding, description="rounding")
-    size = w.FloatLogSlider(value=mean, base=10, min=-4, max=-1, step=0.25,
-                            description="mean value", continuous_update=False,
-                            readout_format=".1e")
+    size = w.FloatLogSlider(
+        value=mean,
+        base=10,
+        min=-4,
+        max=-1,
+        step=0.25,
+        description="mean value",
+        continuous_update=False,
+        readout_format=".1e",
+    )
     out = w.Output()
 
     def draw(*_):
@@ -130,12 +159,19 @@ def plot_format_table(rows: Sequence[P.RunResult], ax=None):
     fmts = list(dict.fromkeys(r.fmt for r in rows if r.rounding != "-"))
     xs = np.arange(len(fmts))
     for k, rounding in enumerate(P.ROUNDINGS):
-        errs = [100 * next(r.test_error for r in rows if r.fmt == f and r.rounding == rounding)
-                for f in fmts]
+        errs = [
+            100 * next(r.test_error for r in rows if r.fmt == f and r.rounding == rounding)
+            for f in fmts
+        ]
         ax.bar(xs + (k - 0.5) * 0.38, errs, width=0.36, color=COLORS[rounding], label=rounding)
     if base:
-        ax.axhline(100 * base[0].test_error, color="k", ls="--", lw=1,
-                   label=f"float32 ({100 * base[0].test_error:.1f}%)")
+        ax.axhline(
+            100 * base[0].test_error,
+            color="k",
+            ls="--",
+            lw=1,
+            label=f"float32 ({100 * base[0].test_error:.1f}%)",
+        )
     ax.set_xticks(xs, [f"{f}\nFL={f.strip('<>').split(',')[1].strip()}" for f in fmts])
     ax.set_ylabel("test error (%)")
     ax.set_title("16-bit fixed point on the digits: weights, activations, gradients")
