@@ -243,3 +243,21 @@ def test_feature_maps_follow_the_layers():
     assert len(maps) == len(net)
     np.testing.assert_array_equal(maps[-1], net.forward(X[:1])[0])
     assert isinstance(net[0], nn.Conv2d)
+
+
+def test_viz_runs_experiments_only_in_explorers():
+    """A plot takes an experiment's results; only the interactive explorers (which re-run
+    on a slider change) and a few figures of a given input import dlkit.experiments."""
+    allowed = {"sliding_window_figure", "plot_layouts", "decision_boundary", "_explorer_figure"}
+    found = []
+    for path in sorted((DLKIT / "viz").glob("*.py")):
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(fn, ast.FunctionDef) or fn.name == "__getattr__":
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "dlkit.experiments"
+                ):
+                    if not (fn.name.endswith("_explorer") or fn.name in allowed):
+                        found.append(f"{path.name}:{fn.name}")
+    assert not found, f"viz functions that run experiments: {found}"

@@ -65,15 +65,11 @@ def plot_filters(
 
 
 def plot_feature_maps(
-    model: Sequential, x: np.ndarray, conv_index: int = 0, *, ncols: int = 8, max_maps: int = 32
+    x: np.ndarray, maps: np.ndarray, layer=None, *, ncols: int = 8, max_maps: int = 32
 ):
-    """The image and the feature maps of the `conv_index`-th conv layer after its ReLU."""
-    from dlkit.experiments.cnn import feature_maps
-
-    convs = conv_layers(model)
-    i, layer = convs[conv_index]
-    outs = feature_maps(model, x)
-    maps = outs[i + 1] if i + 1 < len(outs) else outs[i]  # after the activation
+    """The image `x` (1, H, W) and the feature maps (F, H', W') one conv layer computes
+    for it after its ReLU (:func:`dlkit.experiments.cnn.feature_maps`); `layer` names
+    the layer in the title."""
     n = min(maps.shape[0], max_maps)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols + 1, figsize=(1.1 * (ncols + 1), 1.1 * nrows + 0.4))
@@ -93,9 +89,8 @@ def plot_feature_maps(
             a.set_title(str(f), fontsize=7, pad=2)
         else:
             a.axis("off")
-    fig.suptitle(
-        f"feature maps of {layer!r} after ReLU ({maps.shape[1]}x{maps.shape[2]})", fontsize=10
-    )
+    name = f"{layer!r} " if layer is not None else ""
+    fig.suptitle(f"feature maps of {name}after ReLU ({maps.shape[1]}x{maps.shape[2]})", fontsize=10)
     return fig
 
 

@@ -18,7 +18,7 @@ displays one as a PNG, also inside a widget's ``Output``.
 from __future__ import annotations
 
 import importlib
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -78,24 +78,18 @@ def _contours(ax, s, levels: int = 25) -> None:
     ax.set_ylim(*s.ylim)
 
 
-def plot_race(
-    surfaces: Sequence[str] | None = None, names: Sequence[str] | None = None, steps: int = 100
-) -> Figure:
+def plot_race(runs: Mapping[str, Sequence], surfaces: Mapping) -> Figure:
     """Trajectories of every optimizer on each surface, one panel per surface.
 
-    Each panel runs :func:`dlkit.experiments.optimizers.race` (every optimizer in
-    `names`) on that surface; the defaults are all surfaces and all optimizers.
+    `runs` maps a surface's name to its race (:func:`dlkit.experiments.optimizers.race`),
+    `surfaces` a name to its Surface (``dlkit.experiments.optimizers.SURFACES``).
     """
-    from dlkit.experiments.optimizers import OPTIMIZER_NAMES, SURFACES, get_surface, race
-
-    surfaces = tuple(SURFACES) if surfaces is None else surfaces
-    names = OPTIMIZER_NAMES if names is None else names
-    fig = Figure(figsize=(5.2 * len(surfaces), 4.2))
-    axes = fig.subplots(1, len(surfaces), squeeze=False)[0]
-    for ax, sname in zip(axes, surfaces):
-        s = get_surface(sname)
+    fig = Figure(figsize=(5.2 * len(runs), 4.2))
+    axes = fig.subplots(1, len(runs), squeeze=False)[0]
+    for ax, (sname, race) in zip(axes, runs.items()):
+        s = surfaces[sname]
         _contours(ax, s)
-        for r in race(s, names, steps):
+        for r in race:
             ax.plot(
                 r.path[:, 0],
                 r.path[:, 1],
@@ -109,27 +103,26 @@ def plot_race(
         ax.set_xlabel("θ₁")
         ax.set_ylabel("θ₂")
     axes[0].legend(fontsize=7, loc="lower left")
+    steps = len(next(iter(runs.values()))[0].path) - 1
     fig.suptitle(f"{steps} steps of each optimizer from the black dot (star: best minimum)")
     fig.tight_layout()
     return fig
 
 
-def plot_learning_rates(
-    a: float = 1.0, lrs: Sequence[float] = (0.1, 0.9, 2.1), steps: int = 12, theta0: float = 2.0
-) -> Figure:
+def plot_learning_rates(paths: Mapping[float, np.ndarray], a: float = 1.0) -> Figure:
     """Gradient descent on f(θ) = a θ²/2 with a small, a good and a too-large α.
 
-    Each step multiplies θ by (1 − αa): it shrinks slowly for small α, quickly for
-    α ≈ 1/a, and grows (diverges, oscillating) for α > 2/a. The steps are
-    :func:`dlkit.experiments.optimizers.learning_rate_path`.
+    `paths` maps each learning rate α to its iterates θ_0, θ_1, ...
+    (:func:`dlkit.experiments.optimizers.learning_rate_path`). Each step multiplies θ by
+    (1 − αa): it shrinks slowly for small α, quickly for α ≈ 1/a, and grows (diverges,
+    oscillating) for α > 2/a.
     """
-    from dlkit.experiments.optimizers import learning_rate_path
-
-    fig = Figure(figsize=(4.2 * len(lrs), 3.4))
-    axes = fig.subplots(1, len(lrs), squeeze=False)[0]
-    t = np.linspace(-abs(theta0) * 1.6, abs(theta0) * 1.6, 200)
-    for ax, lr in zip(axes, lrs):
-        path = np.clip(learning_rate_path(a, lr, steps, theta0), t[0], t[-1])
+    fig = Figure(figsize=(4.2 * len(paths), 3.4))
+    axes = fig.subplots(1, len(paths), squeeze=False)[0]
+    theta0 = max(abs(float(p[0])) for p in paths.values())
+    t = np.linspace(-theta0 * 1.6, theta0 * 1.6, 200)
+    for ax, (lr, path) in zip(axes, paths.items()):
+        path = np.clip(path, t[0], t[-1])
         ax.plot(t, a * t**2 / 2, color="grey")
         ax.plot(path, a * path**2 / 2, "o-", color="C3", ms=4, lw=1)
         regime = "too small" if lr * a < 0.5 else ("good" if lr * a < 2 else "too large")

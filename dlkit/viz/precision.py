@@ -58,20 +58,17 @@ def rounding_staircase(fl: int = 2, ax=None, *, seed: int = 0):
     return fig
 
 
-def rounding_histogram(x: np.ndarray, fl: int, rounding: str, ax=None, *, seed: int = 0):
-    """Histogram of x and of Round(x) to FL fractional bits; returns (figure, bias).
-
-    The bias is mean(Round(x)) − mean(x) (:func:`dlkit.experiments.precision.round_sample`),
-    printed in units of ε in the title.
+def rounding_histogram(x: np.ndarray, r: np.ndarray, fl: int, rounding: str, ax=None):
+    """Histogram of x and of its rounding r = Round(x) to FL fractional bits
+    (:func:`dlkit.experiments.precision.round_sample`); the bias
+    mean(Round(x)) − mean(x) is printed in units of ε in the title. Returns the figure.
     """
-    from dlkit.experiments.precision import round_sample
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
     else:
         fig = ax.figure
     eps = 2.0**-fl
-    r, bias = round_sample(x, fl, rounding, seed)
+    bias = float(r.mean() - x.mean())
     lo, hi = min(x.min(), r.min()), max(x.max(), r.max())
     bins = np.linspace(lo - eps / 2, hi + eps / 2, 60)
     ax.hist(
@@ -105,7 +102,7 @@ def rounding_histogram(x: np.ndarray, fl: int, rounding: str, ax=None, *, seed: 
     ax.set_xlabel("value")
     ax.set_ylabel("fraction of x per bin", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
-    return fig, bias
+    return fig
 
 
 def rounding_explorer(
@@ -122,7 +119,7 @@ def rounding_explorer(
     """
     import ipywidgets as w
 
-    from dlkit.experiments.precision import sample_values
+    from dlkit.experiments.precision import round_sample, sample_values
 
     fl_w = w.IntSlider(value=fl, min=2, max=14, description="FL", continuous_update=False)
     mode = w.ToggleButtons(options=list(P.ROUNDINGS), value=rounding, description="rounding")
@@ -140,7 +137,8 @@ def rounding_explorer(
 
     def draw(*_):
         x = sample_values(size.value, seed=seed)
-        fig, bias = rounding_histogram(x, fl_w.value, mode.value, seed=seed)
+        r, bias = round_sample(x, fl_w.value, mode.value, seed)
+        fig = rounding_histogram(x, r, fl_w.value, mode.value)
         show_in(out, fig, alt=f"bias {bias:+.3g}")
 
     for c in (fl_w, mode, size):
