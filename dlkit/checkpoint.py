@@ -293,24 +293,9 @@ def _int_meta(data: dict, key: str, path: Path) -> int:
     return int(v)
 
 
-def _check_params(data: dict, mine: dict, path: Path) -> dict[str, np.ndarray]:
+def _check_params(data: dict, model, path: Path) -> dict[str, np.ndarray]:
     params = {k[len("param/") :]: v for k, v in data.items() if k.startswith("param/")}
-    missing, extra = set(mine) - set(params), set(params) - set(mine)
-    if missing or extra:
-        raise KeyError(
-            f"checkpoint {path} does not match this network: missing "
-            f"{sorted(missing)}, unexpected {sorted(extra)}"
-        )
-    for k, p in mine.items():
-        if params[k].shape != p.data.shape:
-            raise ValueError(
-                f"parameter {k}: saved shape {params[k].shape} != network's {p.data.shape}"
-            )
-        if params[k].dtype != p.data.dtype:
-            raise ValueError(
-                f"parameter {k}: saved as {params[k].dtype}, the network's is "
-                f"{p.data.dtype}; build the network with dtype=np.{params[k].dtype}"
-            )
+    Layer.check_state(model, params, f"checkpoint {path}", dtypes=True)
     return params
 
 
@@ -410,7 +395,7 @@ def load(path: str | os.PathLike, model, optimizer=None) -> dict:
         wrote them (``dlkit.train.History.from_arrays`` rebuilds the History).
     """
     path = _existing(path)
-    mine = _named_parameters(model)
+    _named_parameters(model)  # a model with parameters, or a clear TypeError
     data = _read(path)
     if "meta/format" not in data:
         raise ValueError(f"{path} is not a dlkit checkpoint (no meta/format entry)")
@@ -425,7 +410,7 @@ def load(path: str | os.PathLike, model, optimizer=None) -> dict:
         raise ValueError(f"checkpoint {path} has unexpected entries {strange}")
     epoch = _int_meta(data, "meta/epoch", path) if "meta/epoch" in data else 0
     seed = _int_meta(data, "meta/seed", path) if "meta/seed" in data else None
-    params = _check_params(data, mine, path)
+    params = _check_params(data, model, path)
     gens = _check_generators(data, model, fmt, path)
     state = _check_optimizer(data, optimizer, path)
     hist = _check_history(data, path)

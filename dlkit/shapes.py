@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-import numpy as np
+
+from dlkit.checks import check_int
 
 __all__ = [
     "check_int_arg",
@@ -45,16 +46,7 @@ __all__ = [
 
 def check_int_arg(v, name: str, who: str, minimum: int) -> int:
     """`v` as an int >= `minimum`; a bool, a float (even 2.0) or a str is a TypeError."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        whole = isinstance(v, (float, np.floating)) and float(v).is_integer()
-        raise TypeError(
-            f"{who}: {name} must be an int, got {v!r} ({type(v).__name__}); "
-            + (f"pass {name}={int(v)}" if whole else "pass a whole number")
-        )
-    if v < minimum:
-        what = "a positive int" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{who}: {name} must be {what}, got {v}")
-    return int(v)
+    return check_int(v, name, who, minimum)
 
 
 def check_output_size_args(size, k, stride, padding, who: str = "output_size") -> None:

@@ -89,11 +89,12 @@ def test_no_user_writes_the_unpadding_slice_again(name):
 
 
 def test_shapes_is_the_lowest_floor():
-    assert dlkit_imports(DLKIT / "shapes.py") == set()
+    assert dlkit_imports(DLKIT / "checks.py") == set()  # the argument checks, below it
+    assert dlkit_imports(DLKIT / "shapes.py") == {"dlkit.checks"}
     # specifications cost microseconds: no layers, no numba behind them
     assert dlkit_imports(DLKIT / "models/specs.py") == {"dlkit.shapes"}
     assert dlkit_imports(DLKIT / "models/zoo.py") == {"dlkit.models.specs"}
-    assert dlkit_imports(DLKIT / "conv/common.py") == {"dlkit.shapes"}
+    assert dlkit_imports(DLKIT / "conv/common.py") == {"dlkit.shapes", "dlkit.checks"}
 
 
 # ------------------------------------------------------------------- the old import paths
@@ -282,3 +283,21 @@ def test_unpad_inverts_pad_input(ph, pw):
 def test_unpad_default_width_is_the_height():
     xp = np.zeros((1, 1, 8, 10))
     assert common.unpad(xp, 2).shape == (1, 1, 4, 6)
+
+
+def test_one_home_for_the_argument_checks():
+    from dlkit import checks
+    from dlkit.conv import common
+    from dlkit.nn import core, gradcheck
+
+    assert common.as_real_array is checks.as_real_array
+    assert gradcheck.as_real_array is checks.as_real_array
+    assert core._check_int is checks.check_int and shapes.check_int is checks.check_int
+    with pytest.raises(TypeError, match=r"f: n must be an int >= 1, got 2.0 \(float\); pass n=2"):
+        core.check_int(2.0, "n", "f")
+    with pytest.raises(TypeError, match=r"f: n must be an int, got 2.0 \(float\); pass n=2"):
+        shapes.check_int_arg(2.0, "n", "f", 1)
+    with pytest.raises(ValueError, match="f: n must be an int >= 2, got 1"):
+        core.check_int(1, "n", "f", minimum=2)
+    with pytest.raises(ValueError, match="f: n must be >= 2, got 1"):
+        shapes.check_int_arg(1, "n", "f", 2)

@@ -44,42 +44,13 @@ from .constants import (
     Datatype,
     Op,
 )
+from . import constants as _constants
 from .current import _local  # noqa: F401 - re-exported for dlkit.cluster.mpi._local
 from .current import current_comm as _current_comm
 from .requests import Request, Status
 from .window import Win
 
-__all__ = [
-    "MPI",
-    "ANY_SOURCE",
-    "ANY_TAG",
-    "PROC_NULL",
-    "UNDEFINED",
-    "LOCK_EXCLUSIVE",
-    "LOCK_SHARED",
-    "IN_PLACE",
-    "Datatype",
-    "BYTE",
-    "CHAR",
-    "INT",
-    "LONG",
-    "INT64_T",
-    "FLOAT",
-    "DOUBLE",
-    "BOOL",
-    "Op",
-    "SUM",
-    "PROD",
-    "MAX",
-    "MIN",
-    "LAND",
-    "LOR",
-    "BAND",
-    "BOR",
-    "Status",
-    "Request",
-    "Win",
-]
+__all__ = ["MPI", *_constants.__all__, "Status", "Request", "Win"]
 
 
 class _Namespace:

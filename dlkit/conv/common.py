@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlkit.checks import as_real_array
 from dlkit.shapes import check_int_arg, check_output_size_args, output_size
 
 __all__ = [
@@ -70,25 +71,6 @@ def check_images(x, name: str, who: str) -> np.ndarray:
         )
         raise ValueError(f"{who}: {name} must have shape (N, C, H, W), got {x.shape}; {hint}")
     return x
-
-
-def as_real_array(a, name: str, who: str) -> np.ndarray:
-    """`a` as a numpy array of real numbers (float, int or bool); None, strings, objects
-    and complex numbers are a TypeError."""
-    if a is None or isinstance(a, (str, bytes)):
-        raise TypeError(f"{who}: {name} must be a numpy array, got {a!r}")
-    try:
-        a = np.asarray(a)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{who}: {name} must be a numpy array of real numbers, got {type(a).__name__}"
-        ) from exc
-    if a.dtype.kind not in "fiub":
-        raise TypeError(
-            f"{who}: {name} has dtype {a.dtype}; pass real numbers "
-            f"(e.g. np.asarray({name}, dtype=np.float64))"
-        )
-    return a
 
 
 def check_conv_args(x, w, b=None, stride: int = 1, padding: int = 0, who: str = "conv2d"):

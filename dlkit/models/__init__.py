@@ -17,57 +17,11 @@ Every name is importable from ``dlkit.models`` itself, e.g.
 
 from __future__ import annotations
 
-from dlkit.models.nets import digits_cnn, lenet5_net
-from dlkit.models.specs import (
-    ArchSpec,
-    Builder,
-    LayerSpec,
-    add,
-    concat,
-    conv,
-    conv_out_size,
-    fc,
-    norm,
-    pool,
-    summary,
-)
-from dlkit.models.zoo import (
-    ARCHITECTURES,
-    GOOGLENET_INCEPTION,
-    RESNET_BLOCKS,
-    VGG16_CFG,
-    alexnet,
-    cifar_resnet,
-    get,
-    googlenet,
-    lenet5,
-    resnet,
-    vgg16,
-)
+from dlkit.models import nets as _nets
+from dlkit.models import specs as _specs
+from dlkit.models import zoo as _zoo
+from dlkit.models.nets import *  # noqa: F403 - every name of the three modules
+from dlkit.models.specs import *  # noqa: F403
+from dlkit.models.zoo import *  # noqa: F403
 
-__all__ = [
-    "LayerSpec",
-    "ArchSpec",
-    "conv_out_size",
-    "conv",
-    "fc",
-    "pool",
-    "norm",
-    "concat",
-    "add",
-    "lenet5",
-    "alexnet",
-    "vgg16",
-    "googlenet",
-    "resnet",
-    "cifar_resnet",
-    "summary",
-    "ARCHITECTURES",
-    "get",
-    "digits_cnn",
-    "lenet5_net",
-    "Builder",
-    "VGG16_CFG",
-    "GOOGLENET_INCEPTION",
-    "RESNET_BLOCKS",
-]
+__all__ = [*_specs.__all__, *_zoo.__all__, *_nets.__all__]

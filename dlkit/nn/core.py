@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from dlkit.backend import get_backend
+from dlkit.checks import check_int as _check_int
 
 
 class BackwardBeforeForwardError(RuntimeError, ValueError):
@@ -129,18 +130,9 @@ def check_int(v, name: str, who: str, *, minimum: int = 1) -> int:
     """Return `v` as an int; it must be an int (not a bool, not a float) >= `minimum`.
 
     Raises a ``TypeError`` for a wrong type and a ``ValueError`` for a value below the
-    bound, both naming `who` and the argument.
+    bound, both naming `who` and the argument (:func:`dlkit.checks.check_int`).
     """
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        whole = isinstance(v, (float, np.floating)) and float(v).is_integer()
-        raise TypeError(
-            f"{who}: {name} must be an int >= {minimum}, got {v!r} ({type(v).__name__}); "
-            + (f"pass {name}={int(v)}" if whole else "pass a whole number")
-        )
-    if v < minimum:
-        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{who}: {name} must be {what}, got {v!r}")
-    return int(v)
+    return _check_int(v, name, who, minimum, say_minimum=True)
 
 
 def check_real(
@@ -329,11 +321,18 @@ class Layer:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Copy arrays into the parameters in place; names and shapes must match."""
+        self.check_state(state)
+        for k, p in self.named_parameters():
+            p.data[...] = state[k]
+
+    def check_state(self, state: dict, source: str = "state", *, dtypes: bool = False) -> None:
+        """Raise unless `state` has exactly this network's parameter names and shapes
+        (and dtypes, if `dtypes`); `source` names where the state came from."""
         mine = dict(self.named_parameters())
         missing, extra = set(mine) - set(state), set(state) - set(mine)
         if missing or extra:
             raise KeyError(
-                f"state does not match this network: missing {sorted(missing)}, "
+                f"{source} does not match this network: missing {sorted(missing)}, "
                 f"unexpected {sorted(extra)}"
             )
         for k, p in mine.items():
@@ -341,7 +340,11 @@ class Layer:
                 raise ValueError(
                     f"parameter {k}: saved shape {state[k].shape} != network's {p.data.shape}"
                 )
-            p.data[...] = state[k]
+            if dtypes and state[k].dtype != p.data.dtype:
+                raise ValueError(
+                    f"parameter {k}: saved as {state[k].dtype}, the network's is "
+                    f"{p.data.dtype}; build the network with dtype=np.{state[k].dtype}"
+                )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

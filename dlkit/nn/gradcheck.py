@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from dlkit import rng as _rng
+from dlkit.checks import as_real_array
 from dlkit.nn.core import Layer, check_real
 
 
@@ -50,19 +51,8 @@ def _as_float64(a, name: str, who: str) -> np.ndarray:
     """`a` as a float64 array; None, strings, objects and complex numbers are a TypeError."""
     if type(a) is np.ndarray and a.dtype.kind in "fiub":
         return a.astype(np.float64, copy=False)
-    if a is None or isinstance(a, (str, bytes)):
-        raise TypeError(f"{who}: {name} must be an array of real numbers, got {a!r}")
-    try:
-        arr = np.asarray(a)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{who}: {name} must be an array of real numbers, got {type(a).__name__}"
-        ) from exc
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(
-            f"{who}: {name} has dtype {arr.dtype}; pass an array of real numbers "
-            "(the gradients to compare)"
-        )
+    fix = "pass an array of real numbers (the gradients to compare)"
+    arr = as_real_array(a, name, who, what="an array of real numbers", fix=fix)
     return arr.astype(np.float64, copy=False)
 
 
