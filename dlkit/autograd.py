@@ -18,6 +18,7 @@ The engine only: :func:`dlkit.viz.autograd.draw_graph` draws a graph.
 
 from __future__ import annotations
 
+from dlkit.aliases import moved
 import math
 import numbers
 import sys
@@ -236,9 +237,4 @@ def topological_order(root: Value) -> list[Value]:
 _MOVED = {"draw_graph": "dlkit.viz.autograd"}
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        from dlkit.viz import autograd as drawing
-
-        return getattr(drawing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

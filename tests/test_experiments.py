@@ -126,7 +126,11 @@ def test_viz_imports_experiments_only_inside_functions():
 def test_autograd_is_the_engine_only():
     found = _imports(DLKIT / "autograd.py")
     assert not _hits(found, "matplotlib")
-    assert [m for _, m in found if m.startswith("dlkit")] == ["dlkit.viz", "dlkit.viz.autograd"]
+    # draw_graph is reached through dlkit.aliases.moved, which imports viz on first use only
+    assert {m for _, m in found if m.startswith("dlkit")} <= {
+        "dlkit.aliases",
+        "dlkit.aliases.moved",
+    }
 
 
 def test_png_in_a_widget_has_one_home():

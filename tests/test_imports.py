@@ -3,8 +3,9 @@
 Edges are every import a module makes, at module level or inside a function (an
 import inside a function still ties the two modules together: it only hides the
 circle until the function runs), except under ``if TYPE_CHECKING`` and except lazy
-aliases: an old import path kept by a module ``__getattr__`` (PEP 562) that imports a
-name's new home when it is first used; the module lists those names in ``_MOVED``.
+aliases: an old import path kept by a module ``__getattr__`` (PEP 562, usually
+:func:`dlkit.aliases.moved`) that imports a name's new home when it is first used; the
+module lists those names in ``_MOVED``.
 
     python tests/test_imports.py     # prints the floors' sizes and any cycle
 """

@@ -5,6 +5,7 @@ One convention for every layer (see :mod:`dlkit.nn.core`): a layer owns its
 sets the parameters' gradients and returns the gradient with respect to its input.
 """
 
+from dlkit.aliases import moved
 from dlkit.nn import init
 from dlkit.nn.activations import (
     ELU,
@@ -151,12 +152,7 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'dlkit.nn' has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)
 
 
 def __dir__() -> list[str]:

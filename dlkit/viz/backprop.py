@@ -13,11 +13,11 @@ here (``neuron_graph``, ``memory_sweep``...) still work, listed in ``_MOVED``.
 
 from __future__ import annotations
 
-import importlib
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from dlkit.aliases import moved
 from dlkit.autograd import Value
 from dlkit.viz.autograd import graph_figure
 from dlkit.viz.display import show, show_in
@@ -156,7 +156,4 @@ def gradient_norm_explorer(activation: str = "sigmoid", depth: int = 8, init: st
     return w.VBox([w.HBox([act, dep, ini]), out])
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

@@ -17,7 +17,7 @@ here still works, listed in ``_MOVED``).
 
 from __future__ import annotations
 
-import importlib
+from dlkit.aliases import moved
 from typing import Sequence
 
 import numpy as np
@@ -307,7 +307,4 @@ def pattern_explorer(algorithm: str = "rabenseifner", p: int = 8, N: int = 1024)
     return w.VBox([w.HBox([algo, ranks]), out])
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

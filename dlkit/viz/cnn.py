@@ -16,12 +16,12 @@ still works, listed in ``_MOVED``).
 
 from __future__ import annotations
 
-import importlib
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from dlkit.aliases import moved
 from dlkit.nn import Conv2d, Sequential
 from dlkit.viz.display import show_in
 
@@ -240,7 +240,4 @@ def feature_map_explorer(
     return w.VBox([w.HBox([img, lay]), w.HBox([filt, label]), out])
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

@@ -17,13 +17,13 @@ The example input and the kernels' runs come from :mod:`dlkit.experiments.conv`
 
 from __future__ import annotations
 
-import importlib
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch, Rectangle
 
+from dlkit.aliases import moved
 from dlkit.conv import conv2d_direct
 from dlkit.viz.display import show_in, show_png  # noqa: F401 - show_png re-exported
 
@@ -219,7 +219,4 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
     return fig
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

@@ -17,7 +17,6 @@ The training runs are in :mod:`dlkit.experiments`; their old names here
 
 from __future__ import annotations
 
-import importlib
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -25,6 +24,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Circle, FancyBboxPatch
 
+from dlkit.aliases import moved
 from dlkit import nn
 from dlkit.train import predict
 from dlkit.viz.display import show_in
@@ -410,7 +410,4 @@ def boundary_explorer(
     return w.VBox([w.HBox([ds, act]), w.HBox([wid, dep]), out])
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

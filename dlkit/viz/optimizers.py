@@ -17,12 +17,12 @@ displays one as a PNG, also inside a widget's ``Output``.
 
 from __future__ import annotations
 
-import importlib
 from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from dlkit.aliases import moved
 from dlkit.viz.display import png, show, show_in  # noqa: F401 - re-exported
 
 #: Names that moved to :mod:`dlkit.experiments.optimizers`, served lazily by
@@ -243,7 +243,4 @@ def optimizer_explorer(
     return w.VBox([w.HBox([surf, opt]), w.HBox([rate, mom]), out])
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

@@ -16,13 +16,13 @@ Figures are ``matplotlib.figure.Figure`` objects (no pyplot state).
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from dlkit.aliases import moved
 from dlkit.viz.display import png, show, show_in  # noqa: F401 - re-exported
 
 from dlkit.cluster import costs, networks
@@ -226,7 +226,4 @@ def plot_step_times(runs: dict[str, Sequence[float]], ax=None) -> Figure:
     return fig
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)

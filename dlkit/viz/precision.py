@@ -17,12 +17,12 @@ works, listed in ``_MOVED``.
 
 from __future__ import annotations
 
-import importlib
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from dlkit.aliases import moved
 from dlkit import precision as P
 from dlkit.viz.display import show_in, show_png  # noqa: F401 - show_png re-exported
 
@@ -177,7 +177,4 @@ def plot_format_table(rows: Sequence[P.RunResult], ax=None):
     return fig
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, _MOVED)
