@@ -235,3 +235,26 @@ def test_dbn_errors():
         dbn_mod.pretrain_dbn(np.zeros((3, 4)), [])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         dbn_mod.pretrain_dbn(np.full((3, 4), 3.0), [2])
+
+
+def test_coordinate_descent_kernel_equals_its_numpy_reference_and_the_exact_lasso():
+    from sklearn.linear_model import Lasso
+
+    from dlkit.kernels import cpu
+
+    X, D = _problem(4, n=60)
+    lam = 0.1
+    G, XD = np.ascontiguousarray(D.T @ D), np.ascontiguousarray(X @ D)
+    compiled = cpu.lasso_cd_gram(G, XD, lam, 1e-12, 5000)
+    reference = sc._cd_numpy(G, XD, lam, 1e-12, 5000)
+    assert np.max(np.abs(compiled - reference)) < 1e-9
+    exact = np.array(
+        [
+            Lasso(alpha=lam / X.shape[1], fit_intercept=False, tol=1e-12, max_iter=100000)
+            .fit(D, x)
+            .coef_
+            for x in X
+        ]
+    )
+    assert np.max(np.abs(sc.coordinate_descent(X, D, lam, tol=1e-12) - exact)) < 1e-7
+    assert np.max(np.abs(sc.sparse_codes(X, D, lam, method="cd", tol=1e-12) - exact)) < 1e-7

@@ -40,6 +40,7 @@ def calls(dtype) -> dict:
         "gemm_blocked": lambda: cpu.gemm_blocked(A, A),
         "maxpool2d_forward": lambda: cpu.maxpool2d_forward(x, 2, 2, 2, 2),
         "maxpool2d_backward": lambda: cpu.maxpool2d_backward(pooled, arg, 8, 8, 2, 2, 2, 2),
+        "lasso_cd_gram": lambda: cpu.lasso_cd_gram(A, A, 0.1, 1e-6, 10),
     }
 
 

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit as _expit
 
 from dlkit import rng as _rng
 from dlkit.checks import as_real_array, check_int
@@ -46,8 +47,8 @@ MAX_EXACT_HIDDEN = 20
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # σ(x) = ½(1 + tanh(x/2)): no overflow for large |x|
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    # σ(x) = 1 / (1 + e^{−x}), scipy's ufunc: no overflow for large |x|, one pass
+    return _expit(x)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -246,23 +247,24 @@ def cd_gradient(rbm: RBM, V0, k: int = 1, *, seed=0, chain=None) -> CDResult:
     because dlkit's optimizers descend. Returns the negative phase's states.
     """
     k = check_int(k, "k", "cd_gradient")
-    g = _rng(seed)
     V0 = rbm.check_visible(V0, "V0")
+    chain = None if chain is None else rbm.check_visible(chain, "chain")
+    return _cd(rbm, V0, k, _rng(seed), chain)
+
+
+def _cd(rbm: RBM, V0: np.ndarray, k: int, g: np.random.Generator, chain) -> CDResult:
+    """cd_gradient on checked arrays (the inner loop of train_rbm)."""
     W, b, c = rbm.W.data, rbm.b.data, rbm.c.data
     H0 = _bernoulli(_sigmoid(V0 @ W.T + c), g)  # positive phase: h_0 ~ Q(h | v_0)
-    if chain is None:
-        Hk = H0
-    else:
-        Vc = rbm.check_visible(chain, "chain")
-        Hk = _bernoulli(_sigmoid(Vc @ W.T + c), g)
+    Hk = H0 if chain is None else _bernoulli(_sigmoid(chain @ W.T + c), g)
     for _ in range(k):  # k Gibbs steps: v ~ P(v | h), then Q(h | v)
         Vk = _bernoulli(_sigmoid(Hk @ W + b), g)
         Qk = _sigmoid(Vk @ W.T + c)
         Hk = _bernoulli(Qk, g)
     n0, nk = V0.shape[0], Vk.shape[0]
-    rbm.W.grad[...] = -(H0.T @ V0 / n0 - Qk.T @ Vk / nk)
-    rbm.b.grad[...] = -(V0.mean(axis=0) - Vk.mean(axis=0))
-    rbm.c.grad[...] = -(H0.mean(axis=0) - Qk.mean(axis=0))
+    np.subtract(Qk.T @ Vk / nk, H0.T @ V0 / n0, out=rbm.W.grad)
+    np.subtract(Vk.sum(axis=0) / nk, V0.sum(axis=0) / n0, out=rbm.b.grad)
+    np.subtract(Qk.sum(axis=0) / nk, H0.sum(axis=0) / n0, out=rbm.c.grad)
     return CDResult(Vk, Qk)
 
 
@@ -299,6 +301,7 @@ def train_rbm(
     persistent: bool = False,
     optimizer=None,
     seed=0,
+    monitor: bool = True,
     progress: bool = False,
 ) -> RBMHistory:
     """Train `rbm` on the rows of `X` by CD-k (or PCD with ``persistent=True``).
@@ -307,6 +310,7 @@ def train_rbm(
     ``batch_size`` (B); each batch is one :func:`cd_gradient` and one optimizer step
     (plain SGD with ``lr`` unless an ``optimizer`` over ``rbm.parameters()`` is given).
     PCD keeps one persistent chain per example of a batch, started from the first batch.
+    With ``monitor`` the history records the reconstruction error of X after each epoch.
     """
     from dlkit.optim import SGD  # optim imports nn; nn does not import unsupervised
 
@@ -329,11 +333,12 @@ def train_rbm(
             V0 = X[order[start : start + batch_size]]
             if persistent and (chain is None or chain.shape[0] != V0.shape[0]):
                 chain = V0 if chain is None else chain[: V0.shape[0]]
-            out = cd_gradient(rbm, V0, k, seed=g, chain=chain if persistent else None)
+            out = _cd(rbm, V0, k, g, chain if persistent else None)
             if persistent:
                 chain = out.v_model
             opt.step()
-        hist.reconstruction_error.append(rbm.reconstruction_error(X))
+        if monitor:
+            hist.reconstruction_error.append(rbm.reconstruction_error(X))
     hist.chain = chain
     return hist
 
