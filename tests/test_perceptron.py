@@ -261,7 +261,7 @@ def test_viz_tables_and_figures():
     from dlkit.viz import neurons
 
     text = neurons.unit_table(P.gate_unit("AND", "step"), "AND")
-    assert text.splitlines()[0].split() == ["x1", "x2", "z", "h", "=", "g(z)", "AND"]
+    assert text.splitlines()[0].split() == ["x1", "x2", "z", "a", "=", "g(z)", "AND"]
     assert text.splitlines()[-1].split() == ["1", "1", "10", "1", "1"]
     soft = neurons.unit_table(P.gate_unit("AND", scale=0.1))
     assert soft.splitlines()[-1].split()[-1] == "0.7311"
@@ -291,13 +291,13 @@ def test_explorers_build_and_react():
     assert "2 of 4 rows match OR" in text(box)
     assert box.children[1].outputs[1]["data"]["image/png"]  # the figure is in the state
     soft = neurons.decision_line_explorer(2, 2, -3, "AND", activation="sigmoid", presets=True)
-    assert "largest |h - AND| = 0.2689" in text(soft)
+    assert "largest |a - AND| = 0.2689" in text(soft)
     soft.children[0].children[1].children[0].value = "NAND"  # loads NAND's hand weights
     assert [s.value for s in soft.children[0].children[0].children] == [-20.0, -20.0, 30.0]
     assert "4 of 4 rows match NAND; every h is within 4.5e-05 of NAND" in text(soft)
     net = neurons.network_explorer("OR", "NAND", "AND")
-    assert "h computes XOR" in text(net)
+    assert "ŷ computes XOR" in text(net)
     net.children[0].children[0].children[2].value = "OR"  # OR of OR and NAND is always 1
-    assert "h computes no named gate" in text(net)
+    assert "ŷ computes no named gate" in text(net)
     with pytest.raises(ValueError, match="target"):
         neurons.decision_line_explorer(target="NOT")

@@ -92,9 +92,11 @@ def check_separable_count(n) -> bool:
             True,
             f"{count} of the 16 are linearly separable; the other {16 - count} are XOR and XNOR",
         )
-    hint = (
-        "too many: XOR is one that is not"
-        if got > count
-        else ("too few: remember the constant functions and x1, x2, NOT x1, NOT x2 too")
+    if not 0 <= got <= 16:
+        return verdict(False, f"{got} cannot be right: there are only 16 functions to count")
+    return verdict(
+        False,
+        f"{got} is not the count. Run perceptron.linearly_separable on every output "
+        "column t in itertools.product([0, 1], repeat=4) and count the True results; the "
+        "constant functions and x1, x2, NOT x1, NOT x2 are functions too",
     )
-    return verdict(False, f"{got} is {hint}")

@@ -61,12 +61,26 @@ def check_smallest_scale(c) -> bool:
             f"c = {best:g}: every weight and bias multiplied by {best:g} "
             "still keeps each output within 0.01",
         )
+    if c <= 0:
+        return verdict(
+            False,
+            f"c = {c:g} is not a scale to try: c <= 0 removes or flips every weight; "
+            "the candidates are 0.05, 0.10, ..., 1.00",
+        )
+    if abs(c * 20 - round(c * 20)) > 1e-9 or c > 1:
+        return verdict(
+            False, f"c = {c:g} is not one of the candidates 0.05, 0.10, ..., 1.00; pick one"
+        )
     X = truth_table_inputs(2)
     y = np.asarray(GATES["XNOR"])
     with np.errstate(all="ignore"):
         err = float(np.max(np.abs(xnor_network(scale=c)(X) - y)))
     if c < best:
-        return verdict(False, f"at c = {c:g} the worst output is {err:.3f} away from its target")
+        return verdict(
+            False,
+            f"at c = {c:g} some output misses its target by more than 0.01 (the worst by "
+            f"{err:.3f}): the sigmoids are still too soft",
+        )
     return verdict(False, f"c = {c:g} works (worst error {err:.1e}) but a smaller c does too")
 
 

@@ -4,6 +4,7 @@
 - :func:`plot_decision_line` draws a unit's line w1 x1 + w2 x2 + b = 0 over the four
   inputs of a gate; :func:`plot_gate_units` does it for several units side by side;
 - :func:`plot_perceptron_errors` draws errors per epoch of the perceptron rule;
+- :func:`plot_margins` draws lines with their margins ω and the closest examples;
 - :func:`plot_step_vs_sigmoid` compares the two activations g(z);
 - :func:`plot_hidden_space` shows a two-layer network's hidden activations, where
   XOR has become linearly separable;
@@ -32,6 +33,7 @@ from dlkit.perceptron import (
     Neuron,
     gate_unit,
     linearly_separable,
+    margin,
     truth_table_inputs,
 )
 
@@ -63,11 +65,11 @@ def truth_table_text(columns: Mapping[str, Sequence], digits: int = 4) -> str:
 
 
 def unit_table(unit: Neuron, target: str | None = None, digits: int = 4) -> str:
-    """Truth table of a unit over all its 0/1 inputs: x's, z, h (and the target gate)."""
+    """Truth table of a unit over all its 0/1 inputs: x's, z, a = g(z) (and the target gate)."""
     X = truth_table_inputs(unit.n_inputs)
     cols = {f"x{i + 1}": X[:, i].astype(int) for i in range(unit.n_inputs)}
     cols["z"] = unit.z(X)
-    cols["h = g(z)"] = unit(X)
+    cols["a = g(z)"] = unit(X)
     if target is not None:
         cols[target.upper()] = np.asarray(GATES[target.upper()])
     return truth_table_text(cols, digits)
@@ -144,6 +146,54 @@ def plot_perceptron_errors(results: Mapping[str, object]) -> Figure:
     return fig
 
 
+def plot_margins(
+    X: np.ndarray,
+    y: np.ndarray,
+    lines: Mapping[str, tuple[Sequence[float], float]],
+    *,
+    title: str = "",
+    lim: tuple[float, float] = (-0.5, 1.5),
+) -> Figure:
+    """One panel per line w · x + b = 0 of `lines` (name -> (w, b)), with its margin.
+
+    Each panel draws the line (solid), the band of half-width ω around it (dotted,
+    when ω > 0), the examples coloured by y, and a ring around the examples closest
+    to the line, the ones that set ω = :func:`dlkit.perceptron.margin`. Each panel's
+    title gives ω to three decimals; `title` goes above them all.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_margins draws 2-input examples, got X of shape {X.shape}")
+    n = len(lines)
+    fig = Figure(figsize=(3.0 * n, 3.2))
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    t = np.linspace(lim[0], lim[1], 2)
+    for ax, (name, (w, b)) in zip(axes, lines.items()):
+        w = np.asarray(w, dtype=np.float64)
+        omega = margin(w, b, X, y)
+        dist = (2.0 * y - 1.0) * (X @ w + b) / np.linalg.norm(w)  # y'_n z_n / ‖w‖
+        _line(ax, w, b, t, style="k-")
+        if omega > 0:
+            shift = omega * np.linalg.norm(w)  # the band's edges are z = ±ω ‖w‖
+            _line(ax, w, b - shift, t, style="k:")
+            _line(ax, w, b + shift, t, style="k:")
+        for p, yi, d in zip(X, y, dist):
+            ax.scatter([p[0]], [p[1]], s=140, c=ON if yi else OFF, edgecolors="k", zorder=3)
+            if abs(d - omega) < 1e-9:
+                ax.scatter([p[0]], [p[1]], s=420, facecolors="none", edgecolors="k", zorder=4)
+        ax.set_xlim(*lim)
+        ax.set_ylim(*lim)
+        ax.set_aspect("equal")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        ax.set_title(f"{name}\n$\\omega$ = {omega:.3f}", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def plot_step_vs_sigmoid(marks: Sequence[float] = (1.0, 10.0)) -> Figure:
     """g(z) for the step and the sigmoid, with g(±m) marked for each m in `marks`."""
     from dlkit.perceptron import sigmoid, step
@@ -184,7 +234,7 @@ def plot_hidden_space(
 ) -> Figure:
     """Inputs x (left) and hidden activations a = (a1, a2) (right), coloured by target y.
 
-    If the output unit's weights (out_w, out_b) are given, its line v · a + c = 0 is
+    If the output unit's weights (out_w, out_b) are given, its line w · a + b = 0 is
     drawn in the hidden space. ``input_units`` draws the hidden units' own lines in
     the input space. Each panel's title says whether a line separates the classes
     there (decided by :func:`dlkit.perceptron.linearly_separable`).
@@ -232,12 +282,13 @@ def plot_hidden_space(
     return fig
 
 
-def _line(ax, w, b, t, label: str = "") -> None:
+def _line(ax, w, b, t, label: str = "", style: str = "k--") -> None:
+    """Draw w1 x1 + w2 x2 + b = 0 over the x1 values t (a vertical line if w2 = 0)."""
     w1, w2 = float(w[0]), float(w[1])
     if abs(w2) > 1e-12:
-        ax.plot(t, -(w1 * t + b) / w2, "k--", lw=1.2)
+        ax.plot(t, -(w1 * t + b) / w2, style, lw=1.2)
     elif abs(w1) > 1e-12:
-        ax.axvline(-b / w1, color="k", ls="--", lw=1.2)
+        ax.axvline(-b / w1, color=style[0], ls=style[1:], lw=1.2)
 
 
 def plot_training(history, title: str = "") -> Figure:
@@ -284,7 +335,7 @@ def decision_line_explorer(
     w1, w2, b : initial weights and bias.
     target : the gate to compare against (a dropdown changes it).
     activation : 'step' (a perceptron) or 'sigmoid'; toggle buttons change it. With
-        the sigmoid the table shows h = sigma(z) and a row matches when h rounds to
+        the sigmoid the table shows a = σ(z) and a row matches when a rounds to
         the target.
     presets : if True, picking a gate that one unit can compute loads its hand-set
         weights (:data:`dlkit.perceptron.GATE_WEIGHTS`); XOR and XNOR keep the sliders.
@@ -311,13 +362,13 @@ def decision_line_explorer(
         unit = Neuron([s1.value, s2.value], sb.value, gb.value)
         X = truth_table_inputs(2)
         y = np.asarray(GATES[dd.value])
-        h = unit(X)
-        right = int(np.sum(np.round(h) == y))
+        a = unit(X)
+        right = int(np.sum(np.round(a) == y))
         text = f"{unit_table(unit, dd.value)}\n{right} of 4 rows match {dd.value}"
         if gb.value == "sigmoid":
-            err = float(np.max(np.abs(h - y)))
+            err = float(np.max(np.abs(a - y)))
             text += (
-                f"; largest |h - {dd.value}| = {err:.4f}"
+                f"; largest |a - {dd.value}| = {err:.4f}"
                 if err >= 1e-3
                 else f"; every h is within {err:.1e} of {dd.value}"
             )
@@ -341,8 +392,8 @@ def decision_line_explorer(
     return W.VBox([W.HBox([W.VBox([s1, s2, sb]), W.VBox([dd, gb])]), out])
 
 
-def _matching_gate(h: np.ndarray) -> str:
-    bits = tuple(int(v) for v in np.round(h))
+def _matching_gate(y_hat: np.ndarray) -> str:
+    bits = tuple(int(v) for v in np.round(y_hat))
     names = [g for g, t in GATES.items() if g != "NOT" and t == bits]
     return names[0] if names else "no named gate"
 
@@ -351,7 +402,7 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
     """Pick the gates of two hidden sigmoid units and of the output unit, and a scale c
     for all weights (c = 1 is the ±20 weights; small c softens every sigmoid).
 
-    Shows the table of a1, a2 and h for the four inputs, which gate h computes, the
+    Shows the table of a1, a2 and ŷ for the four inputs, which gate ŷ computes, the
     hidden units' lines in the input space and the output unit's line in the hidden
     space. Returns an ``ipywidgets.VBox``.
     """
@@ -360,7 +411,7 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
     names = [g for g in GATE_WEIGHTS if g != "NOT"]
     d1 = W.Dropdown(options=names, value=a1.upper(), description="a1 =")
     d2 = W.Dropdown(options=names, value=a2.upper(), description="a2 =")
-    d3 = W.Dropdown(options=names, value=out.upper(), description="h = a1 ? a2")
+    d3 = W.Dropdown(options=names, value=out.upper(), description="ŷ = a1 ? a2")
     sc = W.FloatLogSlider(
         value=scale,
         base=10,
@@ -380,9 +431,9 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
             gate_unit(d3.value, scale=c),
         )
         X = truth_table_inputs(2)
-        A, h = net.forward(X)
-        computed = _matching_gate(h)
-        y = np.round(h).astype(int)
+        A, y_hat = net.forward(X)
+        computed = _matching_gate(y_hat)
+        y = np.round(y_hat).astype(int)
         fig = plot_hidden_space(
             X,
             A,
@@ -390,7 +441,7 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
             net.output.w,
             np.array([net.output.b]),
             input_units=net.hidden,
-            title=f"h computes {computed} (colours: rounded h)",
+            title=f"ŷ computes {computed} (colours: rounded ŷ)",
         )
         table = truth_table_text(
             {
@@ -398,11 +449,11 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
                 "x2": X[:, 1].astype(int),
                 "a1": A[:, 0],
                 "a2": A[:, 1],
-                "h": h,
+                "ŷ": y_hat,
             },
             3,
         )
-        _fill(panel, f"{table}\nrounded, h computes {computed}", fig)
+        _fill(panel, f"{table}\nrounded, ŷ computes {computed}", fig)
 
     for w in (d1, d2, d3, sc):
         w.observe(redraw, names="value")
