@@ -486,10 +486,10 @@ def test_shown_layer_methods_put_the_idea_first_and_checks_in_a_helper():
     assert not any("raise" in line for line in fwd + bwd)
     assert any("δ.T, self._A" in line for line in bwd)
     for text in (nn.Linear.__doc__, nn.Linear.backward.__doc__):
-        assert "δ" in text and "∂L/∂" in text
+        assert "δ^(j)" in text and "∂𝓛/∂" in text
     relu = _body(nn.ReLU.backward)
     assert relu[0].startswith("dA = self._check_dout(dout)")
-    assert "∂L/∂Z = ∂L/∂A' ⊙ g'(Z)" in nn.ReLU.__doc__
+    assert "δ^(j) = ∂𝓛/∂Z^(j) = ∂𝓛/∂A^(j) ⊙ g'(Z^(j))" in nn.ReLU.__doc__
 
 
 def test_linear_input_checks_live_in_check_input():
@@ -507,8 +507,8 @@ def test_losses_follow_chapter_4s_notation():
 
     assert list(inspect.signature(nn.MSELoss.forward).parameters) == ["self", "y_hat", "y"]
     assert list(inspect.signature(nn.CrossEntropyLoss.forward).parameters) == ["self", "z", "y"]
-    assert "∂L/∂ŷ = (ŷ − y) / N" in nn.MSELoss.__doc__
-    assert "∂L/∂z = (p − onehot(y)) / N" in nn.CrossEntropyLoss.__doc__
+    assert "∂𝓛/∂ŷ = (ŷ − y) / N" in nn.MSELoss.__doc__
+    assert "∂𝓛/∂z = (ŷ − onehot(y)) / N" in nn.CrossEntropyLoss.__doc__
     z = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
     ce = nn.CrossEntropyLoss()
     ce(z, np.array([0, 2]))

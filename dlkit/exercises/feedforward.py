@@ -1,10 +1,11 @@
 """Checks for the exercises of the chapter *Feedforward networks*.
 
-Each check prints one verdict ("Correct: ..." or "Not yet: ..." and a hint) and
-returns True or False; it never raises, whatever it is given.
+Each check prints one verdict ("Correct: ..." or "Not yet: ..." and a hint, never the
+expected value) and returns True or False; it never raises, whatever it is given.
+Θ^(j) = [b^(j) | W^(j)] ∈ R^{s_j × (s_{j-1} + 1)} is indexed by the layer j it computes.
 
-- :func:`check_param_count`: the number of parameters of a fully connected network.
-- :func:`check_xnor_thetas`: hand-made Θ^(1), Θ^(2) of a 2-2-1 sigmoid network computing
+- :func:`check_param_count`: the number P of parameters of a fully connected network.
+- :func:`check_xnor_thetas`: hand-made Θ^(2), Θ^(3) of a 2-2-1 sigmoid network computing
   XNOR.
 - :func:`check_forward`: your own batch forward propagation, compared with
   :func:`dlkit.nn.forward.forward_theta`.
@@ -24,7 +25,10 @@ from dlkit.nn.forward import count_parameters, forward_theta
 
 @never_raises
 def check_param_count(sizes: Sequence[int], answer) -> bool:
-    """Is `answer` the number of weights and biases of the network with layer `sizes`?"""
+    """Is `answer` the number P of weights and biases of the network with layer `sizes`?
+
+    The verdict never shows P: a wrong answer gets a hint about what it may have left out.
+    """
     try:
         want = count_parameters(sizes)
     except (TypeError, ValueError) as exc:
@@ -37,12 +41,13 @@ def check_param_count(sizes: Sequence[int], answer) -> bool:
     weights_only = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     hint = ""
     if got == weights_only:
-        hint = " You counted the weights but not the biases: Θ^(j) has s_j + 1 columns."
+        hint = " You counted the weights but not the biases: Θ^(j) has s_(j-1) + 1 columns."
     elif got == weights_only + sum(sizes):
         hint = " The input layer has no bias of its own: biases belong to layers 2..L."
     return verdict(
         False,
-        f"{got:,} is not the count.{hint} Each Θ^(j) has s_(j+1) × (s_j + 1) entries; add them up.",
+        f"{got:,} is not the count.{hint} Each layer j = 2..L has Θ^(j) = [b^(j) | W^(j)] "
+        "with s_j × (s_(j-1) + 1) entries; add them up.",
     )
 
 
@@ -50,9 +55,9 @@ def check_param_count(sizes: Sequence[int], answer) -> bool:
 def check_xnor_thetas(Thetas) -> bool:
     """Does the 2-2-1 network with sigmoid units and these Θ's compute XNOR?
 
-    `Thetas` = [Θ^(1) of shape (2, 3), Θ^(2) of shape (1, 3)], first columns the biases.
-    The output a^(3) = g(z^(3)) must be above 0.99 where XNOR is 1 and below 0.01
-    where it is 0.
+    `Thetas` = [Θ^(2) of shape (2, 3), Θ^(3) of shape (1, 3)], first columns the biases.
+    The output a^(3) = σ(z^(3)) must be above 0.99 where XNOR is 1 and below 0.01
+    where it is 0. The verdict shows the network's own outputs, never a solution.
     """
     try:
         Thetas = [np.asarray(T, dtype=np.float64) for T in Thetas]
@@ -63,8 +68,8 @@ def check_xnor_thetas(Thetas) -> bool:
     if shapes != want_shapes:
         return verdict(
             False,
-            f"wrong shapes: got {shapes}, need {want_shapes} (Θ^(j) is "
-            "s_(j+1) × (s_j + 1), bias column first).",
+            f"wrong shapes: got {shapes}, need [Θ^(2), Θ^(3)] of shapes {want_shapes} "
+            "(Θ^(j) is s_j × (s_(j-1) + 1), bias column first).",
         )
     X, y = gate_table("XNOR")
     with np.errstate(all="ignore"):
@@ -79,17 +84,18 @@ def check_xnor_thetas(Thetas) -> bool:
     return verdict(
         False,
         f"{int((~ok).sum())} of 4 inputs are wrong (or not saturated enough: "
-        f"use weights of size 10-20).\n{rows}",
+        f"use weights of size 10 to 20).\n{rows}",
     )
 
 
 @never_raises
 def check_forward(fn: Callable) -> bool:
-    """Does ``fn(Thetas, X)`` compute h_Θ(X) for a batch, sigmoid at every layer?
+    """Does ``fn(Thetas, X)`` compute the output A^(L) of a batch, sigmoid at every layer?
 
-    `fn` gets a list of Θ^(j) (first columns the biases) and X of shape (N, s_1), and
-    must return a^(L) of shape (N, s_L) with a^(j+1) = sigmoid([1 | a^(j)] Θ^(j)ᵀ)
-    for every layer, the output layer included. It is tried on random networks.
+    `fn` gets the list [Θ^(2), ..., Θ^(L)] (first columns the biases) and X of shape
+    (N, s_1), and must return A^(L) of shape (N, s_L) with A^(j) = σ([1 | A^(j-1)] Θ^(j)ᵀ)
+    for every layer j = 2..L, the output layer included. It is tried on random networks;
+    a wrong answer is told which network and how many examples are off, not the values.
     """
     g = _rng(3)
     for sizes in ([3, 5, 4, 2], [2, 1], [4, 6, 6, 6, 3]):
@@ -106,13 +112,14 @@ def check_forward(fn: Callable) -> bool:
             return verdict(
                 False, f"wrong shape for a {name} network: got {got.shape}, want {want.shape}{hint}"
             )
-        err = float(np.max(np.abs(got - want)))
-        if not err < 1e-10:
+        with np.errstate(invalid="ignore"):
+            off = ~(np.abs(got - want) < 1e-10).all(axis=1)  # examples (rows) that are wrong
+        if off.any():
             return verdict(
                 False,
-                f"wrong values for a {name} network: max |yours - "
-                f"forward_theta| = {err:.3g}. Check the bias column (a column "
-                "of ones first) and the transpose of Θ.",
+                f"wrong values for a {name} network, in {int(off.sum())} of {len(off)} "
+                "examples. Check the bias column (a column of ones first), the transpose "
+                "of Θ^(j) and the sigmoid at every layer.",
             )
     return verdict(
         True,

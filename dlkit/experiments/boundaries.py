@@ -86,14 +86,20 @@ def train_boundary(
 ) -> BoundaryRun:
     """Train ``mlp([2, *hidden, K], activation)`` with softmax cross-entropy and SGD.
 
+    The network has L = len(hidden) + 2 layers of widths s_1 = 2, s_2, ..., s_{L-1} =
+    `hidden`, s_L = K (the number of classes).
+
     Parameters
     ----------
     X, y : (N, 2) points and (N,) labels in {0, ..., K-1}.
-    hidden : sizes of the hidden layers, e.g. (32, 32) = two layers of 32 units.
-    lr, epochs, batch_size : plain SGD; batch_size None means full-batch gradient descent.
-    snapshots : epochs after which to record loss, accuracy and the predicted class on a
-        `resolution` × `resolution` grid; 0 records the untrained network.
-    seed : seeds the weights (layer i gets seed + i) and the batch order.
+    hidden : the hidden widths s_2, ..., s_{L-1}, e.g. (32, 32) = two layers of 32 units.
+    activation : g of the hidden layers; the output layer gives the scores z^(L).
+    lr, epochs, batch_size : plain SGD with learning rate η = `lr` and batch size
+        B = `batch_size`; None means full-batch gradient descent (B = N).
+    snapshots : epochs after which to record the loss 𝓛, the accuracy and the predicted
+        class on a `resolution` × `resolution` grid; 0 records the untrained network.
+    seed : seeds the weights (the Linear layer computing layer j gets seed + j - 2) and
+        the batch order.
 
     Returns a :class:`BoundaryRun`.
     """

@@ -3,16 +3,24 @@
 =============  ==========================================  =====================================
 name           g(z)                                        g'(z)
 =============  ==========================================  =====================================
-sigmoid        1 / (1 + e^{-z})                            g(z) (1 - g(z))
+sigmoid        σ(z) = 1 / (1 + e^{-z})                     σ(z) (1 - σ(z)), at most 1/4
 tanh           (e^z - e^{-z}) / (e^z + e^{-z})             1 - g(z)^2
 relu           max(0, z)                                   1 if z > 0 else 0
-leaky_relu     max(0.1 z, z)                               1 if z > 0 else 0.1
-elu            z if z > 0 else α (e^z - 1)                 1 if z > 0 else g(z) + α
+leaky_relu     max(κ z, z), κ = 0.1                        1 if z > 0 else κ
+elu            z if z > 0 else κ (e^z - 1), κ = 1          1 if z > 0 else g(z) + κ
 identity       z                                           1
 =============  ==========================================  =====================================
 
+κ is the negative-side parameter (the argument ``slope`` of leaky ReLU, ``alpha`` of
+ELU). :data:`FUNCTIONS` (``dlkit.nn.ACTIVATIONS``) maps each name to its pair (g, g');
+every function applies elementwise to a number or an array z and returns an array.
+
+The layers follow the batch notation of chapter 5: the activation of layer j takes
+the weighted inputs Z^(j) and returns A^(j) = g(Z^(j)); backward takes ∂𝓛/∂A^(j) and
+returns δ^(j) = ∂𝓛/∂Z^(j) = ∂𝓛/∂A^(j) ⊙ g'(Z^(j)).
+
 Maxout (Goodfellow et al. 2013) is not elementwise: it is a layer taking the max of
-k linear pieces, :class:`Maxout`.
+``k`` linear pieces, :class:`Maxout`.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ LEAKY_SLOPE = 0.1
 
 
 def sigmoid(z):
+    """g(z) = σ(z) = 1 / (1 + e^{-z}), elementwise; values in (0, 1)."""
     z = check_numeric(z, "sigmoid")
     # Written with exp(-|z|) so that large |z| neither overflows nor loses precision.
     z = np.asarray(z, dtype=np.result_type(z, np.float32))
@@ -46,6 +55,7 @@ def sigmoid(z):
 
 
 def sigmoid_prime(z):
+    """g'(z) = σ(z) (1 - σ(z)), elementwise; at most 1/4, reached at z = 0."""
     z = check_numeric(z, "sigmoid_prime")
     s = sigmoid(z)
     return s * (1 - s)
@@ -62,43 +72,51 @@ def _floating(z):
 
 
 def tanh(z):
+    """g(z) = tanh z = 2σ(2z) - 1, elementwise; values in (-1, 1)."""
     z = _floating(check_numeric(z, "tanh"))
     return np.tanh(z)
 
 
 def tanh_prime(z):
+    """g'(z) = 1 - tanh² z, elementwise; 1 at z = 0."""
     z = _floating(check_numeric(z, "tanh_prime"))
     return 1 - np.tanh(z) ** 2
 
 
 def relu(z):
+    """g(z) = max(0, z), elementwise."""
     z = check_numeric(z, "relu")
     return np.maximum(z, 0)
 
 
 def relu_prime(z):
+    """g'(z) = 1 if z > 0 else 0, elementwise (0 at the kink z = 0)."""
     z = check_numeric(z, "relu_prime")
     return (np.asarray(z) > 0).astype(np.result_type(z, np.float32))
 
 
 def leaky_relu(z, slope: float = LEAKY_SLOPE):
+    """g(z) = max(κ z, z), elementwise, with κ = `slope` (0.1 by default, 0 <= κ < 1)."""
     z, slope = check_numeric(z, "leaky_relu"), check_numeric(slope, "leaky_relu slope")
     return np.maximum(z, np.multiply(slope, z))
 
 
 def leaky_relu_prime(z, slope: float = LEAKY_SLOPE):
+    """g'(z) = 1 if z > 0 else κ, elementwise, with κ = `slope`."""
     z, slope = check_numeric(z, "leaky_relu_prime"), check_numeric(slope, "leaky_relu_prime slope")
     z = np.asarray(z)
     return np.where(z > 0, 1.0, slope).astype(np.result_type(z, np.float32))
 
 
 def elu(z, alpha: float = 1.0):
+    """g(z) = z if z > 0 else κ (e^z - 1), elementwise, with κ = `alpha` (1 by default)."""
     z, alpha = check_numeric(z, "elu"), check_numeric(alpha, "elu alpha")
     z = np.asarray(z)
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
 
 
 def elu_prime(z, alpha: float = 1.0):
+    """g'(z) = 1 if z > 0 else κ e^z = g(z) + κ, elementwise, with κ = `alpha`."""
     z, alpha = check_numeric(z, "elu_prime"), check_numeric(alpha, "elu_prime alpha")
     z = np.asarray(z)
     return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(
@@ -107,11 +125,13 @@ def elu_prime(z, alpha: float = 1.0):
 
 
 def identity(z):
+    """g(z) = z."""
     z = check_numeric(z, "identity")
     return np.asarray(z)
 
 
 def identity_prime(z):
+    """g'(z) = 1, an array of ones shaped like z."""
     z = check_numeric(z, "identity_prime")
     return np.ones_like(np.asarray(z, dtype=np.result_type(z, np.float32)))
 
@@ -160,10 +180,11 @@ def function(name: str) -> tuple[Callable, Callable]:
 
 
 class Activation(Layer):
-    """Elementwise A' = g(Z), in chapter 5's notation: Z the input, A' the output.
+    """Elementwise A^(j) = g(Z^(j)), in chapter 5's notation: the activation of layer j.
 
-    forward caches Z; backward takes ∂L/∂A' (the layer convention's `dout`) and returns
-    ∂L/∂Z = ∂L/∂A' ⊙ g'(Z).
+    forward takes the weighted inputs Z^(j) (from the Linear layer below) and caches
+    them; backward takes ∂𝓛/∂A^(j) (the layer convention's `dout`) and returns
+    δ^(j) = ∂𝓛/∂Z^(j) = ∂𝓛/∂A^(j) ⊙ g'(Z^(j)).
     """
 
     name = "identity"
@@ -181,18 +202,20 @@ class Activation(Layer):
         return None if self._z is None else np.shape(self._z)
 
     def backward(self, dout):
-        dA = self._check_dout(dout)  # ∂L/∂A'
-        return dA * self._gprime(self._z)  # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
+        dA = self._check_dout(dout)  # ∂𝓛/∂A^(j)
+        return dA * self._gprime(self._z)  # δ^(j) = ∂𝓛/∂A^(j) ⊙ g'(Z^(j))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
 class Sigmoid(Activation):
+    """A^(j) = σ(Z^(j)); backward returns δ^(j) = ∂𝓛/∂A^(j) ⊙ A^(j) (1 - A^(j))."""
+
     name = "sigmoid"
 
     def forward(self, z):
-        # Cache the output a = g(z): g'(z) = a (1 - a) needs nothing else.
+        # Cache the output A = σ(Z): g'(Z) = A (1 - A) needs nothing else.
         self._a = sigmoid(check_array(z, "Sigmoid"))
         self._z = z
         return self._a
@@ -204,6 +227,8 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
+    """A^(j) = tanh Z^(j); backward returns δ^(j) = ∂𝓛/∂A^(j) ⊙ (1 - A^(j) ⊙ A^(j))."""
+
     name = "tanh"
 
     def forward(self, z):
@@ -217,23 +242,24 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """A' = max(0, Z); ∂L/∂Z = ∂L/∂A' ⊙ g'(Z), where g'(Z) is 1 for Z > 0 and 0 elsewhere."""
+    """A^(j) = max(0, Z^(j)) elementwise; backward returns
+    δ^(j) = ∂𝓛/∂Z^(j) = ∂𝓛/∂A^(j) ⊙ g'(Z^(j)), where g'(Z) is 1 for Z > 0 and 0 elsewhere."""
 
     name = "relu"
 
     def forward(self, z):
-        Z = check_array(z, "ReLU")
+        Z = check_array(z, "ReLU")  # Z^(j), (N, s_j)
         self._z = Z
-        self._mask = Z > 0  # g'(Z)
-        return Z * self._mask  # A' = max(0, Z)
+        self._mask = Z > 0  # g'(Z^(j))
+        return Z * self._mask  # A^(j) = max(0, Z^(j))
 
     def backward(self, dout):
-        dA = self._check_dout(dout)  # ∂L/∂A'
-        return dA * self._mask  # ∂L/∂Z = ∂L/∂A' ⊙ g'(Z)
+        dA = self._check_dout(dout)  # ∂𝓛/∂A^(j)
+        return dA * self._mask  # δ^(j) = ∂𝓛/∂A^(j) ⊙ g'(Z^(j))
 
 
 class LeakyReLU(Activation):
-    """max(slope·z, z) with slope 0.1 by default."""
+    """A^(j) = max(κ Z^(j), Z^(j)) elementwise, with κ = `slope` (0.1 by default)."""
 
     name = "leaky_relu"
 
@@ -248,6 +274,8 @@ class LeakyReLU(Activation):
 
 
 class ELU(Activation):
+    """A^(j) = Z^(j) where Z^(j) > 0, else κ (e^{Z^(j)} - 1), with κ = `alpha` (1 by default)."""
+
     name = "elu"
 
     def __init__(self, alpha: float = 1.0):
@@ -296,10 +324,12 @@ class Softmax(Layer):
 
 
 class Maxout(Layer):
-    """h_i = max_j (x W_{ij}^T + b_{ij}), j = 1..k (Goodfellow et al. 2013).
+    """Output unit i: max over its pieces u = 1..``k`` of x · W[i, u] + b[i, u]
+    (Goodfellow et al. 2013).
 
-    A maxout unit is k linear units followed by a max: it can learn ReLU, |z| or any
-    convex piecewise-linear activation. Weights ``W`` have shape (out, k, in).
+    A maxout unit is ``k`` linear units followed by a max: it can learn ReLU, |z| or any
+    convex piecewise-linear activation. Weights ``W`` have shape (out, k, in), biases
+    ``b`` (out, k); forward maps (N, in) to (N, out).
     """
 
     def __init__(

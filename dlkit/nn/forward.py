@@ -1,24 +1,28 @@
-"""Forward propagation written out in the Θ notation of chapter 3.
+"""Forward propagation written out in the notation of chapter 3, with the bias unit.
 
-A network with L layers has s_j units in layer j (s_1 inputs, s_L outputs). Layer j's
-activations are a^(j) (a^(1) = x). The weights from layer j to layer j+1 form one matrix
+A network with L layers has s_j units in layer j (s_1 inputs, s_L outputs); a^(j) is
+layer j's activation, a^(1) = x. Every parameter is indexed by the layer it computes:
+layer j = 2..L has the weights W^(j) ∈ R^{s_j × s_{j-1}} (W^(j)_ik from unit k of layer
+j-1 to unit i of layer j) and the biases b^(j) ∈ R^{s_j}. Putting b^(j) in front of
+W^(j) as column 0 gives the *bias-unit form*
 
-    Θ^(j) ∈ R^{s_{j+1} × (s_j + 1)},
+    Θ^(j) = [b^(j) | W^(j)] ∈ R^{s_j × (s_{j-1} + 1)},
 
-whose first column multiplies the *bias unit* a_0^(j) = 1. Forward propagation is
+whose first column multiplies the bias unit a_0^(j-1) = 1. Forward propagation is
 
-    z^(j+1) = Θ^(j) [1; a^(j)],        a^(j+1) = g(z^(j+1)),
+    z^(j) = Θ^(j) [1; a^(j-1)] = W^(j) a^(j-1) + b^(j),        a^(j) = g(z^(j)),
 
 for one example (column vectors), and for a batch X of N examples stored as rows,
 
-    Z^(j+1) = [1 | A^(j)] Θ^(j)ᵀ        (N × s_{j+1}),
+    Z^(j) = [1 | A^(j-1)] Θ^(j)ᵀ = A^(j-1) W^(j)ᵀ + b^(j)        (N × s_j),
 
-the same products done N at a time. :class:`dlkit.nn.Linear` stores the same numbers
-split in two, ``b`` = the first column of Θ^(j) and ``W`` = the rest, so
-Θ^(j) = [b | W]; :func:`theta_from_linear` and :func:`linear_from_theta` convert.
+the same products done N at a time. :class:`dlkit.nn.Linear` stores W^(j) and b^(j)
+themselves (``W``, ``b``); :func:`theta_from_linear` and :func:`linear_from_theta`
+convert between the two forms.
 
-Indices follow the book: ``Thetas[j - 1]`` is Θ^(j), and the result of
-:func:`forward_theta` holds ``a[j]`` for j = 1..L and ``z[j]`` for j = 2..L.
+Indices follow the book: a list ``Thetas`` holds Θ^(2), ..., Θ^(L), so ``Thetas[j - 2]``
+is Θ^(j) (``Thetas[0]`` is Θ^(2)), and the result of :func:`forward_theta` holds ``a[j]``
+for j = 1..L and ``z[j]`` for j = 2..L.
 """
 
 from __future__ import annotations
@@ -45,15 +49,16 @@ __all__ = [
 
 
 def add_bias(a: np.ndarray) -> np.ndarray:
-    """Prepend the bias unit a_0 = 1.
+    """Prepend the bias unit a_0^(j) = 1 to the activations of layer j.
 
     Parameters
     ----------
-    a : array (s_j,) for one example, or (N, s_j) for a batch (one example per row).
+    a : array (s_j,), a^(j) of one example, or (N, s_j), A^(j) of a batch (one example
+        per row).
 
     Returns
     -------
-    array (s_j + 1,) = [1; a], or (N, s_j + 1) = [1 | A] (a column of ones first).
+    array (s_j + 1,) = [1; a^(j)], or (N, s_j + 1) = [1 | A^(j)] (a column of ones first).
     """
     a = check_array(a, "add_bias", ndim=(1, 2))
     if a.ndim == 1:
@@ -63,13 +68,14 @@ def add_bias(a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ForwardPass:
-    """Every layer's values from one forward pass, indexed as in the book.
+    """Every layer's values from one forward pass, indexed by layer as in the book.
 
     Attributes
     ----------
     a : dict j -> a^(j), j = 1..L, *without* the bias unit; a[1] is the input x.
-        Shape (s_j,) for one example, (N, s_j) for a batch.
-    z : dict j -> z^(j), j = 2..L (layer 1 has no z): the weighted inputs.
+        Shape (s_j,) for one example, (N, s_j) for a batch (then a[j] is A^(j)).
+    z : dict j -> z^(j), j = 2..L (layer 1 has no z): the weighted inputs,
+        z^(j) = Θ^(j) [1; a^(j-1)].
     """
 
     a: dict[int, np.ndarray] = field(default_factory=dict)
@@ -82,25 +88,29 @@ class ForwardPass:
 
     @property
     def output(self) -> np.ndarray:
-        """h_Θ(x) = a^(L)."""
+        """ŷ = a^(L), the network's output."""
         return self.a[self.L]
 
     def __repr__(self) -> str:
-        shapes = ", ".join(f"a[{j}]{tuple(v.shape)}" for j, v in self.a.items())
-        return f"ForwardPass(L={self.L}: {shapes})"
+        # One entry per layer j: a[1] for the input, then z[j], a[j] (both of shape s_j).
+        layers = [f"a[1] {tuple(self.a[1].shape)}"] if 1 in self.a else []
+        layers += [f"z[{j}], a[{j}] {tuple(self.a[j].shape)}" for j in sorted(self.a) if j > 1]
+        return f"ForwardPass(L={self.L}: {' | '.join(layers)})"
 
 
 def _check_thetas(Thetas: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """`Thetas` = [Θ^(2), ..., Θ^(L)] as a list of 2-D arrays whose shapes chain:
+    Θ^(j) has s_j rows, so Θ^(j+1) needs s_j + 1 columns."""
     if isinstance(Thetas, np.ndarray) and Thetas.ndim == 2:
         Thetas = [Thetas]
-    Thetas = [check_array(T, f"Θ^({j + 1})", ndim=2) for j, T in enumerate(Thetas)]
+    Thetas = [check_array(T, f"Θ^({j})", ndim=2) for j, T in enumerate(Thetas, start=2)]
     if not Thetas:
-        raise ValueError("forward_theta needs at least one matrix Θ^(1)")
-    for j in range(1, len(Thetas)):
-        s_j, cols = Thetas[j - 1].shape[0], Thetas[j].shape[1]
+        raise ValueError("forward_theta needs at least one matrix, Θ^(2)")
+    for j in range(2, len(Thetas) + 1):  # Θ^(j) = Thetas[j - 2] feeds Θ^(j+1)
+        s_j, cols = Thetas[j - 2].shape[0], Thetas[j - 1].shape[1]
         if cols != s_j + 1:
             raise ValueError(
-                f"Θ^({j}) has {s_j} rows, so layer {j + 1} has {s_j} units and Θ^({j + 1}) "
+                f"Θ^({j}) has {s_j} rows, so layer {j} has {s_j} units and Θ^({j + 1}) "
                 f"needs {s_j} + 1 = {s_j + 1} columns (bias first), but it has {cols}"
             )
     return Thetas
@@ -112,21 +122,21 @@ def forward_theta(
     activation: str = "sigmoid",
     output_activation: str = "identity",
 ) -> ForwardPass:
-    """Forward propagation with explicit matrices Θ^(1), ..., Θ^(L-1).
+    """Forward propagation with the bias-unit matrices Θ^(2), ..., Θ^(L).
 
     Parameters
     ----------
-    Thetas : list of arrays; ``Thetas[j - 1]`` is Θ^(j), shape (s_{j+1}, s_j + 1),
-        its first column the bias weights.
-    x : array (s_1,) for one example, or (N, s_1) for a batch of N examples (rows).
+    Thetas : list [Θ^(2), ..., Θ^(L)]; ``Thetas[j - 2]`` is Θ^(j) = [b^(j) | W^(j)],
+        shape (s_j, s_{j-1} + 1), its first column the biases.
+    x : array (s_1,) for one example, or (N, s_1) for a batch X of N examples (rows).
     activation : g of the hidden layers 2..L-1 ('sigmoid', 'tanh', 'relu', ...).
     output_activation : g of the output layer L. 'identity' (the default) returns the
         scores z^(L), as :func:`dlkit.nn.mlp` does; 'sigmoid' gives the classic
-        h_Θ(x) = g(z^(L)).
+        ŷ = σ(z^(L)).
 
     Returns
     -------
-    ForwardPass with ``a[j]`` (j = 1..L) and ``z[j]`` (j = 2..L); ``.output`` is a^(L).
+    ForwardPass with ``a[j]`` (j = 1..L) and ``z[j]`` (j = 2..L); ``.output`` is ŷ = a^(L).
     """
     Thetas = _check_thetas(Thetas)
     g, _ = _activation_function(activation)
@@ -135,28 +145,29 @@ def forward_theta(
     s_1 = Thetas[0].shape[1] - 1
     if x.shape[-1] != s_1:
         raise ValueError(
-            f"Θ^(1) has {s_1} + 1 columns, so x needs {s_1} features, got shape {x.shape}"
+            f"Θ^(2) has {s_1} + 1 columns, so x needs {s_1} features, got shape {x.shape}"
             + ("; pass one example as shape (s_1,) or a batch as (N, s_1)" if x.ndim == 2 else "")
         )
     one_example = x.ndim == 1
     result = ForwardPass()
     result.a[1] = x
     L = len(Thetas) + 1
-    for j, Theta in enumerate(Thetas, start=1):
-        a_bias = add_bias(result.a[j])  # [1; a^(j)]
+    for j, Theta in enumerate(Thetas, start=2):  # Theta is Θ^(j), layer j = 2..L
+        a_bias = add_bias(result.a[j - 1])  # [1; a^(j-1)]
         if one_example:
-            z = Theta @ a_bias  # z^(j+1) = Θ^(j) [1; a^(j)]
+            z = Theta @ a_bias  # z^(j) = Θ^(j) [1; a^(j-1)]
         else:
-            z = a_bias @ Theta.T  # Z^(j+1) = [1 | A^(j)] Θ^(j)ᵀ
-        result.z[j + 1] = z
-        result.a[j + 1] = g_out(z) if j + 1 == L else g(z)
+            z = a_bias @ Theta.T  # Z^(j) = [1 | A^(j-1)] Θ^(j)ᵀ
+        result.z[j] = z
+        result.a[j] = g_out(z) if j == L else g(z)  # a^(j) = g(z^(j))
     return result
 
 
 def theta_from_linear(layer: Linear) -> np.ndarray:
-    """Θ = [b | W], shape (out_features, in_features + 1), from a Linear layer.
+    """Θ^(j) = [b^(j) | W^(j)], shape (s_j, s_{j-1} + 1), from the Linear layer of layer j.
 
-    A layer without bias gets a zero first column.
+    The layer stores W^(j) as ``W`` (out_features × in_features = s_j × s_{j-1}) and
+    b^(j) as ``b``; a layer without bias gets a zero first column.
     """
     if not isinstance(layer, Linear):
         raise TypeError(f"theta_from_linear needs a Linear layer, got {type(layer).__name__}")
@@ -166,7 +177,8 @@ def theta_from_linear(layer: Linear) -> np.ndarray:
 
 
 def linear_from_theta(Theta: np.ndarray) -> Linear:
-    """A new Linear(s_j, s_{j+1}) whose b and W are copies of Θ's first column and the rest."""
+    """A new Linear(s_{j-1}, s_j) from Θ^(j) = [b^(j) | W^(j)]: ``b`` a copy of Θ^(j)'s
+    first column, ``W`` a copy of the rest."""
     Theta = check_array(Theta, "linear_from_theta", ndim=2)
     out, cols = Theta.shape
     if cols < 2:
@@ -180,7 +192,10 @@ def linear_from_theta(Theta: np.ndarray) -> Linear:
 
 
 def thetas_from_model(model: Layer) -> list[np.ndarray]:
-    """[Θ^(1), Θ^(2), ...] from the Linear layers of a Sequential (or one Linear), in order."""
+    """[Θ^(2), ..., Θ^(L)] from the Linear layers of a Sequential (or one Linear), in order.
+
+    The list's entry j - 2 is Θ^(j), the Linear layer that computes layer j.
+    """
     if isinstance(model, Linear):
         return [theta_from_linear(model)]
     if not isinstance(model, Sequential):
@@ -194,7 +209,7 @@ def thetas_from_model(model: Layer) -> list[np.ndarray]:
 
 
 def model_from_thetas(Thetas: Sequence[np.ndarray], activation: str = "sigmoid") -> Sequential:
-    """The Sequential [Linear, g, Linear, g, ..., Linear] holding the given Θ^(j).
+    """The Sequential [Linear, g, Linear, g, ..., Linear] holding Θ^(2), ..., Θ^(L).
 
     Its ``forward`` equals ``forward_theta(Thetas, X, activation).output``.
     """
@@ -210,10 +225,12 @@ def model_from_thetas(Thetas: Sequence[np.ndarray], activation: str = "sigmoid")
 
 
 def count_parameters(sizes: Sequence[int]) -> int:
-    """Number of weights and biases of a fully connected network with layer sizes s_1..s_L.
+    """P, the number of weights and biases of a fully connected network with layer
+    sizes s_1, ..., s_L.
 
-    Θ^(j) has s_{j+1} (s_j + 1) entries, so the total is Σ_{j=1}^{L-1} (s_j + 1) s_{j+1}.
-    For 784-100-10: 785·100 + 101·10 = 79,510.
+    Layer j = 2..L has W^(j) (s_j × s_{j-1}) and b^(j) (s_j), together the s_j (s_{j-1} + 1)
+    entries of Θ^(j), so P = Σ_{j=2}^{L} s_j (s_{j-1} + 1).
+    For 784-100-10: 100·785 + 10·101 = 79,510.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -221,4 +238,5 @@ def count_parameters(sizes: Sequence[int]) -> int:
     for s in sizes:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1:
             raise ValueError(f"layer sizes must be positive ints, got {sizes}")
-    return int(sum((s_j + 1) * s_next for s_j, s_next in zip(sizes[:-1], sizes[1:])))
+    # zip pairs (s_{j-1}, s_j) for j = 2..L
+    return int(sum(s_j * (s_prev + 1) for s_prev, s_j in zip(sizes[:-1], sizes[1:])))

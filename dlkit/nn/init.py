@@ -1,11 +1,16 @@
 """Weight initialisers.
 
-Each takes a shape ``(fan_out, fan_in, ...)`` (a Linear layer's ``W`` is
-``(out_features, in_features)``; a conv kernel is ``(C_out, C_in, kh, kw)``), a numpy
-Generator and a dtype, and returns a new array.
+Each takes a shape ``(fan_out, fan_in, ...)`` (a Linear layer's ``W`` is W^(j), of shape
+``(out_features, in_features)`` = s_j × s_{j-1}, so fan_in = s_{j-1} and fan_out = s_j;
+a conv kernel is ``(C_out, C_in, kh, kw)``), a numpy Generator and a dtype, and returns
+a new array.
 
-- ``xavier`` / ``glorot`` (Glorot & Bengio 2010): U(-a, a), a = sqrt(6 / (fan_in + fan_out)),
-  keeps the variance of activations and gradients equal across sigmoid/tanh layers.
+- ``xavier`` / ``glorot`` (Glorot & Bengio 2010, their "normalised initialisation"):
+  U(-a, a), a = sqrt(6 / (fan_in + fan_out)), so Var W = 2 / (fan_in + fan_out). Its
+  derivation assumes units that are linear with slope 1 around z = 0, as tanh is; then
+  it keeps the variance of activations and of gradients about equal across layers. The
+  sigmoid's slope at 0 is 1/4, so a Xavier-initialised sigmoid network still loses
+  gradient from layer to layer (chapter 5 measures it).
 - ``he`` / ``kaiming`` (He et al. 2015): N(0, 2 / fan_in), for ReLU layers.
 - ``lecun``: N(0, 1 / fan_in).
 - ``normal``: N(0, 0.01^2), the small-random-weights recipe of older papers.
@@ -44,26 +49,32 @@ def check_shape(shape, who: str) -> tuple[int, ...]:
 
 
 def xavier(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    """U(-a, a) with a = sqrt(6 / (fan_in + fan_out)): Glorot & Bengio's initialisation,
+    derived for units of slope 1 at z = 0 (tanh)."""
     fan_in, fan_out = fans(shape)
     a = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-a, a, size=shape).astype(dtype)
 
 
 def he(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    """N(0, 2 / fan_in): He et al.'s initialisation for ReLU units (fan_in = s_{j-1})."""
     fan_in, _ = fans(shape)
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
 def lecun(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    """N(0, 1 / fan_in)."""
     fan_in, _ = fans(shape)
     return (rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(dtype)
 
 
 def normal(shape, rng: np.random.Generator, dtype=np.float64, std: float = 0.01) -> np.ndarray:
+    """N(0, std²), std = 0.01 by default."""
     return (rng.standard_normal(shape) * std).astype(dtype)
 
 
 def zeros(shape, rng: np.random.Generator | None = None, dtype=np.float64) -> np.ndarray:
+    """All zeros (`rng` is ignored)."""
     return np.zeros(shape, dtype=dtype)
 
 

@@ -1,7 +1,8 @@
 """Figures and the explorer of chapter 3, *Feedforward networks*.
 
 - :func:`draw_network`: a network diagram from its layer sizes (units a_i^(j), bias
-  units, the weight matrices Θ^(j)), drawn with matplotlib alone.
+  units, the matrix Θ^(j) = [b^(j) | W^(j)] into each layer j), drawn with matplotlib
+  alone.
 - :func:`activation_gallery`: g(z) and g'(z) for sigmoid, tanh, ReLU, leaky ReLU and ELU,
   and a maxout unit as the maximum of linear pieces.
 - :func:`decision_boundary`: the regions any model with ``.forward`` assigns to each
@@ -63,9 +64,10 @@ def draw_network(
     """Draw a fully connected network with layer sizes s_1, ..., s_L.
 
     Every unit of layer j is labelled a_i^(j); each layer but the last has a bias unit
-    "+1" (a_0^(j)) drawn as a square; the edges into layer j+1 are labelled Θ^(j) with
-    its shape s_{j+1} × (s_j + 1). Layers larger than `max_units` show their first
-    units, a "⋮" and their last unit.
+    "+1" (a_0^(j)) drawn as a square; the edges into layer j are labelled with the
+    matrix of the layer they compute, Θ^(j) = [b^(j) | W^(j)] of shape s_j × (s_{j-1} + 1)
+    (with ``bias=False``: W^(j), s_j × s_{j-1}). Layers larger than `max_units` show
+    their first units, a "⋮" and their last unit.
 
     Returns the matplotlib Figure.
     """
@@ -104,10 +106,10 @@ def draw_network(
                 ax.text(x, y, "⋮", ha="center", va="center", fontsize=16, color="#555")
             else:
                 pos[(j, i)] = (x, y)
-    # edges first, so nodes cover them
-    for j in range(1, L):
-        src = [key for key in pos if key[0] == j]
-        dst = [key for key in pos if key[0] == j + 1 and key[1] != 0]
+    # edges first, so nodes cover them: from layer j - 1 into layer j, j = 2..L
+    for j in range(2, L + 1):
+        src = [key for key in pos if key[0] == j - 1]
+        dst = [key for key in pos if key[0] == j and key[1] != 0]
         for a in src:
             for b in dst:
                 (x0, y0), (x1, y1) = pos[a], pos[b]
@@ -118,10 +120,12 @@ def draw_network(
                     lw=0.7,
                     zorder=1,
                 )
-        xm = dx * (j - 0.5)
+        xm = dx * (j - 1.5)
         ytop = max(pos[k][1] for k in src + dst) + 0.65
-        ax.text(xm, ytop, rf"$\Theta^{{({j})}}$", ha="center", va="bottom", fontsize=13)
-        shape = f"{sizes[j]}×{sizes[j - 1] + 1}" if bias else f"{sizes[j]}×{sizes[j - 1]}"
+        matrix = r"\Theta" if bias else "W"  # Θ^(j) = [b^(j) | W^(j)], or W^(j) alone
+        ax.text(xm, ytop, rf"${matrix}^{{({j})}}$", ha="center", va="bottom", fontsize=13)
+        s_prev, s_j = sizes[j - 2], sizes[j - 1]
+        shape = f"{s_j}×{s_prev + 1}" if bias else f"{s_j}×{s_prev}"
         ax.text(xm, ytop - 0.05, shape, ha="center", va="top", fontsize=8, color="#555")
     for (j, i), (x, y) in pos.items():
         if i == 0:
@@ -178,7 +182,7 @@ def activation_gallery(
     """g(z) (solid) and g'(z) (dashed) for each activation, plus a maxout panel.
 
     The values come from :data:`dlkit.nn.ACTIVATIONS` (the functions the layers use);
-    the maxout panel evaluates a :class:`dlkit.nn.Maxout` unit with k = 3 pieces.
+    the maxout panel evaluates a :class:`dlkit.nn.Maxout` unit with three pieces.
     Returns the Figure.
     """
     z = np.linspace(-4, 4, 401) if z is None else np.asarray(z, dtype=np.float64)
@@ -199,10 +203,10 @@ def activation_gallery(
         for k in range(pieces.shape[1]):
             ax.plot(z, pieces[:, k], color="#999", lw=1, ls=":")
         ax.plot(
-            z, unit.forward(z[:, None])[:, 0], color="#6a3d9a", lw=2, label=r"$\max_k(w_k z + b_k)$"
+            z, unit.forward(z[:, None])[:, 0], color="#6a3d9a", lw=2, label=r"$\max_u(w_u z + b_u)$"
         )
         ax.set_ylim(-2, 4.5)
-        ax.set_title("maxout, k = 3 pieces")
+        ax.set_title("maxout, 3 pieces")
         _axes_cross(ax)
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -309,7 +313,8 @@ def plot_snapshots(run, X: np.ndarray, y: np.ndarray):
 
 
 def plot_function_fits(fits, name: str = r"$\sin x$"):
-    """Left: the target and each width's fit. Right: the error against width (log-log).
+    """Left: the target and each width's fit. Right: the mean squared error
+    𝓛 = (1/N) Σ_n ½ (ŷ_n - y_n)² against the width s_2 (log-log).
 
     `fits` is a :class:`~dlkit.experiments.approximation.FunctionFits`.
     """
@@ -328,8 +333,8 @@ def plot_function_fits(fits, name: str = r"$\sin x$"):
     ax.set_xlabel("$x$")
     ax.grid(alpha=0.25)
     ax2.loglog(fits.widths, [fits.mse[w] for w in fits.widths], "o-", color="#6a3d9a")
-    ax2.set_xlabel("hidden units")
-    ax2.set_ylabel("mean squared error")
+    ax2.set_xlabel("hidden units $s_2$")
+    ax2.set_ylabel(r"mean squared error $\mathcal{L}$")
     ax2.set_xticks(fits.widths)
     ax2.set_xticklabels([str(w) for w in fits.widths])
     ax2.grid(alpha=0.25, which="both")
