@@ -6,11 +6,16 @@ layers, propagates the shape and returns one :class:`LayerCount` per layer;
 which the convolution algorithms and the architecture specifications share; they are
 importable from here under their names of this module:
 
-- Conv2d:  MACs = C_out · H_out · W_out · C_in · kh · kw,   params = C_out · C_in · kh · kw + C_out
-- Linear:  MACs = in · out,                                 params = in · out + out
+- Conv2d:  MACs = C_out · H_out · W_out · C_in · k_h · k_w,
+           params = C_out · C_in · k_h · k_w + C_out
+- Linear:  MACs = s_{j-1} · s_j,  params = s_{j-1} · s_j + s_j
+  (layer j, from s_{j-1} inputs to s_j outputs)
 
-Counts are per image (batch size 1); multiply by the batch size for a mini-batch, and
-by 2 for floating-point operations (a multiply-add is two flops). Activations,
+Counts are per image (batch size 1); multiply by the batch size B for a mini-batch,
+and by 2 for floating-point operations F (a multiply-add is two flops). A training
+step costs about three times the forward pass: the backward pass of a Linear layer
+is two products of the forward's size (∂𝓛/∂W = δᵀA and ∂𝓛/∂A = δW), which is what
+chapter 13's cost model charges (2 flops per MAC forward, 4 backward). Activations,
 pooling, Flatten and Dropout do no multiply-adds and have no parameters.
 """
 

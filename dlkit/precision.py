@@ -14,13 +14,15 @@ precision"):
   everything else is rounded.
 
 Training with such numbers (Gupta et al.'s experiment): weights, layer outputs
-(activations) and gradients are stored in ⟨IL, FL⟩; each multiply-accumulate runs in
-higher precision (here float64) and its result is converted back. Three pieces do it:
+(activations) and gradients are *stored* in ⟨IL, FL⟩; each layer's arithmetic runs in
+higher precision (here float64: a Linear layer multiplies the stored numbers and sums
+the products in float64, as a fixed-point multiplier with a wide accumulator does)
+and only its result is converted back. Three pieces do it:
 
 * :class:`Quantize`, a layer that converts what flows forward (activations) and what
   flows backward (gradients with respect to activations);
 * :class:`QuantizedSGD`, an optimizer whose step converts the weight gradients and
-  the updated weights, θ ← Convert(θ − α Convert(g));
+  the updated weights, θ ← Convert(θ − η Convert(∇)), with η the learning rate;
 * :func:`quantize_model`, which puts a :class:`Quantize` after every layer of a
   :class:`~dlkit.nn.Sequential` and converts its initial weights.
 
@@ -256,9 +258,13 @@ class FixedPoint:
 class Float16:
     """IEEE 754 half precision as a storage format: numpy's float16.
 
-    11 significant bits (ε = 2^{−10} relative spacing at 1), largest finite 65504,
+    11 significant bits (spacing 2^{−10} between 1 and 2), largest finite 65504,
     smallest normal 2^{−14} ≈ 6.1e-5, smallest subnormal 2^{−24} ≈ 6.0e-8. numpy
-    rounds to the nearest even; values above 65504 become inf.
+    rounds to the nearest float16, a tie to the one with an even last bit: magnitudes
+    up to 2^{−25} (half the smallest subnormal, a tie with 0) become 0, those between
+    2^{−25} and 2^{−24} become 2^{−24}, and values that round beyond 65504 become inf.
+    As a format for :func:`quantize_model` it stores numbers only: the arithmetic
+    between two conversions is the layer's own (float64 in chapter 9).
     """
 
     max: float = 65504.0
@@ -401,14 +407,16 @@ class Quantize(Layer):
 class QuantizedSGD(Optimizer):
     """SGD whose gradients and weights live in a low-precision format.
 
-    One step, for every parameter θ with gradient g (computed in high precision by
-    the layer from quantised inputs):
+    One step, for every parameter θ with gradient ∇ (computed in float64 by the layer
+    from quantised inputs) and the learning rate η = `lr`:
 
-        g_q = Convert(g);   θ ← Convert(θ − α g_q)
+        ∇_q = Convert(∇);   θ ← Convert(θ − η ∇_q)
 
-    With round-to-nearest an update |α g_q| < ε/2 is rounded away: θ does not move.
-    With stochastic rounding it moves by ε with probability |α g_q|/ε, which is right
-    on average. ``momentum`` keeps its velocity in the same format.
+    θ − η∇_q is computed in float64 and rounded at once: there is no higher-precision
+    master copy of θ. With round-to-nearest an update |η ∇_q| < ε/2 is rounded away:
+    θ does not move. With stochastic rounding it moves by ε with probability
+    |η ∇_q|/ε, which is right on average. ``momentum`` keeps its velocity v in the
+    same format. ``grad_fmt`` converts ∇ (default: `fmt`).
     """
 
     hyper = ("momentum",)
@@ -450,14 +458,14 @@ class QuantizedSGD(Optimizer):
         return fmt.quantize(x, self.rounding, self._rng)
 
     def update(self, p: Param, state: dict) -> None:
-        g = self._q(p.grad, self.grad_fmt)  # g_q = Convert(g)
+        grad = self._q(p.grad, self.grad_fmt)  # ∇_q = Convert(∇)
         if self.momentum:
             v = self._buffer(state, "v", p)
-            v[...] = self._q(self.momentum * v - self.lr * g, self.fmt)
+            v[...] = self._q(self.momentum * v - self.lr * grad, self.fmt)  # v ← μv − η∇_q
             step = v
         else:
-            step = -self.lr * g
-        new = self._q(p.data + step, self.fmt)  # θ ← Convert(θ − α g_q)
+            step = -self.lr * grad  # −η∇_q
+        new = self._q(p.data + step, self.fmt)  # θ ← Convert(θ − η∇_q), or Convert(θ + v)
         moved = step != 0
         self.n_updates += int(moved.sum())
         self.n_lost += int((moved & (new == p.data)).sum())
@@ -472,12 +480,19 @@ class QuantizedSGD(Optimizer):
 def quantize_model(
     model: Sequential, fmt, rounding: str = "nearest", *, seed=0, quantize_input: bool = True
 ) -> Sequential:
-    """A network whose activations and activation gradients pass through `fmt`.
+    """A network whose activations and activation gradients are stored in `fmt`.
 
     Returns a new :class:`Sequential` holding the same layer objects (so the same
     parameters) with a :class:`Quantize` after every layer (and before the first one
     when `quantize_input`); the parameters are converted in place. Each Quantize
     gets its own random stream, drawn from `seed`.
+
+    What is in `fmt`: the input, every layer's output and every gradient passed
+    back between layers. What is not: the arithmetic inside a layer, which keeps
+    the layer's dtype (float64 for ``dlkit.nn.mlp``'s default): a Linear layer
+    multiplies numbers that `fmt` can hold and sums the products in float64, and
+    only the Quantize after it rounds the result. Pair it with
+    :class:`QuantizedSGD`, which keeps the weights and their gradients in `fmt`.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"quantize_model needs a Sequential, got {type(model).__name__}")
@@ -513,7 +528,7 @@ class RunResult:
     test_error: float
     train_loss: float
     lost_fraction: float  # weight updates rounded away (0 for float32)
-    kept_ratio: float  # Σ|Δθ| / Σ|α g|: movement made over movement asked (1 for float32)
+    kept_ratio: float  # Σ|Δθ| / Σ|η∇|: movement made over movement asked (1 for float32)
 
 
 def train_digits(
@@ -528,10 +543,14 @@ def train_digits(
 ) -> RunResult:
     """Train a 64-`hidden`-10 ReLU network on the digits; return its test error.
 
-    ``fmt=None`` trains in float32 with plain SGD (the baseline). Otherwise weights,
-    activations and gradients are kept in `fmt` (:func:`quantize_model` +
-    :class:`QuantizedSGD`), with the arithmetic in float64 and every result
-    converted with `rounding`, as in Gupta et al. (2015).
+    SGD with learning rate η = `lr` on mini-batches of B = `batch_size` examples.
+    ``fmt=None`` trains in float32 with plain SGD (the baseline). Otherwise the
+    weights, the activations and the gradients are stored in `fmt`
+    (:func:`quantize_model` + :class:`QuantizedSGD`, no master copy of the weights),
+    while the arithmetic is float64: each Linear layer multiplies stored numbers and
+    sums the products in float64, and only its output is converted with `rounding`,
+    as in Gupta et al. (2015). ``Float16()`` is thus float16 storage with float64
+    accumulation, not float16 arithmetic.
     """
     from dlkit.data import load_digits
     from dlkit.nn import CrossEntropyLoss, mlp

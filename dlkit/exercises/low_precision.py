@@ -1,13 +1,13 @@
 """Checks for the exercises of the chapter *Low precision*.
 
-Each check prints one verdict ("Correct: ..." or "Not yet: ..." and a hint) and
-returns True or False; it never raises, whatever it is given.
+Each check prints one verdict ("Correct: ..." or "Not yet: ..." and a hint, never
+the expected value) and returns True or False; it never raises, whatever it is given.
 
 - :func:`check_range`: the smallest and largest numbers of ⟨IL, FL⟩ and its ε.
 - :func:`check_round_up_probability`: the probability that stochastic rounding
   rounds x up.
-- :func:`check_smallest_gradient`: the smallest gradient that still moves a weight
-  under round-to-nearest, for a given FL and learning rate.
+- :func:`check_smallest_gradient`: the smallest gradient |∇| that still moves a weight
+  under round-to-nearest, for a given FL and learning rate η.
 - :func:`check_stochastic_rounding`: your own stochastic rounding function, tested
   for landing on the grid, for never moving farther than ε, and for being unbiased.
 """
@@ -44,13 +44,17 @@ def check_range(il: int, fl: int, lo, hi, eps) -> bool:
         return verdict(False, "pass three numbers: the smallest, the largest and ε")
     wrong = []
     if not _close(eps, q.eps):
-        wrong.append(f"ε should be 2^-FL, not {eps:g}")
+        wrong.append("ε is not right: it is the spacing of the grid, and only FL sets it")
     if not _close(lo, q.lo):
-        hint = " (IL counts the sign bit)" if _close(lo, -(2.0**il)) else ""
-        wrong.append(f"the smallest number is not {lo:g}{hint}")
+        hint = "IL counts the sign bit" if _close(lo, -(2.0**il)) else "IL alone sets it"
+        wrong.append(f"the smallest number is not right ({hint})")
     if not _close(hi, q.hi):
-        hint = " (the largest is one ε below 2^(IL-1))" if _close(hi, 2.0 ** (il - 1)) else ""
-        wrong.append(f"the largest number is not {hi:g}{hint}")
+        hint = (
+            "2^(IL-1) itself does not fit, just as a signed IL-bit integer stops short of it"
+            if _close(hi, 2.0 ** (il - 1))
+            else "it is the largest multiple of ε that the word can hold"
+        )
+        wrong.append(f"the largest number is not right ({hint})")
     if wrong:
         return verdict(False, "; ".join(wrong) + ".")
     return verdict(
@@ -68,52 +72,55 @@ def check_round_up_probability(x: float, fl: int, answer) -> bool:
         return cannot_check(
             f"x must be a finite number and fl a whole number, got x={x!r}, fl={fl!r}"
         )
-    x, p = x_, number(answer)
-    if p is None:
-        return verdict(False, f"the probability is a number in [0, 1], got {answer!r}")
+    x, up = x_, number(answer)
+    if up is None or not 0 <= up <= 1:
+        return verdict(False, f"a probability is a number in [0, 1], got {answer!r}")
     floor = np.floor(x / eps) * eps
     want = (x - floor) / eps
-    if _close(p, want, 1e-6) or abs(p - want) < 1e-12:
+    if _close(up, want, 1e-6) or abs(up - want) < 1e-12:
         return verdict(
             True,
             f"x − ⌊x⌋ = {x - floor:g} is {want:.4f} of ε = {eps:g}, so x "
             f"rounds up to {floor + eps:g} with probability {want:.4f}.",
         )
     hint = (
-        " That is the probability of rounding down."
-        if _close(p, 1 - want, 1e-6)
-        else " Find ⌊x⌋, the multiple of ε just below x, and divide x − ⌊x⌋ by ε."
+        "Check the direction: the closer x lies to the multiple of ε above it, the "
+        "likelier it rounds up."
+        if _close(up, 1 - want, 1e-6)
+        else "Find ⌊x⌋, the multiple of ε just below x, and measure x − ⌊x⌋ in units of ε."
     )
-    return verdict(False, f"{p:g} is not it.{hint}")
+    return verdict(False, f"that is not the probability of rounding up. {hint}")
 
 
 @never_raises
 def check_smallest_gradient(fl: int, lr: float, answer) -> bool:
-    """Is `answer` the gradient size |g| above which round-to-nearest moves a weight?
+    """Is `answer` the gradient size |∇| above which round-to-nearest moves a weight?
 
-    A weight on the grid changes under θ ← Round(θ − α g) only when |α g| > ε/2.
+    A weight on the grid changes under θ ← Round(θ − η∇) only when |η∇| > ε/2.
     """
     eps, lr_ = _grid(fl), number(lr)
     if eps is None or lr_ is None or lr_ <= 0:
         return cannot_check(
             f"fl must be a whole number and lr a positive number, got fl={fl!r}, lr={lr!r}"
         )
-    lr, g = lr_, number(answer)
-    if g is None:
+    lr, grad = lr_, number(answer)
+    if grad is None:
         return verdict(False, f"the threshold is a number, got {answer!r}")
     want = eps / (2 * lr)
-    if _close(g, want, 1e-6):
+    if _close(grad, want, 1e-6):
         return verdict(
             True,
-            f"|g| must exceed ε / (2α) = {eps:g} / {2 * lr:g} = {want:.6g}; "
+            f"|∇| must exceed ε / (2η) = {eps:g} / {2 * lr:g} = {want:.6g}; "
             "every smaller gradient is rounded away.",
         )
-    hint = ""
-    if _close(g, eps / lr, 1e-6):
-        hint = " Round-to-nearest already moves θ at half a step: ε/2, not ε."
-    elif _close(g, eps / 2, 1e-6):
-        hint = " The update is α·g, so divide by the learning rate."
-    return verdict(False, f"{g:g} is not the threshold.{hint}")
+    if _close(grad, eps / 2, 1e-6) or _close(grad, eps, 1e-6):
+        hint = "The weight moves by the update η∇, not by ∇: bring in the learning rate."
+    else:
+        hint = (
+            "Round-to-nearest sends θ − η∇ to the nearest multiple of ε: how far must the "
+            "update carry θ before a multiple of ε other than θ is the nearest one?"
+        )
+    return verdict(False, f"that is not the threshold. {hint}")
 
 
 def _rounded(fn: Callable, x: np.ndarray, fl: int, g: np.random.Generator):

@@ -1,7 +1,7 @@
 """Rounding small values to fixed point (chapter 9, *Low precision*).
 
 - :func:`sample_values`: values spread around a small mean, like the weight updates
-  α·g of a training step;
+  η∇ of a training step;
 - :func:`round_sample`: those values rounded to FL fractional bits, and the bias of
   their mean.
 
@@ -16,7 +16,7 @@ from dlkit import precision as P
 
 
 def sample_values(mean: float, n: int = 4000, seed: int = 0) -> np.ndarray:
-    """n values spread around `mean` (standard deviation mean/2): updates α·g, say."""
+    """n values spread around `mean` (standard deviation mean/2): updates η∇, say."""
     g = np.random.default_rng(seed)
     return mean + 0.5 * mean * g.standard_normal(n)
 

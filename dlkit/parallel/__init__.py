@@ -7,11 +7,11 @@ compute and communication) and on a real one (``mpiexec -n 4 python -m mpi4py ..
 which passes ``mpi4py.MPI.COMM_WORLD``).
 
 - :mod:`dlkit.parallel.data_parallel`: synchronous data-parallel SGD (each rank a
-  shard of the global batch, gradients averaged by allreduce).
+  shard of the global batch of B examples, gradients averaged by one allreduce).
 - :mod:`dlkit.parallel.model_parallel`: a Linear layer whose neurons are split
   across ranks, activations exchanged by allgather.
 - :mod:`dlkit.parallel.hybrid`: Krizhevsky's (2014) data-parallel convolutions and
-  model-parallel fully connected layers, as a cost model of AlexNet on K GPUs.
+  model-parallel fully connected layers, as a cost model of AlexNet on p GPUs.
 - :mod:`dlkit.parallel.allreduce`: the allreduce algorithms of
   :mod:`dlkit.cluster.collectives` run side by side, with their closed forms and
   the message size at which one overtakes another.

@@ -1,14 +1,15 @@
 """Synchronous data-parallel SGD.
 
-Chapter 14's algorithm, for p ranks and a global mini-batch B of b examples:
+Chapter 14's algorithm, for p workers (ranks r = 0, ..., p-1) and a global
+mini-batch of B examples:
 
-1. *sample*: every rank draws the same global batch B_t (same seed), and takes its
-   shard B_t^r, b/p consecutive examples of it;
+1. *sample*: every rank draws the same global batch ℬ_t of B example indices (same
+   seed) and takes its shard ℬ_t^r, B/p consecutive examples of it;
 2. *loss*: rank r computes the gradient of its shard's mean loss,
-   g_r = (p/b) Σ_{i∈B_t^r} ∇ℓ_i(θ);
-3. *synchronise*: one allreduce sums the g_r; dividing by p gives
-   g = (1/p) Σ_r g_r = (1/b) Σ_{i∈B_t} ∇ℓ_i(θ), the gradient of the global batch;
-4. *update*: every rank applies θ ← θ − α g.
+   ∇_r = (p/B) Σ_{n∈ℬ_t^r} ∇ℓ_n(θ);
+3. *synchronise*: one allreduce sums the ∇_r; dividing by p gives
+   ∇ = (1/p) Σ_r ∇_r = (1/B) Σ_{n∈ℬ_t} ∇ℓ_n(θ), the gradient of the global batch;
+4. *update*: every rank applies θ ← θ − η∇.
 
 All ranks start from the same θ (rank 0's, broadcast) and apply the same update, so
 their weights stay identical, and equal to those of single-process SGD on the same
@@ -38,7 +39,7 @@ __all__ = [
 
 
 def global_batches(n: int, batch_size: int, steps: int, *, seed=0) -> Iterator[np.ndarray]:
-    """Yield `steps` index arrays of `batch_size` examples out of `n`.
+    """Yield `steps` index arrays of B = `batch_size` examples out of N = `n`.
 
     Epochs are seeded random permutations; a batch never straddles two epochs. Every
     rank calls this with the same seed, so every rank knows the whole global batch.
@@ -57,7 +58,8 @@ def global_batches(n: int, batch_size: int, steps: int, *, seed=0) -> Iterator[n
 
 
 def shard(idx: np.ndarray, rank: int, size: int) -> np.ndarray:
-    """Rank `rank`'s consecutive 1/size of the global batch `idx`."""
+    """Rank r = `rank`'s shard ℬ_t^r: its consecutive B/p of the global batch `idx`
+    (p = `size`)."""
     if len(idx) % size:
         raise ValueError(
             f"a global batch of {len(idx)} examples does not split evenly over {size} ranks; "
@@ -74,7 +76,7 @@ def broadcast_parameters(comm, params: Sequence[Param], root: int = 0) -> None:
 
 
 def allreduce_gradients(comm, params: Sequence[Param], extra: float | None = None) -> float | None:
-    """Average every parameter's gradient over the ranks: g ← (1/p) Σ_r g_r.
+    """Average every parameter's gradient over the p ranks: ∇ ← (1/p) Σ_r ∇_r.
 
     All gradients travel in one flat buffer, so the whole synchronisation is a single
     Allreduce (one latency α instead of one per parameter). A scalar `extra` (the
@@ -122,8 +124,8 @@ def data_parallel_sgd(
     model : this rank's copy of the network; rank 0's weights are broadcast first.
     X, y : the whole training set (N, features) and labels (N,); every rank takes
         its shard of each global batch.
-    steps, batch_size, lr : number of updates, global batch size b (a multiple of
-        p), learning rate α.
+    steps, batch_size, lr : number of updates, global batch size B (a multiple of
+        p: each rank takes B/p examples), learning rate η.
     seed : seeds the global batch order (the same on every rank).
     callback : called as ``callback(step, loss)`` on every rank after each update.
 

@@ -1,13 +1,13 @@
 """Hybrid data/model parallelism (Krizhevsky 2014, "One weird trick"): a cost model.
 
-The scheme, on K GPUs ("workers"):
+The scheme, on p GPUs ("workers", ranks r = 0, ..., p-1), with a global batch of
+B = 128p images, B/p = 128 per worker:
 
 * **convolutional layers: data parallel.** Each worker runs the convolutions forward
-  and backward on its own batch of b = 128 images. Convolutions hold ~5% of the
-  parameters but ~90-95% of the arithmetic, so this is where data parallelism pays:
-  little to synchronise (the conv weight gradients, one allreduce per step), much to
-  compute.
-* **fully connected layers: model parallel.** Each worker owns 1/K of every fc
+  and backward on its own B/p = 128 images. Convolutions hold ~5% of the parameters
+  but ~90-95% of the arithmetic, so this is where data parallelism pays: little to
+  synchronise (the conv weight gradients, one allreduce per step), much to compute.
+* **fully connected layers: model parallel.** Each worker owns 1/p of every fc
   layer's neurons. The fc layers hold ~95% of the parameters but little arithmetic:
   copying their weights around would cost more than moving activations. First every
   worker's last conv activations are allgathered; then, layer by layer, each worker
@@ -16,11 +16,11 @@ The scheme, on K GPUs ("workers"):
   it needs (backward: a reduce-scatter, the first half of the ring allreduce:
   :func:`dlkit.cluster.collectives.reduce_scatter_ring`).
 
-  With fc batch 128K ("(128K, 128K)" in the paper's table) the fc layers process all
-  K workers' examples at once; with fc batch 128 ("(128K, 128)") they process one
-  worker's 128 examples at a time, K rounds per step, updating the fc weights after
-  every round. Both move the same activations; the second pays K times as many
-  (smaller) messages.
+  With fc batch 128p ("(128p, 128p)"; the paper writes 128K) the fc layers process
+  all p workers' examples at once; with fc batch 128 ("(128p, 128)") they process
+  one worker's 128 examples at a time, p rounds per step, updating the fc weights
+  after every round. Both move the same activations; the second pays p times as
+  many (smaller) messages.
 
 :func:`hybrid_step` is that step, written against the communicator: compute is
 charged from each layer's flops (``dlkit.models`` gives every layer's multiply-adds;
@@ -33,10 +33,11 @@ Model choices, one set for every row (:data:`DEVICE` and :data:`NETWORK`): the
 K20's sustained fraction of peak, :data:`EFFICIENCY`, is calibrated on the paper's
 1-GPU row (98.05 h); the two effective link bandwidths (3.0 GB/s between GPUs behind
 the same CPU socket, 1.3 GB/s across sockets) were chosen by hand to follow the
-paper's fall-off of speedup with K - plausible for PCIe 2.0, not measured on the
+paper's fall-off of speedup with p - plausible for PCIe 2.0, not measured on the
 paper's machine. Pooling, ReLU, normalisation and the loss are not charged;
 communication does not overlap computation; the conv gradient allreduce starts after
-the whole backward pass; small matrix products are as efficient as large ones.
+the whole backward pass; every matrix product runs at the same rate, whatever its
+shape (small products are charged as efficiently as large ones).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ EPOCHS = 90
 
 @dataclass(frozen=True)
 class PaperRow:
-    """One row of Krizhevsky (2014), Table 1: K GPUs, batch sizes, hours, speedup."""
+    """One row of Krizhevsky (2014), Table 1: p GPUs, batch sizes, hours, speedup."""
 
     gpus: int
     conv_batch: int
@@ -123,12 +124,12 @@ def hybrid_step(comm, arch=None, batch: int = 128, fc_batch: str = "all", dtype=
 
     Parameters
     ----------
-    comm : K workers (simulated: compute and messages are charged virtual time).
+    comm : p workers (simulated: compute and messages are charged virtual time).
     arch : a :class:`dlkit.models.ArchSpec` (default: the one-tower AlexNet of
         Krizhevsky 2014, ``dlkit.models.alexnet(grouped=False)``).
-    batch : images per worker in the conv layers (b = 128).
-    fc_batch : "all" - fc layers on all K·b examples at once; "one" - on one
-        worker's b examples at a time, K rounds.
+    batch : images per worker in the conv layers, B/p (128 in the paper).
+    fc_batch : "all" - the fc layers take all B = p·batch examples at once; "one" -
+        one worker's `batch` examples at a time, p rounds.
 
     Returns the byte counts this worker sent, by phase. The arrays are zeros of the
     real shapes: the numbers do not matter, their sizes and the order of the messages
@@ -138,64 +139,71 @@ def hybrid_step(comm, arch=None, batch: int = 128, fc_batch: str = "all", dtype=
 
     arch = alexnet(grouped=False) if arch is None else arch
     MPI = mpi_for(comm)
-    K = comm.Get_size()
+    p = comm.Get_size()
     conv, fcs = arch.conv_layers(), arch.fc_layers()
     if fc_batch not in ("all", "one"):
         raise ValueError(
-            f"fc_batch must be 'all' (K·b examples) or 'one' (b at a time), got {fc_batch!r}"
+            f"fc_batch must be 'all' (p·batch examples at once) or 'one' (batch at a time), "
+            f"got {fc_batch!r}"
         )
     for f in fcs:
-        if f.out_shape[0] % K:
-            raise ValueError(f"{f.name} has {f.out_shape[0]} neurons: not divisible by {K} workers")
+        if f.out_shape[0] % p:
+            raise ValueError(f"{f.name} has {f.out_shape[0]} neurons: not divisible by {p} workers")
     conv_macs = sum(c.macs for c in conv)
     first_macs = conv[0].macs
     sent = {"activations": 0, "fc": 0, "conv grads": 0}
 
-    # 1. conv forward, data parallel on this worker's b images
+    # 1. conv forward, data parallel on this worker's B/p images
     charge(comm, 2.0 * batch * conv_macs, "conv fwd")
     feat = int(np.prod(fcs[0].in_shape))
     a = np.zeros((batch, feat), dtype)
-    # 2. every worker gets every worker's last conv activations (K·b examples)
-    A = np.empty((K, batch, feat), dtype)
+    # 2. allgather: every worker gets every worker's last conv activations (B examples)
+    A = np.empty((p, batch, feat), dtype)
     comm.Allgather(a, A)
-    sent["activations"] += (K - 1) * a.nbytes
-    # 3. fc layers, model parallel: K·b examples at once, or b per round
-    rounds, n = (1, K * batch) if fc_batch == "all" else (K, batch)
-    dA = np.zeros((K, batch, feat), dtype)  # partial dL/d(conv output)
+    sent["activations"] += (p - 1) * a.nbytes
+    # 3. fc layers, model parallel: all B examples at once, or B/p per round
+    rounds, n_fc = (1, p * batch) if fc_batch == "all" else (p, batch)
+    dA = np.zeros((p, batch, feat), dtype)  # partial ∂𝓛/∂(conv output)
     for _ in range(rounds):
         for f in fcs:  # forward
-            m = f.out_shape[0] // K
-            charge(comm, 2.0 * n * f.macs / K, f"{f.name} fwd")
-            z = np.zeros((n, m), dtype)
-            Z = np.empty((K, n, m), dtype)
-            comm.Allgather(z, Z)
-            sent["fc"] += (K - 1) * z.nbytes
-        for i, f in reversed(list(enumerate(fcs))):  # backward
-            charge(comm, 4.0 * n * f.macs / K, f"{f.name} bwd")
-            charge(comm, 2.0 * f.params / K, f"{f.name} update")
-            if i > 0:  # dX summed, scattered by neuron
-                d_in = fcs[i - 1].out_shape[0] // K
-                part = np.zeros((K, n, d_in), dtype)
+            mine = f.out_shape[0] // p  # this worker's s_j/p neurons
+            charge(comm, 2.0 * n_fc * f.macs / p, f"{f.name} fwd")
+            z = np.zeros((n_fc, mine), dtype)
+            Z = np.empty((p, n_fc, mine), dtype)
+            comm.Allgather(z, Z)  # every worker gets the layer's whole output
+            sent["fc"] += (p - 1) * z.nbytes
+        for j, f in reversed(list(enumerate(fcs))):  # backward
+            charge(comm, 4.0 * n_fc * f.macs / p, f"{f.name} bwd")
+            charge(comm, 2.0 * f.params / p, f"{f.name} update")
+            if j > 0:  # ∂𝓛/∂A summed over workers, scattered by neuron
+                below = fcs[j - 1].out_shape[0] // p
+                part = np.zeros((p, n_fc, below), dtype)
                 reduce_scatter_ring(comm, part)
-                sent["fc"] += (K - 1) * part[0].nbytes
-    # 4. dL/d(conv output), summed over the fc workers, back to each image's worker
+                sent["fc"] += (p - 1) * part[0].nbytes
+    # 4. reduce-scatter: ∂𝓛/∂(conv output), summed over the fc workers, back to each
+    #    image's worker
     reduce_scatter_ring(comm, dA)
-    sent["activations"] += (K - 1) * dA[0].nbytes
+    sent["activations"] += (p - 1) * dA[0].nbytes
     # 5. conv backward on this worker's images (conv1 needs no input gradient)
     charge(comm, 4.0 * batch * conv_macs - 2.0 * batch * first_macs, "conv bwd")
-    # 6. synchronise the conv weight gradients (data parallelism) and update
+    # 6. allreduce the conv weight gradients (data parallelism), then update
     n_conv = sum(c.params for c in conv)
-    g = np.zeros(n_conv, dtype)
-    if K > 1:
-        comm.Allreduce(MPI.IN_PLACE, g, op=MPI.SUM)
-        sent["conv grads"] += 2 * (K - 1) * g.nbytes // K
+    grads = np.zeros(n_conv, dtype)
+    if p > 1:
+        comm.Allreduce(MPI.IN_PLACE, grads, op=MPI.SUM)
+        sent["conv grads"] += 2 * (p - 1) * grads.nbytes // p
     charge(comm, 2.0 * n_conv, "conv update")
     return sent
 
 
 @dataclass(frozen=True)
 class HybridRow:
-    """A simulated row beside the paper's: hours for 90 epochs and speedup."""
+    """A simulated row beside the paper's: hours for 90 epochs and speedup.
+
+    Times are seconds of one step: ``step_s`` the makespan, ``compute_s`` the
+    busiest rank's compute, ``comm_s`` the rest, ``fc_s`` rank 0's compute in the
+    fully connected layers.
+    """
 
     gpus: int
     conv_batch: int
@@ -206,6 +214,7 @@ class HybridRow:
     hours: float
     speedup: float
     paper: PaperRow
+    fc_s: float = 0.0
 
     @property
     def deviation(self) -> float:
@@ -216,7 +225,7 @@ class HybridRow:
 def simulate_step(
     gpus: int, fc_batch: str = "all", *, batch: int = 128, device=None, network=None, arch=None
 ):
-    """Run :func:`hybrid_step` once on a SimCluster of `gpus` workers; the RunResult."""
+    """Run :func:`hybrid_step` once on a SimCluster of p = `gpus` workers; the RunResult."""
     return SimCluster(gpus, network=network or NETWORK, compute=device or DEVICE).run(
         hybrid_step, arch, batch, fc_batch
     )
@@ -227,24 +236,25 @@ def alexnet_table(
 ) -> list[HybridRow]:
     """Simulate every row of the paper's Table 1 with one device and one network.
 
-    A step processes K·128 images, so 90 epochs take epochs·images/(128K) steps of the
-    simulated step time. Speedup is relative to the simulated 1-GPU row.
+    A step on p GPUs processes B = 128p images, so 90 epochs take epochs·images/B
+    steps of the simulated step time. Speedup is relative to the simulated 1-GPU row.
     """
     rows, base = [], None
     for pr in PAPER_TABLE:
-        K = pr.gpus
+        p = pr.gpus
         mode = "all" if pr.fc_batch == pr.conv_batch else "one"
         res = simulate_step(
-            K, mode, batch=pr.conv_batch // K, device=device, network=network, arch=arch
+            p, mode, batch=pr.conv_batch // p, device=device, network=network, arch=arch
         )
         bd = res.breakdown()
         compute_s = max(b.get("compute", 0.0) for b in bd)
+        fc_s = sum(e.end - e.start for e in res.events(0, "compute") if e.label.startswith("fc"))
         steps = epochs * images / pr.conv_batch
         hours = steps * res.time / 3600
         base = hours if base is None else base
         rows.append(
             HybridRow(
-                K,
+                p,
                 pr.conv_batch,
                 pr.fc_batch,
                 res.time,
@@ -253,6 +263,7 @@ def alexnet_table(
                 hours,
                 base / hours,
                 pr,
+                fc_s,
             )
         )
     return rows

@@ -1,18 +1,21 @@
 """Model parallelism: one Linear layer's neurons split across ranks.
 
-With p ranks, rank r owns m = s_out/p of the layer's output neurons: rows
-W_r = W[r m:(r+1) m] of the weight matrix and the matching biases b_r. Every rank
-holds the whole mini-batch X (N, s_in). Forward:
+The book's notation (chapter 13): layer j has s_{j-1} inputs and s_j outputs, its
+weights W are s_j x s_{j-1}; p workers (ranks r = 0, ..., p-1); a batch of N examples.
+Rank r owns s_j/p of the layer's output neurons: the rows W_r of the weight matrix
+and the matching biases b_r. Every rank holds the layer's whole input batch A (N,
+s_{j-1}) (A = X for the first layer). Forward:
 
-    Z_r = X W_r^T + b_r             (N, m), on rank r
-    Z   = [Z_0 Z_1 ... Z_{p-1}]     (N, s_out), by an allgather
+    Z_r = A W_rᵀ + b_r            (N, s_j/p), on rank r
+    Z   = [Z_0 Z_1 ... Z_{p-1}]    (N, s_j), by an allgather
 
 so every rank has the layer's full output, as the next layer needs. Backward, from
-the full dL/dZ (every rank computes the same one downstream):
+the layer's full error δ = ∂𝓛/∂Z (every rank computes the same one downstream),
+rank r takes its columns δ_r:
 
-    dW_r = dZ_r^T X,  db_r = Σ_n dZ_r,   dX = Σ_r dZ_r W_r    (an allreduce)
+    ∂𝓛/∂W_r = δ_rᵀ A,   ∂𝓛/∂b_r = Σ_n δ_r,   ∂𝓛/∂A = Σ_r δ_r W_r   (an allreduce)
 
-Communication is O(N (s_in + s_out)) numbers per layer against O(N s_in s_out)
+Communication is O(N (s_{j-1} + s_j)) numbers per layer against O(N s_{j-1} s_j)
 multiply-adds: for wide layers compute dominates, which is why model parallelism
 suits the large fully connected layers.
 """
@@ -34,13 +37,15 @@ class ModelParallelLinear(Layer):
     Parameters
     ----------
     comm : communicator of p ranks; ``out_features`` must be a multiple of p.
-    in_features, out_features : s_in and s_out of the whole layer.
+    in_features, out_features : the widths s_{j-1} (inputs) and s_j (outputs) of
+        the whole layer.
     seed, init, dtype : as for :class:`dlkit.nn.Linear`; every rank builds the same
         full weight matrix from the seed and keeps its rows, so the split layer
         equals ``Linear(in_features, out_features, seed=seed)``.
 
-    Shapes: forward ``(N, s_in) -> (N, s_out)`` on every rank; ``W`` is
-    ``(s_out/p, s_in)`` and ``b`` ``(s_out/p,)``.
+    Shapes: forward ``(N, s_{j-1}) -> (N, s_j)`` on every rank; ``W`` (this rank's
+    rows W_r) is ``(s_j/p, s_{j-1})`` and ``b`` ``(s_j/p,)``; ``m`` is s_j/p and
+    ``rows`` the slice of the neurons this rank owns.
     """
 
     def __init__(
@@ -81,10 +86,10 @@ class ModelParallelLinear(Layer):
             )
         self._x = x
         n, p = x.shape[0], self.comm.Get_size()
-        z_r = x @ self.W.data.T + self.b.data  # Z_r = X W_r^T + b_r
+        z_r = x @ self.W.data.T + self.b.data  # Z_r = A W_rᵀ + b_r
         charge(self.comm, 2.0 * n * self.W.size, "fc forward")
         parts = np.empty((p, n, self.m), dtype=self.dtype)
-        self.comm.Allgather(np.ascontiguousarray(z_r), parts)  # every rank gets all Z_r
+        self.comm.Allgather(np.ascontiguousarray(z_r), parts)  # every rank gets every Z_r
         return parts.transpose(1, 0, 2).reshape(n, self.out_features)
 
     def _output_shape(self):
@@ -93,12 +98,12 @@ class ModelParallelLinear(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dout = self._check_dout(dout)
         MPI = mpi_for(self.comm)
-        dz_r = np.ascontiguousarray(dout[:, self.rows])
-        np.matmul(dz_r.T, self._x, out=self.W.grad)  # dW_r = dZ_r^T X
-        np.sum(dz_r, axis=0, out=self.b.grad)  # db_r = Σ_n dZ_r
-        dx = dz_r @ self.W.data  # this rank's part of dX
+        dz_r = np.ascontiguousarray(dout[:, self.rows])  # δ_r: this rank's columns of δ
+        np.matmul(dz_r.T, self._x, out=self.W.grad)  # ∂𝓛/∂W_r = δ_rᵀ A
+        np.sum(dz_r, axis=0, out=self.b.grad)  # ∂𝓛/∂b_r = Σ_n δ_r
+        dx = dz_r @ self.W.data  # this rank's term δ_r W_r of ∂𝓛/∂A
         charge(self.comm, 4.0 * len(dz_r) * self.W.size, "fc backward")
-        self.comm.Allreduce(MPI.IN_PLACE, dx, op=MPI.SUM)  # dX = Σ_r dZ_r W_r
+        self.comm.Allreduce(MPI.IN_PLACE, dx, op=MPI.SUM)  # ∂𝓛/∂A = Σ_r δ_r W_r
         return dx
 
     def __repr__(self) -> str:
@@ -111,11 +116,16 @@ class ModelParallelLinear(Layer):
 def layer_costs(
     m: int, n: int, batch: int, K: int, device, network, itemsize: int = 4
 ) -> tuple[float, float]:
-    """Forward seconds of ``ModelParallelLinear(m, n)`` on K workers: (compute, allgather).
+    """Forward seconds of ``ModelParallelLinear(m, n)`` on p workers: (compute, allgather).
 
-    compute = 2·B·m·n / (K·R): each worker's share of the multiply-adds at rate R;
-    allgather = (K - 1)(α + (B·n/K)·s·β): the ring allgather of the outputs.
-    Compute grows as m·n, communication as n: wide layers are compute-bound.
+    In the book's notation the layer has s_{j-1} = `m` inputs and s_j = `n` outputs,
+    B = `batch` examples, p = `K` workers, a `device` of rate R flop/s, a `network`
+    of latency α and inverse bandwidth β, and numbers of `itemsize` bytes:
+
+    compute = 2·B·s_{j-1}·s_j / (p·R): each worker's share of the multiply-adds;
+    allgather = (p - 1)(α + (B·s_j/p)·itemsize·β): the ring allgather of the outputs.
+
+    Compute grows as s_{j-1}·s_j, communication as s_j: wide layers are compute-bound.
     """
     from dlkit.cluster import costs
 

@@ -79,7 +79,7 @@ def plot_breakdown(breakdowns: dict[str, dict[str, float]], ax=None) -> Figure:
 
 
 def plot_speedups(rows: Sequence[hybrid.HybridRow], ax=None) -> Figure:
-    """Simulated speedups beside Krizhevsky's (2014) Table 1."""
+    """Simulated speedups beside Krizhevsky's (2014) Table 1, with linear speedup p."""
     if ax is None:
         fig = Figure(figsize=(7, 3.4))
         ax = fig.add_subplot()
@@ -87,7 +87,7 @@ def plot_speedups(rows: Sequence[hybrid.HybridRow], ax=None) -> Figure:
     x = np.arange(len(rows))
     ax.bar(x - 0.2, [r.paper.speedup for r in rows], 0.4, label="paper (K20s)", color="#999999")
     ax.bar(x + 0.2, [r.speedup for r in rows], 0.4, label="simulated", color="#4c72b0")
-    ax.plot(x, [r.gpus for r in rows], "k_", markersize=18, label="linear (K)")
+    ax.plot(x, [r.gpus for r in rows], "k_", markersize=18, label="linear (p)")
     ax.set_xticks(x)
     ax.set_xticklabels([f"{r.gpus} GPU\n({r.conv_batch},{r.fc_batch})" for r in rows], fontsize=8)
     ax.set_ylabel("speedup over 1 GPU")
@@ -98,8 +98,9 @@ def plot_speedups(rows: Sequence[hybrid.HybridRow], ax=None) -> Figure:
 def hybrid_explorer(
     gpus: int = 4, fc_batch: str = "all", link: str = "K20 server (book)", batch: int = 128
 ):
-    """Widget: GPUs, batch, fc batch, link -> one simulated AlexNet step (breakdown and
-    timeline), with the 90-epoch time and the speedup over one GPU at the same batch.
+    """Widget: GPUs p, batch per GPU, fc batch, link -> one simulated AlexNet step
+    (breakdown and timeline), with the 90-epoch time and the speedup over one GPU at
+    the same batch per GPU.
 
     The device is :data:`dlkit.parallel.hybrid.DEVICE` throughout. The first view is
     drawn at creation, so a saved notebook shows it. Returns an ``ipywidgets.VBox``.
@@ -108,9 +109,9 @@ def hybrid_explorer(
 
     from dlkit.experiments.parallel import step_breakdown
 
-    k = w.Dropdown(options=[1, 2, 4, 8], value=gpus, description="GPUs K")
+    k = w.Dropdown(options=[1, 2, 4, 8], value=gpus, description="GPUs p")
     fb = w.ToggleButtons(
-        options=[("128·K at once", "all"), ("128, K rounds", "one")],
+        options=[("128·p at once", "all"), ("128, p rounds", "one")],
         value=fc_batch,
         description="fc batch",
     )
@@ -129,7 +130,7 @@ def hybrid_explorer(
         fig = Figure(figsize=(10, 3.4))
         a1 = fig.add_axes([0.06, 0.15, 0.18, 0.7])
         a2 = fig.add_axes([0.33, 0.15, 0.52, 0.7])
-        plot_breakdown({f"K={k.value}": bd}, ax=a1)
+        plot_breakdown({f"p={k.value}": bd}, ax=a1)
         plot_timeline(
             res,
             ax=a2,
@@ -156,7 +157,7 @@ def plot_allreduce_costs(
     algorithms: Sequence[str] = ALGORITHMS,
     ax=None,
 ) -> Figure:
-    """Closed-form allreduce time against message size (bytes), log-log."""
+    """Closed-form allreduce time of p ranks against the message size m (bytes), log-log."""
     if ax is None:
         fig = Figure(figsize=(6, 3.6))
         ax = fig.add_subplot()
@@ -164,9 +165,9 @@ def plot_allreduce_costs(
     net = networks.preset(network) if isinstance(network, str) else network
     sizes = np.logspace(0, 8, 49) if sizes is None else np.asarray(sizes)
     for a in algorithms:
-        ts = [costs.allreduce(a, p, max(1, int(round(n / 8))), 8, net) for n in sizes]
+        ts = [costs.allreduce(a, p, max(1, int(round(m / 8))), 8, net) for m in sizes]
         ax.loglog(sizes, ts, label=a.replace("_", " "))
-    ax.set_xlabel("message size n (bytes)")
+    ax.set_xlabel("message size m (bytes)")
     ax.set_ylabel("allreduce time (s)")
     ax.set_title(f"p = {p}, {net.name}")
     ax.legend(fontsize=8, frameon=False)
@@ -176,7 +177,7 @@ def plot_allreduce_costs(
 def allreduce_explorer(
     p: int = 8, size_kb: float = 64.0, link: str = "10gbe", algorithm: str = "ring"
 ):
-    """Widget: ranks, message size, link, algorithm -> simulated timeline and times."""
+    """Widget: ranks p, message size m, link, algorithm -> simulated timeline and times."""
     import ipywidgets as w
 
     pp = w.IntSlider(value=p, min=2, max=16, description="ranks p", continuous_update=False)
@@ -186,7 +187,7 @@ def allreduce_explorer(
         min=-2,
         max=4,
         step=0.25,
-        description="n (KB)",
+        description="m (KB)",
         continuous_update=False,
     )
     ln = w.Dropdown(options=list(networks.PRESETS), value=link, description="link")

@@ -111,7 +111,7 @@ def rounding_explorer(
     """Widget: FL, rounding mode and the size of the values → histogram and bias.
 
     The values are :func:`sample_values` (mean `mean`, spread mean/2), like the weight
-    updates α·g of a training step. With round-to-nearest and mean < ε/2 most of
+    updates η∇ of a training step. With round-to-nearest and mean < ε/2 most of
     them round to 0 and the bias is about −mean; stochastic rounding keeps the mean.
     The first view is drawn when the widget is created, so a saved notebook shows it.
 
