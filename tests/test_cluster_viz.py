@@ -57,3 +57,22 @@ def test_explorers_draw_their_figure_at_creation():
     ):
         out = box.children[-1]
         assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+
+
+def test_cost_sweep_plot_draws_one_line_per_algorithm_and_the_simulated_points():
+    from dlkit.experiments.collectives import allreduce_costs, allreduce_scaling
+
+    sw = allreduce_costs(4, [8, 64, 512, 4096], "10gbe", simulate_at=(64,))
+    ax = vc.plot_cost_sweep(sw).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [vc.ALGORITHM_LABELS[a] for a in sw.algorithms] + ["simulated"]
+    assert ax.get_xlabel() == "message size m (bytes)" and ax.get_xscale() == "log"
+    points = [ln for ln in ax.get_lines() if ln.get_linestyle() == "None" and len(ln.get_xdata())]
+    assert len(points) == len(sw.algorithms)
+    for ln, a in zip(points, sw.algorithms):
+        assert list(ln.get_xdata()) == [64] and ln.get_ydata()[0] == sw.simulated[a][64]
+
+    sp = allreduce_scaling(range(2, 33), 4096, "10gbe")
+    ax = vc.plot_cost_sweep(sp).axes[0]
+    assert ax.get_xlabel() == "ranks p" and [int(t) for t in ax.get_xticks()] == [2, 4, 8, 16, 32]
+    assert "4,096 bytes" in ax.get_title()

@@ -3,9 +3,9 @@
 The distributed chapters write a training step once, as a function of an mpi4py-style
 communicator, and run it in two places:
 
-* **Simulated** - ``SimCluster(n, network=..., compute=..., faults=...).run(train)``
-  runs ``train(comm)`` on n ranks in one process. Time is virtual: messages cost
-  ``alpha + n*beta`` on the chosen network (:mod:`~dlkit.cluster.networks`), work is
+* **Simulated** - ``SimCluster(p, network=..., compute=..., faults=...).run(train)``
+  runs ``train(comm)`` on p ranks in one process. Time is virtual: a message of m bytes
+  costs ``alpha + m*beta`` on the chosen network (:mod:`~dlkit.cluster.networks`), work is
   charged with ``compute(comm, flops)`` at the device's rate
   (:mod:`~dlkit.cluster.devices`), so every result and timeline is repeatable. A
   deadlock raises :class:`DeadlockError` naming the blocked ranks and calls; faults

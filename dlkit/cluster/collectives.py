@@ -7,9 +7,10 @@ same code runs on the simulated cluster and on a real ``mpi4py`` communicator
 arithmetic is charged ``gamma`` seconds per byte (:func:`~dlkit.cluster.hooks.charge_reduce`);
 on real MPI that hook does nothing.
 
-Notation (as in :mod:`dlkit.cluster.costs`): :math:`p` ranks, a vector of :math:`N`
-elements of :math:`s` bytes (:math:`n = Ns` bytes), :math:`L = \lceil\log_2 p\rceil`,
-:math:`p' = 2^{\lfloor\log_2 p\rfloor}` and :math:`r = p - p'`.
+Notation (the book's, as in :mod:`dlkit.cluster.costs`): :math:`p` ranks, rank
+:math:`r`; a message of :math:`m` bytes (a vector of ``N`` elements);
+:math:`T(m) = \alpha + m\beta`; :math:`p' = 2^{\lfloor\log_2 p\rfloor}`, the largest power
+of two not above :math:`p`, and :math:`p - p'` surplus ranks (``r_extra`` in the code).
 
 Allreduce algorithms (``ALLREDUCE[name]``):
 
@@ -17,17 +18,19 @@ Allreduce algorithms (``ALLREDUCE[name]``):
   the sum back to everyone; the root's ports carry :math:`2(p-1)` messages.
 * ``"tree"`` - binomial-tree reduce to rank 0, then binomial-tree broadcast.
 * ``"recursive_doubling"`` - :math:`\log_2 p` exchanges of the whole vector with the
-  partner ``rank ^ mask``.
+  partner ``rank ^ mask`` (:math:`r \oplus 2^k` at step :math:`k`).
 * ``"ring"`` - reduce-scatter then allgather around the ring, :math:`2(p-1)` steps
-  of one chunk (Patarasuk & Yuan 2009). Chunks are ``np.array_split`` pieces: the
-  first :math:`N \bmod p` chunks have :math:`\lceil N/p\rceil` elements.
+  of one chunk of about :math:`m/p` bytes (Patarasuk & Yuan 2009). Chunks are
+  ``np.array_split`` pieces: the first ``N mod p`` chunks have :math:`\lceil N/p\rceil`
+  elements. Every message goes to the right neighbour.
 * ``"rabenseifner"`` - recursive-halving reduce-scatter then recursive-doubling
-  allgather (Rabenseifner 2004). The vector is zero-padded to
-  :math:`\lceil N/p'\rceil p'` elements so that every halving is exact; the padding
-  is dropped from the result.
+  allgather (Rabenseifner 2004; Thakur et al. 2005): :math:`2\log_2 p` steps whose
+  messages halve from :math:`m/2` to :math:`m/p` and grow back. The vector is
+  zero-padded to :math:`\lceil N/p'\rceil p'` elements so that every halving is exact;
+  the padding is dropped from the result.
 
 Non-powers of two (recursive doubling and Rabenseifner, Thakur et al. 2005): the
-first :math:`2r` ranks pair up; each even one sends its vector to the odd one above
+first :math:`2(p - p')` ranks pair up; each even one sends its vector to the odd one above
 it, which reduces, and then sits out; the remaining :math:`p'` ranks run the
 power-of-two algorithm; at the end each odd rank sends the result to its even
 neighbour.
@@ -134,8 +137,8 @@ def bcast_binomial(comm, buf: np.ndarray, root: int = 0) -> np.ndarray:
 
     With relative rank v = (rank - root) mod p, rank v receives from v minus its
     lowest set bit, then sends to v + 2^k for each smaller power of two, the largest
-    first (:func:`binomial_tree`). The root sends L = ceil(log2 p) messages in a row;
-    time L(alpha + n beta).
+    first (:func:`binomial_tree`). The root sends ceil(log2 p) messages in a row;
+    time ceil(log2 p) T(m) for m bytes.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     parent, children = binomial_tree((rank - root) % p, p)
@@ -152,7 +155,7 @@ def reduce_binomial(comm, x: np.ndarray, op: Any = SUM, root: int = 0) -> np.nda
 
     At step k, relative ranks with bit k set send their partial result to the rank
     2^k below and drop out; the others receive and combine (:func:`binomial_tree`).
-    Time L(alpha + n beta + n gamma).
+    Time ceil(log2 p) (T(m) + m gamma) for m bytes.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     uf = ufunc_of(op)
@@ -173,7 +176,7 @@ def allreduce_ps(comm, x: np.ndarray, op: Any = SUM, root: int = 0) -> np.ndarra
     """Parameter server: gather to ``root``, reduce there, send the result back.
 
     The root receives p - 1 vectors one after the other, combining each, then sends
-    p - 1 copies: time 2(p-1)(alpha + n beta) + (p-1) n gamma. Its ports are the
+    p - 1 copies: time 2(p-1) T(m) + (p-1) m gamma for m bytes. Its ports are the
     bottleneck, which is why the other algorithms exist.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
@@ -199,7 +202,7 @@ def allreduce_ps(comm, x: np.ndarray, op: Any = SUM, root: int = 0) -> np.ndarra
 def allreduce_tree(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     """Binomial-tree reduce to rank 0 followed by a binomial-tree broadcast.
 
-    Time L(2 alpha + 2 n beta + n gamma), L = ceil(log2 p).
+    Time ceil(log2 p) (2 T(m) + m gamma) for m bytes.
     """
     out = reduce_binomial(comm, x, op, root=0)
     if out is None:
@@ -237,9 +240,9 @@ def _real_rank(newrank: int, r_extra: int) -> int:
 def allreduce_recursive_doubling(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     """Recursive doubling: at step k exchange the whole vector with ``rank ^ 2^k``.
 
-    Power of two: log2 p (alpha + n beta + n gamma). Otherwise (p' < p) one fold-in
-    step and one fold-out step are added: (log2 p' + 2)(alpha + n beta) +
-    (log2 p' + 1) n gamma.
+    Power of two: log2 p (T(m) + m gamma) for m bytes. Otherwise (p' < p) one fold-in
+    step and one fold-out step are added: (log2 p' + 2) T(m) + (log2 p' + 1) m gamma.
+    Latency-optimal (log2 p messages in a row), but every step moves the whole vector.
     """
     p = comm.Get_size()
     uf = ufunc_of(op)
@@ -278,7 +281,7 @@ def ring_reduce_scatter(
     and adds the chunk (start - s - 1) mod p arriving from its left, where ``start``
     is r unless given (the same offset on every rank). After p - 1 steps chunk
     (start + 1) mod p holds the full reduction over all ranks: its index is returned.
-    Time (p-1)(alpha + m beta + m gamma) for chunks of m bytes.
+    Time (p-1)(T(c) + c gamma) for chunks of c bytes.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     uf = ufunc_of(op)
@@ -301,7 +304,8 @@ def ring_allgather(comm, chunks: list, owned: int, tag: int = TAG_RING) -> None:
     This rank holds chunk ``owned`` (rank r's neighbour to the left holds
     ``owned - 1``, and so on around the ring). In step s it sends chunk
     (owned - s) mod p to the right and receives chunk (owned - s - 1) mod p from the
-    left into ``chunks`` (writeable contiguous views). Time (p-1)(alpha + m beta).
+    left into ``chunks`` (writeable contiguous views). Time (p-1) T(c) for chunks of
+    c bytes.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     right, left = (rank + 1) % p, (rank - 1) % p
@@ -319,7 +323,8 @@ def allreduce_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     neighbour and adds the chunk (r - s - 1) mod p arriving from its left; after
     p - 1 steps rank r owns the full sum of chunk (r + 1) mod p. The allgather
     passes the finished chunks around the ring the same way. Time
-    2(p-1)(alpha + m beta) + (p-1) m gamma with m = ceil(N/p) s bytes.
+    2(p-1) T(c) + (p-1) c gamma with chunks of c = ceil(N/p) itemsize bytes, m/p for an
+    m-byte message that p divides: 2(p-1) alpha + 2 (p-1)/p m beta + (p-1)/p m gamma.
     """
     p = comm.Get_size()
     acc = _flat_copy(x)
@@ -338,7 +343,7 @@ def reduce_scatter_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     `x` has shape (p, ...) (block i is ``x[i]``). In step s = 0..p-2 rank r sends
     its partial sum of block (r - s - 1) mod p to the right and adds the partial sum
     of block (r - s - 2) mod p arriving from the left; after p - 1 steps block r is
-    complete on rank r. Time (p - 1)(alpha + m beta + m gamma) for blocks of m bytes:
+    complete on rank r. Time (p - 1)(T(c) + c gamma) for blocks of c bytes:
     the first half of the ring allreduce (:func:`ring_reduce_scatter`; Patarasuk &
     Yuan 2009).
     """
@@ -358,12 +363,13 @@ def reduce_scatter_ring(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
 def allreduce_rabenseifner(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     """Rabenseifner: recursive-halving reduce-scatter, then recursive-doubling allgather.
 
-    The vector is zero-padded to M = ceil(N/p') p' elements and cut into p' blocks of
-    B = M/p'. In halving step k (mask = p'/2, p'/4, ..., 1) each rank keeps the half of
-    its current block range on the side of its own bit, sends the other half to
-    ``newrank ^ mask`` and adds what it receives; it ends owning block ``newrank``.
-    The allgather runs the steps backwards, doubling the range each time. Power of
-    two: 2 log2 p alpha + 2 (p-1)/p M s beta + (p-1)/p M s gamma.
+    The vector is zero-padded to ceil(N/p') p' elements and cut into p' blocks of
+    ``block`` = ceil(N/p') elements. In halving step k (mask = p'/2, p'/4, ..., 1) each
+    rank keeps the half of its current block range on the side of its own bit, sends the
+    other half to ``newrank ^ mask`` and adds what it receives; it ends owning block
+    ``newrank``. The allgather runs the steps backwards, doubling the range each time.
+    Power of two, m bytes (padded): 2 log2 p alpha + 2 (p-1)/p m beta + (p-1)/p m gamma,
+    the ring's bandwidth and reduction terms with log2 p latencies instead of p - 1.
     """
     p = comm.Get_size()
     uf = ufunc_of(op)
@@ -372,8 +378,8 @@ def allreduce_rabenseifner(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
     if p == 1:
         return flat.reshape(np.shape(x))
     pp, r_extra = _fold(p)
-    B = -(-N // pp)
-    acc = np.zeros(B * pp, dtype=flat.dtype)
+    block = -(-N // pp)
+    acc = np.zeros(block * pp, dtype=flat.dtype)
     acc[:N] = flat
     tmp = np.empty_like(acc)
     newrank = _fold_in(comm, acc, tmp, uf, pp, r_extra, TAG_RAB)
@@ -386,10 +392,10 @@ def allreduce_rabenseifner(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
             (klo, khi), (glo, ghi) = (
                 ((mid, hi), (lo, mid)) if newrank & mask else ((lo, mid), (mid, hi))
             )
-            req = comm.Isend(acc[glo * B : ghi * B], dest=dst, tag=TAG_RAB)
-            incoming = tmp[: (khi - klo) * B]
+            req = comm.Isend(acc[glo * block : ghi * block], dest=dst, tag=TAG_RAB)
+            incoming = tmp[: (khi - klo) * block]
             comm.Recv(incoming, source=dst, tag=TAG_RAB)
-            _combine(comm, uf, acc[klo * B : khi * B], incoming)
+            _combine(comm, uf, acc[klo * block : khi * block], incoming)
             req.Wait()
             lo, hi = klo, khi
             mask >>= 1
@@ -398,8 +404,8 @@ def allreduce_rabenseifner(comm, x: np.ndarray, op: Any = SUM) -> np.ndarray:
             dst = _real_rank(newrank ^ mask, r_extra)
             w = hi - lo
             olo, ohi = (lo - w, lo) if newrank & mask else (hi, hi + w)
-            req = comm.Isend(acc[lo * B : hi * B], dest=dst, tag=TAG_RAB)
-            comm.Recv(acc[olo * B : ohi * B], source=dst, tag=TAG_RAB)
+            req = comm.Isend(acc[lo * block : hi * block], dest=dst, tag=TAG_RAB)
+            comm.Recv(acc[olo * block : ohi * block], source=dst, tag=TAG_RAB)
             req.Wait()
             lo, hi = min(lo, olo), max(hi, ohi)
             mask <<= 1
@@ -432,7 +438,7 @@ def allgather_ring(comm, x: np.ndarray) -> np.ndarray:
     """Ring allgather: p - 1 steps, each passing one rank's block to the right.
 
     Returns an array of shape (p,) + x.shape whose row i is rank i's ``x``. Time
-    (p-1)(alpha + n beta).
+    (p-1) T(m) for m bytes per rank.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -446,7 +452,8 @@ def allgather_ring(comm, x: np.ndarray) -> np.ndarray:
 def gather_linear(comm, x: np.ndarray, root: int = 0) -> np.ndarray | None:
     """Every rank sends ``x`` to ``root``, which receives them in rank order.
 
-    Returns shape (p,) + x.shape on the root, None elsewhere. Time (p-1)(alpha + n beta).
+    Returns shape (p,) + x.shape on the root, None elsewhere. Time (p-1) T(m) for m
+    bytes per rank.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -464,7 +471,7 @@ def gather_linear(comm, x: np.ndarray, root: int = 0) -> np.ndarray | None:
 def scatter_linear(comm, xs: np.ndarray | None, out: np.ndarray, root: int = 0) -> np.ndarray:
     """``root`` sends row i of ``xs`` (shape (p,) + out.shape) to rank i; fills ``out``.
 
-    Time (p-1)(alpha + n beta) with n the bytes of one row.
+    Time (p-1) T(m) with m the bytes of one row.
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     if rank == root:
@@ -482,7 +489,7 @@ def barrier_dissemination(comm) -> None:
     """Dissemination barrier: in round k rank r signals r + 2^k and waits for r - 2^k.
 
     After ceil(log2 p) rounds every rank has heard, directly or not, from all others.
-    Time L alpha (empty messages).
+    Time ceil(log2 p) alpha (empty messages).
     """
     p, rank = comm.Get_size(), comm.Get_rank()
     token = np.zeros(0, dtype=np.uint8)

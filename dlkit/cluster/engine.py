@@ -51,7 +51,7 @@ class Engine(Matcher):
 
     Parameters
     ----------
-    n : number of ranks.
+    n : the number of ranks p.
     network : the :class:`~dlkit.cluster.networks.Network` that prices messages.
     device : the :class:`~dlkit.cluster.devices.Device` that prices ``compute``.
     faults : the :class:`~dlkit.cluster.Faults` of the run.

@@ -7,9 +7,10 @@ and receives one from its left. Simulated message by message, a ring on p ranks 
 same run without them: when the last rank of ``COMM_WORLD`` enters the collective, it
 replays the ring's steps for every rank with the engine's own rules (a transfer starts
 at the latest of the send, the posted receive and the two ports being free, and takes
-alpha + n beta; the reduction charges gamma per byte; a send above the eager limit
-completes with its transfer), so the results, every rank's clock, the ports, each rank's
-trace events and the transfers are those of the message-by-message run. Only the order
+alpha + c beta for a chunk of c bytes; the reduction charges gamma per byte; a send
+above the eager limit completes with its transfer), so the results, every rank's
+clock, the ports, each rank's trace events and the transfers are those of the
+message-by-message run. Only the order
 of the records differs: transfers are recorded step by step, rank by rank, where the
 message-by-message run records them in the order the scheduler matched them, and the
 ranks' trace events may interleave differently (each rank's own stay in order, so

@@ -5,7 +5,8 @@ Timing (see :mod:`dlkit.cluster.networks` for the port model):
 * A send is *issued* at the sender's clock ``t_s``; the matching receive is *posted*
   at the receiver's clock ``t_r``. The transfer starts at
   ``s = max(t_s, t_r, send port of the sender free, receive port of the receiver free)``
-  and ends at ``e = s + alpha + n*beta (+ link delay)``; it occupies both ports
+  and ends at ``e = s + alpha + m*beta (+ link delay)`` for a message of m bytes; it
+  occupies both ports
   (:meth:`Matcher.transfer`).
 * A receive completes at ``e``. A send of at most ``eager_limit`` bytes completes
   locally at ``t_s`` (the message is buffered); a larger send completes at ``e``, so a

@@ -1,8 +1,8 @@
 r"""Interconnect cost models: the alpha-beta (Hockney) model and three topologies.
 
-A message of :math:`n` bytes between two ranks costs
+A message of :math:`m` bytes between two ranks costs
 
-.. math:: T(n) = \alpha + n\beta
+.. math:: T(m) = \alpha + m\beta
 
 seconds: :math:`\alpha` is the latency (start-up) per message and :math:`\beta` the
 time per byte, the inverse bandwidth (Hockney 1994). Reduction collectives also pay
@@ -25,7 +25,7 @@ Topologies:
   with the same :math:`(\alpha, \beta)`.
 * :class:`Ring` - links only between neighbours :math:`r` and :math:`r\pm1 \bmod p`.
   A message to a rank :math:`h` hops away is forwarded through the ring with
-  cut-through routing: it pays :math:`h\alpha + n\beta` (each hop adds a latency,
+  cut-through routing: it pays :math:`h\alpha + m\beta` (each hop adds a latency,
   the bytes are pipelined). Intermediate ranks' ports are not occupied. The ring
   allreduce only talks to neighbours, so on a ring it costs what it costs on an
   all-to-all network; a binomial tree pays for its long hops.
@@ -120,7 +120,7 @@ class Network:
 
 @dataclass(frozen=True)
 class Ring(Network):
-    """Ring topology: neighbour links only; a message h hops away pays h*alpha + n*beta."""
+    """Ring topology: neighbour links only; m bytes sent h hops away cost h*alpha + m*beta."""
 
     topology = "ring"
     uniform = False
@@ -209,7 +209,7 @@ def preset(name: str, topology: str = "all-to-all", *, gamma: float | None = Non
 
 
 def ring(network: Network | str) -> Ring:
-    """The same links arranged as a ring (neighbours only; h hops cost h*alpha + n*beta)."""
+    """The same links arranged as a ring (neighbours only; h hops cost h*alpha + m*beta)."""
     net = preset(network) if isinstance(network, str) else network
     return Ring(net.alpha, net.beta, net.gamma, net.name, net.source)
 

@@ -42,7 +42,7 @@ class Scheduler:
 
     Parameters
     ----------
-    n : number of ranks.
+    n : the number of ranks p.
     faults : the run's :class:`~dlkit.cluster.Faults` (crash times, slow factors).
     max_virtual_time : the largest virtual time a clock may reach (None: no limit).
     """

@@ -1,4 +1,4 @@
-"""``SimCluster``: run ``train(comm)`` on n simulated ranks in one process.
+"""``SimCluster``: run ``train(comm)`` on p simulated ranks in one process.
 
 >>> from dlkit.cluster import SimCluster, networks
 >>> def train(comm):
@@ -102,11 +102,11 @@ class RunResult:
 
 
 class SimCluster:
-    """n simulated ranks joined by a network model, each on a compute device.
+    """p simulated ranks joined by a network model, each on a compute device.
 
     Parameters
     ----------
-    n : number of ranks.
+    n : the number of ranks p (rank r = 0, ..., p - 1).
     network : a :class:`~dlkit.cluster.networks.Network` or a preset name
         (default "10gbe", all-to-all).
     compute : a :class:`~dlkit.cluster.devices.Device` or a preset name (default

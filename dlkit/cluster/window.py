@@ -3,15 +3,16 @@
 ``win = MPI.Win.Create(memory, disp_unit=8, comm=comm)`` exposes each rank's numpy
 array ``memory``; any rank can then ``Lock`` a target's window, ``Put``/``Get``/
 ``Accumulate`` into it and ``Unlock`` it, without the target taking part - the shape of
-a parameter server (Downpour SGD) or HOGWILD!-style shared weights.
+a parameter server (Downpour SGD, Dean et al. 2012) or HOGWILD!-style shared weights
+(Niu, Recht, Ré & Wright 2011).
 
 Simulation model: an operation moves its data at the moment it is issued (in
 virtual-time order), so a ``Get`` sees every ``Put`` issued before it. Its cost is a
-transfer on the ports (``alpha + n*beta`` between origin and target, sender's send
-port and receiver's receive port), and the origin waits for it; ``Accumulate`` adds
-``gamma * n`` for the arithmetic. ``Lock`` and ``Unlock`` cost one latency ``alpha``
-each; an exclusive lock waits until every other holder has unlocked (FIFO). Access to
-one's own window is free. Events are traced with kind 'win'.
+transfer on the ports (``alpha + m*beta`` for m bytes between origin and target,
+sender's send port and receiver's receive port), and the origin waits for it;
+``Accumulate`` adds ``gamma * m`` for the arithmetic. ``Lock`` and ``Unlock`` cost one
+latency ``alpha`` each; an exclusive lock waits until every other holder has unlocked
+(FIFO). Access to one's own window is free. Events are traced with kind 'win'.
 """
 
 from __future__ import annotations

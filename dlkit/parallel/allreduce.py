@@ -1,14 +1,18 @@
 """Allreduce algorithms compared: simulated runs, closed forms and crossovers.
 
-Chapter 14 asks which allreduce to use for a gradient of n bytes on p ranks. The
+Chapter 14 asks which allreduce to use for a gradient of m bytes on p ranks. The
 algorithms themselves live in :mod:`dlkit.cluster.collectives` (written from
 point-to-point messages) and their closed-form costs in :mod:`dlkit.cluster.costs`;
 this module runs them on a simulated cluster and compares:
 
-* :func:`simulate_allreduce` - one allreduce of N numbers on p simulated ranks;
+* :func:`simulate_allreduce` - one allreduce of ``N`` float64 numbers (m = 8N bytes)
+  on p simulated ranks;
 * :func:`compare` - simulated time beside the closed form, per algorithm;
 * :func:`crossover` - the message size at which one algorithm overtakes another
   (latency-bound algorithms win small messages, bandwidth-optimal ones large).
+
+Functions count the message in elements, ``N`` (the argument name), and the text in
+bytes, m = N itemsize.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ def _allreduce_body(comm, N: int, algorithm: str):
 
 
 def simulate_allreduce(p: int, N: int, algorithm: str = "ring", network="10gbe", **kwargs):
-    """Allreduce N float64 numbers on `p` simulated ranks with `algorithm`.
+    """Allreduce ``N`` float64 numbers (m = 8N bytes) on `p` simulated ranks.
 
     Rank r contributes the vector r + 1, so every rank must end with p(p+1)/2.
-    Extra keyword arguments go to :class:`~dlkit.cluster.SimCluster` (e.g.
-    ``faults=``). Returns the RunResult.
+    `algorithm` is a key of :data:`dlkit.cluster.collectives.ALLREDUCE`; `network` a
+    :class:`~dlkit.cluster.networks.Network` or a preset name. Extra keyword arguments
+    go to :class:`~dlkit.cluster.SimCluster` (e.g. ``faults=``). Returns the
+    RunResult; its ``time`` is the simulated seconds.
     """
     res = SimCluster(p, network=network, **kwargs).run(_allreduce_body, N, algorithm)
     want = p * (p + 1) / 2
@@ -47,7 +53,10 @@ def simulate_allreduce(p: int, N: int, algorithm: str = "ring", network="10gbe",
 
 @dataclass(frozen=True)
 class Comparison:
-    """One algorithm at one (p, N): simulated and closed-form seconds."""
+    """One algorithm at one (p, N): simulated and closed-form seconds.
+
+    ``N`` is the vector's length in float64 elements; ``nbytes`` the message size m.
+    """
 
     algorithm: str
     p: int
@@ -56,14 +65,21 @@ class Comparison:
     closed_form: float
 
     @property
+    def nbytes(self) -> int:
+        """The message size m = 8N bytes."""
+        return 8 * self.N
+
+    @property
     def rel_error(self) -> float:
+        """|simulated - closed form| / closed form."""
         return abs(self.simulated - self.closed_form) / max(self.closed_form, 1e-300)
 
 
 def compare(
     p: int, N: int, network="10gbe", algorithms: tuple[str, ...] = ALGORITHMS
 ) -> list[Comparison]:
-    """Simulate every algorithm once and put its closed-form time beside it."""
+    """Simulate every algorithm once on `p` ranks, ``N`` float64 (m = 8N bytes), and put
+    its closed-form time (:func:`dlkit.cluster.costs.allreduce`) beside it."""
     from dlkit.cluster import networks
 
     net = networks.preset(network) if isinstance(network, str) else network
@@ -83,8 +99,10 @@ def crossover(
 ) -> int | None:
     """Smallest N (elements) from which `fast_large` is no slower than `fast_small`.
 
-    Found by bisection on the closed forms (both are piecewise linear in N).
-    None if `fast_large` never catches up below `N_max`.
+    The crossover message size is m = N itemsize bytes. Found by bisection on the
+    closed forms (both are piecewise linear in N). 1 if `fast_large` is no slower even
+    for one element (Rabenseifner's algorithm against the ring, p a power of two);
+    None if it never catches up below `N_max`.
     """
     from dlkit.cluster import networks
 

@@ -6,6 +6,9 @@
   (idle = waiting for the slowest rank to finish);
 - :func:`message_pattern` draws a collective's messages step by step: one panel per
   step, ranks on a circle, an arrow per message;
+- :func:`plot_cost_sweep` draws allreduce time against the message size :math:`m` or
+  the number of ranks :math:`p` (a :class:`~dlkit.experiments.collectives.CostSweep`):
+  the closed forms as lines, the simulated runs as open circles on them;
 - :func:`collective_explorer` is an ipywidgets explorer: pick an allreduce
   algorithm, the number of ranks, the vector size and the network, and see the
   timeline with the simulated time beside its closed form;
@@ -31,6 +34,9 @@ __all__ = [
     "breakdown",
     "message_pattern",
     "message_steps",
+    "ALGORITHM_LABELS",
+    "ALGORITHM_COLORS",
+    "plot_cost_sweep",
     "collective_explorer",
     "pattern_explorer",
 ]
@@ -51,6 +57,24 @@ KIND_COLORS = {
     "idle": "#E5E5E5",
 }
 _ORDER = list(KIND_COLORS)
+
+#: how the allreduce algorithms are named in figures
+ALGORITHM_LABELS = {
+    "ps": "parameter server",
+    "tree": "binomial tree",
+    "recursive_doubling": "recursive doubling",
+    "ring": "ring",
+    "rabenseifner": "Rabenseifner",
+}
+
+#: one colour per allreduce algorithm, the same in every figure
+ALGORITHM_COLORS = {
+    "ps": "#937860",
+    "tree": "#8172B3",
+    "recursive_doubling": "#DD8452",
+    "ring": "#4C72B0",
+    "rabenseifner": "#55A868",
+}
 
 
 def _axes(ax, figsize):
@@ -237,6 +261,52 @@ def message_pattern(
         ax.set_xlim(-1.3, 1.3)
         ax.set_ylim(-1.3, 1.3)
     fig.suptitle(title or f"message pattern, {n} ranks", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cost_sweep(sweep, ax=None, title: str | None = None) -> Figure:
+    """Allreduce time against m (bytes) or p, log-log, one line per algorithm.
+
+    `sweep` is a :class:`~dlkit.experiments.collectives.CostSweep`
+    (:func:`~dlkit.experiments.collectives.allreduce_costs` or
+    :func:`~dlkit.experiments.collectives.allreduce_scaling`). Lines are the closed
+    forms at every swept value; open circles are the simulated runs, which lie on them.
+    """
+    fig, ax = _axes(ax, (6, 3.6))
+    x = np.asarray(sweep.x)
+    for a, ts in sweep.closed_form.items():
+        color = ALGORITHM_COLORS.get(a)
+        style = "." if sweep.axis == "p" else ""  # p is discrete: mark every value
+        ax.plot(x, ts, style + "-", color=color, ms=3, label=ALGORITHM_LABELS.get(a, a))
+        pts = sweep.simulated.get(a, {})
+        if pts:
+            ax.plot(
+                list(pts),
+                list(pts.values()),
+                "o",
+                mfc="none",
+                color=color,
+                ms=6,
+                label="_nolegend_",
+            )
+    ax.set_yscale("log")
+    if sweep.axis == "p":
+        ax.set_xscale("log", base=2)
+        ticks = [int(v) for v in x if int(v) & (int(v) - 1) == 0] if len(x) > 12 else list(x)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(int(v)) for v in ticks])
+        ax.set_xlabel("ranks p")
+        default = f"m = {int(sweep.m):,} bytes, {sweep.network.name}"
+    else:
+        ax.set_xscale("log")
+        ax.set_xlabel("message size m (bytes)")
+        default = f"p = {sweep.p}, {sweep.network.name}"
+    ax.set_ylabel("allreduce time (s)")
+    if any(sweep.simulated.values()):
+        ax.plot([], [], "o", mfc="none", color="gray", label="simulated")
+    ax.set_title(title or default, fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
