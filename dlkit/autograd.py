@@ -1,17 +1,22 @@
 """A scalar reverse-mode automatic differentiation engine (chapter 5).
 
-Each :class:`Value` holds a number ``data``, the derivative ``grad`` = ∂L/∂(this value)
-of the output L on which ``backward()`` was called, and the values it was computed
+Each :class:`Value` holds a number ``data``, the derivative ``grad`` = ∂𝓛/∂(this value)
+of the output 𝓛 on which ``backward()`` was called, and the values it was computed
 from. Every operation builds its result *and* a small ``_backward`` closure, written
 right beside the forward formula, that applies the chain rule locally:
 
-    out = a * b          ->   a.grad += b * out.grad,  b.grad += a * out.grad
+    out = u * v          ->   u.grad += v * out.grad,  v.grad += u * out.grad
 
+(``out.grad`` is ∂𝓛/∂out; the closure adds ∂𝓛/∂out · ∂out/∂u to ∂𝓛/∂u.)
 ``backward()`` sorts the graph topologically (every node after the nodes it depends
-on), sets ∂L/∂L = 1 and calls the closures in reverse order. Gradients are *added*
+on), sets ∂𝓛/∂𝓛 = 1 and calls the closures in reverse order. Gradients are *added*
 (``+=``) because a value used twice receives a contribution from each use (the
 multivariate chain rule sums over paths); they are reset to zero at the start of
 every ``backward()``, so calling it again gives the same answer.
+
+The design (a ``Value`` with ``data``, ``grad``, its parents and a ``_backward``
+closure per operation; ``backward()`` as a topological sort and one loop) is that of
+Andrej Karpathy's micrograd (2020, https://github.com/karpathy/micrograd).
 
 The engine only: :func:`dlkit.viz.autograd.draw_graph` draws a graph.
 """
@@ -40,7 +45,8 @@ def _number(data, who: str = "Value") -> float:
 
 
 class Value:
-    """A scalar node of the computational graph."""
+    """A scalar node of the computational graph: its number ``data`` and, once
+    ``backward()`` has run on an output 𝓛 built from it, ``grad`` = ∂𝓛/∂(this value)."""
 
     __slots__ = ("data", "grad", "_prev", "_op", "_backward", "label")
 
@@ -67,10 +73,12 @@ class Value:
         return out
 
     def __mul__(self, other) -> "Value":
+        """out = self · other, whose local chain rule, with ``out.grad`` = ∂𝓛/∂out, is
+        ∂𝓛/∂self += other · ∂𝓛/∂out and ∂𝓛/∂other += self · ∂𝓛/∂out."""
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data * other.data, (self, other), "*")
 
-        def _backward():
+        def _backward():  # += : a value used twice adds the gradients of both uses
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
 
@@ -162,11 +170,16 @@ class Value:
 
     # -- the backward pass ---------------------------------------------------------------
     def backward(self) -> None:
-        """Fill ``grad`` of every node of the graph with ∂(self)/∂(node)."""
+        """Fill ``grad`` of every node of the graph with ∂𝓛/∂(node), where 𝓛 = self.
+
+        Every gradient is first reset to 0, then ∂𝓛/∂𝓛 = 1 and the nodes' closures run
+        in reversed topological order: each node after all the nodes that use it, so
+        its ∂𝓛/∂(node) is complete before it passes it on to its inputs.
+        """
         order = topological_order(self)
         for node in order:
             node.grad = 0.0
-        self.grad = 1.0
+        self.grad = 1.0  # ∂𝓛/∂𝓛
         for node in reversed(order):
             node._backward()
 
@@ -216,7 +229,11 @@ def _check_root(root, who: str) -> None:
 
 
 def topological_order(root: Value) -> list[Value]:
-    """Nodes of root's graph, each after all the nodes it was computed from."""
+    """The nodes of root's graph, each after all the nodes it was computed from.
+
+    Reversed, every node comes after all the nodes that use it: the order in which
+    :meth:`Value.backward` completes ∂𝓛/∂(node) for 𝓛 = `root`.
+    """
     _check_root(root, "topological_order")
     order, seen = [], set()
     stack = [(root, False)]

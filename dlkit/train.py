@@ -2,7 +2,8 @@
 
 :func:`batches` yields mini-batches in a seeded random order; :func:`fit` runs
 epochs of forward, loss, backward and optimizer step (chapter 4's mini-batch SGD:
-each step follows the gradient averaged over the b examples of one batch) and returns
+each step follows the gradient ∇_θ𝓛 of the mean loss 𝓛 over the B examples of one
+batch, θ ← θ − η ∇_θ𝓛) and returns
 a :class:`History` of the loss and accuracy. Around that loop, small helpers show a
 tqdm progress bar (:class:`_Progress`), stop with a :class:`DivergenceError` that
 names the step and the layer when the loss becomes NaN or infinite
@@ -15,6 +16,7 @@ names the step and the layer when the loss becomes NaN or infinite
 from __future__ import annotations
 
 import os
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
@@ -138,10 +140,11 @@ def _check_scores(who: str, scores, y=_NO_LABELS) -> tuple[np.ndarray, np.ndarra
 def batches(
     X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True, seed=0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (X_batch, y_batch) covering the data once; the last batch may be smaller.
+    """Yield mini-batches (X_batch, y_batch) of B = `batch_size` examples that cover
+    the N examples of (X, y) once; the last batch is smaller when B does not divide N.
 
     The order is a permutation drawn from ``dlkit.rng(seed)``: the same seed gives the
-    same batches on every machine.
+    same batches on every machine (``shuffle=False`` keeps the order of X).
     """
     n = _check_data("batches", X, y, batch_size)
     order = _rng(seed).permutation(n) if shuffle else np.arange(n)
@@ -253,7 +256,7 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def gradient_norms(model: Layer) -> dict[str, float]:
-    """‖∇θ‖₂ of every parameter after the last backward, keyed ``"<layer>.<name>"``."""
+    """‖∂𝓛/∂θ‖₂ of every parameter θ after the last backward, keyed ``"<layer>.<name>"``."""
     if not isinstance(model, Layer):
         raise TypeError(
             f"gradient_norms needs a dlkit Layer (the model after backward), got "
@@ -268,53 +271,107 @@ def gradient_norms(model: Layer) -> dict[str, float]:
 
 @dataclass
 class Memory:
-    """Bytes held by one training step: D + W + ∇D + ∇W.
+    """The bytes of one training step (one forward and one backward pass).
 
-    D: the activations a forward pass keeps for backward (each layer's input, and the
-    network's output); W: the parameters; ∇D: the gradients with respect to those
-    activations, as the backward pass produces them; ∇W: the parameters' gradients.
+    The four categories count arrays, each array once, by its ``nbytes``:
+
+    - D: the activations, the batch A^(1) = X and every layer's output (a Linear's
+      Z^(j), its activation's A^(j), ..., the network's output): each layer's input and
+      the network's output;
+    - W: the parameters W^(j), b^(j);
+    - ∇D: the gradients with respect to those activations, as the backward pass
+      produces them: ∂𝓛/∂(the network's output), then δ^(j) and ∂𝓛/∂A^(j) below;
+    - ∇W: the parameters' gradients ∂𝓛/∂W^(j), ∂𝓛/∂b^(j), the same size as W.
+
+    ``total`` = D + W + ∇D + ∇W is every byte the step allocates, as if nothing were
+    ever freed. ``peak`` (None when not measured) is measured: the most bytes live at
+    one moment of the step. It is below the total, because each ∂𝓛/∂A^(j) is freed
+    once the layer below has used it, and above W + ∇W + D in dlkit, whose layers keep
+    what they saved for backward until the next forward pass.
     """
 
     D: int
     W: int
     dD: int
     dW: int
+    peak: int | None = None
 
     @property
     def total(self) -> int:
+        """D + W + ∇D + ∇W: the bytes of every array of the step, each counted once."""
         return self.D + self.W + self.dD + self.dW
 
     def __repr__(self) -> str:
         def mb(b: int) -> str:
             return f"{b / 2**20:.2f} MiB"
 
+        peak = "" if self.peak is None else f", peak={mb(self.peak)}"
         return (
             f"Memory(D={mb(self.D)}, W={mb(self.W)}, ∇D={mb(self.dD)}, ∇W={mb(self.dW)}, "
-            f"total={mb(self.total)})"
+            f"total={mb(self.total)}{peak})"
         )
 
 
-def training_memory(model: Layer, X: np.ndarray, y: np.ndarray, loss_fn: Loss) -> Memory:
-    """Run one forward and backward pass of a Sequential `model` and count the bytes.
+def training_memory(
+    model: Layer, X: np.ndarray, y: np.ndarray, loss_fn: Loss, *, peak: bool = True
+) -> Memory:
+    """Run one forward and backward pass of a Sequential `model` on the batch (X, y):
+    count its bytes D, W, ∇D, ∇W (see :class:`Memory`) and measure its peak.
 
-    Every array is measured (``nbytes``) as the pass produces it, so dtype, batch size
-    and layer widths all count exactly as in training.
+    D adds the ``nbytes`` of the batch A^(1) = X and of every layer's output as the
+    forward pass produces it (a Linear's Z^(j), its activation's A^(j), ..., the
+    network's output); ∇D those of every gradient the backward pass produces: from the
+    loss ∂𝓛/∂(the output), then, layer by layer down, ∂𝓛/∂A^(j-1) from each Linear and
+    δ^(j) = ∂𝓛/∂Z^(j) from each activation; W and ∇W those of the parameters W^(j),
+    b^(j) and of their gradients. Each array is counted once, with its real dtype and
+    shape. The peak is traced by :mod:`tracemalloc`, to which numpy reports every array
+    it allocates: the most bytes the pass had allocated and not yet freed at one
+    moment, plus W, ∇W and X, which live throughout (``peak=False`` skips it).
     """
-    layers = getattr(model, "layers", [model])
-    D = dD = 0
-    a = X
-    for layer in layers:
-        D += np.asarray(a).nbytes
-        a = layer.forward(a)
-    D += a.nbytes
-    loss_fn.forward(a, y)
-    d = loss_fn.backward()
-    for layer in reversed(layers):
-        dD += d.nbytes
-        d = layer.backward(d)
-    dD += d.nbytes
+    layers, X = getattr(model, "layers", [model]), np.asarray(X)
     params = model.parameters()
-    return Memory(D, sum(p.data.nbytes for p in params), dD, sum(p.grad.nbytes for p in params))
+    W, dW = sum(p.data.nbytes for p in params), sum(p.grad.nbytes for p in params)
+    D = dD = 0
+    with _Traced(peak) as traced:
+        A = X
+        for layer in layers:  # forward: D counts A^(1) = X, then every layer's output
+            D += A.nbytes
+            A = layer.forward(A)
+        D += A.nbytes
+        loss_fn.forward(A, y)
+        δ = loss_fn.backward()  # ∂𝓛/∂(the network's output)
+        for layer in reversed(layers):  # backward: ∂𝓛/∂(each layer's input), down
+            dD += δ.nbytes
+            δ = layer.backward(δ)
+        dD += 0 if δ is None else δ.nbytes  # None: a first layer with input_grad=False
+    measured = None if traced.peak is None else W + dW + X.nbytes + traced.peak
+    return Memory(D, W, dD, dW, measured)
+
+
+class _Traced:
+    """``with _Traced() as t:`` measures ``t.peak``, the most bytes allocated inside the
+    block and not yet freed at one moment, by :mod:`tracemalloc` (numpy reports its
+    arrays to it; memory allocated before the block, and its release, are not seen).
+    ``_Traced(False)`` measures nothing and leaves ``t.peak`` None."""
+
+    def __init__(self, measure: bool = True):
+        self.measure, self.peak, self._started, self._base = measure, None, False, 0
+
+    def __enter__(self) -> "_Traced":
+        if self.measure:
+            self._started = not tracemalloc.is_tracing()
+            if self._started:
+                tracemalloc.start()
+            tracemalloc.reset_peak()
+            self._base = tracemalloc.get_traced_memory()[0]
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.measure:
+            self.peak = max(tracemalloc.get_traced_memory()[1] - self._base, 0)
+            if self._started:
+                tracemalloc.stop()
+        return False
 
 
 def _diagnose(model: Layer, optimizer, what: str, step: int, epoch: int) -> DivergenceError:
@@ -576,14 +633,16 @@ def fit(
 ) -> History:
     """Train `model` by mini-batch gradient descent and return its History.
 
-    Every step is chapter 4's SGD step: forward a batch, its loss L, backward (every
-    parameter's gradient g = ∇θ L), and the optimizer's update of θ from g.
+    Every step is chapter 4's SGD step on a mini-batch of B examples: forward, the
+    batch's mean loss 𝓛, backward (chapter 5: every parameter's gradient ∇_θ𝓛 in its
+    ``grad``), and the optimizer's update of θ from it (θ ← θ − η ∇_θ𝓛 for SGD with
+    learning rate η = ``lr``; Adam and the others as in chapter 4).
 
     Parameters
     ----------
-    X, y : training inputs (N, ...) and targets (N, ...).
+    X, y : the N training inputs (N, ...) and targets (N, ...).
     epochs : the epoch count to reach (a resumed run continues up to it).
-    batch_size : None means full-batch gradient descent.
+    batch_size : B, the mini-batch size; None means full-batch gradient descent (B = N).
     seed : seeds the shuffling; epoch e uses seed ``epoch_seed(seed, e)`` so that runs
         (and runs resumed from a checkpoint) are reproducible.
     classify : record accuracy (default: True unless the loss is MSE).
@@ -618,8 +677,8 @@ def fit(
                     loss = watch.finite(loss_fn.forward(model.forward(xb), yb))
                 total += loss * len(xb)
                 hist.step_loss.append(loss)
-                model.backward(loss_fn.backward())  # g = ∇θ L in every p.grad
-                optimizer.step()  # θ ← θ − α g (or Adam's rule...)
+                model.backward(loss_fn.backward())  # ∇_θ𝓛 in every p.grad
+                optimizer.step()  # θ ← θ − η ∇_θ𝓛 (or Adam's rule...)
                 bar.update(epoch, loss)
             hist.loss.append(total / len(X))  # the epoch's mean training loss
             _score_epoch(hist, model, loss_fn, X, y, val, classify)

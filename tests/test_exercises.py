@@ -170,10 +170,12 @@ CASES = {
         (1.0, 30.0, 0.1, 0.9), [(1.0, 30.0, 0.1, 1.1)], ["0.9"]
     ),
     "optimizers.check_ravine_settings": _case((0.2, 0.8), [(0.45, 0.0), (5.0, 0.5)]),
-    "backprop.check_chain_rule": _case((-2, 4, 2), [(-6, 4, 2), (0, 0, 0)], ["(-2.0, 4.0, 2.0)"]),
+    "backprop.check_chain_rule": _case(
+        (-2, 4, 2), [(-6, 4, 2), (0, 0, 0)], ["(-2.0, 4.0, 2.0)", "-2.0"], shown=False
+    ),
     "backprop.check_softplus_derivative": _case((lambda z: 1 / (1 + np.exp(-z)),), [(np.tanh,)]),
     "backprop.check_activation_bytes": _case(
-        (2_454_528,), [(2_454_528 // 4,), (1,)], ["2,454,528", "2454528"]
+        (2_454_528,), [(2_454_528 // 4,), (1,)], ["2,454,528", "2454528"], shown=False
     ),
     "digits.check_voting_update": _case(
         lambda: (0, _voting_after()),
@@ -185,6 +187,21 @@ CASES = {
         lambda: (_NearestNeighbour(),),
         [lambda: (importlib.import_module("dlkit.nn").mlp([64, 10], seed=0),)],
     ),
+    "regularization.check_dropout_variance": _case(
+        (4 * 0.4 / 0.6,), [(4 * 0.4,), (0.96,), (1.0,)], ["2.667", "2.6667"], shown=False
+    ),
+    "regularization.check_running_stats": _case(
+        ([0.3, 0.2], [0.9 + 0.1 * 14 / 3, 0.9 + 0.1 * 16 / 3]),
+        [([3.0, 2.0], [14 / 3, 16 / 3]), ([0.3, 0.2], [1.25, 1.3])],
+        ["1.367", "1.433", "1.3667", "1.4333"],
+        shown=False,
+    ),
+    "regularization.check_early_stopping": _case(
+        lambda: (
+            importlib.import_module("dlkit.experiments.regularization").early_stopping_epochs,
+        ),
+        [(lambda v, p: (int(np.argmin(v)), len(v)),)],
+    ),
     "convolution.check_output_size": _case(
         (28, 5, 2, 1, 13), [(28, 5, 2, 1, 12), (28, 5, 2, 1, 14)], ["= 13"]
     ),
@@ -194,6 +211,9 @@ CASES = {
         ["55,296", "55296"],
     ),
     "convolution.check_conv2d": _case((_conv_right,), [(_conv_flipped,)]),
+    "convolution.check_arithmetic_intensity": _case(
+        (64, 1, 6, 28, 5, 1.307), [(64, 1, 6, 28, 5, 10.18), (64, 1, 6, 28, 5, 2.6)], ["1.31"]
+    ),
     "cnns.check_output_size": _case((227, 11, 4, 0, 55), [(227, 11, 4, 0, 54)], ["55"]),
     "cnns.check_conv_params": _case(
         (96, 256, 5, 307_456, {"groups": 2}),

@@ -1,12 +1,15 @@
 """The fully connected layer.
 
-In the book's notation a layer maps the activations a^(j) (s_j units) to
-z^(j+1) = Θ^(j) [1; a^(j)], with Θ^(j) ∈ R^{s_{j+1} × (s_j + 1)} whose first column
-multiplies the bias unit. dlkit keeps that first column apart, as the bias ``b``, and
-the rest as ``W`` (``out_features × in_features``), and works on a batch at once, as
-chapter 5 writes it: for the layer's input activations ``A`` of shape
-(N, in_features), one example per row, ``Z = A Wᵀ + b``; with δ = ∂L/∂Z from above,
-backward gives ∂L/∂W = δᵀ A, ∂L/∂b = Σ_n δ_n and ∂L/∂A = δ W.
+In the book's notation (chapters/notation.md) layer j computes, from the activations
+a^(j-1) of the s_{j-1} units below it, z^(j) = Θ^(j) [1; a^(j-1)], with
+Θ^(j) = [b^(j) | W^(j)] ∈ R^{s_j × (s_{j-1} + 1)} whose first column multiplies the
+bias unit. dlkit keeps that first column apart, as the bias ``b`` (b^(j)), and the rest
+as ``W`` (W^(j), ``out_features × in_features``), and works on a batch at once, one
+example per row: for the input activations A^(j-1) of shape (N, s_{j-1}),
+Z^(j) = A^(j-1) W^(j)ᵀ + b^(j). Given δ^(j) = ∂𝓛/∂Z^(j) from above, backward applies
+chapter 5's equations: ∂𝓛/∂W^(j) = δ^(j)ᵀ A^(j-1) (BP4), ∂𝓛/∂b^(j) = Σ_n δ^(j)_n
+(BP3), and returns ∂𝓛/∂A^(j-1) = δ^(j) W^(j), the first half of BP2 (the activation
+layer below multiplies it by g'(Z^(j-1))).
 """
 
 from __future__ import annotations
@@ -19,27 +22,30 @@ from dlkit.nn.core import Layer, Param, check_array, check_flag, check_float_dty
 
 
 class Linear(Layer):
-    """Z = A Wᵀ + b, with A the layer's input activations (chapter 5's notation).
+    """Z^(j) = A^(j-1) W^(j)ᵀ + b^(j), with A^(j-1) the layer's input activations.
 
     Parameters
     ----------
     in_features, out_features : int
-        s_j and s_{j+1}.
+        s_{j-1} and s_j.
     bias : bool
-        Whether the layer has the bias unit's weights ``b`` (shape ``(out_features,)``).
+        Whether the layer has the bias unit's weights ``b`` = b^(j) (shape
+        ``(out_features,)``).
     init : str or callable
         Weight initialiser (see :mod:`dlkit.nn.init`); biases start at zero.
     input_grad : bool
-        False skips dX in backward (which then returns None): for a network's first
-        layer, whose input is data and needs no gradient (frameworks skip it too).
+        False skips ∂𝓛/∂A^(j-1) in backward (which then returns None): for a
+        network's first layer, whose input is data and needs no gradient (frameworks
+        skip it too, saving a third of that layer's backward flops).
     seed : int or numpy Generator
         Source of the initial weights.
     dtype : numpy dtype
         float64 (default: exact gradient checks) or float32 (speed).
 
-    Shapes: forward ``A (N, in_features) -> Z (N, out_features)``; backward takes
-    δ = ∂L/∂Z (N, out_features) and returns ∂L/∂A (N, in_features).
-    Gradients: ∂L/∂W = δᵀ A, ∂L/∂b = Σ_n δ_n, ∂L/∂A = δ W.
+    Shapes: forward ``A^(j-1) (N, in_features) -> Z^(j) (N, out_features)``; backward
+    takes δ^(j) = ∂𝓛/∂Z^(j) (N, out_features) and returns ∂𝓛/∂A^(j-1)
+    (N, in_features). Gradients: ∂𝓛/∂W^(j) = δ^(j)ᵀ A^(j-1) (BP4),
+    ∂𝓛/∂b^(j) = Σ_n δ^(j)_n (BP3), ∂𝓛/∂A^(j-1) = δ^(j) W^(j).
     """
 
     def __init__(
@@ -81,9 +87,10 @@ class Linear(Layer):
         return x
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Z = A Wᵀ + b for the input activations A = `x` (N, in_features)."""
+        """Z^(j) = A^(j-1) W^(j)ᵀ + b^(j) for the input activations A^(j-1) = `x`
+        (N, in_features)."""
         A = self._check_input(x)
-        self._A = A  # kept for backward: ∂L/∂W = δᵀ A
+        self._A = A  # A^(j-1), kept for backward: ∂𝓛/∂W^(j) = δ^(j)ᵀ A^(j-1)
         Z = A @ self.W.data.T
         if self.b is not None:
             Z += self.b.data
@@ -93,12 +100,13 @@ class Linear(Layer):
         return None if self._A is None else (self._A.shape[0], self.out_features)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """δ = ∂L/∂Z (`dout`, N × out_features) in; sets ∂L/∂W, ∂L/∂b; returns ∂L/∂A."""
+        """δ^(j) = ∂𝓛/∂Z^(j) (`dout`, N × s_j) in; sets W.grad = ∂𝓛/∂W^(j) and
+        b.grad = ∂𝓛/∂b^(j); returns ∂𝓛/∂A^(j-1) (N × s_{j-1})."""
         δ = self._check_dout(dout)
-        np.matmul(δ.T, self._A, out=self.W.grad)  # ∂L/∂W = δᵀ A
+        np.matmul(δ.T, self._A, out=self.W.grad)  # BP4: ∂𝓛/∂W^(j) = δ^(j)ᵀ A^(j-1)
         if self.b is not None:
-            np.sum(δ, axis=0, out=self.b.grad)  # ∂L/∂b = Σ_n δ_n
-        return δ @ self.W.data if self.input_grad else None  # ∂L/∂A = δ W
+            np.sum(δ, axis=0, out=self.b.grad)  # BP3: ∂𝓛/∂b^(j) = Σ_n δ^(j)_n
+        return δ @ self.W.data if self.input_grad else None  # ∂𝓛/∂A^(j-1) = δ^(j) W^(j)
 
     def __repr__(self) -> str:
         extra = ("" if self.b else ", bias=False") + (

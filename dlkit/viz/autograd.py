@@ -44,8 +44,8 @@ def graph_layout(
 def draw_graph(root: Value, ax=None, *, show_grad: bool = True):
     """Draw root's computational graph left to right with matplotlib; return the Axes.
 
-    Boxes are values (label, data and, after ``backward()``, grad); circles are the
-    operations that produced them. Columns are the longest path from an input.
+    Boxes are values (label, data and, after ``𝓛.backward()``, grad = ∂𝓛/∂(value));
+    circles are the operations that produced them. Columns are the longest path from an input.
     Without `ax`, a pyplot figure of the right size is made.
     """
     _check_root(root, "draw_graph")

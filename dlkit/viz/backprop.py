@@ -4,8 +4,10 @@ The experiments they draw are in :mod:`dlkit.experiments.backprop`; their old na
 here (``neuron_graph``, ``memory_sweep``...) still work, listed in ``_MOVED``.
 
 - :func:`plot_graph` draws an autograd graph (e.g. ``neuron_graph()["o"]``) as a Figure;
+- :func:`flops_table` shows ``pass_flops``: the flops of the forward and the backward
+  pass of every Linear layer;
 - :func:`memory_table` / :func:`plot_memory` show a ``memory_sweep``: D + W + ∇D + ∇W
-  against batch size and depth;
+  and the measured peak against batch size and depth;
 - :func:`plot_gradient_norms` shows ``layer_gradient_norms`` of a deep sigmoid
   network beside a ReLU one (vanishing gradients); :func:`gradient_norm_explorer` is
   the widget.
@@ -24,6 +26,7 @@ from dlkit.viz.display import show, show_in
 
 __all__ = [
     "plot_graph",
+    "flops_table",
     "memory_table",
     "plot_memory",
     "plot_gradient_norms",
@@ -52,16 +55,38 @@ def plot_graph(root: Value) -> Figure:
     return graph_figure(root)
 
 
+def flops_table(rows: list[tuple[str, int, int, int]], batch: int = 1) -> str:
+    """``pass_flops`` rows as text: the forward and backward flops of every Linear
+    layer, their totals and the ratio backward / forward."""
+    head = ("layer", "forward Z = AWᵀ", "∂𝓛/∂W = δᵀA", "∂𝓛/∂A = δW", "backward")
+    lines = [(name, f, dw, da, dw + da) for name, f, dw, da in rows]
+    total = tuple(sum(c) for c in list(zip(*lines))[1:])
+    table = [head] + [(r[0], *(f"{v:,}" for v in r[1:])) for r in lines]
+    table.append(("total", *(f"{v:,}" for v in total)))
+    widths = [max(len(r[c]) for r in table) for c in range(len(head))]
+    out = [
+        "  ".join(f"{v:<{w}}" if c == 0 else f"{v:>{w}}" for c, (v, w) in enumerate(zip(r, widths)))
+        for r in table
+    ]
+    out.insert(1, "-" * len(out[0]))
+    out.insert(-1, "-" * len(out[0]))
+    per = "one example" if batch == 1 else f"a batch of {batch:,}"
+    out.append(f"flops for {per}; backward / forward = {total[3] / total[0]:.2f}")
+    return "\n".join(out)
+
+
 def memory_table(sweep: dict) -> str:
-    """The sweep as text, in MiB with two decimals."""
+    """The sweep as text, in MiB with two decimals: D, W, ∇D, ∇W, their sum and the
+    measured peak."""
 
     def row(key, m):
+        peak = "-" if m.peak is None else f"{m.peak / 2**20:.2f}"
         return (
             f"{key:>6} {m.D / 2**20:>10.2f} {m.W / 2**20:>10.2f} {m.dD / 2**20:>10.2f} "
-            f"{m.dW / 2**20:>10.2f} {m.total / 2**20:>10.2f}"
+            f"{m.dW / 2**20:>10.2f} {m.total / 2**20:>10.2f} {peak:>10}"
         )
 
-    head = f"{'':>6} {'D':>10} {'W':>10} {'∇D':>10} {'∇W':>10} {'total':>10}   (MiB)"
+    head = f"{'':>6} {'D':>10} {'W':>10} {'∇D':>10} {'∇W':>10} {'sum':>10} {'peak':>10}   (MiB)"
     out = ["batch size (784-1000-1000-10):", head]
     out += [row(b, m) for b, m in sweep["batch"].items()]
     out += ["hidden layers of 1000 (batch 128):", head]
@@ -70,7 +95,8 @@ def memory_table(sweep: dict) -> str:
 
 
 def plot_memory(sweep: dict) -> Figure:
-    """Stacked D, W, ∇D, ∇W against batch size (left) and depth (right)."""
+    """Stacked D, W, ∇D, ∇W against batch size (left) and depth (right), with the
+    measured peak as a black bar across each stack."""
     fig = Figure(figsize=(10, 3.6))
     axes = fig.subplots(1, 2)
     for ax, key, xlabel in (
@@ -95,6 +121,16 @@ def plot_memory(sweep: dict) -> Figure:
                 label={"dW": "∇W", "dD": "∇D"}.get(part, part),
             )
             bottom += v
+        peaks = [m.peak for m in ms]
+        if all(p is not None for p in peaks):
+            ax.hlines(
+                np.array(peaks) / 2**20,
+                np.arange(len(keys)) - 0.45,
+                np.arange(len(keys)) + 0.45,
+                color="black",
+                lw=2,
+                label="measured peak",
+            )
         ax.set_xticks(range(len(keys)), [str(k) for k in keys])
         ax.set_xlabel(xlabel)
         ax.set_ylabel("MiB (float32)")
@@ -114,7 +150,7 @@ def plot_gradient_norms(curves: dict[str, np.ndarray], ax=None) -> Figure:
     for label, v in curves.items():
         ax.semilogy(np.arange(1, len(v) + 1), v, "o-", label=label)
     ax.set_xlabel("layer (1 = next to the input)")
-    ax.set_ylabel("‖∂L/∂W‖")
+    ax.set_ylabel(r"$\Vert \partial \mathcal{L} / \partial W^{(j)} \Vert$")
     ax.legend(fontsize=8)
     if fig is not None:
         fig.tight_layout()
