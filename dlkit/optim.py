@@ -8,22 +8,31 @@
 overwrite their gradients on every backward, so this is only needed when gradients
 are accumulated by hand).
 
-Notation of chapter 4: θ a parameter, g = ∇θ L its gradient on the current mini-batch,
-α the learning rate (``lr``), t the step count starting at 1. Each class's docstring
-gives its update rule; the code follows it line by line.
+The notation is the book's (chapters/notation.md): θ a parameter, ∇ its gradient on
+the current mini-batch (∇_t at step t), η the learning rate (``lr``), t the step count
+starting at 1, μ the momentum, v a velocity (the running sum or mean of gradients that
+momentum, Nesterov and Adam step along), G AdaGrad's sum of ∇ ⊙ ∇, E the running mean
+of ∇ ⊙ ∇ of RMSProp and Adam, β₁ and β₂ the decay rates of v and E, λ the weight decay
+and ε the constant that keeps a denominator away from 0. Kingma and Ba write Adam's v
+and E as m and v; RMSProp's β₂ is its argument ``rho`` (Tieleman and Hinton's ρ). Each
+class's docstring gives its update rule; the code follows it line by line.
 
 ==============  ====================================================================
-optimizer       update (λ = weight_decay adds λθ to g first, i.e. L2 regularisation)
+optimizer       update (λ = weight_decay adds λθ to ∇ first, i.e. L2 regularisation)
 ==============  ====================================================================
-SGD             θ ← θ − α g
-Momentum        v ← μ v − α g;  θ ← θ + v                        (Polyak 1964)
-Nesterov        v ← μ v − α ∇L(θ + μ v);  θ ← θ + v              (Nesterov 1983)
-AdaGrad         G ← G + g²;  θ ← θ − α g / (√G + ε)              (Duchi et al. 2011)
-RMSProp         E ← ρ E + (1 − ρ) g²;  θ ← θ − α g / (√E + ε)    (Tieleman & Hinton 2012)
-Adam            m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g²;
-                θ ← θ − α m̂ / (√v̂ + ε), m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ)
+SGD             θ ← θ − η ∇
+Momentum        v ← μ v − η ∇;  θ ← θ + v                        (Polyak 1964)
+Nesterov        v ← μ v − η ∇𝓛(θ + μ v);  θ ← θ + v              (Nesterov 1983, as a
+                momentum method by Sutskever et al. 2013). dlkit stores the look-ahead
+                point θ + μ v instead (Bengio et al. 2013); with ∇ at the stored point:
+                v ← μ v − η ∇;  θ ← θ + μ v − η ∇
+AdaGrad         G ← G + ∇ ⊙ ∇;  θ ← θ − η ∇ / (√G + ε)           (Duchi et al. 2011)
+RMSProp         E ← β₂ E + (1 − β₂) ∇ ⊙ ∇;  θ ← θ − η ∇ / (√E + ε)
+                                                                 (Tieleman & Hinton 2012)
+Adam            v ← β₁ v + (1 − β₁) ∇;  E ← β₂ E + (1 − β₂) ∇ ⊙ ∇;
+                θ ← θ − η v̂ / (√Ê + ε), v̂ = v / (1 − β₁ᵗ), Ê = E / (1 − β₂ᵗ)
                                                                  (Kingma & Ba 2015)
-AdamW           Adam with decoupled weight decay θ ← θ − αλθ     (Loshchilov & Hutter)
+AdamW           Adam with decoupled weight decay θ ← θ − ηλθ     (Loshchilov & Hutter)
 ==============  ====================================================================
 
 The ε placements and defaults match PyTorch's, so results can be compared.
@@ -168,13 +177,13 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} must implement update(p, state)")
 
     def _grad(self, p: Param) -> np.ndarray:
-        """g, plus λθ when weight decay (L2 regularisation) is on."""
+        """The gradient ∇, plus λθ when weight decay (L2 regularisation) is on."""
         if self.weight_decay:
             return p.grad + self.weight_decay * p.data
         return p.grad
 
     def _buffer(self, state: dict, key: str, p: Param) -> np.ndarray:
-        """A zero-initialised state array shaped like `p` (v, G, m...)."""
+        """A zero-initialised state array shaped like `p` (v, G, E...)."""
         buf = state.get(key)
         if buf is None:
             buf = state[key] = np.zeros_like(p.data)
@@ -331,10 +340,14 @@ class Optimizer:
 class SGD(Optimizer):
     """Gradient descent, optionally with momentum.
 
-    ``momentum=0``: θ ← θ − α g.
-    ``momentum=μ > 0`` (Polyak's heavy ball): v ← μ v − α g, θ ← θ + v.
-    ``nesterov=True``: v ← μ v − α g, θ ← θ + μ v − α g, which is Nesterov's
-    v ← μ v − α ∇L(θ + μ v) written for the look-ahead point (Sutskever et al. 2013).
+    ``momentum=0``: θ ← θ − η ∇.
+    ``momentum=μ > 0`` (Polyak's heavy ball): v ← μ v − η ∇, θ ← θ + v.
+    ``nesterov=True``: Nesterov's accelerated gradient. Sutskever et al. (2013) write it
+    as the momentum method v ← μ v − η ∇𝓛(θ + μ v), θ ← θ + v, whose gradient is taken
+    at the look-ahead point θ + μ v. dlkit implements the look-ahead form of Bengio,
+    Boulanger-Lewandowski and Pascanu (2013): the stored parameters are that look-ahead
+    point, ∇ is the gradient at them, and v ← μ v − η ∇, θ ← θ + μ v − η ∇ (as
+    ``torch.optim.SGD(nesterov=True)``).
     """
 
     hyper = ("momentum",)
@@ -355,15 +368,15 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def update(self, p: Param, state: dict) -> None:
-        g = self._grad(p)
+        grad = self._grad(p)  # ∇ (plus λθ with weight decay)
         if self.momentum == 0:
-            p.data -= self.lr * g
+            p.data -= self.lr * grad  # θ ← θ − η ∇
             return
         v = self._buffer(state, "v", p)
-        v *= self.momentum  # v ← μ v − α g
-        v -= self.lr * g
-        if self.nesterov:  # θ ← θ + μ v − α g
-            p.data += self.momentum * v - self.lr * g
+        v *= self.momentum  # v ← μ v − η ∇
+        v -= self.lr * grad
+        if self.nesterov:  # θ ← θ + μ v − η ∇ (θ is the look-ahead point)
+            p.data += self.momentum * v - self.lr * grad
         else:  # θ ← θ + v
             p.data += v
 
@@ -373,7 +386,7 @@ class SGD(Optimizer):
 
 
 class Momentum(SGD):
-    """SGD with Polyak's momentum μ (default 0.9): v ← μ v − α g, θ ← θ + v."""
+    """SGD with Polyak's momentum μ (default 0.9): v ← μ v − η ∇, θ ← θ + v."""
 
     def __init__(
         self, params, lr: float = 0.01, momentum: float = 0.9, *, weight_decay: float = 0.0
@@ -382,7 +395,11 @@ class Momentum(SGD):
 
 
 class Nesterov(SGD):
-    """SGD with Nesterov's accelerated gradient (momentum μ, default 0.9)."""
+    """SGD with Nesterov's accelerated gradient (momentum μ, default 0.9).
+
+    The look-ahead form of :class:`SGD` with ``nesterov=True``: v ← μ v − η ∇,
+    θ ← θ + μ v − η ∇, with ∇ taken at the stored parameters.
+    """
 
     def __init__(
         self, params, lr: float = 0.01, momentum: float = 0.9, *, weight_decay: float = 0.0
@@ -391,7 +408,7 @@ class Nesterov(SGD):
 
 
 class AdaGrad(Optimizer):
-    """G ← G + g², θ ← θ − α g / (√G + ε): each coordinate's step shrinks with its history."""
+    """G ← G + ∇ ⊙ ∇, θ ← θ − η ∇ / (√G + ε): each coordinate's step shrinks with its history."""
 
     hyper = ("eps",)
 
@@ -400,14 +417,17 @@ class AdaGrad(Optimizer):
         self.eps = _check_rate("eps", eps, 0.0, 1.0, open_low=True)
 
     def update(self, p: Param, state: dict) -> None:
-        g = self._grad(p)
+        grad = self._grad(p)
         G = self._buffer(state, "G", p)
-        G += g * g
-        p.data -= self.lr * g / (np.sqrt(G) + self.eps)
+        G += grad * grad  # G ← G + ∇ ⊙ ∇
+        p.data -= self.lr * grad / (np.sqrt(G) + self.eps)  # θ ← θ − η ∇ / (√G + ε)
 
 
 class RMSProp(Optimizer):
-    """E ← ρ E + (1 − ρ) g², θ ← θ − α g / (√E + ε): AdaGrad with a leaky average."""
+    """E ← β₂ E + (1 − β₂) ∇ ⊙ ∇, θ ← θ − η ∇ / (√E + ε): AdaGrad with a leaky average.
+
+    The decay rate β₂ of E is the argument ``rho`` (Tieleman and Hinton's ρ).
+    """
 
     hyper = ("rho", "eps")
 
@@ -425,21 +445,26 @@ class RMSProp(Optimizer):
         self.eps = _check_rate("eps", eps, 0.0, 1.0, open_low=True)
 
     def update(self, p: Param, state: dict) -> None:
-        g = self._grad(p)
+        grad = self._grad(p)
         E = self._buffer(state, "E", p)
-        E *= self.rho
-        E += (1 - self.rho) * (g * g)
-        p.data -= self.lr * g / (np.sqrt(E) + self.eps)
+        E *= self.rho  # E ← β₂ E + (1 − β₂) ∇ ⊙ ∇, with β₂ = rho
+        E += (1 - self.rho) * (grad * grad)
+        p.data -= self.lr * grad / (np.sqrt(E) + self.eps)  # θ ← θ − η ∇ / (√E + ε)
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015): momentum on g and RMSProp on g², both bias-corrected.
+    """Adam (Kingma & Ba 2015): momentum on ∇ and RMSProp on ∇ ⊙ ∇, both bias-corrected.
 
-    m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g²;
-    m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ);  θ ← θ − α m̂ / (√v̂ + ε).
+    v ← β₁ v + (1 − β₁) ∇;  E ← β₂ E + (1 − β₂) ∇ ⊙ ∇;
+    v̂ = v / (1 − β₁ᵗ);  Ê = E / (1 − β₂ᵗ);  θ ← θ − η v̂ / (√Ê + ε).
 
-    ``weight_decay`` adds λθ to g (L2 regularisation, as in the paper and in
-    ``torch.optim.Adam``); ``decoupled=True`` instead shrinks θ ← θ − αλθ apart from the
+    v is the running mean of the gradients (the first moment, Kingma and Ba's m) and E
+    that of their squares (the second moment, their v); they are kept per parameter as
+    ``state[i]["v"]`` and ``state[i]["E"]``. :meth:`load_state_dict` also accepts a state
+    saved under the paper's names (``m`` the first moment, ``v`` the second).
+
+    ``weight_decay`` adds λθ to ∇ (L2 regularisation, as in the paper and in
+    ``torch.optim.Adam``); ``decoupled=True`` instead shrinks θ ← θ − ηλθ apart from the
     adaptive step (AdamW, Loshchilov & Hutter, arXiv:1711.05101).
     """
 
@@ -465,25 +490,39 @@ class Adam(Optimizer):
         return (self.beta1, self.beta2)
 
     def update(self, p: Param, state: dict) -> None:
-        if self.decoupled:
-            g = p.grad
+        if self.decoupled:  # AdamW: θ ← θ − ηλθ, apart from the adaptive step
+            grad = p.grad
             if self.weight_decay:
                 p.data *= 1 - self.lr * self.weight_decay
         else:
-            g = self._grad(p)
-        m = self._buffer(state, "m", p)
+            grad = self._grad(p)  # ∇ (plus λθ with weight decay)
         v = self._buffer(state, "v", p)
+        E = self._buffer(state, "E", p)
         b1, b2, t = self.beta1, self.beta2, self.t
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * (g * g)
-        # α m̂ / (√v̂ + ε) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)
+        v *= b1  # v ← β₁ v + (1 − β₁) ∇
+        v += (1 - b1) * grad
+        E *= b2  # E ← β₂ E + (1 − β₂) ∇ ⊙ ∇
+        E += (1 - b2) * (grad * grad)
+        # η v̂ / (√Ê + ε) with v̂ = v/(1 − β₁ᵗ), Ê = E/(1 − β₂ᵗ)
         step = self.lr / (1 - b1**t)
-        denom = np.sqrt(v)
+        denom = np.sqrt(E)
         denom /= np.sqrt(1 - b2**t)
         denom += self.eps
-        p.data -= step * m / denom
+        p.data -= step * v / denom
+
+    def _checked_state(self, state) -> dict:
+        """As for every optimizer, after renaming the buffers of a state saved under
+        Kingma and Ba's names (``m`` the first moment, ``v`` the second) to ``v``, ``E``."""
+        new = super()._checked_state(_with_book_names(state))
+        for i, buffers in enumerate(new["buffers"]):
+            extra = sorted(set(buffers) - {"v", "E"})
+            if extra:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: parameter {i} has buffers "
+                    f"{extra} besides v and E; a state holds either the paper's names "
+                    "(m, v) or the book's (v, E), not both: save it again with state_dict()"
+                )
+        return new
 
 
 class AdamW(Adam):
@@ -499,6 +538,28 @@ class AdamW(Adam):
         weight_decay: float = 0.01,
     ):
         super().__init__(params, lr, betas, eps=eps, weight_decay=weight_decay, decoupled=True)
+
+
+#: Adam's buffers under Kingma and Ba's names -> the book's (and dlkit's) names
+_PAPER_NAMES = {"m": "v", "v": "E"}
+
+
+def _with_book_names(state):
+    """`state` with ``state.<i>.m`` renamed ``state.<i>.v`` and ``state.<i>.v`` renamed
+    ``state.<i>.E`` if it was saved under the paper's names (it has an ``m`` buffer and
+    no ``E``); any other state is returned unchanged, for the usual checks."""
+    if not isinstance(state, Mapping) or not all(isinstance(k, str) for k in state):
+        return state
+    names = {k.rpartition(".")[2] for k in state if k.startswith("state.")}
+    if "m" not in names or "E" in names:
+        return state
+    out = {}
+    for key, value in state.items():
+        head, _, name = key.rpartition(".")
+        if key.startswith("state.") and key.count(".") == 2:
+            key = f"{head}.{_PAPER_NAMES.get(name, name)}"
+        out[key] = value
+    return out
 
 
 def _is_count(v) -> bool:

@@ -208,7 +208,7 @@ def test_old_format_1_checkpoints_still_load(tmp_path):
     meta = checkpoint.load(tmp_path / "v1.npz", fresh, fresh_opt)
     assert meta == {"epoch": 4, "seed": None, "history": None}
     assert _same(fresh, net) and fresh_opt.t == 1
-    np.testing.assert_array_equal(fresh_opt.state[0]["m"], opt.state[0]["m"])
+    np.testing.assert_array_equal(fresh_opt.state[0]["v"], opt.state[0]["v"])
 
 
 def test_save_refuses_bad_arguments(tmp_path):

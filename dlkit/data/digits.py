@@ -16,7 +16,8 @@ from dlkit import rng as _rng
 
 @dataclass(frozen=True)
 class Split:
-    """A train/test split. ``X_*`` are float arrays, ``y_*`` int64 labels."""
+    """A train/test split. ``X_*`` are float arrays with one example x_n per row (N rows),
+    ``y_*`` their int64 labels y_n."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -41,8 +42,11 @@ def load_digits(
     Parameters
     ----------
     test_size : fraction of the 1,797 images held out (default 0.25: 1,348 / 449).
-    flat : True gives X of shape (N, 64); False gives images (N, 1, 8, 8).
+    flat : True gives X of shape (N, 64), one example x_n per row; False gives images
+        (N, 1, 8, 8).
     scale : divide pixel values by 16 so they lie in [0, 1].
+
+    The labels y_n are the digits 0..9 (K = 10 classes).
     """
     _check_digits_args(test_size, flat, scale)
     from sklearn.datasets import load_digits as _sk

@@ -33,12 +33,16 @@ def check_voting_update(guess, W_after) -> bool:
         W_after = None
     guess = whole(guess)
     if guess is None or W_after is None:
-        return verdict(False, "pass the guessed class (an int) and a 3×4 array of weights")
+        return verdict(
+            False,
+            "fill in guess, the class i with the largest score z_i = Σ_k W_ik x_k, and "
+            "W_after, the 3×4 integer weights after the step",
+        )
     if guess != want_guess:
         return verdict(
             False,
-            "the guess is the class with the largest score W·x (ties go to "
-            "the lowest class, as with argmax)",
+            "the guess is the class i with the largest score z_i = Σ_k W_ik x_k (ties "
+            "go to the lowest class, as with argmax)",
         )
     if W_after.shape != want_W.shape:
         return verdict(False, f"W has shape {want_W.shape}, you gave {W_after.shape}")
@@ -58,8 +62,9 @@ def check_voting_update(guess, W_after) -> bool:
 
 @never_raises
 def check_recall(C, k, answer) -> bool:
-    """Exercise 2: the recall of class `k` (the fraction of true k's predicted as k) from
-    confusion matrix `C` (rows = true class)."""
+    """Exercise 2: the recall of class `k` (the fraction of the test examples of class k
+    that are predicted as k) from the confusion matrix `C` (row = true class, column =
+    predicted class)."""
     got, k = number(answer), whole(k)
     try:
         C = np.asarray(C)
@@ -73,23 +78,36 @@ def check_recall(C, k, answer) -> bool:
         return verdict(True, f"recall of {k} = {C[k, k]}/{C[k].sum()} = {want:.4f}")
     if C[:, k].sum() and abs(got - C[k, k] / C[:, k].sum()) < 1e-9:
         return verdict(False, "that is the precision (column); recall divides by the row")
-    return verdict(False, f"{got:.4f} is not C[k, k] / (row k's total)")
+    return verdict(
+        False,
+        f"{got:.4g} is not the recall of class {k}: of the true {k}s (row {k} of C), "
+        f"the fraction predicted as {k}",
+    )
 
 
 @never_raises
 def check_digits_model(model, bar: float = 0.975) -> bool:
     """Exercise 3: a dlkit model whose test accuracy on the standardized digits split
-    (dlkit.data.standardize(load_digits())) is at least `bar`."""
-    from dlkit.data import load_digits
+    (``dlkit.data.standardize(load_digits())``) is at least `bar`."""
+    from dlkit.data import load_digits, standardize
     from dlkit.train import accuracy
 
-    X, y, Xt, yt = load_digits()
-    mu, sd = X.mean(axis=0), X.std(axis=0) + 0.1
+    if not (callable(getattr(model, "forward", None)) and callable(getattr(model, "eval", None))):
+        return verdict(
+            False,
+            f"pass a trained dlkit model, such as run.model of run = train_mlp(split, ...), "
+            f"not {type(model).__name__}",
+        )
+    test = standardize(load_digits())
     try:
         model.eval()
-        acc = accuracy(model.forward((Xt - mu) / sd), yt)
+        acc = accuracy(model.forward(test.X_test), test.y_test)
     except Exception as exc:  # noqa: BLE001 - the reader's model may fail in any way
         return verdict(False, f"the model could not score the test set: {exc}")
     if acc >= bar:
         return verdict(True, f"test accuracy {acc:.4f} >= {bar}")
-    return verdict(False, f"test accuracy {acc:.4f} < {bar}")
+    return verdict(
+        False,
+        f"test accuracy {acc:.4f} < {bar}: try a wider or deeper network, the other "
+        "optimizer, or more epochs",
+    )

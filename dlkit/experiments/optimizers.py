@@ -7,8 +7,11 @@ what the figures show is what training does.
 - :data:`SURFACES`: a ravine, a saddle point and a surface with a local minimum;
 - :func:`optimize` runs one optimizer on one surface; :func:`race` runs several;
 - :func:`learning_rate_path`: gradient descent on the parabola f(θ) = aθ²/2;
-- :func:`gradient_noise` measures how the mini-batch gradient scatters around the
-  full-batch gradient as the batch size b grows.
+- :func:`gradient_noise` measures how the mini-batch gradient ∇̂_B scatters around the
+  full-batch gradient ∇ as the mini-batch size B grows.
+
+The notation is the book's: θ the parameters, η the learning rate (``lr``), ∇ a
+gradient, B the mini-batch size, N the number of examples.
 
 :mod:`dlkit.viz.optimizers` draws the results.
 """
@@ -28,7 +31,11 @@ from dlkit.nn import Param
 
 @dataclass(frozen=True)
 class Surface:
-    """A 2-D loss surface f(θ) with its gradient, a start point and a plotting window."""
+    """A 2-D loss surface with its gradient, a start point and a plotting window.
+
+    ``f(θ₁, θ₂)`` takes the two coordinates (arrays too, for contour plots), ``grad(θ)``
+    the 2-vector θ and returns ∇f(θ); calling the surface on θ gives f(θ).
+    """
 
     name: str
     f: Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -45,10 +52,10 @@ class Surface:
         return float(self.f(theta[0], theta[1]))
 
 
-# A ravine: f = 0.05 x² + 2 y², curvatures 0.1 and 4 (condition number 40).
+# A ravine: f = 0.05 θ₁² + 2 θ₂², curvatures 0.1 and 4 (condition number 40).
 RAVINE = Surface(
     "ravine",
-    lambda x, y: 0.05 * x**2 + 2 * y**2,
+    lambda t1, t2: 0.05 * t1**2 + 2 * t2**2,
     lambda t: np.array([0.1 * t[0], 4 * t[1]]),
     start=(-9.0, 1.5),
     xlim=(-10, 2),
@@ -66,10 +73,10 @@ RAVINE = Surface(
 )
 
 # A saddle point at the origin between two minima at (0, ±1):
-# f = x²/2 + y⁴/4 − y²/2; it starts almost on the ridge y = 0.
+# f = θ₁²/2 + θ₂⁴/4 − θ₂²/2; it starts almost on the ridge θ₂ = 0.
 SADDLE = Surface(
     "saddle",
-    lambda x, y: 0.5 * x**2 + 0.25 * y**4 - 0.5 * y**2,
+    lambda t1, t2: 0.5 * t1**2 + 0.25 * t2**4 - 0.5 * t2**2,
     lambda t: np.array([t[0], t[1] ** 3 - t[1]]),
     start=(2.0, 1e-6),
     xlim=(-2.5, 2.5),
@@ -86,17 +93,17 @@ SADDLE = Surface(
     },
 )
 
-# A local minimum near x = 1.35 beside the global one near x = −1.47:
-# f = (x⁴ − 4x² + x)/4 + y²/2.
+# A local minimum near θ₁ = 1.35 beside the global one near θ₁ = −1.47:
+# f = (θ₁⁴ − 4θ₁² + θ₁)/4 + θ₂²/2.
 LOCAL = Surface(
     "local minimum",
-    lambda x, y: (x**4 - 4 * x**2 + x) / 4 + 0.5 * y**2,
+    lambda t1, t2: (t1**4 - 4 * t1**2 + t1) / 4 + 0.5 * t2**2,
     lambda t: np.array([(4 * t[0] ** 3 - 8 * t[0] + 1) / 4, t[1]]),
     start=(2.3, 1.2),
     xlim=(-2.5, 2.8),
     ylim=(-1.6, 1.6),
     minimum=(-1.473, 0.0),
-    note="global minimum at x ≈ −1.47, a local one at x ≈ 1.35",
+    note="global minimum at θ₁ ≈ −1.47, a local one at θ₁ ≈ 1.35",
     lrs={
         "sgd": 0.05,
         "momentum": 0.05,
@@ -172,15 +179,16 @@ def learning_rate_path(
 ) -> np.ndarray:
     """θ before and after each of `steps` steps of SGD on f(θ) = a θ²/2: shape (steps+1,).
 
-    Each step multiplies θ by (1 − αa): it shrinks slowly for small α, quickly for
-    α ≈ 1/a, and grows (diverges, oscillating) for α > 2/a.
+    The gradient is aθ, so each step multiplies θ by (1 − ηa), with η = `lr`: θ creeps
+    towards 0 for small η, gets there in one step for η = 1/a, overshoots but converges
+    (its sign alternating) for 1/a < η < 2/a, and grows, oscillating, for η > 2/a.
     """
     theta = Param(np.array([theta0]), "theta")
     opt = optim.SGD([theta], lr=lr)
     path = [theta0]
     for _ in range(steps):
-        theta.grad[...] = a * theta.data
-        opt.step()
+        theta.grad[...] = a * theta.data  # ∇f(θ) = aθ
+        opt.step()  # θ ← θ − η aθ = (1 − ηa) θ
         path.append(float(theta.data[0]))
     return np.array(path)
 
@@ -200,11 +208,13 @@ def gradient_noise(
 ) -> dict[int, float]:
     """Mean squared distance between a mini-batch gradient and the full-batch gradient.
 
-    For each b, `draws` batches of b examples (without replacement) are drawn with a
-    seeded generator; for each, forward/backward gives the mini-batch gradient ĝ_b (the
-    average of b per-example gradients, since losses average over the batch). Returns
-    b -> E||ĝ_b − g||², which falls roughly as 1/b (exactly (1/b)(N−b)/(N−1) times the
-    per-example variance for sampling without replacement).
+    ∇ is the gradient of the loss 𝓛 over all N examples of `X`. For each mini-batch
+    size B in `batch_sizes`, `draws` batches of B examples (without replacement) are
+    drawn with a seeded generator; for each, forward and backward give the mini-batch
+    gradient ∇̂_B, the mean of B per-example gradients (dlkit's losses average over
+    their batch). Returns {B: E‖∇̂_B − ∇‖²}, which falls roughly as 1/B (exactly
+    (1/B)(N − B)/(N − 1) times the per-example variance, for sampling without
+    replacement).
     """
     from dlkit import rng as _rng
 
@@ -213,13 +223,13 @@ def gradient_noise(
         model.backward(loss_fn.backward())
         return np.concatenate([p.grad.ravel() for p in model.parameters()])
 
-    full = grad(X, y)
-    g = _rng(seed)
+    full = grad(X, y)  # ∇, over all N examples
+    gen = _rng(seed)
     out = {}
-    for b in batch_sizes:
+    for B in batch_sizes:
         d = [
-            np.sum((grad(X[i], y[i]) - full) ** 2)
-            for i in (g.choice(len(X), size=b, replace=False) for _ in range(draws))
+            np.sum((grad(X[i], y[i]) - full) ** 2)  # ‖∇̂_B − ∇‖²
+            for i in (gen.choice(len(X), size=B, replace=False) for _ in range(draws))
         ]
-        out[int(b)] = float(np.mean(d))
+        out[int(B)] = float(np.mean(d))
     return out

@@ -1,14 +1,19 @@
-"""Losses: ``forward(pred, target)`` returns a scalar, ``backward()`` dL/d(pred).
+"""Losses: ``forward(prediction, target)`` returns the loss 𝓛 of the batch, ``backward()``
+its gradient with respect to the prediction.
 
-All losses average over the N examples of a batch, so the gradient of a batch is the
-mean of the examples' gradients (the mini-batch SGD of chapter 4).
+The notation is the book's: a batch of N examples, n = 1, ..., N, one per row; ŷ the
+network's output and y the target; K the number of classes; ℓ the loss of one example
+and 𝓛 = (1/N) Σ_n ℓ_n that of the batch. Every loss averages over its batch, so the
+gradient of a batch is the mean of the examples' gradients (the mini-batch SGD of
+chapter 4).
 
-- :class:`MSELoss`:  L = (1/N) Σ_n ½ ||ŷ_n − y_n||²,  dL/dŷ = (ŷ − y) / N.
+- :class:`MSELoss`: ℓ = ½ ‖ŷ − y‖², 𝓛 = (1/N) Σ_n ½ ‖ŷ_n − y_n‖², ∂𝓛/∂ŷ = (ŷ − y) / N.
   The ½ cancels the 2 of the derivative, as in Nielsen's book.
-- :class:`CrossEntropyLoss`: on logits z, p = softmax(z), L = −(1/N) Σ_n log p_{n, y_n},
-  dL/dz = (p − onehot(y)) / N. This is maximum likelihood: J(W) = −E log p_model(y|x).
-- :class:`BCELoss`: on probabilities p ∈ (0, 1) (a sigmoid output), binary targets,
-  L = −(1/N) Σ [y log p + (1 − y) log(1 − p)].
+- :class:`CrossEntropyLoss`: on the logits z (N, K), ŷ = softmax(z), ℓ = −log ŷ_y,
+  𝓛 = −(1/N) Σ_n log ŷ_{n, y_n}, ∂𝓛/∂z = (ŷ − onehot(y)) / N. This is maximum
+  likelihood: 𝓛 estimates the cost J(θ) = −E log ŷ_y.
+- :class:`BCELoss`: on probabilities ŷ ∈ (0, 1) (a sigmoid output) and binary targets,
+  𝓛 = −(1/N) Σ_n [y_n log ŷ_n + (1 − y_n) log(1 − ŷ_n)].
 """
 
 from __future__ import annotations
@@ -131,9 +136,10 @@ def _check_distributions(y: np.ndarray, tol: float = 1e-6) -> np.ndarray:
 
 
 class Loss:
-    """Base class: ``forward(pred, target)`` returns the loss, ``backward()`` dL/d(pred)."""
+    """Base class: ``forward(pred, target)`` returns the batch loss 𝓛, ``backward()``
+    ∂𝓛/∂(pred), an array shaped like `pred`."""
 
-    _diff = _p = _y = None  # what forward caches for backward
+    _diff = _y_hat = _y = None  # what forward caches for backward
 
     def __call__(self, pred, target) -> float:
         return self.forward(pred, target)
@@ -151,44 +157,47 @@ class Loss:
 
 
 class MSELoss(Loss):
-    """Mean squared error, in chapter 4's notation: ŷ the prediction, y the target.
+    """Mean squared error: ŷ the prediction and y the target, N examples, one per row.
 
-    L = (1/N) Σ_n ½ ‖ŷ_n − y_n‖²,  ∂L/∂ŷ = (ŷ − y) / N.
+    𝓛 = (1/N) Σ_n ½ ‖ŷ_n − y_n‖²,  ∂𝓛/∂ŷ = (ŷ − y) / N.
     """
 
     def forward(self, y_hat, y) -> float:
         y_hat, y = _check_pair(y_hat, y, "MSELoss")
         self._diff = y_hat - y  # ŷ − y
-        n = y_hat.shape[0] if y_hat.ndim else 1
-        return float(0.5 * np.sum(self._diff**2) / n)
+        N = y_hat.shape[0] if y_hat.ndim else 1
+        return float(0.5 * np.sum(self._diff**2) / N)  # (1/N) Σ_n ½ ‖ŷ_n − y_n‖²
 
     def backward(self) -> np.ndarray:
         self._check_forward(self._diff)
-        n = self._diff.shape[0] if self._diff.ndim else 1
-        return self._diff / n  # ∂L/∂ŷ = (ŷ − y) / N
+        N = self._diff.shape[0] if self._diff.ndim else 1
+        return self._diff / N  # ∂𝓛/∂ŷ = (ŷ − y) / N
 
 
 class CrossEntropyLoss(Loss):
-    """Softmax + negative log-likelihood on the logits z (N, K), in chapter 4's notation.
+    """Softmax and negative log-likelihood on the logits z (N, K): N examples, K classes.
 
-    p = softmax(z), L = −(1/N) Σ_n log p_{n, y_n},  ∂L/∂z = (p − onehot(y)) / N.
-    Targets y are labels (N,) or one-hot (or soft) rows (N, K).
+    ŷ = softmax(z), 𝓛 = −(1/N) Σ_n log ŷ_{n, y_n},  ∂𝓛/∂z = (ŷ − onehot(y)) / N.
+    The targets y are labels (N,) or one-hot (or soft) rows (N, K).
     """
 
     def forward(self, z, y) -> float:
         z = check_array(z, "CrossEntropyLoss logits", ndim=2)
         self._y = _one_hot_targets(z, y)  # onehot(y), (N, K)
-        log_p = log_softmax(z)
-        self._p = np.exp(log_p)  # p = softmax(z)
-        return float(-np.sum(self._y * log_p) / z.shape[0])
+        log_y_hat = log_softmax(z)
+        self._y_hat = np.exp(log_y_hat)  # ŷ = softmax(z)
+        return float(-np.sum(self._y * log_y_hat) / z.shape[0])  # −(1/N) Σ_n log ŷ_{n, y_n}
 
     def backward(self) -> np.ndarray:
-        self._check_forward(self._p)
-        return (self._p - self._y) / self._p.shape[0]  # ∂L/∂z = (p − onehot(y)) / N
+        self._check_forward(self._y_hat)
+        return (self._y_hat - self._y) / self._y_hat.shape[0]  # (ŷ − onehot(y)) / N
 
 
 class BCELoss(Loss):
-    """Binary cross-entropy on probabilities; probabilities are clipped to [eps, 1-eps]."""
+    """Binary cross-entropy on probabilities ŷ (clipped to [eps, 1 − eps]) and targets y.
+
+    𝓛 = −(1/N) Σ_n [y_n log ŷ_n + (1 − y_n) log(1 − ŷ_n)].
+    """
 
     def __init__(self, eps: float = 1e-12):
         self.eps = check_real(
@@ -204,15 +213,15 @@ class BCELoss(Loss):
                 f"BCELoss needs targets in [0, 1], got {target.min()}.."
                 f"{target.max()}; pass 0/1 labels (or probabilities)"
             )
-        p = np.clip(prob, self.eps, 1 - self.eps)
-        self._p, self._y = p, target
-        n = prob.shape[0]
-        return float(-np.sum(target * np.log(p) + (1 - target) * np.log(1 - p)) / n)
+        y_hat = np.clip(prob, self.eps, 1 - self.eps)
+        self._y_hat, self._y = y_hat, target
+        N = prob.shape[0]
+        return float(-np.sum(target * np.log(y_hat) + (1 - target) * np.log(1 - y_hat)) / N)
 
     def backward(self) -> np.ndarray:
-        self._check_forward(self._p)
-        p, y = self._p, self._y
-        return (p - y) / (p * (1 - p)) / p.shape[0]
+        self._check_forward(self._y_hat)
+        y_hat, y = self._y_hat, self._y
+        return (y_hat - y) / (y_hat * (1 - y_hat)) / y_hat.shape[0]  # ∂𝓛/∂ŷ
 
 
 def get_loss(name: str) -> Loss:

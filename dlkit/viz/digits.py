@@ -86,7 +86,8 @@ def plot_weight_maps(W: np.ndarray, *, title: str = "") -> Figure:
 
 
 def confusion_text(C: np.ndarray) -> str:
-    """A confusion matrix as text: rows = true class, columns = predicted class."""
+    """A confusion matrix as text: C[k, k'] (row k = true class, column k' = predicted
+    class) counts the examples of class k predicted as k'."""
     K = len(C)
     w = max(3, len(str(C.max())) + 1)
     lines = ["true\\pred" + "".join(f"{j:>{w}}" for j in range(K))]
@@ -124,7 +125,7 @@ def plot_confusion(C: np.ndarray, *, title: str = "") -> Figure:
 def plot_misclassified(
     X: np.ndarray, y: np.ndarray, scores: np.ndarray, max_images: int = 16
 ) -> Figure:
-    """The misclassified test images with 'true → predicted (probability)'."""
+    """The misclassified test images, titled 'true → predicted (ŷ of the prediction)'."""
     pred = scores.argmax(axis=1)
     p = nn.softmax(np.asarray(scores, np.float64))
     wrong = np.flatnonzero(pred != y)[:max_images]
@@ -165,7 +166,7 @@ def prediction_explorer(
     model, X: np.ndarray, y: np.ndarray, start: int = 0, *, images: np.ndarray | None = None
 ):
     """Widget: browse test digits (all, or only the misclassified) with the network's
-    class probabilities beside each image.
+    class probabilities ŷ_k beside each image.
 
     `X` is what the model sees; `images` (default `X`) what is drawn, e.g. the pixels
     before standardization. Returns an ``ipywidgets.VBox``.
@@ -208,7 +209,7 @@ def prediction_explorer(
         ax2.bar(range(probs.shape[1]), probs[i], color=colors)
         ax2.set_xticks(range(probs.shape[1]))
         ax2.set_ylim(0, 1)
-        ax2.set_ylabel("p(class | image)")
+        ax2.set_ylabel(r"$\hat y_k$, probability of class $k$")
         fig.tight_layout()
         show_in(out, fig)
 

@@ -5,10 +5,10 @@ The runs they draw are made in :mod:`dlkit.experiments.optimizers` (the surfaces
 old names here still work, listed in ``_MOVED``.
 
 - :func:`plot_race` draws trajectories side by side, :func:`race_table` their final
-  losses, :func:`plot_learning_rates` the three regimes of α on a parabola,
+  losses, :func:`plot_learning_rates` the regimes of the learning rate η on a parabola,
   :func:`plot_loss_curves` loss per step, :func:`plot_run` one run;
-- :func:`plot_gradient_noise`: how the mini-batch gradient scatters around the
-  full-batch gradient as the batch size b grows;
+- :func:`plot_gradient_noise`: how the mini-batch gradient ∇̂_B scatters around the
+  full-batch gradient ∇ as the mini-batch size B grows;
 - :func:`optimizer_explorer`: optimizer, learning rate, momentum -> trajectory and loss.
 
 Figures are ``matplotlib.figure.Figure`` objects (no pyplot state); :func:`show`
@@ -97,7 +97,7 @@ def plot_race(runs: Mapping[str, Sequence], surfaces: Mapping) -> Figure:
                 color=COLORS.get(r.name),
                 lw=1.2,
                 ms=2.5,
-                label=f"{r.name} (α={r.lr:g})",
+                label=f"{r.name} (η={r.lr:g})",
             )
         ax.set_title(f"{s.name}: {s.note}", fontsize=9)
         ax.set_xlabel("θ₁")
@@ -110,14 +110,15 @@ def plot_race(runs: Mapping[str, Sequence], surfaces: Mapping) -> Figure:
 
 
 def plot_learning_rates(paths: Mapping[float, np.ndarray], a: float = 1.0) -> Figure:
-    """Gradient descent on f(θ) = a θ²/2 with a small, a good and a too-large α.
+    """Gradient descent on f(θ) = a θ²/2, one panel per learning rate η.
 
-    `paths` maps each learning rate α to its iterates θ_0, θ_1, ...
+    `paths` maps each learning rate η to its iterates θ_0, θ_1, ...
     (:func:`dlkit.experiments.optimizers.learning_rate_path`). Each step multiplies θ by
-    (1 − αa): it shrinks slowly for small α, quickly for α ≈ 1/a, and grows (diverges,
-    oscillating) for α > 2/a.
+    (1 − ηa), and the title names the regime: θ creeps towards 0 for ηa < 1/2, gets
+    (nearly) there in one step for 1/2 ≤ ηa ≤ 1, overshoots but converges for
+    1 < ηa < 2, and diverges for ηa > 2.
     """
-    fig = Figure(figsize=(4.2 * len(paths), 3.4))
+    fig = Figure(figsize=(3.7 * len(paths), 3.4))
     axes = fig.subplots(1, len(paths), squeeze=False)[0]
     theta0 = max(abs(float(p[0])) for p in paths.values())
     t = np.linspace(-theta0 * 1.6, theta0 * 1.6, 200)
@@ -125,12 +126,26 @@ def plot_learning_rates(paths: Mapping[float, np.ndarray], a: float = 1.0) -> Fi
         path = np.clip(path, t[0], t[-1])
         ax.plot(t, a * t**2 / 2, color="grey")
         ax.plot(path, a * path**2 / 2, "o-", color="C3", ms=4, lw=1)
-        regime = "too small" if lr * a < 0.5 else ("good" if lr * a < 2 else "too large")
-        ax.set_title(f"α = {lr:g} ({regime}): θ ← (1 − αa) θ = {1 - lr * a:+.1f} θ", fontsize=9)
+        ax.set_title(
+            f"η = {lr:g}: {_regime(lr * a)}\nθ ← (1 − ηa) θ = {1 - lr * a:+.1f} θ", fontsize=9
+        )
         ax.set_xlabel("θ")
     axes[0].set_ylabel("f(θ) = aθ²/2")
     fig.tight_layout()
     return fig
+
+
+def _regime(eta_a: float) -> str:
+    """What gradient descent on a parabola does when η times the curvature is `eta_a`."""
+    if eta_a < 0.5:
+        return "creeps towards 0"
+    if eta_a < 1:
+        return "nearly there in one step"
+    if eta_a == 1:
+        return "there in one step"
+    if eta_a < 2:
+        return "overshoots, converges"
+    return "oscillates forever" if eta_a == 2 else "diverges"
 
 
 def plot_loss_curves(runs: Sequence, ax=None, *, title: str = "") -> Figure:
@@ -157,15 +172,16 @@ def plot_loss_curves(runs: Sequence, ax=None, *, title: str = "") -> Figure:
 
 
 def plot_gradient_noise(noise: dict[int, float]) -> Figure:
-    """E||ĝ_b − g||² against b on log-log axes, beside the 1/b line through b = 1."""
-    b = np.array(list(noise))
+    """E‖∇̂_B − ∇‖² against the mini-batch size B on log-log axes, beside the 1/B line
+    through the first point (`noise` as returned by ``gradient_noise``)."""
+    B = np.array(list(noise))
     v = np.array(list(noise.values()))
     fig = Figure(figsize=(4.6, 3.4))
     ax = fig.subplots()
-    ax.loglog(b, v, "o-", label="measured")
-    ax.loglog(b, v[0] * b[0] / b, "--", color="grey", label="∝ 1/b")
-    ax.set_xlabel("batch size b")
-    ax.set_ylabel("E‖ĝ_b − g‖²")
+    ax.loglog(B, v, "o-", label="measured")
+    ax.loglog(B, v[0] * B[0] / B, "--", color="grey", label=r"$\propto 1/B$")
+    ax.set_xlabel("mini-batch size $B$")
+    ax.set_ylabel(r"$\mathbb{E}\,\|\hat\nabla_B - \nabla\|^2$")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -183,7 +199,7 @@ def plot_run(s, run) -> Figure:
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     _contours(ax1, s)
     ax1.plot(run.path[:, 0], run.path[:, 1], ".-", color=COLORS.get(run.name), lw=1.2, ms=3)
-    ax1.set_title(f"{s.name}: {run.name}, α = {run.lr:g}", fontsize=9)
+    ax1.set_title(f"{s.name}: {run.name}, η = {run.lr:g}", fontsize=9)
     plot_loss_curves(
         [run], ax2, title=f"final loss {run.loss[-1]:.4f} after {len(run.path) - 1} steps"
     )
@@ -198,7 +214,7 @@ def optimizer_explorer(
     momentum: float = 0.9,
     steps: int = 100,
 ):
-    """Widget: surface, optimizer, learning rate, momentum -> trajectory and loss curve.
+    """Widget: surface, optimizer, learning rate η, momentum -> trajectory and loss curve.
 
     Momentum applies to SGD/Momentum/Nesterov (μ) and to Adam (as β₁). The first
     view is drawn when the widget is created, so a saved notebook shows it.
@@ -216,7 +232,7 @@ def optimizer_explorer(
         min=-3,
         max=0.5,
         step=0.05,
-        description="α",
+        description="η",
         continuous_update=False,
         readout_format=".3g",
     )
