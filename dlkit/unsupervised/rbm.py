@@ -427,15 +427,16 @@ def ais_log_partition(
         )
     g = _rng(seed)
 
-    def log_p_star(V, beta):
-        return V @ ((1 - beta) * bA + beta * b) + _softplus(beta * (V @ W.T + c)).sum(axis=1)
-
+    # log p*_β(v) − log p*_β'(v) = (β − β')(b − b_A)ᵀv + Σ_k [softplus(β u_k) − softplus(β' u_k)]
+    # with u = Wv + c: one product V Wᵀ per step serves the weight and the Gibbs step
     V = _bernoulli(np.broadcast_to(_sigmoid(bA), (n_chains, b.size)).copy(), g)
     log_w = np.zeros(n_chains)
+    db = b - bA
     for prev, beta in zip(betas[:-1], betas[1:]):
-        log_w += log_p_star(V, beta) - log_p_star(V, prev)
-        H = _bernoulli(_sigmoid(beta * (V @ W.T + c)), g)
-        V = _bernoulli(_sigmoid((1 - beta) * bA + beta * (H @ W + b)), g)
+        U = V @ W.T + c
+        log_w += (beta - prev) * (V @ db) + (_softplus(beta * U) - _softplus(prev * U)).sum(1)
+        H = _bernoulli(_sigmoid(beta * U), g)
+        V = _bernoulli(_sigmoid(bA + beta * (H @ W + db)), g)
     log_za = float(_softplus(bA).sum()) + rbm.n_hidden * math.log(2.0)  # Z of p*_0
     m = log_w.max()
     w = np.exp(log_w - m)
