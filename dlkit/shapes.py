@@ -6,17 +6,18 @@ convolution algorithms (:mod:`dlkit.conv`), the per-layer counts of a real netwo
 these functions rather than repeating them. The module imports nothing from dlkit, so
 every floor of the package may use it (numpy is its one import).
 
-Notation of chapters 7 and 8: a convolution maps (C_in, H, W) to (C_out, H_out, W_out)
-with kernels k_h × k_w, stride s, zero padding p, and `groups` g splitting the channels
-into g independent towers::
+Notation of chapters 7 and 8: a convolution maps (C_in, H_in, W_in) to
+(C_out, H_out, W_out) with kernels k_h × k_w, a stride, zero padding, and `groups`
+splitting the channels into that many independent towers::
 
-    H_out  = floor((H + 2p - k_h) / s) + 1        (ceil for Caffe-style pooling)
-    conv   params = C_out · (C_in/g · k_h · k_w + 1)        (the +1 is the bias)
-           MACs   = C_out · H_out · W_out · C_in/g · k_h · k_w
-    fc     params = out · (in + 1),   MACs = out · in
+    H_out  = floor((H_in + 2·padding - k_h) / stride) + 1     (ceil for Caffe-style pooling)
+    conv   params = C_out · (C_in/groups · k_h · k_w + 1)     (the +1 is the bias)
+           MACs   = C_out · H_out · W_out · C_in/groups · k_h · k_w
+    fc     params = s_j · (s_{j-1} + 1),   MACs = s_j · s_{j-1}   (widths s_{j-1} -> s_j)
 
-A multiply-accumulate (MAC) is one multiply and one add, so FLOPs = 2 · MACs. Counts
-are for one example; multiply by the batch size for a mini-batch.
+A multiply-accumulate (MAC) is one multiply and one add, so a layer does F = 2 · MACs
+floating-point operations (flops). Counts are for one example; multiply by the batch
+size for a mini-batch.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def output_size(
     k : int
         Window (kernel) length k_h (or k_w).
     stride, padding : int
-        s and p of the formula.
+        The stride and the zero padding on each side.
     ceil_mode : bool
         Round the division up, as Caffe's pooling does; the last window must still
         start inside the input (the Caffe and PyTorch rule).
@@ -118,7 +119,7 @@ def pair(v) -> tuple:
 def output_hw(
     h: int, w: int, kernel, stride=1, padding=0, *, who: str = "output_size"
 ) -> tuple[int, int]:
-    """(H_out, W_out) = ((H + 2p − kh) // s + 1, (W + 2p − kw) // s + 1).
+    """(H_out, W_out): (H + 2·padding − kh) // stride + 1, and the same for W.
 
     `kernel`, `stride` and `padding` are each one int or a pair (height, width).
     """
@@ -138,7 +139,7 @@ def pool_output_hw(
 
 
 def conv_params(c_in: int, c_out: int, kernel, bias: bool = True, groups: int = 1) -> int:
-    """Weights and biases of a convolution: C_out · (C_in/g · k_h · k_w + 1).
+    """Weights and biases of a convolution: C_out · (C_in/groups · k_h · k_w + 1).
 
     `kernel` is k or (k_h, k_w); without a bias the +1 goes.
     """
@@ -147,10 +148,10 @@ def conv_params(c_in: int, c_out: int, kernel, bias: bool = True, groups: int = 
 
 
 def conv_macs(c_in: int, c_out: int, kernel, out_hw: tuple[int, int], groups: int = 1) -> int:
-    """Multiply-adds of one example through a convolution: C_out·H_out·W_out·C_in/g·k_h·k_w.
+    """Multiply-accumulates of one example through a convolution.
 
-    Each of the C_out·H_out·W_out outputs is a sum over the C_in/g · k_h · k_w weights
-    that feed it.
+    C_out·H_out·W_out·C_in/groups·k_h·k_w: each of the C_out·H_out·W_out outputs is a
+    sum over the C_in/groups · k_h · k_w weights that feed it.
     """
     kh, kw = pair(kernel)
     return int(c_out * out_hw[0] * out_hw[1] * (c_in // groups * kh * kw))

@@ -1,7 +1,11 @@
 """2-D convolution (cross-correlation, as deep-learning frameworks define it) by four
 algorithms, plus a compiled direct kernel.
 
-    out[n, f_o, x, y] = b[f_o] + Σ_{f_i} Σ_{k_x} Σ_{k_y} w[f_o, f_i, k_x, k_y] · in[n, f_i, s·x + k_x, s·y + k_y]
+    z[n, f, u1, u2] = b[f] + Σ_c Σ_{o1} Σ_{o2} w[f, c, o1, o2] · a[n, c, s·u1 + o1, s·u2 + o2]
+
+for image n, output channel f, output position (u1, u2), input channel c, kernel
+offset (o1, o2) and stride s (a is the zero-padded input): x (N, C, H, W) and
+w (C_out, C, kh, kw) give z (N, C_out, H_out, W_out).
 
 ==========  =================================================  =====================
 algorithm   idea                                               applies to
@@ -9,7 +13,8 @@ algorithm   idea                                               applies to
 direct      the sum as written, looping over kernel offsets    any kernel, stride
 im2col      unfold receptive fields, then one GEMM             any kernel, stride
             (Chellapilla et al. 2006)
-winograd    F(2×2, 3×3) minimal filtering (Lavin & Gray 2016)  3×3 kernels, stride 1
+winograd    F(2×2, 3×3) minimal filtering (Winograd 1980;      3×3 kernels, stride 1
+            Lavin & Gray 2016)
 fft         pointwise products in frequency space              any kernel; a stride
             (Mathieu et al. 2014)                              wastes work
 numba       the direct sum, compiled with a vectorising        any kernel, stride;
@@ -19,7 +24,8 @@ numba       the direct sum, compiled with a vectorising        any kernel, strid
 
 ``conv2d(x, w, b, stride, padding, algorithm=...)`` runs any of them;
 ``conv2d_backward(dout, x, w, stride, padding, algorithm=...)`` returns (dx, dw, db).
-Every algorithm is tested against ``scipy.signal.correlate``.
+Every algorithm is tested against ``scipy.signal.correlate``. :mod:`dlkit.conv.cost`
+counts their multiply-accumulates, flops and memory traffic.
 """
 
 from __future__ import annotations
@@ -38,9 +44,14 @@ from dlkit.conv.common import (
 )
 from dlkit.conv.compiled import conv2d_fast_backward, conv2d_numba, conv2d_numba_backward
 from dlkit.conv.cost import (
+    INTENSITY_ALGORITHMS,
+    arithmetic_intensity,
+    conv_bytes,
+    direct_flops,
     direct_mults,
-    fft_mults,
     fft_crossover,
+    fft_flops,
+    fft_mults,
     im2col_mults,
     winograd_mults,
 )
@@ -77,10 +88,15 @@ __all__ = [
     "conv2d_numba_backward",
     "conv2d_fast_backward",
     "direct_mults",
+    "direct_flops",
     "im2col_mults",
     "winograd_mults",
+    "fft_flops",
     "fft_mults",
     "fft_crossover",
+    "conv_bytes",
+    "arithmetic_intensity",
+    "INTENSITY_ALGORITHMS",
 ]
 
 ALGORITHMS = ("direct", "im2col", "winograd", "fft", "numba")
@@ -125,7 +141,7 @@ def choose_algorithm(algorithm: str, kernel_shape, stride: int = 1) -> str:
 
 
 def conv2d(x, w, b=None, stride: int = 1, padding: int = 0, algorithm: str = "im2col"):
-    """2-D convolution of x (N, C, H, W) with w (F, C, kh, kw) -> (N, F, H_out, W_out).
+    """2-D convolution of x (N, C, H, W) with w (C_out, C, kh, kw) -> (N, C_out, H_out, W_out).
 
     H_out = (H + 2·padding − kh) // stride + 1 (same for W).
     """
@@ -134,7 +150,7 @@ def conv2d(x, w, b=None, stride: int = 1, padding: int = 0, algorithm: str = "im
 
 
 def conv2d_backward(dout, x, w, stride: int = 1, padding: int = 0, algorithm: str = "im2col"):
-    """Gradients of :func:`conv2d`: returns (dx, dw, db) for dout (N, F, H_out, W_out).
+    """Gradients of :func:`conv2d`: returns (dx, dw, db) for dout (N, C_out, H_out, W_out).
 
     Each algorithm computes them its own way: direct and numba by the transposed
     loops, im2col by two GEMMs and col2im, fft by FFTs. Winograd computes dx with
@@ -153,11 +169,11 @@ def conv2d_backward(dout, x, w, stride: int = 1, padding: int = 0, algorithm: st
         return conv2d_numba_backward(dout, x, w, stride, padding)
     # winograd
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_backward")
-    F, C = w.shape[:2]
+    C_out = w.shape[0]
     from dlkit.conv.im2col import im2col as _im2col
 
     dout = np.asarray(check_conv_dout(dout, x, w, s, p, "conv2d_backward"), x.dtype)
-    dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)
+    dout_m = dout.transpose(1, 0, 2, 3).reshape(C_out, -1)
     dw = (dout_m @ _im2col(x, 3, 3, 1, p).T).reshape(w.shape)
     dxp = conv2d_winograd(dout, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), None, 1, 2)
     dx = unpad(dxp, p)

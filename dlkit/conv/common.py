@@ -1,15 +1,19 @@
 """Shapes, argument checks and padding shared by every convolution algorithm.
 
-Notation of chapter 7: an input ``x`` of shape (N, C, H, W) (N images, C = f_i input
-channels), a kernel ``w`` of shape (F, C, kh, kw) (F = f_o output channels), stride s
-and zero padding p. The output has shape (N, F, H_out, W_out) with
+Notation of chapters 7 and 8: an input ``x`` of shape (N, C, H, W) (N images of
+C = C_in channels, H_in × W_in pixels in the text), kernels ``w`` of shape
+(C_out, C, kh, kw) (C_out output channels, k_h × k_w in the text), a stride and zero
+padding. The output has shape (N, C_out, H_out, W_out) with
 
-    H_out = (H + 2p - kh) // s + 1,    W_out = (W + 2p - kw) // s + 1,
+    H_out = (H + 2·padding - kh) // stride + 1,    W_out = (W + 2·padding - kw) // stride + 1,
 
 computed by :func:`output_size`, whose one home is :mod:`dlkit.shapes`.
 """
 
 from __future__ import annotations
+
+import functools
+from typing import Callable
 
 import numpy as np
 
@@ -30,7 +34,30 @@ __all__ = [
     "check_conv_dout",
     "add_bias",
     "dilate",
+    "renamed_arg",
 ]
+
+
+def renamed_arg(old: str, new: str) -> Callable[[Callable], Callable]:
+    """Keep the keyword `old` of a function working after it was renamed `new`.
+
+    ``f(..., F=16)`` then means ``f(..., C_out=16)``; passing both is a TypeError.
+    """
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(
+                        f"{fn.__name__}: pass {new}= only ({old}= is its old name), not both"
+                    )
+                kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return call
+
+    return wrap
 
 
 def pad_input(x: np.ndarray, padding: int, padding_w: int | None = None) -> np.ndarray:
@@ -82,7 +109,7 @@ def check_conv_args(x, w, b=None, stride: int = 1, padding: int = 0, who: str = 
     x = as_real_array(x, "the input x", who)
     w = as_real_array(w, "the kernel w", who)
     if w.ndim != 4:
-        raise ValueError(f"{who}: the kernel must have shape (F, C, kh, kw), got {w.shape}")
+        raise ValueError(f"{who}: the kernel must have shape (C_out, C, kh, kw), got {w.shape}")
     if x.ndim != 4:
         hint = " add a channel axis with x[:, None]" if x.ndim == 3 and w.shape[1] == 1 else ""
         raise ValueError(
@@ -168,14 +195,14 @@ def check_conv_dout(
 ) -> np.ndarray:
     """Validate the gradient of a convolution's output against its (checked) arguments.
 
-    dout must be a float array of exactly (N, F, H_out, W_out): the compiled kernels
+    dout must be a float array of exactly (N, C_out, H_out, W_out): the compiled kernels
     index it by the shapes of x and w, so a wrong shape would read out of bounds.
     Returns dout as an array, its dtype unchanged.
     """
-    N, F = x.shape[0], w.shape[0]
+    N, C_out = x.shape[0], w.shape[0]
     want = (
         N,
-        F,
+        C_out,
         output_size(x.shape[2], w.shape[2], stride, padding),
         output_size(x.shape[3], w.shape[3], stride, padding),
     )
@@ -194,7 +221,7 @@ def check_conv_dout(
 
 
 def add_bias(out: np.ndarray, b) -> np.ndarray:
-    """Add a per-channel bias of shape (F,) to out (N, F, H, W) in place."""
+    """Add a per-channel bias of shape (C_out,) to out (N, C_out, H, W) in place."""
     if b is not None:
         out += b[None, :, None, None]
     return out
@@ -210,7 +237,7 @@ def dilate(dout: np.ndarray, stride: int) -> np.ndarray:
     dout = check_images(dout, "dout", "dilate")
     if check_int_arg(stride, "stride", "dilate", 1) == 1:
         return dout
-    N, F, Ho, Wo = dout.shape
-    d = np.zeros((N, F, (Ho - 1) * stride + 1, (Wo - 1) * stride + 1), dout.dtype)
+    N, C_out, Ho, Wo = dout.shape
+    d = np.zeros((N, C_out, (Ho - 1) * stride + 1, (Wo - 1) * stride + 1), dout.dtype)
     d[:, :, ::stride, ::stride] = dout
     return d

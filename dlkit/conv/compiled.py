@@ -16,20 +16,20 @@ from dlkit.conv.common import check_conv_args, check_conv_dout, dilate, pad_inpu
 
 
 #: Receptive-field size C·kh·kw from which dw is computed by a GEMM (measured on a
-#: 2-core x86 CPU: the first LeNet layer, 25, is faster with the dot-product kernel;
-#: the second, 150, with the GEMM).
+#: 2-core x86 CPU with chapter 7's LeNet-style network: its first layer, 25, is faster
+#: with the dot-product kernel; its second, 150, with the GEMM).
 GEMM_MIN_K = 64
 
 
 def conv2d_numba(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
     """Direct convolution by the compiled kernel.
 
-    x (N, C, H, W), w (F, C, kh, kw), b (F,) or None -> out (N, F, H_out, W_out).
-    Stride 1 with F a multiple of 4 runs the kernel ``conv2d_chwn`` (batch innermost,
+    x (N, C, H, W), w (C_out, C, kh, kw), b (C_out,) or None -> z (N, C_out, H_out, W_out).
+    Stride 1 with C_out a multiple of 4 runs the kernel ``conv2d_chwn`` (batch innermost,
     four output channels per pass; :func:`dlkit.kernels.cpu.conv2d_chwn` on the numba
     backend), the rest (and an empty batch, which that kernel's tiling cannot divide)
-    ``conv2d_direct`` (one image and channel per task; with few channels, such as
-    LeNet-5's first layer, it wastes less).
+    ``conv2d_direct`` (one image and channel per task; with few channels, such as the
+    first layer of chapter 7's LeNet-style network, it wastes less).
     """
     x, w, b, s, p = check_conv_args(x, w, b, stride, padding, "conv2d_numba")
     kern = kernels.for_backend()
@@ -48,7 +48,8 @@ def _padded_input_grad(kern, dout, w, stride: int, xp):
     A 'full' correlation: dout, dilated by the stride and padded by kh − 1, kw − 1, is
     correlated with the kernel flipped in both axes and with its channel axes swapped.
     """
-    F, C, kh, kw = w.shape
+    C = w.shape[1]
+    kh, kw = w.shape[2:]
     dpad = pad_input(dilate(dout, stride), kh - 1, kw - 1)
     wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     full = kern.conv2d_direct(dpad, wflip, np.zeros(C, xp.dtype), 1)
@@ -60,7 +61,7 @@ def _padded_input_grad(kern, dout, w, stride: int, xp):
 
 
 def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
-    """Gradients by the compiled kernels: dx (N, C, H, W), dw (F, C, kh, kw), db (F,).
+    """Gradients by the compiled kernels: dx (N, C, H, W), dw (C_out, C, kh, kw), db (C_out,).
 
     dx is a 'full' correlation: dout (dilated by the stride) padded by kh − 1, kw − 1
     and correlated with the kernel flipped in both axes and with its channel axes
@@ -69,7 +70,7 @@ def conv2d_numba_backward(dout, x, w, stride: int = 1, padding: int = 0):
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_numba_backward")
     dout = check_conv_dout(dout, x, w, s, p, "conv2d_numba_backward")
     kern = kernels.for_backend()
-    F, C, kh, kw = w.shape
+    kh, kw = w.shape[2:]
     xp = np.ascontiguousarray(pad_input(x, p))
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     dw = kern.conv2d_weight_grad(dout, xp, kh, kw, s)
@@ -91,16 +92,16 @@ def conv2d_fast_backward(dout, x, w, stride: int = 1, padding: int = 0, need_dx:
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_fast_backward")
     dout = check_conv_dout(dout, x, w, s, p, "conv2d_fast_backward")
     kern = kernels.for_backend()
-    F, C, kh, kw = w.shape
+    C_out, C, kh, kw = w.shape
     xp = np.ascontiguousarray(pad_input(x, p))
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     db = dout.sum(axis=(0, 2, 3))
     if C * kh * kw >= GEMM_MIN_K:
-        dout_m = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N·Ho·Wo)
+        dout_m = dout.transpose(1, 0, 2, 3).reshape(C_out, -1)  # (C_out, N·Ho·Wo)
         dw = (dout_m @ kern.im2col(xp, kh, kw, s).T).reshape(w.shape)
         if not need_dx:
             return None, dw, db
-        dxp = kern.col2im(w.reshape(F, -1).T @ dout_m, *xp.shape, kh, kw, s)
+        dxp = kern.col2im(w.reshape(C_out, -1).T @ dout_m, *xp.shape, kh, kw, s)
     else:
         dw = kern.conv2d_weight_grad(dout, xp, kh, kw, s)
         if not need_dx:

@@ -3,14 +3,14 @@
 By the convolution theorem, a correlation becomes a pointwise product in the
 frequency domain: for a single channel pair on an (H, W) grid,
 
-    out = IFFT( FFT(in) ⊙ conj(FFT(w padded to H×W)) ),  kept where the kernel fits.
+    z = IFFT( FFT(a) ⊙ conj(FFT(w padded to H×W)) ),  kept where the kernel fits.
 
 Each input and each kernel is transformed once; the sum over input channels is a
-complex matrix product at each frequency, (N × C) @ (C × F); each output map is
-transformed back once. The cost is O(H·W·log(H·W)) per transform plus N·C·F products
+complex matrix product at each frequency, (N × C) @ (C × C_out); each output map is
+transformed back once. The cost is O(H·W·log(H·W)) per transform plus N·C·C_out products
 per frequency, whatever the kernel size: this is why FFT wins for large kernels
-(Vasilache et al. 2015). Stride s is done by computing the stride-1 result and keeping
-every s-th output (correct, but the skipped outputs are wasted work).
+(Vasilache et al. 2015). A stride is done by computing the stride-1 result and keeping
+every stride-th output (correct, but the skipped outputs are wasted work).
 """
 
 from __future__ import annotations
@@ -27,31 +27,35 @@ from dlkit.conv.common import (
 )
 
 
-def _fft_correlate(a: np.ndarray, k: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """Channel-summed correlation of a (N, C, H, W) with k (F, C, kh, kw): (N, F, *out_hw)."""
+def _fft_correlate(a: np.ndarray, w: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """Channel-summed correlation of a (N, C, H, W) with w (C_out, C, kh, kw).
+
+    Returns z (N, C_out, *out_hw): the stride-1 outputs at the positions `out_hw`.
+    """
     H, W = a.shape[2:]
-    A = np.fft.rfft2(a, s=(H, W))  # (N, C, H, W//2+1)
-    K = np.fft.rfft2(k, s=(H, W))  # (F, C, H, W//2+1)
-    # at every frequency: (N × C) @ (C × F); moved to the leading axes for matmul
-    P = np.matmul(A.transpose(2, 3, 0, 1), np.conj(K).transpose(2, 3, 1, 0))  # (H, W', N, F)
-    out = np.fft.irfft2(P.transpose(2, 3, 0, 1), s=(H, W))
-    return out[:, :, : out_hw[0], : out_hw[1]]
+    a_hat = np.fft.rfft2(a, s=(H, W))  # (N, C, H, W//2+1)
+    w_hat = np.fft.rfft2(w, s=(H, W))  # (C_out, C, H, W//2+1), w zero-padded to H×W
+    # at every frequency: (N × C) @ (C × C_out); frequencies moved first for matmul
+    z_hat = np.matmul(a_hat.transpose(2, 3, 0, 1), np.conj(w_hat).transpose(2, 3, 1, 0))
+    z = np.fft.irfft2(z_hat.transpose(2, 3, 0, 1), s=(H, W))  # (N, C_out, H, W)
+    return z[:, :, : out_hw[0], : out_hw[1]]
 
 
 def conv2d_fft(x, w, b=None, stride: int = 1, padding: int = 0) -> np.ndarray:
     """Convolution through the 2-D real FFT.
 
-    x (N, C, H, W), w (F, C, kh, kw), b (F,) or None -> out (N, F, H_out, W_out).
+    x (N, C, H, W), w (C_out, C, kh, kw), b (C_out,) or None -> z (N, C_out, H_out, W_out).
+    A stride keeps every stride-th output of the stride-1 result.
     """
     x, w, b, s, p = check_conv_args(x, w, b, stride, padding, "conv2d_fft")
     xp = pad_input(x, p)
     kh, kw = w.shape[2:]
     Ho1, Wo1 = output_size(xp.shape[2], kh), output_size(xp.shape[3], kw)
-    out = _fft_correlate(xp, w, (Ho1, Wo1))[:, :, ::s, ::s]
-    out = np.ascontiguousarray(out, dtype=x.dtype)
+    z = _fft_correlate(xp, w, (Ho1, Wo1))[:, :, ::s, ::s]
+    z = np.ascontiguousarray(z, dtype=x.dtype)
     if b is not None:
-        out += b[None, :, None, None]
-    return out
+        z += b[None, :, None, None]
+    return z
 
 
 def conv2d_fft_backward(dout, x, w, stride: int = 1, padding: int = 0):
@@ -64,11 +68,11 @@ def conv2d_fft_backward(dout, x, w, stride: int = 1, padding: int = 0):
     x, w, _, s, p = check_conv_args(x, w, None, stride, padding, "conv2d_fft_backward")
     dout = check_conv_dout(dout, x, w, s, p, "conv2d_fft_backward")
     xp = pad_input(x, p)
-    F, C, kh, kw = w.shape
-    d = dilate(np.asarray(dout, x.dtype), s)  # (N, F, Hd, Wd), stride 1
+    kh, kw = w.shape[2:]
+    d = dilate(np.asarray(dout, x.dtype), s)  # (N, C_out, Hd, Wd), stride 1
     Hd, Wd = d.shape[2:]
     xc = xp[:, :, : Hd + kh - 1, : Wd + kw - 1]  # rows a stride never reached
-    # dw[f, c] = Σ_n corr(x[n, c], d[n, f]): images play the role of channels
+    # dw[f, c] = Σ_n corr(x[n, c], d[n, f]): the images play the role of the channels
     dw = _fft_correlate(xc.transpose(1, 0, 2, 3), d.transpose(1, 0, 2, 3), (kh, kw))
     dw = dw.transpose(1, 0, 2, 3).astype(x.dtype)
     # dx = full correlation of d with the flipped, channel-swapped kernel

@@ -6,6 +6,8 @@ returns True or False; it never raises, whatever it is given.
 - :func:`check_output_size`: H_out of a convolution or pooling window.
 - :func:`check_conv_params`: the parameters of a conv layer (with groups).
 - :func:`check_receptive_field`: the receptive field of a stack of layers.
+
+No check prints the expected value: a wrong answer gets a hint about the method.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from dlkit.exercises import cannot_check, never_raises, number, verdict, whole
 from dlkit.models import conv, conv_out_size
 
 
-def _not_whole(answer, what: str) -> str | None:
-    """The hint for an `answer` that is not a whole number, or None when it is one."""
+def _not_whole(answer, what: str, why: str) -> str | None:
+    """The hint for an `answer` that is not a whole number, or None when it is one.
+
+    `why` says what the whole number counts, without saying which one it is.
+    """
     value = number(answer)
     if value is None:
         return f"{what} should be a whole number, got {answer!r}"
     if not value.is_integer():
-        return (
-            f"{what} is a whole number of pixels/parameters, got {value:g}; the formula rounds down"
-        )
+        return f"{what} is a whole number, got {value:g}: {why}"
     return None
 
 
@@ -35,7 +38,11 @@ def check_output_size(h: int, k: int, stride: int, padding: int, answer) -> bool
         want = conv_out_size(int(h), int(k), int(stride), int(padding))
     except (TypeError, ValueError, OverflowError) as exc:
         return cannot_check(str(exc))
-    hint = _not_whole(answer, "the output size")
+    hint = _not_whole(
+        answer,
+        "the output size",
+        "it counts the window positions, and only a window that fits entirely counts",
+    )
     if hint:
         return verdict(False, hint)
     got = whole(answer)
@@ -43,10 +50,12 @@ def check_output_size(h: int, k: int, stride: int, padding: int, answer) -> bool
         return verdict(True, f"({h} + 2·{padding} − {k}) // {stride} + 1 = {want}.")
     hint = ""
     if got == (h - k) // stride + 1:
-        hint = " Did you forget the padding on both sides (2p)?"
+        hint = " Did you forget the padding on both sides (2·padding)?"
     elif got == -(-(h + 2 * padding - k) // stride) + 1:
-        hint = " The division rounds down: a window must fit entirely."
-    return verdict(False, f"{got} is not it.{hint} Use H_out = (H + 2p − k) // s + 1.")
+        hint = " A window must fit entirely inside the padded image: a partial one is not computed."
+    return verdict(
+        False, f"{got} is not it.{hint} Use H_out = (H_in + 2·padding − k) // stride + 1."
+    )
 
 
 @never_raises
@@ -58,7 +67,7 @@ def check_conv_params(
         want = conv("check", (c_in, k, k), c_out, k, groups=groups, bias=bias).params
     except (TypeError, ValueError) as exc:
         return cannot_check(str(exc))
-    hint = _not_whole(answer, "the parameter count")
+    hint = _not_whole(answer, "the parameter count", "it counts weights and biases")
     if hint:
         return verdict(False, hint)
     got = whole(answer)
@@ -79,15 +88,17 @@ def check_conv_params(
 
 
 def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
-    """Receptive field of stacked windows [(k, s), ...], first layer first.
+    """Receptive field of stacked windows [(k, stride), ...], first layer first.
 
-    r ← r + (k − 1)·j and j ← j·s, starting from r = j = 1 (one input pixel).
+    field ← field + (k − 1)·jump and jump ← jump·stride, starting from one input pixel
+    (field = jump = 1); the jump is how many input pixels apart two neighbouring
+    inputs of the next layer are.
     """
-    r, j = 1, 1
-    for k, s in layers:
-        r += (int(k) - 1) * j
-        j *= int(s)
-    return r
+    field, jump = 1, 1
+    for k, stride in layers:
+        field += (int(k) - 1) * jump
+        jump *= int(stride)
+    return field
 
 
 @never_raises
@@ -101,7 +112,7 @@ def check_receptive_field(layers: Sequence[tuple[int, int]], answer) -> bool:
         want = receptive_field(layers)
     except (TypeError, ValueError, OverflowError) as exc:
         return cannot_check(str(exc))
-    hint = _not_whole(answer, "the receptive field")
+    hint = _not_whole(answer, "the receptive field", "it counts input pixels along one side")
     if hint:
         return verdict(False, hint)
     got = whole(answer)
@@ -116,6 +127,6 @@ def check_receptive_field(layers: Sequence[tuple[int, int]], answer) -> bool:
     )
     return verdict(
         False,
-        f"{got} is not it.{hint} Grow r by (k − 1)·j per layer, j the "
-        "product of the strides below it.",
+        f"{got} is not it.{hint} Each layer grows the field by (k − 1) × jump, the jump "
+        "being the product of the strides below it.",
     )

@@ -23,11 +23,12 @@ def example_input(seed: int = 0, size: int = 7, k: int = 3) -> tuple[np.ndarray,
 def layout_runs(H: int = 5, k: int = 3, N: int = 3) -> dict[str, np.ndarray]:
     """The runs the two compiled kernels sweep, for an H×H input and a k×k kernel.
 
-    ``"flat"``: the output column y of each position of ``conv2d_direct``'s flat run over
-    one image (p = x·H + y; y ≥ H_out is a wrapped position, computed and dropped).
-    ``"chwn_out"``: the image n of each position of one output row in ``conv2d_chwn``
-    (p = y·N + n). ``"chwn_in"``: the image n of each value of one input row of all N
-    images, the run that the kernel offsets k_y = 0, 1, ... read shifted by k_y·N.
+    ``"flat"``: the output column u2 of each position of ``conv2d_direct``'s flat run over
+    one image (flat index u = u1·H + u2 for output row u1; u2 ≥ H_out is a wrapped
+    position, computed and dropped). ``"chwn_out"``: the image n of each position of one
+    output row in ``conv2d_chwn`` (u = u2·N + n). ``"chwn_in"``: the image n of each value
+    of one input row of all N images, the run that the kernel offsets o2 = 0, 1, ... read
+    shifted by o2·N.
     """
     Ho = output_size(H, k)
     flat = np.arange((Ho - 1) * H + Ho) % H

@@ -9,7 +9,8 @@ Three modules, one job each:
   paper it comes from: :func:`lenet5`, :func:`alexnet`, :func:`vgg16`,
   :func:`googlenet`, :func:`resnet`, :func:`cifar_resnet`; :func:`get` by name.
 * :mod:`dlkit.models.nets` - trainable dlkit networks: :func:`digits_cnn` and
-  :func:`lenet5_net` (chapter 8).
+  :func:`lenet5_net` (chapter 8), and the LeNet-style :func:`lenet28_net` for 28x28
+  images (chapter 7).
 
 Every name is importable from ``dlkit.models`` itself, e.g.
 ``from dlkit.models import alexnet, conv_out_size``.

@@ -9,11 +9,12 @@ question needs.
 
 The closed forms (output size, parameters, multiply-adds of a convolution or a dense
 layer) are those of :mod:`dlkit.shapes`, shared with :mod:`dlkit.flops` and
-:mod:`dlkit.conv`; batch norm adds its own: 2 · C parameters (γ and β), and local
-response norm has none. Biases, activations and pooling are not counted as MACs
-(they are a rounding error next to the convolutions), which is also how the papers
-count. :class:`Builder` tracks the current shape, so that an architecture of
-:mod:`dlkit.models.zoo` reads like its paper's table.
+:mod:`dlkit.conv`; batch norm adds its own: 2 · C parameters (a scale w and a shift
+b per channel, Ioffe and Szegedy's γ and β), and local response norm has none.
+Biases, activations and pooling are not counted as MACs (they are a rounding error
+next to the convolutions), which is also how the papers count. :class:`Builder` tracks
+the current shape, so that an architecture of :mod:`dlkit.models.zoo` reads like its
+paper's table.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class LayerSpec:
     in_shape, out_shape : tuple
         ``(C, H, W)`` for feature maps, ``(features,)`` for vectors (one example).
     params : int
-        Trainable parameters (weights + biases; γ, β for batch norm).
+        Trainable parameters (weights + biases; the scale and shift of batch norm).
     macs : int
         Multiply-accumulates for one example in the forward pass.
     attrs : dict
@@ -138,8 +139,9 @@ def conv(
 ) -> LayerSpec:
     """A convolution layer's spec, from the closed forms of :mod:`dlkit.shapes`.
 
-    params = C_out · (C_in/g · k_h · k_w + 1) and MACs = C_out · H_out · W_out · C_in/g ·
-    k_h · k_w, for an input (C_in, H, W), `k` = k_h or (k_h, k_w) and g = `groups`.
+    params = C_out · (C_in/groups · k_h · k_w + 1) and
+    MACs = C_out · H_out · W_out · C_in/groups · k_h · k_w, for an input (C_in, H_in, W_in)
+    and `k` = k_h or (k_h, k_w).
     """
     c_in, h, w, kh, kw = _conv_args(name, in_shape, c_out, k, groups)
     h_out = output_size(h, kh, stride, padding, who=f"conv {name!r}")
@@ -151,7 +153,8 @@ def conv(
 
 
 def fc(name: str, in_shape: Sequence[int] | int, out: int, bias: bool = True) -> LayerSpec:
-    """A fully connected layer (its input is flattened): params = out (in + 1), MACs = out in."""
+    """A fully connected layer (its input is flattened) from s_{j-1} = `in_shape` values to
+    s_j = `out`: params = s_j (s_{j-1} + 1), MACs = s_j s_{j-1}."""
     n_in = in_shape if isinstance(in_shape, int) else math.prod(in_shape)
     shape_in = (n_in,) if isinstance(in_shape, int) else tuple(in_shape)
     return LayerSpec(
@@ -194,7 +197,8 @@ def pool(
 
 
 def norm(name: str, in_shape: Sequence[int], mode: str = "batch") -> LayerSpec:
-    """Batch norm (2C parameters: γ, β) or local response norm ('lrn', none)."""
+    """Batch norm (2C parameters: a scale and a shift per channel), or local response norm
+    ('lrn', no parameters)."""
     if mode not in ("batch", "lrn"):
         raise ValueError(f"norm {name!r}: mode must be 'batch' or 'lrn', got {mode!r}")
     shape = tuple(in_shape)

@@ -1,10 +1,12 @@
 """Layers for convolutional networks: Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout.
 
-Shapes follow (N, C, H, W). Conv2d computes, for every image n and output channel f,
+Shapes follow (N, C, H, W). Conv2d computes, for every image n, output channel f and
+output position (u1, u2),
 
-    out[n, f, x, y] = b[f] + Σ_c Σ_{k_x} Σ_{k_y} W[f, c, k_x, k_y] · in[n, c, s·x + k_x, s·y + k_y]
+    z[n, f, u1, u2] = b[f] + Σ_c Σ_{o1} Σ_{o2} W[f, c, o1, o2] · a[n, c, s·u1 + o1, s·u2 + o2]
 
-by any algorithm of :mod:`dlkit.conv` (chapter 7). Its weights ``W`` have shape
+(c the input channel, (o1, o2) the kernel offset, s the stride, a the zero-padded
+input) by any algorithm of :mod:`dlkit.conv` (chapter 7). Its weights ``W`` have shape
 (C_out, C_in, kh, kw), like PyTorch's, so state dicts translate one to one.
 """
 
@@ -54,7 +56,7 @@ class Conv2d(Layer):
         C_in and C_out.
     kernel_size : int or (kh, kw)
     stride, padding : int
-        Stride s and zero padding p of both spatial axes.
+        The stride and the zero padding (on each side) of both spatial axes.
     algorithm : str
         ``"auto"`` (the fastest correct CPU path: the compiled direct kernel forward,
         a GEMM for dW and the compiled kernel for dX), or one of ``"direct"``,
@@ -69,8 +71,8 @@ class Conv2d(Layer):
         Source of the initial weights; float64 (gradient checks) or float32 (speed).
 
     Shapes: forward (N, C_in, H, W) -> (N, C_out, H_out, W_out), with
-    H_out = (H + 2p − kh) // s + 1; backward the reverse. ``W.grad`` (C_out, C_in, kh, kw),
-    ``b.grad`` (C_out,).
+    H_out = (H + 2·padding − kh) // stride + 1; backward the reverse.
+    ``W.grad`` (C_out, C_in, kh, kw), ``b.grad`` (C_out,).
     """
 
     def __init__(
@@ -263,7 +265,7 @@ class _Pool2d(Layer):
 class MaxPool2d(_Pool2d):
     """Max over each kh×kw window (stride defaults to the window size).
 
-    Forward (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H − kh) // s + 1. Backward
+    Forward (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H − kh) // stride + 1. Backward
     routes each output's gradient to the input that was the maximum (the first one on
     ties), so dx has one non-zero per window. Runs the compiled kernels of the backend
     (:func:`dlkit.kernels.for_backend`: :mod:`dlkit.kernels.cpu` on numba), numpy on
@@ -281,7 +283,7 @@ class MaxPool2d(_Pool2d):
             return out
         v = self._view(x)  # (N, C, Ho, Wo, kh, kw)
         flat = v.reshape(v.shape[:4] + (-1,))
-        self._arg = flat.argmax(axis=-1)  # offset k_x·kw + k_y
+        self._arg = flat.argmax(axis=-1)  # the maximum's offset o1·kw + o2 in its window
         return np.take_along_axis(flat, self._arg[..., None], axis=-1)[..., 0]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@
   the products being summed and the 5×5 output filled in up to that position.
 - :func:`sliding_window_explorer`: the ipywidgets explorer stepping through the 25
   positions (a slider and a play button).
-- :func:`plot_operation_counts`: multiply-adds of direct convolution and of the FFT
-  model against kernel size, with the crossover.
+- :func:`plot_operation_counts`: flops of direct convolution and of the FFT model
+  against kernel size, with the crossover.
 - :func:`plot_timings`: measured seconds per algorithm against kernel size.
 - :func:`plot_layouts`: which positions the two compiled direct kernels compute, in
   the image-by-image flat run and in the batch-innermost layout.
@@ -67,20 +67,24 @@ def sliding_window_figure(
     out = conv2d_direct(image[None, None], kernel[None, None])[0, 0]
     Ho, Wo = out.shape
     step = int(np.clip(step, 0, Ho * Wo - 1))
-    x, y = divmod(step, Wo)
+    u1, u2 = divmod(step, Wo)  # the output position
     fig, axes = plt.subplots(
         1, 3, figsize=(9.5, 3.4), gridspec_kw={"width_ratios": [image.shape[1], k + 1, Wo]}
     )
-    _grid(axes[0], image, "input in (7×7)", "Blues", 0, 14)
-    axes[0].add_patch(Rectangle((y - 0.5, x - 0.5), k, k, fill=False, lw=3, ec="#e31a1c"))
-    _grid(axes[1], kernel, "kernel w (3×3)", "RdBu", -2, 2)
+    hi, wi = image.shape
+    _grid(axes[0], image, f"input a ({hi}×{wi})", "Blues", 0, 14)
+    axes[0].add_patch(Rectangle((u2 - 0.5, u1 - 0.5), k, k, fill=False, lw=3, ec="#e31a1c"))
+    _grid(axes[1], kernel, f"kernel W ({k}×{k})", "RdBu", -2, 2)
     filled = np.arange(Ho * Wo).reshape(Ho, Wo) > step
-    _grid(axes[2], out, "output out (5×5)", "Oranges", out.min() - 5, out.max() + 5, mask=filled)
-    axes[2].add_patch(Rectangle((y - 0.5, x - 0.5), 1, 1, fill=False, lw=3, ec="#e31a1c"))
-    window = image[x : x + k, y : y + k]
+    _grid(
+        axes[2], out, f"output z ({Ho}×{Wo})", "Oranges", out.min() - 5, out.max() + 5, mask=filled
+    )
+    axes[2].add_patch(Rectangle((u2 - 0.5, u1 - 0.5), 1, 1, fill=False, lw=3, ec="#e31a1c"))
+    window = image[u1 : u1 + k, u2 : u2 + k]
     terms = " + ".join(f"{a:g}·{b:g}" for a, b in zip(kernel.ravel()[:3], window.ravel()[:3]))
     fig.suptitle(
-        f"out({x},{y}) = Σ w(kx,ky)·in({x}+kx, {y}+ky) = {terms} + … = {out[x, y]:g}", fontsize=10
+        f"z[{u1}, {u2}] = Σ W[o₁, o₂]·a[{u1} + o₁, {u2} + o₂] = {terms} + … = {out[u1, u2]:g}",
+        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -118,7 +122,11 @@ def plot_operation_counts(
     crossover: int | None = None,
     ax=None,
 ):
-    """Multiply-adds (millions) of direct convolution and the FFT model against k."""
+    """Flops F (millions) of direct convolution and of the FFT model against k.
+
+    `direct` and `fft` are flop counts (:func:`dlkit.conv.direct_flops`,
+    :func:`dlkit.conv.fft_flops`), one per kernel size in `ks`.
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
     else:
@@ -128,7 +136,7 @@ def plot_operation_counts(
     if crossover is not None:
         ax.axvline(crossover, color="k", ls=":", lw=1, label=f"crossover k = {crossover}")
     ax.set_xlabel("kernel size k (k×k)")
-    ax.set_ylabel("million multiply-adds")
+    ax.set_ylabel("million flops (F, 2 per MAC)")
     ax.set_xticks(list(ks))
     ax.legend(fontsize=8)
     ax.set_title("operation counts", fontsize=10)
@@ -158,7 +166,7 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
     Top: ``conv2d_direct``'s flat run over one image, with the wrapped positions
     (computed, then dropped) hatched. Below: ``conv2d_chwn``'s run over one output row
     of all N images (every position an output, coloured by image), and the input row
-    it reads, with the window of each kernel column k_y: the same run shifted by
+    it reads, with the window of each kernel column o₂: the same run shifted by
     whole images. The runs are :func:`dlkit.experiments.conv.layout_runs`.
     """
     from dlkit.experiments.conv import layout_runs
@@ -202,14 +210,14 @@ def plot_layouts(H: int = 5, k: int = 3, N: int = 3):
         fontsize=7,
         frameon=False,
     )
-    for ky in range(k):  # each kernel column's window
-        y = 0.45 - 0.18 * ky
-        ax.plot([ky * N + 0.05, ky * N + len(out) - 0.05], [y, y], color="0.2", lw=1.5)
-        ax.text(ky * N + len(out) + 0.2, y, f"$k_y = {ky}$", fontsize=8, va="center")
+    for o2 in range(k):  # each kernel column's window
+        y = 0.45 - 0.18 * o2
+        ax.plot([o2 * N + 0.05, o2 * N + len(out) - 0.05], [y, y], color="0.2", lw=1.5)
+        ax.text(o2 * N + len(out) + 0.2, y, f"$o_2 = {o2}$", fontsize=8, va="center")
     wasted = int(np.sum(flat >= Ho))
     ax.set_title(
         f"{H}×{H} input, {k}×{k} kernel, {N} images (numbers: output or input "
-        f"column y)\nflat run: {len(flat)} positions for {Ho * Ho} outputs, {wasted} "
+        f"column)\nflat run: {len(flat)} positions for {Ho * Ho} outputs, {wasted} "
         f"wrapped; batch innermost: {len(out)} positions, all outputs",
         fontsize=9,
     )
