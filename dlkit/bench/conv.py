@@ -1,14 +1,15 @@
-"""Benchmarks of chapter 7: convolution algorithms, the teaching GEMM, a LeNet-5 step.
+"""Benchmarks of chapter 7: convolution algorithms, the teaching GEMM, a LeNet-style step.
 
 Groups (``python -m dlkit.bench --only conv`` etc.):
 
-- ``conv``: each algorithm's forward pass on the two convolutions of LeNet-5
+- ``conv``: each algorithm's forward pass on the two convolutions of the LeNet-style
+  28×28 network of chapter 7
   (batch 64, float32: 1→6 channels 5×5 on 28×28, and 6→16 channels 5×5 on 12×12)
   beside PyTorch's ``torch.nn.functional.conv2d`` with the same number of threads;
   Winograd, which needs 3×3 kernels, on a 3×3 version of the second layer.
 - ``gemm``: :func:`dlkit.kernels.cpu.gemm_blocked` beside numpy's BLAS at 1024×1024,
   float32, with GFLOP/s in the note.
-- ``lenet``: one training step of LeNet-5 (forward, cross-entropy, backward, SGD
+- ``lenet``: one training step of that network (forward, cross-entropy, backward, SGD
   update) on a batch of 64, dlkit float32 beside the same network in PyTorch.
 
 Each side runs in fresh Python processes, dlkit's and the peer's alternately, three of
@@ -169,27 +170,15 @@ def bench_gemm() -> list[Row]:
 
 
 def lenet5(dtype=np.float32, seed: int = 0):
-    """LeNet-5 as the benchmark trains it (28×28 inputs, ReLU, max pooling)."""
-    from dlkit.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+    """The LeNet-style 28×28 network the benchmark trains (ReLU, max pooling; not
+    LeNet-5 itself): :func:`dlkit.models.lenet28_net`. The name is kept for old code."""
+    from dlkit import models
 
-    return Sequential(
-        Conv2d(1, 6, 5, seed=seed, dtype=dtype, input_grad=False),
-        ReLU(),
-        MaxPool2d(2),
-        Conv2d(6, 16, 5, seed=seed + 1, dtype=dtype),
-        ReLU(),
-        MaxPool2d(2),
-        Flatten(),
-        Linear(256, 120, init="he", seed=seed + 2, dtype=dtype),
-        ReLU(),
-        Linear(120, 84, init="he", seed=seed + 3, dtype=dtype),
-        ReLU(),
-        Linear(84, 10, seed=seed + 4, dtype=dtype),
-    )
+    return models.lenet28_net(seed=seed, dtype=dtype)
 
 
 def _lenet_step(side: str):
-    """One LeNet-5 training step (batch 64, float32) in dlkit or in PyTorch, as a closure."""
+    """One training step of the LeNet-style network (batch 64, float32) in dlkit or in PyTorch, as a closure."""
     g = np.random.default_rng(0)
     X = g.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     y = g.integers(0, 10, BATCH)
@@ -242,7 +231,7 @@ def _lenet_step(side: str):
 
 
 def lenet_worker(side: str, steps: int = 150) -> float:
-    """Median seconds of a LeNet-5 step of `side` ("dlkit" or "torch") in this process."""
+    """Median seconds of a LeNet-style step of `side` ("dlkit" or "torch") in this process."""
     step = _lenet_step(side)
     for _ in range(10):
         step()
@@ -277,7 +266,7 @@ def bench_lenet() -> list[Row]:
     return [
         Row(
             "lenet",
-            "LeNet-5 training step, batch 64, float32",
+            "LeNet-style 28x28 training step, batch 64, float32",
             t,
             "torch" if have_torch else None,
             tp,

@@ -20,5 +20,8 @@ result to a :mod:`dlkit.viz` function to draw it. Nothing here draws or imports 
 - :mod:`~dlkit.experiments.parallel`: where a simulated hybrid-parallel step spends
   its time (chapter 13);
 - :mod:`~dlkit.experiments.collectives`: one simulated allreduce beside its closed
-  form (chapter 14).
+  form, and allreduce times swept over the message size m and over p (chapter 14);
+- :mod:`~dlkit.experiments.rbm`: RBMs trained by CD-1, CD-10 and PCD with their AIS
+  log-likelihoods, AIS against the exact log Z, RBM features for a classifier, and
+  when DBN pretraining helps (chapter 11).
 """

@@ -37,8 +37,8 @@ import os
 
 # Numba runs ``prange`` loops on an OpenMP thread pool and numpy runs matrix products on
 # OpenBLAS's own pool. By default OpenMP threads spin (busy-wait) for a while after each
-# parallel loop, taking the cores from the BLAS threads that run next: a LeNet-5
-# training step, which alternates the two a dozen times, ran three times slower on
+# parallel loop, taking the cores from the BLAS threads that run next: a training step
+# of chapter 7's LeNet-style network, which alternates the two a dozen times, ran three times slower on
 # two cores. Threads that sleep at once (PASSIVE) avoid that. The setting is read when
 # Numba first starts its threads; a value the user has set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -72,11 +72,11 @@ def _jit() -> dict:
 def conv2d_direct(xp, w, b, stride):
     """Direct convolution of an already padded input.
 
-    xp (N, C, H_p, W_p), w (F, C, kh, kw), b (F,), stride s -> out (N, F, H_out, W_out).
-    One (image, output channel) pair per parallel task. For stride 1 the innermost
-    loop runs over the flat index p and adds four kernel columns at once
-    (k_y unrolled by four), so each load and store of ``acc[p]`` serves four
-    multiply-adds.
+    xp (N, C, H_p, W_p), w (C_out, C, kh, kw), b (C_out,), stride s
+    -> z (N, C_out, H_out, W_out). One (image, output channel) pair per parallel task.
+    For stride 1 the innermost loop runs over the flat output index p = u1·W_p + u2 and
+    adds four kernel columns at once (the offset o2 unrolled by four), so each load and
+    store of ``acc[p]`` serves four multiply-accumulates.
     """
     N, C, Hp, Wp = xp.shape
     F, _, KH, KW = w.shape
@@ -133,17 +133,18 @@ def conv2d_direct(xp, w, b, stride):
 def conv2d_chwn(x, w, b, padding):
     """Stride-1 direct convolution with the batch as the innermost axis.
 
-    x (N, C, H, W), w (F, C, kh, kw), b (F,), zero padding p -> out (N, F, H_out, W_out).
+    x (N, C, H, W), w (C_out, C, kh, kw), b (C_out,), zero padding
+    -> z (N, C_out, H_out, W_out).
 
     1. The input is copied, padded, to the layout (C, H_p, W_p, N) (cuda-convnet's): one
        padded row of all N images is then one contiguous run of W_p·N values, and output
-       row x of channel f is one run ``acc[p]`` over p = y·N + n, W_out·N positions with
-       none wrapped or wasted.
-    2. The sum runs over r = (c, k_x, k_y), C·kh·kw terms. Term r reads the input run
-       that starts ``off[r] = (c·H_p + k_x)·W_p·N + k_y·N`` values after the output
-       row's own; the table is padded with zero weights to a multiple of five.
+       row u1 of channel f is one run ``acc[p]`` over p = u2·N + n, W_out·N positions
+       with none wrapped or wasted.
+    2. The sum runs over the C·kh·kw terms t = (c, o1, o2). Term t reads the input run
+       that starts ``off[t] = (c·H_p + o1)·W_p·N + o2·N`` values after the output row's
+       own; the table is padded with zero weights to a multiple of five.
     3. Each pass of the innermost loop adds five terms to four output channels: five
-       loads of input and four of accumulators feed twenty multiply-adds (the register
+       loads of input and four of accumulators feed twenty multiply-accumulates (the register
        reuse of :func:`gemm_blocked`). One task is four channels × one output row ×
        a block of whole output columns, at most 512 positions when N ≤ 512
        (accumulators of 4 × 2 KiB stay in the L1 cache).

@@ -8,7 +8,7 @@ biases ``c`` (s_h,):
 
     E(v, h) = −bᵀv − cᵀh − hᵀWv,            P(v, h) = e^{−E(v, h)} / Z
     P(h_k = 1 | v) = σ(c_k + Σ_i W_ki v_i),  P(v_i = 1 | h) = σ(b_i + Σ_k W_ki h_k)
-    F(v) = −bᵀv − Σ_k softplus(c_k + W_k· v),  P(v) = e^{−F(v)} / Z
+    𝓕(v) = −bᵀv − Σ_k softplus(c_k + W_k· v),  P(v) = e^{−𝓕(v)} / Z
 
 Training follows the loss convention of the rest of dlkit: the gradient that
 :func:`cd_gradient` leaves in each ``Param.grad`` is that of the negative
@@ -137,14 +137,14 @@ class RBM(Layer):
         return -(V @ b) - (H @ c) - np.einsum("nk,ki,ni->n", H, W, V)
 
     def free_energy(self, V) -> np.ndarray:
-        """F(v) = −bᵀv − Σ_k softplus(c_k + W_k·v), so that P(v) = e^{−F(v)}/Z: (N,)."""
+        """𝓕(v) = −bᵀv − Σ_k softplus(c_k + W_k·v), so that P(v) = e^{−𝓕(v)}/Z: (N,)."""
         V = self.check_visible(V)
         return -(V @ self.b.data) - _softplus(V @ self.W.data.T + self.c.data).sum(axis=1)
 
     def free_energy_grad(self, V) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The mean over the rows of V of ∂F/∂W = −Q vᵀ, ∂F/∂b = −v, ∂F/∂c = −Q, with
+        """The mean over the rows of V of ∂𝓕/∂W = −Q vᵀ, ∂𝓕/∂b = −v, ∂𝓕/∂c = −Q, with
         Q = P(h = 1 | v): the data term of the log-likelihood gradient,
-        ∂(−log P(v))/∂θ = ∂F(v)/∂θ − E_model[∂F/∂θ]."""
+        ∂(−log P(v))/∂θ = ∂𝓕(v)/∂θ − E_model[∂𝓕/∂θ]."""
         V = self.check_visible(V)
         Q = _sigmoid(V @ self.W.data.T + self.c.data)
         n = V.shape[0]
@@ -186,7 +186,7 @@ class RBM(Layer):
         return float(np.sum((V - self.reconstruct(V)) ** 2) / V.shape[0])
 
     def pseudo_log_likelihood(self, V) -> float:
-        """(1/N) Σ_n Σ_i log P(v_i | v_{−i}) = Σ_i log σ(F(v with v_i flipped) − F(v)),
+        """(1/N) Σ_n Σ_i log P(v_i | v_{−i}) = Σ_i log σ(𝓕(v with v_i flipped) − 𝓕(v)),
         computed exactly (one flip per visible unit), for binary V."""
         V = self.check_visible(V)
         if not np.isin(V, (0, 1)).all():
@@ -452,5 +452,5 @@ def ais_log_partition(
 
 
 def log_likelihood(rbm: RBM, V, log_z: float) -> float:
-    """The mean log P(v) = −F(v) − log Z over the rows of V, given log Z."""
+    """The mean log P(v) = −𝓕(v) − log Z over the rows of V, given log Z."""
     return float(np.mean(-rbm.free_energy(V)) - log_z)
