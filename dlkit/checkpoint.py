@@ -9,6 +9,8 @@ rename (``.<name>.*.tmp`` beside the target) are removed by the next save.
 code. Keys in the file:
 
     param/<layer>.<name>   the parameters (``model.named_parameters()``)
+    buffer/<layer>.<name>  the state that is not trained (``model.named_buffers()``:
+                           BatchNorm's running statistics)
     rng/<layer>.<attr>     the state of every numpy Generator the layers hold (Dropout's
                            masks, stochastic rounding), as JSON text
     optim/<key>            ``optimizer.state_dict()``: kind, t, lr, hyper-parameters,
@@ -52,7 +54,7 @@ __all__ = [
 #: 1: parameters, optimizer state, history; 2: also generator states and the seed
 FORMAT = 2
 
-_SECTIONS = ("param/", "rng/", "optim/", "history/", "meta/")
+_SECTIONS = ("param/", "buffer/", "rng/", "optim/", "history/", "meta/")
 
 
 def resolve(path: str | os.PathLike) -> Path:
@@ -226,6 +228,8 @@ def save(
         arrays["meta/seed"] = np.array(int(seed))
     for name, p in _named_parameters(model).items():
         arrays[f"param/{name}"] = p.data
+    for name, a in getattr(model, "named_buffers", lambda: [])():
+        arrays[f"buffer/{name}"] = a
     for name, gen in generators_of(model).items():
         arrays[f"rng/{name}"] = generator_state(gen)
     if optimizer is not None:
@@ -294,7 +298,8 @@ def _int_meta(data: dict, key: str, path: Path) -> int:
 
 
 def _check_params(data: dict, model, path: Path) -> dict[str, np.ndarray]:
-    params = {k[len("param/") :]: v for k, v in data.items() if k.startswith("param/")}
+    """The parameters and buffers of the file, checked against `model`'s."""
+    params = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith(("param/", "buffer/"))}
     Layer.check_state(model, params, f"checkpoint {path}", dtypes=True)
     return params
 

@@ -444,6 +444,9 @@ LAYERS: dict[str, tuple[Callable[[], Any], tuple, Callable[[tuple], bool], bool]
         False,
     ),
     "Quantize": (_fixed_quantize, (3, 4), _any, False),
+    "BatchNorm1d": (lambda: _nn().BatchNorm1d(4), (3, 4), _dense(4), False),
+    "BatchNorm1d_eval": (lambda: _nn().BatchNorm1d(4).eval(), (3, 4), _dense(4), False),
+    "BatchNorm2d": (lambda: _nn().BatchNorm2d(2), (3, 2, 4, 4), _image(2, 1), False),
 }
 
 
@@ -642,6 +645,9 @@ _OUT_SHAPES: dict[str, tuple] = {
     "Maxout": (2, 3),
     "Sequential": (2, 3),
     "Quantize": (3, 4),
+    "BatchNorm1d": (3, 4),
+    "BatchNorm1d_eval": (3, 4),
+    "BatchNorm2d": (3, 2, 4, 4),
 }
 
 
@@ -705,6 +711,17 @@ def _constructor_cases() -> list[Case]:
         add("nn.BCELoss", (v,))
     for v in [np.array([[0.0]]), [], None]:
         add("nn.init.fans", (v,))
+    for cls in ("nn.BatchNorm1d", "nn.BatchNorm2d"):
+        for v in BAD_INTS:
+            add(cls, (v,))
+        for v in [0, -1e-5, float("nan"), float("inf"), "1e-5", None, True]:
+            add(cls, (4,), {"eps": v})
+        for v in [-0.1, 1.5, float("nan"), float("inf"), "0.1", None, True]:
+            add(cls, (4,), {"momentum": v})
+        for v in [1, "yes", None]:
+            add(cls, (4,), {"affine": v})
+        for dt in BAD_DTYPES:
+            add(cls, (4,), {"dtype": dt})
     return cases
 
 

@@ -33,6 +33,8 @@ LAYERS = {
     nn.AvgPool2d: (lambda: nn.AvgPool2d(2), (3, 2, 6, 6)),
     nn.Flatten: (nn.Flatten, (3, 2, 4, 4)),
     nn.Dropout: (lambda: nn.Dropout(0.5, seed=0), (5, 3)),
+    nn.BatchNorm1d: (lambda: nn.BatchNorm1d(3), (5, 3)),
+    nn.BatchNorm2d: (lambda: nn.BatchNorm2d(2), (3, 2, 4, 4)),
     nn.Sequential: (lambda: nn.Sequential(nn.Linear(4, 3, seed=0), nn.ReLU()), (5, 4)),
 }
 #: Exported Layer classes that are not layers one runs: the base class.
@@ -311,7 +313,7 @@ def test_conv_functions_refuse_non_arrays():
         dc.conv2d(np.ones((1, 1, 5, 5)), w.astype(complex))
     with pytest.raises(TypeError, match="algorithm must be a name"):
         dc.conv2d(np.ones((1, 1, 5, 5)), w, algorithm=3)
-    with pytest.raises(ValueError, match=r"the kernel must have shape \(F, C, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"the kernel must have shape \(C_out, C, 3, 3\)"):
         dc.conv2d(np.ones((1, 1, 5, 5)), np.ones((3, 3)), algorithm="winograd")
 
 

@@ -10,6 +10,7 @@ from dlkit.data.synthetic import circles, moons, spirals
 from dlkit.data.digits import Split, load_digits
 from dlkit.data.mnist import MNISTError, load_mnist
 from dlkit.data.preprocess import standardize
+from dlkit.data.augment import random_shifts, shift_images, translate
 
 __all__ = [
     "GATES",
@@ -25,4 +26,7 @@ __all__ = [
     "load_mnist",
     "MNISTError",
     "standardize",
+    "shift_images",
+    "random_shifts",
+    "translate",
 ]

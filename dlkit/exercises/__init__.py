@@ -19,6 +19,7 @@ old name      module              chapter
 ``ch04``      ``optimizers``      Losses and gradient descent
 ``ch05``      ``backprop``        Backpropagation
 ``ch06``      ``digits``          Handwritten digits
+(none)        ``regularization``  Regularisation and normalisation
 ``ch07``      ``convolution``     Convolution algorithms
 ``ch08``      ``cnns``            Convolutional networks
 ``ch09``      ``low_precision``   Low precision
@@ -53,8 +54,22 @@ CHAPTERS = {
     "ch14": "sync_sgd",
 }
 
-#: The topic modules, in the order of the book.
-TOPICS = tuple(CHAPTERS.values())
+#: The topic modules, in the order of the book (``regularization``, chapter 6b, has no
+#: chapter-numbered name).
+TOPICS = (
+    "perceptrons",
+    "sigmoid_xor",
+    "feedforward",
+    "optimizers",
+    "backprop",
+    "digits",
+    "regularization",
+    "convolution",
+    "cnns",
+    "low_precision",
+    "parallelism",
+    "sync_sgd",
+)
 
 
 def verdict(ok: bool, message: str) -> bool:

@@ -12,6 +12,9 @@ result to a :mod:`dlkit.viz` function to draw it. Nothing here draws or imports 
 - :mod:`~dlkit.experiments.backprop`: layer-by-layer gradients, the scalar engine
   against the layers, gradient checks, training memory and vanishing gradients
   (chapter 5);
+- :mod:`~dlkit.experiments.regularization`: overfitting on a small digits training
+  set, and what early stopping, weight decay, dropout, shifted images and batch
+  normalisation do to the test accuracy (chapter 6b);
 - :mod:`~dlkit.experiments.conv`: the example input of the sliding window and the
   index runs of the compiled direct kernels (chapter 7);
 - :mod:`~dlkit.experiments.cnn`: the feature maps of a trained CNN (chapter 8);

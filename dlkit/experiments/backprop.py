@@ -285,6 +285,8 @@ def _gradcheck_cases():
         (nn.AvgPool2d(2), (2, 2, 4, 4), 1e-5),
         (nn.Flatten(), (2, 2, 3, 3), 1e-6),
         (_SameMaskDropout(0.5), (3, 5), 1e-6),
+        (nn.BatchNorm1d(5), (4, 5), 3e-5),
+        (nn.BatchNorm2d(2), (3, 2, 3, 3), 3e-5),
     ]
 
 

@@ -44,6 +44,7 @@ from dlkit.nn.core import (
 from dlkit.nn.conv import AvgPool2d, Conv2d, Dropout, Flatten, MaxPool2d
 from dlkit.nn.gradcheck import GradCheck, check_layer, check_loss, numerical_gradient, rel_error
 from dlkit.nn.linear import Linear
+from dlkit.nn.norm import BatchNorm1d, BatchNorm2d
 from dlkit.nn.losses import (
     BCELoss,
     CrossEntropyLoss,
@@ -69,6 +70,8 @@ __all__ = [
     "Flatten",
     "Dropout",
     "Linear",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Sigmoid",
     "Tanh",
     "ReLU",

@@ -361,10 +361,11 @@ class Flatten(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout (Srivastava et al. 2014): in training, zero each unit with
-    probability p and scale the survivors by 1 / (1 − p), so that evaluation (``eval()``)
-    is the identity. The mask comes from the layer's own seeded Generator, so runs are
-    reproducible.
+    """Inverted dropout (Srivastava et al. 2014): in training, keep each unit with
+    probability q = 1 − p and divide the kept ones by q, so that the expected output
+    equals the input and evaluation (``eval()``) is the identity. ``p`` is the drop
+    probability, as in PyTorch. The mask comes from the layer's own seeded Generator, so
+    runs are reproducible.
     """
 
     def __init__(self, p: float = 0.5, *, seed=0):

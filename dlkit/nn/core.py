@@ -314,36 +314,49 @@ class Layer:
     def n_params(self) -> int:
         return sum(p.size for p in self.parameters())
 
+    def named_buffers(self, prefix: str = "") -> list[tuple[str, np.ndarray]]:
+        """Arrays of state that no optimizer trains (BatchNorm's running statistics),
+        named like parameters; none for most layers."""
+        return []
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the state by name: the parameters' data, then the buffers
+        (read through ``Layer`` for a duck-typed model without ``named_buffers``)."""
+        state = {k: p.data for k, p in self.named_parameters()}
+        state.update(getattr(self, "named_buffers", lambda: [])())
+        return state
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, keyed as ``named_parameters()`` names them
-        (``"<layer index>.<name>"`` in a Sequential)."""
-        return {k: p.data.copy() for k, p in self.named_parameters()}
+        """Copies of every parameter and buffer, keyed as ``named_parameters()`` and
+        ``named_buffers()`` name them (``"<layer index>.<name>"`` in a Sequential)."""
+        return {k: a.copy() for k, a in Layer._state_arrays(self).items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the parameters in place; names and shapes must match."""
+        """Copy arrays into the parameters and buffers in place; names and shapes must
+        match."""
         self.check_state(state)
-        for k, p in self.named_parameters():
-            p.data[...] = state[k]
+        for k, a in Layer._state_arrays(self).items():
+            a[...] = state[k]
 
     def check_state(self, state: dict, source: str = "state", *, dtypes: bool = False) -> None:
-        """Raise unless `state` has exactly this network's parameter names and shapes
-        (and dtypes, if `dtypes`); `source` names where the state came from."""
-        mine = dict(self.named_parameters())
+        """Raise unless `state` has exactly this network's parameter and buffer names and
+        shapes (and dtypes, if `dtypes`); `source` names where the state came from."""
+        mine = Layer._state_arrays(self)
         missing, extra = set(mine) - set(state), set(state) - set(mine)
         if missing or extra:
             raise KeyError(
                 f"{source} does not match this network: missing {sorted(missing)}, "
                 f"unexpected {sorted(extra)}"
             )
-        for k, p in mine.items():
-            if state[k].shape != p.data.shape:
+        for k, a in mine.items():
+            if state[k].shape != a.shape:
                 raise ValueError(
-                    f"parameter {k}: saved shape {state[k].shape} != network's {p.data.shape}"
+                    f"parameter {k}: saved shape {state[k].shape} != network's {a.shape}"
                 )
-            if dtypes and state[k].dtype != p.data.dtype:
+            if dtypes and state[k].dtype != a.dtype:
                 raise ValueError(
                     f"parameter {k}: saved as {state[k].dtype}, the network's is "
-                    f"{p.data.dtype}; build the network with dtype=np.{state[k].dtype}"
+                    f"{a.dtype}; build the network with dtype=np.{state[k].dtype}"
                 )
 
     def __repr__(self) -> str:
@@ -385,6 +398,12 @@ class Sequential(Layer):
         out = []
         for i, layer in enumerate(self.layers):
             out += layer.named_parameters(f"{prefix}{i}.")
+        return out
+
+    def named_buffers(self, prefix: str = "") -> list[tuple[str, np.ndarray]]:
+        out = []
+        for i, layer in enumerate(self.layers):
+            out += layer.named_buffers(f"{prefix}{i}.")
         return out
 
     def train(self, mode: bool = True) -> "Sequential":
