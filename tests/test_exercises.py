@@ -133,6 +133,20 @@ _GOOD_THETAS = [[[-30.0, 20, 20], [10, -20, -20]], [[-10.0, 20, 20]]]
 _C = [[5, 1], [2, 7]]
 
 
+def _rbm_free_energy():
+    from dlkit.exercises import rbm
+
+    return float(
+        -(rbm.TINY_B @ rbm.TINY_V) - np.logaddexp(0, rbm.TINY_W @ rbm.TINY_V + rbm.TINY_C).sum()
+    )
+
+
+def _rbm_hidden_probs():
+    from dlkit.exercises import rbm
+
+    return 1 / (1 + np.exp(-(rbm.TINY_W @ rbm.TINY_V + rbm.TINY_C)))
+
+
 def _case(right, wrong, hidden=(), shown=True):
     """Arguments of a right answer, a list of wrong ones, and texts that give the answer.
 
@@ -144,6 +158,18 @@ def _case(right, wrong, hidden=(), shown=True):
 
 
 CASES = {
+    "rbm.check_dbn_parameter_count": _case(
+        (784 * 500 + 500 * 500 + 500 * 2000 + 784 + 500 + 500 + 2000,),
+        [(784 * 500 + 500 * 500 + 500 * 2000,), (0,)],
+        hidden=("1,645,784", "1645784"),
+        shown=False,
+    ),
+    "rbm.check_free_energy": _case(
+        (lambda: (_rbm_free_energy(),)), [(0.0,), (lambda: (-_rbm_free_energy(),))]
+    ),
+    "rbm.check_hidden_probs": _case(
+        (lambda: (_rbm_hidden_probs(),)), [([0.0, 0.0],), (lambda: (_rbm_hidden_probs()[::-1],))]
+    ),
     "perceptrons.check_gate_weights": _case(
         ("NAND", [-20, -20], 30), [("NAND", [20, 20], -30), ("NOT", [1, 1], 0)]
     ),

@@ -38,3 +38,13 @@ def test_pretraining_table_shape():
     )
     assert rows[0].labels == 50
     assert all(0 <= a <= 1 for a in rows[0].pretrained + rows[0].random)
+
+
+def test_rbm_logistic_on_the_original_digits():
+    acc = xr.rbm_logistic(n_hidden=20, epochs=1, nudge=False, max_iter=100)
+    assert set(acc) == {
+        "dlkit RBM + logistic",
+        "scikit-learn BernoulliRBM + logistic",
+        "logistic on raw pixels",
+    }
+    assert acc["logistic on raw pixels"] > 0.9 and all(0 <= a <= 1 for a in acc.values())

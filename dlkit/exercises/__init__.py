@@ -23,6 +23,7 @@ old name      module              chapter
 ``ch07``      ``convolution``     Convolution algorithms
 ``ch08``      ``cnns``            Convolutional networks
 ``ch09``      ``low_precision``   Low precision
+(none)        ``rbm``             RBMs and deep belief networks
 ``ch13``      ``parallelism``     Parallelism: data, model and hybrid
 ``ch14``      ``sync_sgd``        Synchronous SGD and allreduce
 ============  ==================  ====================================
@@ -54,8 +55,8 @@ CHAPTERS = {
     "ch14": "sync_sgd",
 }
 
-#: The topic modules, in the order of the book (``regularization``, chapter 6b, has no
-#: chapter-numbered name).
+#: The topic modules, in the order of the book (the chapters written after the topic
+#: names, 6b on, have no chapter-numbered name).
 TOPICS = (
     "perceptrons",
     "sigmoid_xor",
@@ -67,6 +68,7 @@ TOPICS = (
     "convolution",
     "cnns",
     "low_precision",
+    "rbm",
     "parallelism",
     "sync_sgd",
 )
