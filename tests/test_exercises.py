@@ -133,6 +133,19 @@ _GOOD_THETAS = [[[-30.0, 20, 20], [10, -20, -20]], [[-10.0, 20, 20]]]
 _C = [[5, 1], [2, 7]]
 
 
+def _ae_L():
+    from dlkit.exercises import autoencoders as ae
+
+    return float(np.linalg.eigvalsh(ae.STEP_D.T @ ae.STEP_D)[-1])
+
+
+def _ae_kl():
+    from dlkit.exercises import autoencoders as ae
+
+    r, q = ae.KL_RHO, ae.KL_RHO_HAT
+    return float(r * np.log(r / q) + (1 - r) * np.log((1 - r) / (1 - q)))
+
+
 def _rbm_free_energy():
     from dlkit.exercises import rbm
 
@@ -158,6 +171,13 @@ def _case(right, wrong, hidden=(), shown=True):
 
 
 CASES = {
+    "autoencoders.check_soft_threshold": _case(
+        ([1.0, 0.0, -1.5, 0.0],), [([1.5, -0.2, -2.0, 0.4],), ([2.0, -0.7, -2.5, 0.9],)]
+    ),
+    "autoencoders.check_step_size": _case(
+        (lambda: (1 / _ae_L(),)), [(lambda: (_ae_L(),)), (-1.0,), (1.0,)]
+    ),
+    "autoencoders.check_kl": _case((lambda: (_ae_kl(),)), [(0.0,), (-0.1,), (1.0,)]),
     "rbm.check_dbn_parameter_count": _case(
         (784 * 500 + 500 * 500 + 500 * 2000 + 784 + 500 + 500 + 2000,),
         [(784 * 500 + 500 * 500 + 500 * 2000,), (0,)],

@@ -23,6 +23,7 @@ old name      module              chapter
 ``ch07``      ``convolution``     Convolution algorithms
 ``ch08``      ``cnns``            Convolutional networks
 ``ch09``      ``low_precision``   Low precision
+(none)        ``autoencoders``    Autoencoders and sparse coding
 (none)        ``rbm``             RBMs and deep belief networks
 ``ch13``      ``parallelism``     Parallelism: data, model and hybrid
 ``ch14``      ``sync_sgd``        Synchronous SGD and allreduce
@@ -68,6 +69,7 @@ TOPICS = (
     "convolution",
     "cnns",
     "low_precision",
+    "autoencoders",
     "rbm",
     "parallelism",
     "sync_sgd",
