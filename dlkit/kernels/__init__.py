@@ -4,6 +4,11 @@
   cores, ``cache=True``) for the direct convolution (image by image, and with the
   batch innermost) and its gradients, im2col/col2im, max pooling and a blocked GEMM
   written for teaching. Importing it imports numba.
+- :mod:`dlkit.kernels.cuda`: Numba-CUDA kernels (``@cuda.jit``) under the CPU twins'
+  names where one exists, for the ``cuda`` backend (a GPU) and the ``cudasim`` backend
+  (the same kernels in Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``);
+  :mod:`dlkit.kernels.ptx` compiles them to PTX with no GPU. Importing it imports
+  numba.cuda.
 
 Layers do not import a kernel module themselves: they ask the registry for the module
 of the current backend (:mod:`dlkit.backend`), which has the same function names
@@ -17,8 +22,8 @@ whatever it runs on::
 A backend without compiled kernels (``numpy``, the reference) has none registered:
 :func:`has_kernels` is False there and the layers run numpy, while :func:`for_backend`
 raises :class:`NoKernelsError`. A kernel module for another backend plugs in with
-:func:`register` (for example ``register("cuda", "dlkit.kernels.cuda")``); it is
-imported on first use, so importing dlkit never imports numba.
+:func:`register` (as ``register("cuda", "dlkit.kernels.cuda")`` does for the two CUDA
+backends); it is imported on first use, so importing dlkit never imports numba.
 
 Every kernel is tested against a numpy reference (tests/test_kernels.py).
 
@@ -37,7 +42,11 @@ from dlkit.backend import NAMES, Backend, get_backend
 __all__ = ["NoKernelsError", "register", "registered", "has_kernels", "for_backend"]
 
 #: Backend name -> the module (dotted name) that implements its kernels.
-_REGISTRY: dict[str, str] = {"numba": "dlkit.kernels.cpu"}
+_REGISTRY: dict[str, str] = {
+    "numba": "dlkit.kernels.cpu",
+    "cuda": "dlkit.kernels.cuda",
+    "cudasim": "dlkit.kernels.cuda",
+}
 
 
 class NoKernelsError(LookupError):
