@@ -45,14 +45,20 @@ A script that runs in both places::
 What the simulated communicator offers (mpi4py's names and semantics): ranks and
 sizes, ``Barrier``, ``Wtime`` (virtual seconds; ``MPI.Wtime()`` works in both
 places), point-to-point ``send/recv/isend/irecv/sendrecv`` (pickled objects) and
-``Send/Recv/Isend/Irecv/Sendrecv`` (numpy buffers), ``Probe/Iprobe``,
-``Request.wait/test/Waitall``,
-``ANY_SOURCE``/``ANY_TAG`` with ``Status``, the collectives
-``bcast/Bcast, reduce/Reduce, allreduce/Allreduce, gather/Gather, allgather/Allgather,
-scatter/Scatter, alltoall``, sub-communicators (``Split``, ``Dup``) and one-sided
-windows (``MPI.Win.Create``, ``Lock/Unlock``, ``Put/Get/Accumulate``, ``Fence``,
-``Free``). Timing rules: :mod:`dlkit.cluster.matching` and :mod:`dlkit.cluster.networks`;
-closed forms of the collectives: :mod:`dlkit.cluster.costs`. The engine behind the
+``Send/Recv/Isend/Irecv/Sendrecv/Ssend/Issend`` (numpy buffers), ``Probe/Iprobe``,
+``Mprobe/Improbe`` with ``Message.Recv``, ``Request.wait/test/Waitall/Waitany/
+Waitsome/Testany/Testsome``, ``ANY_SOURCE``/``ANY_TAG``/``PROC_NULL`` with ``Status``,
+the collectives ``bcast/Bcast, reduce/Reduce, allreduce/Allreduce, gather/Gather,
+Gatherv, allgather/Allgather, Allgatherv, scatter/Scatter, Scatterv, alltoall/Alltoall,
+Alltoallv, Reduce_scatter, Reduce_scatter_block, scan/Scan, exscan/Exscan`` (``MAXLOC``/
+``MINLOC`` on (value, index) pairs), the non-blocking ``Iallreduce, Ibcast, Ibarrier``,
+sub-communicators (``Split``, ``Dup``, ``Get_group``, ``MPI.COMM_SELF``,
+``MPI.COMM_NULL``) and one-sided windows (``MPI.Win.Create``, ``MPI.Win.Allocate``,
+``Lock/Unlock``, ``Lock_all/Unlock_all``, ``Flush``..., ``Fence``, ``Put/Get/
+Accumulate/Get_accumulate/Fetch_and_op/Compare_and_swap``, ``Free``; progress at a
+busy target: ``SimCluster(progress="async" | "target")``, :mod:`dlkit.cluster.window`).
+Timing rules: :mod:`dlkit.cluster.matching` and :mod:`dlkit.cluster.networks`;
+closed forms of the collectives and one-sided operations: :mod:`dlkit.cluster.costs`. The engine behind the
 simulator is built in layers: :mod:`~dlkit.cluster.scheduler`,
 :mod:`~dlkit.cluster.requests`, :mod:`~dlkit.cluster.matching`,
 :mod:`~dlkit.cluster.engine`; the constants live in :mod:`~dlkit.cluster.constants`.

@@ -73,17 +73,26 @@ TAG_REDUCE_SCATTER = 32011
 def ufunc_of(op: Any) -> np.ufunc:
     """The numpy ufunc of a reduction op (dlkit's ``MPI.SUM`` or mpi4py's ``MPI.SUM``)."""
     if isinstance(op, Op):
+        if op.ufunc is None:
+            raise TypeError(
+                f"{op!r} is a one-sided operation (Accumulate, Get_accumulate, "
+                "Fetch_and_op); a reduction needs MPI.SUM, MPI.MAX, ..."
+            )
         return op.ufunc
     if isinstance(op, np.ufunc):
         return op
     try:  # an mpi4py Op
         from mpi4py import MPI as _M
 
+        from .constants import MAXLOC, MINLOC
+
         table = [
             (_M.SUM, np.add),
             (_M.PROD, np.multiply),
             (_M.MAX, np.maximum),
             (_M.MIN, np.minimum),
+            (_M.MAXLOC, MAXLOC.ufunc),
+            (_M.MINLOC, MINLOC.ufunc),
         ]
         for mop, uf in table:
             if op == mop:
@@ -91,7 +100,8 @@ def ufunc_of(op: Any) -> np.ufunc:
     except ImportError:
         pass
     raise TypeError(
-        f"unsupported reduction op {op!r}: use MPI.SUM, MPI.PROD, MPI.MAX, MPI.MIN or a numpy ufunc"
+        f"unsupported reduction op {op!r}: use MPI.SUM, MPI.PROD, MPI.MAX, MPI.MIN, "
+        "MPI.MAXLOC, MPI.MINLOC or a numpy ufunc"
     )
 
 
@@ -582,3 +592,115 @@ def alltoall_obj(comm, objs: list) -> list:
     if reqs:
         type(reqs[0]).Waitall(reqs)  # the Request class of this communicator
     return out
+
+
+# ------------------------------------------- all-to-all, vector and prefix forms --
+TAG_ALLTOALL = 32012
+TAG_SCAN = 32013
+TAG_GATHERV = 32014
+TAG_SCATTERV = 32015
+TAG_ALLGATHERV = 32016
+
+
+def alltoallv_pairwise(comm, blocks: list, out: list) -> None:
+    """Pairwise exchange: in step s = 1..p-1 rank r sends ``blocks[(r + s) mod p]`` to
+    rank r + s and receives ``out[(r - s) mod p]`` from rank r - s (contiguous 1-d
+    views; sizes may differ, as in ``Alltoallv``). Every rank sends one block and
+    receives one per step on its two ports: time (p-1) T(m) for blocks of m bytes."""
+    p, rank = comm.Get_size(), comm.Get_rank()
+    out[rank][...] = blocks[rank]
+    for s in range(1, p):
+        dst, src = (rank + s) % p, (rank - s) % p
+        req = comm.Isend(blocks[dst], dest=dst, tag=TAG_ALLTOALL)
+        comm.Recv(out[src], source=src, tag=TAG_ALLTOALL)
+        req.Wait()
+
+
+def gatherv_linear(comm, x: np.ndarray, out: list | None, root: int = 0) -> None:
+    """Every rank sends ``x`` to ``root``, which receives rank i's into ``out[i]`` (a
+    contiguous 1-d view of its receive buffer) in rank order. Time sum over the other
+    ranks of T(m_i), the root's receive port."""
+    p, rank = comm.Get_size(), comm.Get_rank()
+    flat = np.ascontiguousarray(x).reshape(-1)
+    if rank != root:
+        comm.Send(flat, dest=root, tag=TAG_GATHERV)
+        return
+    out[root][...] = flat
+    for src in range(p):
+        if src != root:
+            comm.Recv(out[src], source=src, tag=TAG_GATHERV)
+
+
+def scatterv_linear(comm, blocks: list | None, out: np.ndarray, root: int = 0) -> None:
+    """``root`` sends ``blocks[i]`` to rank i in rank order; each rank receives into
+    ``out``. Time sum over the other ranks of T(m_i), the root's send port."""
+    p, rank = comm.Get_size(), comm.Get_rank()
+    if rank == root:
+        for dst in range(p):
+            if dst != root:
+                comm.Send(np.ascontiguousarray(blocks[dst]), dest=dst, tag=TAG_SCATTERV)
+        out.reshape(-1)[...] = blocks[root]
+    else:
+        comm.Recv(out, source=root, tag=TAG_SCATTERV)
+
+
+def allgatherv_ring(comm, x: np.ndarray, out: list) -> None:
+    """Ring allgather of blocks of different sizes: rank r's ``x`` lands in ``out[r]``
+    on every rank (contiguous 1-d views), by the p - 1 steps of :func:`ring_allgather`.
+    Time (p-1) T(m) when every block has m bytes."""
+    out[comm.Get_rank()][...] = np.ascontiguousarray(x).reshape(-1)
+    ring_allgather(comm, out, comm.Get_rank(), TAG_ALLGATHERV)
+
+
+def reduce_scatter_blocks_ring(comm, blocks: list, op: Any = SUM) -> np.ndarray:
+    """Ring reduce-scatter of p blocks (1-d, sizes may differ): rank r ends with block r
+    reduced over all ranks (returned; the blocks are reduced in place). Time
+    (p-1)(T(c) + c gamma) for blocks of c bytes (:func:`ring_reduce_scatter`)."""
+    p, rank = comm.Get_size(), comm.Get_rank()
+    if p > 1:
+        ring_reduce_scatter(comm, blocks, op, start=rank - 1, tag=TAG_REDUCE_SCATTER)
+    return blocks[rank]
+
+
+def scan_recursive_doubling(comm, x: np.ndarray, op: Any = SUM, exclusive: bool = False):
+    """Prefix reduction: rank r gets x_0 (op) ... (op) x_r (``Scan``), or x_0 ... x_{r-1}
+    (``Exscan``, None on rank 0).
+
+    In round k rank r sends its partial result (the reduction of the ranks
+    r - 2^k + 1 .. r) to rank r + 2^k and combines the one arriving from r - 2^k, if
+    those ranks exist: ceil(log2 p) rounds, each T(m) + m gamma on the last rank (for
+    Exscan the arriving partial is combined into two accumulators: 2 m gamma, the first
+    one a copy).
+    """
+    p, rank = comm.Get_size(), comm.Get_rank()
+    uf = ufunc_of(op)
+    partial = _flat_copy(x)
+    excl = None
+    tmp = np.empty_like(partial)
+    mask = 1
+    while mask < p:
+        req = None
+        if rank + mask < p:
+            req = comm.Isend(partial, dest=rank + mask, tag=TAG_SCAN)
+        if rank - mask >= 0:
+            comm.Recv(tmp, source=rank - mask, tag=TAG_SCAN)
+            if req is not None:
+                req.Wait()
+                req = None
+            # the incoming segment lies to the left: incoming (op) partial
+            if exclusive:
+                if excl is None:
+                    excl = tmp.copy()
+                else:
+                    combined = tmp.copy()
+                    _combine(comm, uf, combined, excl)
+                    excl = combined
+            combined = tmp.copy()
+            _combine(comm, uf, combined, partial)
+            partial = combined
+        if req is not None:
+            req.Wait()
+        mask <<= 1
+    if exclusive:
+        return None if excl is None else excl.reshape(np.shape(x))
+    return partial.reshape(np.shape(x))

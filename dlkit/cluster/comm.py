@@ -22,7 +22,8 @@ broadcast, ``Allgather`` ring; ``Barrier`` dissemination.
 
 Checks (each raises naming the rank, the call, what was expected and the fix):
 ranks (``dest``, ``source``, ``root``) must be ints of this communicator, with
-``MPI.PROC_NULL`` (a send or receive that does nothing, as in MPI) and, for sources,
+``MPI.PROC_NULL`` (a send, receive or probe that does nothing, as in MPI: a receive
+leaves its buffer, its status reports source ``MPI.PROC_NULL``) and, for sources,
 ``MPI.ANY_SOURCE``; tags must be ints >= 0 (``MPI.ANY_TAG`` for receives); a buffer
 receive must match the sender's dtype and have room for its elements. Every rank's
 collective calls are numbered per communicator: ranks that enter different
@@ -41,31 +42,12 @@ import numpy as np
 from . import collectives as C
 from . import fastring as _fastring
 from .constants import ANY_SOURCE, ANY_TAG, IN_PLACE, PROC_NULL, SUM, UNDEFINED
+from .args import _assign, _buffer, _check_op, _check_pair, _op_name, _src, _tag
+from .comm_more import CommMore
 from .engine import Engine
 from .requests import Request, Status
 
 __all__ = ["SimComm", "Request"]
-
-
-def _buffer(spec: Any, me: int, what: str) -> np.ndarray:
-    """Accept ``arr`` or ``[arr, MPI.DOUBLE]`` / ``(arr, count, MPI.DOUBLE)``."""
-    if isinstance(spec, (list, tuple)):
-        if not spec:
-            raise ValueError(f"rank {me}: empty buffer spec for {what}")
-        if not isinstance(spec[0], np.ndarray):
-            raise TypeError(
-                f"rank {me}: {what} needs a numpy array buffer or [array, "
-                f"MPI.DOUBLE], got a {type(spec).__name__} of "
-                f"{type(spec[0]).__name__}; pass np.asarray(...) or use the "
-                "lower-case method for Python objects"
-            )
-        spec = spec[0]
-    if not isinstance(spec, np.ndarray):
-        raise TypeError(
-            f"rank {me}: {what} needs a numpy array buffer, got "
-            f"{type(spec).__name__}; use the lower-case method for Python objects"
-        )
-    return spec
 
 
 def _bad_rank(me: int, call: str, what: str, r: Any, size: int, extra: str) -> Exception:
@@ -111,45 +93,15 @@ def _check_split(me: int, color: Any, key: Any) -> None:
         )
 
 
-def _check_op(me: int, call: str, op: Any, buffers: bool) -> None:
-    """A reduction op: MPI.SUM, MPI.MAX... (a numpy ufunc for buffers; any function of
-    two values for objects)."""
-    if buffers:
-        try:
-            C.ufunc_of(op)
-        except TypeError as exc:
-            raise TypeError(f"rank {me}: {call}: {exc}") from None
-    elif not callable(op):
-        raise TypeError(
-            f"rank {me}: {call}: op={op!r} is not a reduction op; pass MPI.SUM, "
-            "MPI.MAX, ... or a function of two values"
-        )
-
-
-def _op_name(op: Any) -> str:
-    """A rank-independent name of a reduction op, for comparing collective calls."""
-    if isinstance(op, np.ufunc):
-        return f"np.{op.__name__}"
-    name = getattr(op, "__qualname__", None)  # a Python function: the same on every rank
-    return name if isinstance(name, str) else repr(op)
-
-
 def _spec(x: np.ndarray) -> str:
     return f"{x.size} x {x.dtype}"
 
 
-def _check_pair(me: int, call: str, x: np.ndarray, out: np.ndarray) -> None:
-    """sendbuf and recvbuf of one rank share a datatype (as in mpi4py)."""
-    if x.dtype != out.dtype:
-        raise TypeError(
-            f"rank {me}: {call}: sendbuf is {x.dtype} but recvbuf is {out.dtype}; "
-            "MPI does not convert types: allocate recvbuf with "
-            f"dtype={x.dtype}"
-        )
+class SimComm(CommMore):
+    """The communicator a simulated rank receives as ``train(comm)``.
 
-
-class SimComm:
-    """The communicator a simulated rank receives as ``train(comm)``."""
+    The groups, synchronous sends, matched probes, vector, prefix and non-blocking
+    collectives come from :class:`~dlkit.cluster.comm_more.CommMore`."""
 
     _dlkit_sim = True
 
@@ -394,9 +346,10 @@ class SimComm:
     ) -> bool:
         """Is a message matching (source, tag) waiting? Fills ``status`` if so."""
         call = f"Iprobe(source={_src(source)}, tag={_tag(tag)})"
-        found = self._engine.iprobe(
-            self._rank, self._probe_source(source, tag, call), tag, self._ctx, self._rmap
-        )
+        world = self._probe_source(source, tag, call, status)
+        if world == PROC_NULL:
+            return True
+        found = self._engine.iprobe(self._rank, world, tag, self._ctx, self._rmap)
         if found is None:
             self._engine.poll_failed(
                 self._rank, float("inf"), f"polling Iprobe(source={_src(source)}, tag={_tag(tag)})"
@@ -408,13 +361,12 @@ class SimComm:
 
     iprobe = Iprobe
 
-    def _probe_source(self, source: Any, tag: Any, call: str) -> int:
+    def _probe_source(self, source: Any, tag: Any, call: str, status: Status | None) -> int:
+        """The world rank to probe; a probe of MPI.PROC_NULL returns at once with status
+        source MPI.PROC_NULL, tag MPI.ANY_TAG and count 0, as in MPI."""
         world = self._source(source, tag, call)
-        if world == PROC_NULL:
-            raise ValueError(
-                f"rank {self._rank}: {call}: probing MPI.PROC_NULL is not "
-                "supported by the simulator; probe a rank or MPI.ANY_SOURCE"
-            )
+        if world == PROC_NULL and status is not None:
+            status._fill(PROC_NULL, ANY_TAG, 0)
         return world
 
     def Probe(
@@ -426,9 +378,10 @@ class SimComm:
         arrived), to within the simulator's polling step ``Engine.POLL``.
         """
         call = f"Probe(source={_src(source)}, tag={_tag(tag)})"
-        found = self._engine.probe(
-            self._rank, self._probe_source(source, tag, call), tag, self._ctx, self._rmap, call
-        )
+        world = self._probe_source(source, tag, call, status)
+        if world == PROC_NULL:
+            return True
+        found = self._engine.probe(self._rank, world, tag, self._ctx, self._rmap, call)
         if status is not None:
             status._fill(*found)
         return True
@@ -648,22 +601,3 @@ class SimComm:
 
     def alltoall(self, sendobj: list) -> list:
         return self._collective("alltoall", 0, lambda: C.alltoall_obj(self._cc, sendobj))
-
-
-def _assign(dst: np.ndarray, src: np.ndarray, me: int | None = None, call: str = "") -> None:
-    """Copy src into the buffer dst element by element (shapes may differ, sizes not)."""
-    if dst.size != src.size:
-        where = f"rank {me}: {call}: " if call else ""
-        raise ValueError(
-            f"{where}receive buffer has {dst.size} elements but the result has "
-            f"{src.size}; allocate it with the right size"
-        )
-    dst[...] = np.reshape(src, dst.shape)
-
-
-def _src(source: int) -> str:
-    return "ANY_SOURCE" if source == ANY_SOURCE else str(source)
-
-
-def _tag(tag: int) -> str:
-    return "ANY_TAG" if tag == ANY_TAG else str(tag)

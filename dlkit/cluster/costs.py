@@ -35,7 +35,18 @@ rabenseifner        :math:`2\log_2 p'\,\alpha + 2\frac{p'-1}{p'}\bar m\beta +
 allgather (ring)    :math:`(p-1)\,T(m)`, :math:`m` = bytes per rank
 gather / scatter    :math:`(p-1)\,T(m)`, :math:`m` = bytes per rank
 barrier             :math:`\lceil\log_2 p\rceil\,\alpha`
+alltoall            :math:`(p-1)\,T(m)`, :math:`m` = bytes of one block (pairwise exchange)
+gatherv / scatterv  :math:`\sum_{i \ne \mathrm{root}} T(m_i)`, :math:`m_i` = rank i's bytes
+reduce-scatter      :math:`(p-1)\,(T(c) + c\gamma)`, :math:`c` = bytes of one block (ring)
+scan                :math:`\lceil\log_2 p\rceil\,(T(m) + m\gamma)` (recursive doubling)
+one-sided Put/Get   :math:`T(m)`; Accumulate :math:`T(m) + m\gamma`; Fetch_and_op and
+                    Get_accumulate :math:`2T(m) + m\gamma`; Compare_and_swap
+                    :math:`T(2m) + T(m) + m\gamma`; ``Lock`` and ``Unlock`` add
+                    :math:`\alpha` each
 ==================  =====================================================================
+
+The non-blocking collectives (``Iallreduce``, ``Ibcast``, ``Ibarrier``) complete these
+same times after the last rank has called them.
 
 For :math:`p` a power of two and a chunk that divides evenly, the ring is
 :math:`2(p-1)\alpha + 2\frac{p-1}{p}m\beta + \frac{p-1}{p}m\gamma` and Rabenseifner's
@@ -163,6 +174,59 @@ def barrier_dissemination(p: int, network) -> float:
     """Dissemination barrier: ceil(log2 p) alpha (empty messages)."""
     a, _, _ = _net(network)
     return _ceil_log2(p) * a
+
+
+def alltoall_pairwise(p: int, N: int, itemsize: int, network) -> float:
+    """Pairwise-exchange alltoall of blocks of m = N itemsize bytes: (p-1) T(m)."""
+    a, b, _ = _net(network)
+    return (p - 1) * _T(a, b, N * itemsize)
+
+
+def gatherv_linear(counts, itemsize: int, network, root: int = 0) -> float:
+    """Linear gatherv (or scatterv) of counts[i] elements from rank i: the sum of
+    T(m_i) over the ranks other than the root (its port carries them one by one)."""
+    a, b, _ = _net(network)
+    return sum(_T(a, b, c * itemsize) for i, c in enumerate(counts) if i != root)
+
+
+scatterv_linear = gatherv_linear
+
+
+def reduce_scatter_ring(p: int, N: int, itemsize: int, network) -> float:
+    """Ring reduce-scatter of blocks of N elements (c = N itemsize bytes):
+    (p-1)(T(c) + c gamma)."""
+    a, b, g = _net(network)
+    c = N * itemsize
+    return (p - 1) * (_T(a, b, c) + c * g)
+
+
+def scan_recursive_doubling(p: int, N: int, itemsize: int, network) -> float:
+    """Recursive-doubling scan of m = N itemsize bytes: ceil(log2 p) (T(m) + m gamma),
+    the last rank receiving and combining in every round."""
+    a, b, g = _net(network)
+    m = N * itemsize
+    return _ceil_log2(p) * (_T(a, b, m) + m * g)
+
+
+def rma(op: str, nbytes: int, network) -> float:
+    """Completion time of one one-sided operation of m bytes issued on idle ports:
+    "put"/"get" T(m), "accumulate" T(m) + m gamma, "fetch_and_op" and
+    "get_accumulate" 2T(m) + m gamma (a request and a reply), "compare_and_swap"
+    T(2m) + T(m) + m gamma (origin and compare values out, the old value back)."""
+    a, b, g = _net(network)
+    m = nbytes
+    table = {
+        "put": _T(a, b, m),
+        "get": _T(a, b, m),
+        "accumulate": _T(a, b, m) + m * g,
+        "fetch_and_op": 2 * _T(a, b, m) + m * g,
+        "get_accumulate": 2 * _T(a, b, m) + m * g,
+        "compare_and_swap": _T(a, b, 2 * m) + _T(a, b, m) + m * g,
+    }
+    try:
+        return table[op]
+    except KeyError:
+        raise ValueError(f"unknown one-sided operation {op!r}; choose one of {', '.join(table)}")
 
 
 ALLREDUCE: dict[str, Callable[[int, int, int, object], float]] = {

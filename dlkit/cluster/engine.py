@@ -67,12 +67,17 @@ class Engine(Matcher):
         self.contexts: dict = {}  # (parent ctx, split number, color) -> context
         self.windows: dict = {}  # (ctx, k) -> the shared state of a communicator's k-th window
         self.window_count: dict = {}  # (ctx, rank) -> windows that rank has created
+        self.nbc: dict = {}  # (ctx, seq) -> a non-blocking collective some ranks have started
+        self.self_comms: dict = {}  # rank -> its COMM_SELF
+        self.progress_rule = "async"  # passive-target progress (SimCluster(progress=...))
 
     # ------------------------------------------------------------------ costs ----
     def charge_flops(self, me, flops, label="compute"):
         """Charge `flops` floating-point operations to rank me at the device's rate
         (times its slow factor) as a 'compute' event."""
         self.compute(me, flops / self.device.flops * self.slow[me], label, "compute")
+        if self.windows:  # let earlier ranks read exposed memory before this rank writes it
+            self.yield_(me)
 
     def charge_reduce(self, me, nbytes, label="reduce"):
         """Charge the arithmetic of combining `nbytes` bytes in a reduction (gamma per

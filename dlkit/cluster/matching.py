@@ -103,8 +103,9 @@ class Matcher(Completion):
         return e
 
     # ------------------------------------------------------------ point to point ----
-    def post_send(self, me, dest, tag, ctx, data, nbytes, is_obj, desc, dtype=None):
-        """Issue a send (dest, tag already checked by the communicator)."""
+    def post_send(self, me, dest, tag, ctx, data, nbytes, is_obj, desc, dtype=None, sync=False):
+        """Issue a send (dest, tag already checked by the communicator). A synchronous
+        send (``sync``, MPI's ``Ssend``) completes only when matched, whatever its size."""
         self.call[me] = desc
         self.yield_(me)
         self.progress(me)
@@ -113,14 +114,15 @@ class Matcher(Completion):
             raise RankCrashed(dest, self.crashed[dest], me, desc)
         sreq = Request(self, me, "send", dest, tag, ctx, desc, t)
         sreq.nbytes = nbytes
-        if nbytes <= self.eager_limit:
+        if nbytes <= self.eager_limit and not sync:
             sreq.done = True
             sreq.t_complete = t
         if self.faults.drop and self.faults.dropped(me, dest):
             # A dropped link: the message leaves the sender and is never delivered.
             alpha, beta = self.network.link(me, dest, self.n)
             sreq.done = True
-            sreq.t_complete = t if nbytes <= self.eager_limit else t + alpha + nbytes * beta
+            eager = nbytes <= self.eager_limit and not sync
+            sreq.t_complete = t if eager else t + alpha + nbytes * beta
             self.lost.append((me, dest, tag, t))
             return sreq
         msg = Message(
@@ -191,6 +193,27 @@ class Matcher(Completion):
                 self.polls = 0
                 return (rmap[msg.src] if rmap else msg.src), msg.tag, msg.nbytes
         return None
+
+    def take(self, me, source, tag, ctx):
+        """Remove and return the oldest message waiting for rank me that matches (Mprobe);
+        no receive can match it afterwards, only :meth:`receive_taken`."""
+        queue = self.unexpected[me]
+        for i, msg in enumerate(queue):
+            if msg.ctx == ctx and _matches(source, tag, msg.src, msg.tag):
+                del queue[i]
+                return msg
+        return None
+
+    def receive_taken(self, me, msg, buf, is_obj, desc):
+        """A receive of the message `msg` taken by Mprobe: returns the completed request."""
+        self.call[me] = desc
+        self.yield_(me)
+        self.progress(me)
+        rreq = Request(self, me, "recv", msg.src, msg.tag, msg.ctx, desc, self.clock[me])
+        rreq.buf = buf
+        rreq.is_obj = is_obj
+        self._match(msg, rreq)
+        return rreq
 
     def probe(self, me, source, tag, ctx, rmap, desc):
         """Wait (polling in virtual time) until a matching message has been sent."""

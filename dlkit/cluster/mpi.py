@@ -4,9 +4,13 @@ Code written against ``from mpi4py import MPI`` runs unchanged on the simulator 
 ``from dlkit.cluster import MPI``: the reduction operations (``SUM``, ``MAX``, ``MIN``,
 ``PROD``), the wildcards (``ANY_SOURCE``, ``ANY_TAG``), ``IN_PLACE``, lock types,
 datatype names (``DOUBLE``, ``FLOAT``, ``INT``...; accepted in ``[buf, MPI.DOUBLE]``
-buffer specs), ``Status``, ``Request.Waitall``, ``Win.Create``, ``Wtime()`` and
-``COMM_WORLD``. Inside a simulated rank, ``MPI.COMM_WORLD`` and ``MPI.Wtime()`` refer
-to the calling rank's communicator and virtual clock (each rank is a thread).
+buffer specs), ``MAXLOC``/``MINLOC`` with the pair types ``DOUBLE_INT``...,
+``REPLACE``/``NO_OP`` for one-sided accumulates, the window assertions ``MODE_*``,
+``Status``, ``Request`` (``Waitall``, ``Waitany``, ``Waitsome``, ``Testany``...),
+``Win`` (``Create``, ``Allocate``), ``Group``, ``Message``, ``Wtime()``,
+``COMM_WORLD``, ``COMM_SELF`` and ``COMM_NULL``. Inside a simulated rank,
+``MPI.COMM_WORLD``, ``MPI.COMM_SELF`` and ``MPI.Wtime()`` refer to the calling rank's
+communicators and virtual clock (each rank is a thread).
 
 The constants live in :mod:`.constants` (which imports nothing from the rest of the
 package), ``Status`` and ``Request`` in :mod:`.requests`; this module gathers them
@@ -17,6 +21,7 @@ keeps working.
 from __future__ import annotations
 
 from .comm import SimComm
+from .comm_more import COMM_NULL, Group, Message
 from .constants import (
     ANY_SOURCE,
     ANY_TAG,
@@ -24,6 +29,19 @@ from .constants import (
     BOOL,
     BOR,
     BYTE,
+    DOUBLE_INT,
+    FLOAT_INT,
+    LONG_INT,
+    MAXLOC,
+    MINLOC,
+    MODE_NOCHECK,
+    MODE_NOPRECEDE,
+    MODE_NOPUT,
+    MODE_NOSTORE,
+    MODE_NOSUCCEED,
+    NO_OP,
+    REPLACE,
+    TWOINT,
     CHAR,
     DOUBLE,
     FLOAT,
@@ -50,7 +68,16 @@ from .current import current_comm as _current_comm
 from .requests import Request, Status
 from .window import Win
 
-__all__ = ["MPI", *_constants.__all__, "Status", "Request", "Win"]
+__all__ = [
+    "MPI",
+    *_constants.__all__,
+    "Status",
+    "Request",
+    "Win",
+    "Group",
+    "Message",
+    "COMM_NULL",
+]
 
 
 class _Namespace:
@@ -67,6 +94,13 @@ class _Namespace:
     LAND, LOR, BAND, BOR = LAND, LOR, BAND, BOR
     BYTE, CHAR, INT, LONG, INT64_T = BYTE, CHAR, INT, LONG, INT64_T
     FLOAT, DOUBLE, BOOL = FLOAT, DOUBLE, BOOL
+    MAXLOC, MINLOC, REPLACE, NO_OP = MAXLOC, MINLOC, REPLACE, NO_OP
+    DOUBLE_INT, FLOAT_INT, LONG_INT, TWOINT = DOUBLE_INT, FLOAT_INT, LONG_INT, TWOINT
+    MODE_NOCHECK, MODE_NOSTORE, MODE_NOPUT = MODE_NOCHECK, MODE_NOSTORE, MODE_NOPUT
+    MODE_NOPRECEDE, MODE_NOSUCCEED = MODE_NOPRECEDE, MODE_NOSUCCEED
+    COMM_NULL = COMM_NULL
+    Group = Group
+    Message = Message
     Status = Status
     Op = Op
     Datatype = Datatype
@@ -77,6 +111,11 @@ class _Namespace:
     @property
     def COMM_WORLD(self):
         return _current_comm()
+
+    @property
+    def COMM_SELF(self):
+        """The calling rank alone (the default communicator of ``Win.Create``)."""
+        return _current_comm()._self_comm
 
     @staticmethod
     def Wtime() -> float:

@@ -84,6 +84,9 @@ class Scheduler:
         self.polls = 0
         self.poll_desc = [""] * n  # what a rank last polled for, "" after real progress
         self.call = [""] * n  # the MPI call a rank is in or made last (for timeout reports)
+        # each rank's latest stretch of back-to-back compute charges (outside MPI)
+        self.busy_start = [0.0] * n
+        self.busy_end = [0.0] * n
 
     # ---------------------------------------------------------------- the heap ----
     def next_rank(self):
@@ -211,8 +214,19 @@ class Scheduler:
             raise _Abort()
         t0 = self.clock[me]
         self.progress(me)
+        if kind == "compute":  # busy outside MPI over [busy_start, busy_end)
+            if t0 != self.busy_end[me]:
+                self.busy_start[me] = t0
+            self.busy_end[me] = t0 + seconds
         self.advance(me, t0 + seconds)
         self.record(me, t0, self.clock[me], kind, None, 0, label)
+
+    def busy_until(self, r, t):
+        """If rank r is computing outside MPI at virtual time t, the time it next enters
+        MPI (the end of its stretch of compute charges); otherwise t."""
+        if self.busy_start[r] <= t < self.busy_end[r]:
+            return self.busy_end[r]
+        return t
 
     def poll_failed(self, me, when, desc):
         """A nonblocking check failed: charge POLL seconds, or jump to the next moment

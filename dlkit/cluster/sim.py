@@ -41,6 +41,9 @@ from .errors import RankCrashed, RankError, UnreceivedMessageWarning, _Abort, _C
 from .faults import Faults
 from .records import Event, Transfer, Unreceived
 
+#: the passive-target progress rules of ``SimCluster(progress=...)`` (see :mod:`.window`)
+PROGRESS = ("async", "target")
+
 
 @dataclass
 class RunResult:
@@ -118,6 +121,11 @@ class SimCluster:
     allreduce : algorithm behind ``comm.Allreduce``: "ring" (default; bandwidth-
         optimal, what NCCL and Horovod use for large gradients), "tree",
         "recursive_doubling", "rabenseifner" or "ps".
+    progress : who moves passive-target one-sided operations (:mod:`.window`):
+        "async" (default; they progress by themselves, as with RDMA hardware or an
+        asynchronous progress thread) or "target" (a request the target's MPI library
+        must handle waits until the target next enters an MPI call, as with the MPICH
+        wheel on CPUs: a target busy computing delays it).
     """
 
     def __init__(
@@ -129,8 +137,13 @@ class SimCluster:
         seed: int = 0,
         eager_limit: int = 65536,
         allreduce: str = "ring",
+        progress: str = "async",
     ):
         _check_args(n, faults, seed, eager_limit, allreduce)
+        if progress not in PROGRESS:
+            raise ValueError(
+                f"SimCluster(progress={progress!r}): choose one of {', '.join(map(repr, PROGRESS))}"
+            )
         if network is None:
             network = _networks.preset("10gbe")
         elif isinstance(network, str):
@@ -155,6 +168,7 @@ class SimCluster:
         self.seed = seed
         self.eager_limit = int(eager_limit)
         self.allreduce = allreduce
+        self.progress = progress
 
     def __repr__(self) -> str:
         return (
@@ -200,6 +214,7 @@ class SimCluster:
         eng = Engine(
             self.n, self.network, self.device, self.faults, self.eager_limit, max_virtual_time
         )
+        eng.progress_rule = self.progress
         comms = [SimComm(eng, r, 0, self.allreduce) for r in range(self.n)]
         for r, c in enumerate(comms):
             c.seed = self.seed + r
