@@ -4,6 +4,7 @@ the chapter will state (AIS near the exact log Z; accuracies are accuracies)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dlkit.experiments import rbm as xr
 
@@ -34,10 +35,25 @@ def test_ais_against_exact_agrees_on_a_small_rbm():
 
 def test_pretraining_table_shape():
     rows = xr.pretraining_table(
-        (50,), sizes=(16,), seeds=(0,), pretrain_epochs=1, fine_tune_epochs=2
+        (50, 80), sizes=(16,), seeds=(0, 1), pretrain_epochs=1, fine_tune_epochs=2
     )
-    assert rows[0].labels == 50
-    assert all(0 <= a <= 1 for a in rows[0].pretrained + rows[0].random)
+    assert [r.labels for r in rows] == [50, 80]
+    for r in rows:
+        for column in ("pretrained", "random", "pretrained_fit", "random_fit"):
+            values = getattr(r, column)
+            assert len(values) == 2 and all(0 <= a <= 1 for a in values)
+            mean, low, high = r.summary(column)
+            assert low <= mean <= high and (low, high) == (min(values), max(values))
+    with pytest.raises(ValueError, match="column must be one of"):
+        rows[0].summary("pretrain")
+
+
+def test_pretraining_table_is_seeded_per_seed():
+    """Seed 0's column does not depend on which other seeds are run beside it."""
+    kw = dict(sizes=(16,), pretrain_epochs=1, fine_tune_epochs=1)
+    alone = xr.pretraining_table((40,), seeds=(0,), **kw)[0]
+    both = xr.pretraining_table((40,), seeds=(0, 1), **kw)[0]
+    assert both.pretrained[0] == alone.pretrained[0] and both.random[0] == alone.random[0]
 
 
 def test_rbm_logistic_on_the_original_digits():

@@ -171,7 +171,10 @@ def test_float32_and_layer_view():
         (lambda r: r.hidden_probs(np.zeros((2, 4))), r"shape \(N, 5\)"),
         (lambda r: r.gibbs(np.zeros((1, 5)), k=0), "k must be a positive int"),
         (lambda r: cd_gradient(r, np.zeros((1, 5)), k=0), "k must be a positive int"),
-        (lambda r: rbm_update(r, np.zeros((1, 5)), lr=-1), "lr must be a positive"),
+        (
+            lambda r: rbm_update(r, np.zeros((1, 5)), lr=-1),
+            "learning rate must be a positive number",
+        ),
         (lambda r: ais_log_partition(r, betas=[0.5, 1.0]), "betas must rise from 0 to 1"),
         (lambda r: r.hidden_probs(np.zeros((0, 5))), "no rows"),
         (lambda r: r.pseudo_log_likelihood(np.full((1, 5), 0.5)), "binary"),
@@ -185,3 +188,21 @@ def test_bad_input_is_a_clear_error(call, match):
 def test_exact_log_partition_refuses_large_hidden_layers():
     with pytest.raises(ValueError, match="ais_log_partition"):
         exact_log_partition(RBM(4, 21))
+
+
+def test_train_rbm_is_a_loop_of_cd_steps_over_shuffled_batches():
+    """One generator draws each epoch's permutation and then the batches' Gibbs samples."""
+    from dlkit.unsupervised.rbm import _cd
+
+    X = (np.random.default_rng(0).random((23, 5)) < 0.5).astype(float)
+    r1, r2 = tiny(), tiny()
+    train_rbm(r1, X, epochs=2, lr=0.1, batch_size=10, seed=3, monitor=False)
+    g = np.random.default_rng(3)
+    for _ in range(2):
+        order = g.permutation(23)
+        for start in range(0, 23, 10):
+            _cd(r2, X[order[start : start + 10]], 1, g, None)
+            for p in r2.parameters():
+                p.data -= 0.1 * p.grad
+    for p1, p2 in zip(r1.parameters(), r2.parameters()):
+        assert np.array_equal(p1.data, p2.data), p1.name

@@ -15,7 +15,6 @@ from dlkit.unsupervised import (
     RBM,
     ais_log_partition,
     exact_log_partition,
-    fine_tune_dbn,
     log_likelihood,
     pretrain_dbn,
     train_rbm,
@@ -133,9 +132,22 @@ def ais_against_exact(n_hidden: int = 15, *, epochs: int = 10, n_betas: int = 50
 
 @dataclass
 class PretrainingRow:
+    """Test accuracies at one label count, one per seed, for both starts."""
+
     labels: int
     pretrained: list[float] = field(default_factory=list)  # test accuracy per seed
     random: list[float] = field(default_factory=list)
+    pretrained_fit: list[float] = field(default_factory=list)  # on the labelled digits
+    random_fit: list[float] = field(default_factory=list)
+
+    def summary(self, column: str = "pretrained") -> tuple[float, float, float]:
+        """(mean, min, max) over the seeds of one column: ``"pretrained"``, ``"random"``
+        (test accuracy), ``"pretrained_fit"`` or ``"random_fit"`` (training accuracy)."""
+        columns = ("pretrained", "random", "pretrained_fit", "random_fit")
+        if column not in columns:
+            raise ValueError(f"summary: column must be one of {columns}, got {column!r}")
+        a = getattr(self, column)
+        return float(np.mean(a)), float(min(a)), float(max(a))
 
 
 def pretraining_table(
@@ -143,56 +155,77 @@ def pretraining_table(
     *,
     sizes=(100, 100),
     seeds=(0, 1, 2),
-    pretrain_epochs: int = 20,
-    fine_tune_epochs: int = 50,
+    pretrain_epochs: int = 10,
+    fine_tune_epochs: int = 10,
     lr: float = 0.1,
     batch_size: int = 10,
     seed=0,
 ) -> list[PretrainingRow]:
-    """When pretraining helps: the DBN 64-…-10 pretrained on every training digit
-    (without labels), then fine-tuned on the first n labelled ones, against the same
-    network from a random (Xavier) start trained identically; test accuracy for each
-    label count (None: all) and fine-tuning seed."""
-    from dlkit import nn, train
-    from dlkit.optim import SGD
+    """When pretraining helps: for each of `seeds`, one DBN 64-…-10 pretrained (CD-1,
+    ``pretrain_epochs`` per layer) on every training digit without labels, then fine-tuned
+    on the first n labelled ones, against the same network from a random (Xavier) start
+    trained identically; test accuracy, and accuracy on the n labelled digits themselves
+    (the ``_fit`` columns), for each label count (None: all) and seed.
+
+    The seed draws the DBN's initial weights and Gibbs samples, the output layer, the
+    random start and the fine-tuning batches; ``seed`` fixes the train/test split. Both
+    starts are fine-tuned by :func:`dlkit.unsupervised.steps.fine_tune_flat` (the batches
+    and momentum-SGD updates of :func:`dlkit.unsupervised.fine_tune_dbn`, on the flat
+    parameter vector)."""
+    from dlkit import nn
+    from dlkit.unsupervised import unroll
+    from dlkit.unsupervised.steps import (
+        dbn_flat_params,
+        fine_tune_flat,
+        param_layout,
+        set_flat_params,
+    )
 
     Xtr, ytr, Xte, yte = digits_split(seed=seed)
-    dbn = pretrain_dbn(Xtr, list(sizes), epochs=pretrain_epochs, lr=0.05, seed=seed)
-    rows = []
-    for n in label_counts:
-        n_lab = len(Xtr) if n is None else n
-        row = PretrainingRow(n_lab)
-        for s in seeds:
-            X, y = Xtr[:n_lab], ytr[:n_lab]
-            model, _ = fine_tune_dbn(
-                dbn,
-                X,
-                y,
-                n_classes=10,
-                epochs=fine_tune_epochs,
-                lr=lr,
-                batch_size=batch_size,
-                seed=s,
-            )
-            row.pretrained.append(float(np.mean(model.forward(Xte).argmax(1) == yte)))
-            layers, width = [], 64
-            for i, h in enumerate(sizes):
-                layers += [nn.Linear(width, h, seed=100 * s + i), nn.Sigmoid()]
-                width = h
-            rnd = nn.Sequential(*layers, nn.Linear(width, 10, seed=100 * s + len(sizes)))
-            train.fit(
-                rnd,
-                nn.CrossEntropyLoss(),
-                SGD(rnd.parameters(), lr=lr, momentum=0.9),
-                X,
-                y,
-                epochs=fine_tune_epochs,
-                batch_size=batch_size,
-                seed=s,
-            )
-            row.random.append(float(np.mean(rnd.forward(Xte).argmax(1) == yte)))
-        rows.append(row)
+    net = [Xtr.shape[1], *sizes]
+    rows = [PretrainingRow(len(Xtr) if n is None else n) for n in label_counts]
+
+    def accuracy(theta, X, y) -> float:
+        model = nn.Sequential(*_mlp(net, 10, seed=0))
+        set_flat_params(model, theta)
+        return float(np.mean(model.forward(X).argmax(1) == y))
+
+    param_layout(net, 10)  # checks the sizes
+    for s in seeds:
+        dbn = pretrain_dbn(Xtr, list(sizes), epochs=pretrain_epochs, lr=0.05, seed=s)
+        starts = {
+            "pretrained": dbn_flat_params(unroll(dbn, 10, seed=s)),
+            "random": dbn_flat_params(nn.Sequential(*_mlp(net, 10, seed=100 * s))),
+        }
+        for row in rows:
+            X, y = Xtr[: row.labels], ytr[: row.labels]
+            for start, theta in starts.items():
+                theta = fine_tune_flat(
+                    theta,
+                    X,
+                    y,
+                    sizes=net,
+                    n_classes=10,
+                    epochs=fine_tune_epochs,
+                    lr=lr,
+                    batch_size=batch_size,
+                    momentum=0.9,
+                    seed=s,
+                )
+                getattr(row, start).append(accuracy(theta, Xte, yte))
+                getattr(row, start + "_fit").append(accuracy(theta, X, y))
     return rows
+
+
+def _mlp(net, n_classes: int, *, seed: int) -> list:
+    """Linear + Sigmoid per hidden layer of widths net[1:], then a Linear output; layer i
+    draws its Xavier weights with seed ``seed + i``."""
+    from dlkit import nn
+
+    layers = []
+    for i, (a, b) in enumerate(zip(net, net[1:])):
+        layers += [nn.Linear(a, b, seed=seed + i), nn.Sigmoid()]
+    return layers + [nn.Linear(net[-1], n_classes, seed=seed + len(net) - 1)]
 
 
 def rbm_logistic(

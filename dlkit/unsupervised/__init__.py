@@ -40,12 +40,23 @@ from dlkit.unsupervised.rbm import (
     train_rbm,
 )
 
+from dlkit.unsupervised import steps  # noqa: E402
+from dlkit.unsupervised.steps import (  # noqa: E402
+    dbn_flat_params,
+    fine_tune_flat,
+    finetune_gradient,
+    param_layout,
+    rbm_gradient_step,
+    set_flat_params,
+)
+
 __all__ = [
     "autoencoder",
     "dbn",
     "patches",
     "rbm",
     "sparse_coding",
+    "steps",
     "Autoencoder",
     "corrupt",
     "train_autoencoder",
@@ -75,4 +86,10 @@ __all__ = [
     "log_likelihood",
     "rbm_update",
     "train_rbm",
+    "dbn_flat_params",
+    "fine_tune_flat",
+    "finetune_gradient",
+    "param_layout",
+    "rbm_gradient_step",
+    "set_flat_params",
 ]

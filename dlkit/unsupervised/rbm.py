@@ -27,6 +27,8 @@ from scipy.special import expit as _expit
 from dlkit import rng as _rng
 from dlkit.checks import as_real_array, check_int
 from dlkit.nn.core import Layer, Param, check_dout, check_float_dtype
+from dlkit.optim import SGD, _check_lr
+from dlkit.train import batches
 
 __all__ = [
     "RBM",
@@ -40,6 +42,8 @@ __all__ = [
     "ais_log_partition",
     "AISResult",
     "log_likelihood",
+    "check_units",
+    "cd_arrays",
 ]
 
 #: The largest hidden layer :func:`exact_log_partition` enumerates (2^20 states).
@@ -58,6 +62,32 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 def _bernoulli(p: np.ndarray, g: np.random.Generator) -> np.ndarray:
     return (g.random(p.shape) < p).astype(p.dtype)
+
+
+def check_units(A, n_units: int, name: str, who: str, dtype, layer: str = "visible"):
+    """`A` as a (N, n_units) array of `dtype` with every value in [0, 1]: the states
+    (binary) or probabilities of one layer of a Bernoulli RBM. A single vector is one row.
+    `layer` ("visible" or "hidden") names the layer in the errors."""
+    A = as_real_array(A, name, who)
+    if A.ndim == 1:
+        A = A[None, :]
+    if A.ndim != 2 or A.shape[1] != n_units:
+        hint = (
+            f"flatten images to rows of {n_units} pixels first"
+            if A.ndim > 2 and math.prod(A.shape[1:]) == n_units
+            else f"it has {n_units} {layer} units"
+        )
+        raise ValueError(f"{who}: {name} must have shape (N, {n_units}), got {A.shape}; {hint}")
+    if A.shape[0] == 0:
+        raise ValueError(f"{who}: {name} has no rows; pass at least one example")
+    A = A.astype(dtype, copy=False)
+    if not np.isfinite(A).all() or A.min() < 0 or A.max() > 1:
+        raise ValueError(
+            f"{who}: a Bernoulli RBM's {layer} states {name} must lie in [0, 1] (binary or "
+            f"probabilities), got values in [{np.nanmin(A):g}, {np.nanmax(A):g}]; scale "
+            "the data first, e.g. X / X.max(), or binarise it: (X > X.max() / 2) * 1.0"
+        )
+    return A
 
 
 class RBM(Layer):
@@ -91,41 +121,11 @@ class RBM(Layer):
     # -- checks ---------------------------------------------------------------------
     def check_visible(self, V, name: str = "V", *, binary_ok_only: bool = False) -> np.ndarray:
         """`V` as a (N, s_v) array of this RBM's dtype with every value in [0, 1]."""
-        who = repr(self)
-        V = as_real_array(V, name, who)
-        if V.ndim == 1:
-            V = V[None, :]
-        if V.ndim != 2 or V.shape[1] != self.n_visible:
-            raise ValueError(
-                f"{who}: {name} must have shape (N, {self.n_visible}), got {V.shape}; "
-                + (
-                    f"flatten images to rows of {self.n_visible} pixels first"
-                    if V.ndim > 2 and math.prod(V.shape[1:]) == self.n_visible
-                    else f"this RBM has {self.n_visible} visible units"
-                )
-            )
-        if V.shape[0] == 0:
-            raise ValueError(f"{who}: {name} has no rows; pass at least one example")
-        V = V.astype(self.dtype, copy=False)
-        if not np.isfinite(V).all() or V.min() < 0 or V.max() > 1:
-            raise ValueError(
-                f"{who}: a Bernoulli RBM's {name} must lie in [0, 1] (binary or "
-                f"probabilities), got values in [{np.nanmin(V):g}, {np.nanmax(V):g}]; scale "
-                "the data first, e.g. X / X.max() or dlkit.unsupervised.binarize(X)"
-            )
-        return V
+        return check_units(V, self.n_visible, name, repr(self), self.dtype, "visible")
 
     def _check_hidden(self, H, name: str = "H") -> np.ndarray:
-        who = repr(self)
-        H = as_real_array(H, name, who)
-        if H.ndim == 1:
-            H = H[None, :]
-        if H.ndim != 2 or H.shape[1] != self.n_hidden:
-            raise ValueError(f"{who}: {name} must have shape (N, {self.n_hidden}), got {H.shape}")
-        H = H.astype(self.dtype, copy=False)
-        if not np.isfinite(H).all() or H.min() < 0 or H.max() > 1:
-            raise ValueError(f"{who}: hidden states {name} must lie in [0, 1]")
-        return H
+        """`H` as a (N, s_h) array of this RBM's dtype with every value in [0, 1]."""
+        return check_units(H, self.n_hidden, name, repr(self), self.dtype, "hidden")
 
     # -- the model --------------------------------------------------------------------
     def energy(self, V, H) -> np.ndarray:
@@ -254,7 +254,15 @@ def cd_gradient(rbm: RBM, V0, k: int = 1, *, seed=0, chain=None) -> CDResult:
 
 def _cd(rbm: RBM, V0: np.ndarray, k: int, g: np.random.Generator, chain) -> CDResult:
     """cd_gradient on checked arrays (the inner loop of train_rbm)."""
-    W, b, c = rbm.W.data, rbm.b.data, rbm.c.data
+    grads = (rbm.W.grad, rbm.b.grad, rbm.c.grad)
+    return cd_arrays(rbm.W.data, rbm.b.data, rbm.c.data, V0, k, g, chain, grads)
+
+
+def cd_arrays(W, b, c, V0, k: int, g: np.random.Generator, chain, grads) -> CDResult:
+    """The arithmetic of CD-k on plain arrays: W (s_h, s_v), b (s_v,), c (s_h,), checked
+    data V0 (N, s_v); writes ∂(−log P)/∂W, ∂/∂b, ∂/∂c into the three arrays of `grads`.
+    :func:`cd_gradient` passes an RBM's arrays, and
+    :func:`dlkit.unsupervised.steps.rbm_gradient_step` views of one flat vector θ."""
     H0 = _bernoulli(_sigmoid(V0 @ W.T + c), g)  # positive phase: h_0 ~ Q(h | v_0)
     Hk = H0 if chain is None else _bernoulli(_sigmoid(chain @ W.T + c), g)
     for _ in range(k):  # k Gibbs steps: v ~ P(v | h), then Q(h | v)
@@ -262,16 +270,16 @@ def _cd(rbm: RBM, V0: np.ndarray, k: int, g: np.random.Generator, chain) -> CDRe
         Qk = _sigmoid(Vk @ W.T + c)
         Hk = _bernoulli(Qk, g)
     n0, nk = V0.shape[0], Vk.shape[0]
-    np.subtract(Qk.T @ Vk / nk, H0.T @ V0 / n0, out=rbm.W.grad)
-    np.subtract(Vk.sum(axis=0) / nk, V0.sum(axis=0) / n0, out=rbm.b.grad)
-    np.subtract(Qk.sum(axis=0) / nk, H0.sum(axis=0) / n0, out=rbm.c.grad)
+    gW, gb, gc = grads
+    np.subtract(Qk.T @ Vk / nk, H0.T @ V0 / n0, out=gW)  # E_model[h vᵀ] − E_data[h vᵀ]
+    np.subtract(Vk.sum(axis=0) / nk, V0.sum(axis=0) / n0, out=gb)
+    np.subtract(Qk.sum(axis=0) / nk, H0.sum(axis=0) / n0, out=gc)
     return CDResult(Vk, Qk)
 
 
 def rbm_update(rbm: RBM, V0, lr: float, k: int = 1, *, seed=0, chain=None) -> CDResult:
     """Bengio's RBMupdate(v_0, η, W, b, c): one CD-k step θ ← θ − η∇ in place."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"rbm_update: lr must be a positive number, got {lr!r}; e.g. lr=0.05")
+    lr = _check_lr(lr)  # the optimizers' check: a positive finite number
     out = cd_gradient(rbm, V0, k, seed=seed, chain=chain)
     for p in rbm.parameters():
         p.data -= lr * p.grad
@@ -312,13 +320,11 @@ def train_rbm(
     PCD keeps one persistent chain per example of a batch, started from the first batch.
     With ``monitor`` the history records the reconstruction error of X after each epoch.
     """
-    from dlkit.optim import SGD  # optim imports nn; nn does not import unsupervised
-
     epochs = check_int(epochs, "epochs", "train_rbm")
     batch_size = check_int(batch_size, "batch_size", "train_rbm")
     k = check_int(k, "k", "train_rbm")
     X = rbm.check_visible(X, "X")
-    g = _rng(seed)
+    g = _rng(seed)  # one stream for the shuffles and the Gibbs samples
     opt = optimizer if optimizer is not None else SGD(rbm.parameters(), lr=lr)
     hist = RBMHistory()
     chain = None
@@ -328,9 +334,7 @@ def train_rbm(
 
         bar = tqdm(bar, desc=f"{'PCD' if persistent else f'CD-{k}'} {rbm!r}", leave=False)
     for _ in bar:
-        order = g.permutation(X.shape[0])
-        for start in range(0, X.shape[0], batch_size):
-            V0 = X[order[start : start + batch_size]]
+        for V0, _ in batches(X, X, batch_size, seed=g):  # a fresh permutation per epoch
             if persistent and (chain is None or chain.shape[0] != V0.shape[0]):
                 chain = V0 if chain is None else chain[: V0.shape[0]]
             out = _cd(rbm, V0, k, g, chain if persistent else None)
