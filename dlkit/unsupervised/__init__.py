@@ -40,8 +40,8 @@ from dlkit.unsupervised.rbm import (
     train_rbm,
 )
 
-from dlkit.unsupervised import steps  # noqa: E402
-from dlkit.unsupervised.steps import (  # noqa: E402
+from dlkit.unsupervised import steps
+from dlkit.unsupervised.steps import (
     dbn_flat_params,
     fine_tune_flat,
     finetune_gradient,
