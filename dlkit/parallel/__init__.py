@@ -17,6 +17,10 @@ which passes ``mpi4py.MPI.COMM_WORLD``).
   the message size at which one overtakes another.
 - :mod:`dlkit.parallel.train_digits`: the chapter's training script, runnable
   under ``mpiexec``.
+- :mod:`dlkit.parallel.hogwild`: HOGWILD! (Niu et al. 2011): SGD by threads sharing
+  one θ with no lock, a global lock or atomic adds; a deterministic replay; the
+  hypergraph's Ω, Δ, ρ (``from dlkit.parallel.hogwild import hogwild``; it compiles
+  Numba kernels, so it is not imported here).
 """
 
 from dlkit.parallel.data_parallel import (
