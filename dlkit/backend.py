@@ -13,6 +13,10 @@ cudasim    the same kernels in Numba's CUDA simulator, for machines with no GPU;
 cupy       CuPy arrays on an NVIDIA GPU (needs the ``gpu`` extra)
 =========  ===========================================================
 
+On ``cuda``, ``cudasim`` and ``cupy`` the layers keep their parameters and
+activations on the device (:attr:`Backend.device_arrays`; the glue is in
+:mod:`dlkit.nn.device`); :meth:`Backend.asnumpy` copies an array back.
+
 The default is ``numba`` when numba is installed (it is a dependency of dlkit), else
 ``numpy``. Choose with the environment variable ``DLKIT_BACKEND`` (read when dlkit
 first asks for its backend) or with :func:`set_backend`; ``DLKIT_BACKEND=numpy`` runs
@@ -68,9 +72,19 @@ class Backend:
     def on_gpu(self) -> bool:
         return self.name in ("cuda", "cupy")
 
+    @property
+    def device_arrays(self) -> bool:
+        """Whether the layers keep their arrays on a device (``cuda``, ``cudasim``: Numba
+        device arrays; ``cupy``: CuPy arrays); see :mod:`dlkit.nn.device`."""
+        return self.name in ("cuda", "cudasim", "cupy")
+
     def asnumpy(self, a) -> np.ndarray:
-        """Copy an array of this backend back to host numpy."""
-        return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+        """Copy an array of this backend back to host numpy (a numpy array as it is)."""
+        if isinstance(a, np.ndarray):
+            return a
+        if hasattr(a, "copy_to_host"):  # a Numba device array, real or simulated
+            return a.copy_to_host()
+        return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
 def _why_unavailable(name: str) -> str | None:
@@ -85,25 +99,34 @@ def _why_unavailable(name: str) -> str | None:
         if importlib.util.find_spec("numba") is None:
             return "numba is not installed: pip install 'dlkit[gpu]'"
         sim = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+        numba_sim = _numba_simulator()  # None until numba has been imported
         if name == "cudasim":
             if not sim:
                 return (
                     "the CUDA simulator is off: set NUMBA_ENABLE_CUDASIM=1 in the environment "
                     "before Python starts (numba reads it once, at import)"
                 )
+            if numba_sim is False:
+                return (
+                    "NUMBA_ENABLE_CUDASIM=1 was set after numba was imported, so numba.cuda "
+                    "is not the simulator: set it in the environment before Python starts"
+                )
             return None
-        if sim:
+        if sim or numba_sim:
             return "NUMBA_ENABLE_CUDASIM=1 is set, so numba.cuda is the simulator: unset it"
         try:
             from numba import cuda
         except ImportError:
             return "numba.cuda cannot be imported: pip install 'dlkit[gpu]'"
         if not cuda.is_available():
-            return "no CUDA GPU is visible (numba.cuda.is_available() is False): use 'cudasim'"
+            return (
+                "no CUDA GPU is visible (numba.cuda.is_available() is False): run on a machine "
+                "with an NVIDIA GPU and its driver, or use 'cudasim' (NUMBA_ENABLE_CUDASIM=1)"
+            )
         return None
     if name == "cupy":
         if importlib.util.find_spec("cupy") is None:
-            return "cupy is not installed: pip install 'dlkit[gpu]'"
+            return "cupy is not installed: pip install 'dlkit[gpu]' (or cupy-cuda12x)"
         import cupy
 
         try:
@@ -112,6 +135,15 @@ def _why_unavailable(name: str) -> str | None:
             ok = False
         return None if ok else "cupy finds no CUDA GPU (cupy.cuda.is_available() is False)"
     raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(NAMES)}")
+
+
+def _numba_simulator() -> bool | None:
+    """Whether the numba already imported runs CUDA in its simulator (None: not imported)."""
+    import sys
+
+    if "numba" not in sys.modules:
+        return None
+    return bool(getattr(sys.modules["numba"].config, "ENABLE_CUDASIM", False))
 
 
 def available(name: str) -> bool:

@@ -47,6 +47,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from dlkit.checkpoint import generator_state, read_generator_state
+from dlkit.nn import device
 from dlkit.nn.core import Layer, Param, parameters_of
 
 __all__ = [
@@ -186,6 +187,11 @@ class Optimizer:
         """A zero-initialised state array shaped like `p` (v, G, E...)."""
         buf = state.get(key)
         if buf is None:
+            if hasattr(p.data, "copy_to_host"):  # a Numba device array
+                raise NotImplementedError(
+                    f"{type(self).__name__} runs on the CPU and cupy backends; on 'cuda' "
+                    "and 'cudasim' use SGD or Momentum (or Nesterov)"
+                )
             buf = state[key] = np.zeros_like(p.data)
         return buf
 
@@ -603,3 +609,8 @@ def get_optimizer(name: str, params, **kwargs) -> Optimizer:
             f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}"
         ) from None
     return cls(params, **kwargs)
+
+
+# On a GPU backend (cuda, cudasim, cupy) SGD, Momentum and Nesterov update on the device
+# (dlkit.nn.device).
+device.runs_on_device(SGD, update="sgd_update")

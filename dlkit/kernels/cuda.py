@@ -90,7 +90,9 @@ __all__ = [
 SIMULATOR = cuda.jit.__module__.startswith("numba.cuda.simulator")
 
 #: Threads per block of the one-dimensional kernels (a multiple of the warp size, 32).
-THREADS = 256
+#: The simulator runs every thread of a block as a Python thread, so it gets 64 (the
+#: reduction still takes one tree step before the warp's shuffles); a GPU gets 256.
+THREADS = 64 if SIMULATOR else 256
 
 #: The default tile of :func:`gemm_tiled`: a 16 × 16 block of threads, 256 per block.
 TILE = 16

@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from dlkit import rng as _rng
+from dlkit.nn import device
 from dlkit.nn import init as _init
 from dlkit.nn.core import (
     Layer,
@@ -399,3 +400,11 @@ def get_activation(name: str) -> Layer:
     if key == "maxout":
         raise ValueError("maxout is a layer with its own weights: use dlkit.nn.Maxout(in, out, k)")
     return _LAYERS[key]()
+
+
+# On a GPU backend (cuda, cudasim, cupy) ReLU runs on the device (dlkit.nn.device); the
+# other layers here say that they do not.
+device.runs_on_device(ReLU, forward="relu_forward", backward="relu_backward")
+for _layer in (Activation, Sigmoid, Tanh, Softmax, Maxout):
+    device.runs_on_device(_layer, forward="unsupported")
+del _layer

@@ -17,6 +17,7 @@ import numpy as np
 from dlkit import conv as _conv
 from dlkit import kernels
 from dlkit import rng as _rng
+from dlkit.nn import device
 from dlkit.nn import init as _init
 from dlkit.nn.core import (
     Layer,
@@ -393,3 +394,9 @@ class Dropout(Layer):
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
+
+
+# On a GPU backend (cuda, cudasim, cupy) these layers run on the device: dlkit.nn.device.
+device.runs_on_device(Conv2d, forward="conv_forward", backward="conv_backward")
+device.runs_on_device(MaxPool2d, forward="maxpool_forward", backward="maxpool_backward")
+device.runs_on_device(Flatten, forward="flatten_forward", backward="flatten_backward")

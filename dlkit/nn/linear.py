@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlkit import rng as _rng
+from dlkit.nn import device
 from dlkit.nn import init as _init
 from dlkit.nn.core import Layer, Param, check_array, check_flag, check_float_dtype, check_int
 
@@ -113,3 +114,7 @@ class Linear(Layer):
             "" if self.input_grad else ", input_grad=False"
         )
         return f"Linear({self.in_features}, {self.out_features}{extra})"
+
+
+# On a GPU backend (cuda, cudasim, cupy) the layer runs on the device: dlkit.nn.device.
+device.runs_on_device(Linear, forward="linear_forward", backward="linear_backward")

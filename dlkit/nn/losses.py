@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlkit.nn import device
 from dlkit.nn.core import BackwardBeforeForwardError, check_array, check_int, check_real
 
 
@@ -240,3 +241,9 @@ def get_loss(name: str) -> Loss:
         return table[name.lower()]()
     except KeyError:
         raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(table)}") from None
+
+
+# On a GPU backend (cuda, cudasim, cupy) the loss is computed on the device: dlkit.nn.device.
+device.runs_on_device(CrossEntropyLoss, forward="xent_forward", backward="xent_backward")
+device.runs_on_device(MSELoss, forward="unsupported")
+device.runs_on_device(BCELoss, forward="unsupported")

@@ -98,13 +98,14 @@ def test_a_missing_syncthreads_gives_a_wrong_result_not_an_error(seed):
 
 @pytest.mark.skipif(not SIM, reason="a GPU does not check bounds; only the simulator raises")
 def test_an_out_of_bounds_access_raises_index_error_naming_thread_and_block():
-    x = np.ones(300, np.float32)  # 2 blocks of 256 threads: 212 threads past the end
-    with pytest.raises(
-        IndexError, match=r"tid=\[44, 0, 0\] ctaid=\[1, 0, 0\]|tid=\[\d+, 0, 0\] ctaid=\[1, 0, 0\]"
-    ):
+    n = k.THREADS + k.THREADS // 2  # 2 blocks: the last half of block 1 falls past the end
+    x = np.ones(n, np.float32)
+    with pytest.raises(IndexError, match=r"tid=\[\d+, 0, 0\] ctaid=\[1, 0, 0\]"):
         k.axpy_unguarded(2.0, x, x)
-    y = np.ones(512, np.float32)  # a whole number of blocks: no thread falls outside
-    np.testing.assert_array_equal(k.axpy_unguarded(2.0, y, y), np.full(512, 3.0, np.float32))
+    y = np.ones(2 * k.THREADS, np.float32)  # a whole number of blocks: no thread outside
+    np.testing.assert_array_equal(
+        k.axpy_unguarded(2.0, y, y), np.full(2 * k.THREADS, 3.0, np.float32)
+    )
 
 
 @pytest.mark.skipif(not SIM, reason="a property of the simulator")
