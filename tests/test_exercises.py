@@ -178,6 +178,15 @@ CASES = {
         (lambda: (1 / _ae_L(),)), [(lambda: (_ae_L(),)), (-1.0,), (1.0,)]
     ),
     "autoencoders.check_kl": _case((lambda: (_ae_kl(),)), [(0.0,), (-0.1,), (1.0,)]),
+    "gpus.check_gemm_intensity": _case(
+        (1024 / 6,), [(512 / 6,), (512.0,), (1024 / 2,)], ["170.67", "170.7"], shown=False
+    ),
+    "gpus.check_tiled_loads": _case(
+        (32_768,), [(524_288,), (16_384,), (2_048,)], ["32,768", "32768"], shown=False
+    ),
+    "gpus.check_transactions": _case((2,), [(1,), (32,), (4,)]),
+    "gpus.check_occupancy": _case((0.5,), [(1.0,), (50,), (0.25,)], ["0.50"], shown=False),
+    "gpus.check_diannao_cycles": _case((66,), [(64,), (67,), (4096,)], ["66"], shown=False),
     "rbm.check_dbn_parameter_count": _case(
         (784 * 500 + 500 * 500 + 500 * 2000 + 784 + 500 + 500 + 2000,),
         [(784 * 500 + 500 * 500 + 500 * 2000,), (0,)],

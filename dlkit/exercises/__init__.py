@@ -25,6 +25,7 @@ old name      module              chapter
 ``ch09``      ``low_precision``   Low precision
 (none)        ``autoencoders``    Autoencoders and sparse coding
 (none)        ``rbm``             RBMs and deep belief networks
+(none)        ``gpus``            GPUs and kernels
 ``ch13``      ``parallelism``     Parallelism: data, model and hybrid
 ``ch14``      ``sync_sgd``        Synchronous SGD and allreduce
 ============  ==================  ====================================
@@ -71,6 +72,7 @@ TOPICS = (
     "low_precision",
     "autoencoders",
     "rbm",
+    "gpus",
     "parallelism",
     "sync_sgd",
 )
