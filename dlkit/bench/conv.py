@@ -7,13 +7,12 @@ Groups (``python -m dlkit.bench --only conv`` etc.):
   (batch 64, float32: 1→6 channels 5×5 on 28×28, and 6→16 channels 5×5 on 12×12)
   beside PyTorch's ``torch.nn.functional.conv2d`` with the same number of threads;
   Winograd, which needs 3×3 kernels, on a 3×3 version of the second layer.
-- ``gemm``: :func:`dlkit.kernels.cpu.gemm_blocked` beside numpy's BLAS at 1024×1024,
-  float32, with GFLOP/s in the note.
 - ``lenet``: one training step of that network (forward, cross-entropy, backward, SGD
   update) on a batch of 64, dlkit float32 beside the same network in PyTorch.
 
-Each side runs in fresh Python processes, dlkit's and the peer's alternately, three of
-each, and the median is reported: two libraries' thread pools in one process take cores
+Each side runs in fresh Python processes, dlkit's and the peer's in alternating rounds
+(:func:`dlkit.bench.alternate`), and each row's ratio is the median of the per-round
+ratios, with their spread: two libraries' thread pools in one process take cores
 from each other while their threads wait for work (and PyTorch and Numba would share
 one OpenMP runtime, with whichever waiting policy was set first). Every library uses
 ``DLKIT_BENCH_THREADS`` threads (default: all cores) and its own defaults otherwise.
@@ -26,11 +25,14 @@ from typing import Callable
 
 import numpy as np
 
-from dlkit.bench import Row, in_fresh_process, register
+from dlkit.bench import Row, alternate, in_fresh_process, register
 from dlkit.bench import torch_or_none as _torch_or_none
 
 BATCH = 64
-LENET_LAYERS = (("conv1 1->6 5x5 28x28", 1, 28, 6), ("conv2 6->16 5x5 12x12", 6, 12, 16))
+LENET_LAYERS = (
+    ("conv1 1->6 5x5 28x28", 1, 28, 6),
+    ("conv2 6->16 5x5 12x12", 6, 12, 16),
+)
 
 
 def bench_threads() -> int:
@@ -102,71 +104,26 @@ def conv_worker(side: str) -> dict[str, float]:
 
 @register("conv")
 def bench_conv() -> list[Row]:
-    """dlkit's algorithms and PyTorch, each side in fresh processes, alternately (3 each);
-    the median of the three best-of-7 times is reported."""
+    """dlkit's algorithms and PyTorch, each side in fresh processes, in alternating rounds;
+    each row's ratio is the median of the per-round ratios of best-of-7 times."""
     have_torch = _torch_or_none() is not None
-    ours, theirs = [], []
-    for _ in range(3):
-        ours.append(_in_fresh_process("conv_worker('dlkit')"))
-        if have_torch:
-            theirs.append(_in_fresh_process("conv_worker('torch')"))
+    ours, theirs = alternate(
+        "dlkit.bench.conv",
+        "conv_worker('dlkit')",
+        "conv_worker('torch')" if have_torch else None,
+    )
     rows = []
     for key in ours[0]:
         layer = next(name for name, *_ in CONV_CASES if key.startswith(name + " "))
-        t = sorted(o[key] for o in ours)[1]
-        tp = sorted(o[layer] for o in theirs)[1] if have_torch else None
-        rows.append(Row("conv", key, t, "torch conv2d" if have_torch else None, tp))
+        t = [o[key] for o in ours]
+        tp = [o[layer] for o in theirs] if have_torch else None
+        rows.append(Row.from_rounds("conv", key, t, "torch conv2d" if have_torch else None, tp))
     return rows
-
-
-def gemm_worker(side: str, n: int = 1024, repeat: int = 7) -> float:
-    """Best seconds of an n×n float32 product by `side` ("dlkit" or "numpy") in this process."""
-    if side == "dlkit":
-        from dlkit.kernels.cpu import gemm_blocked as matmul  # sets its wait policy first
-
-        _threads(bench_threads()).__enter__()
-    else:
-        _threads(bench_threads()).__enter__()
-
-        def matmul(A, B):
-            return A @ B
-
-    g = np.random.default_rng(0)
-    A = g.standard_normal((n, n)).astype(np.float32)
-    B = g.standard_normal((n, n)).astype(np.float32)
-    matmul(A, B)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        matmul(A, B)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _in_fresh_process(call: str):
     """Run ``dlkit.bench.conv.<call>`` in a new Python process; return its (JSON) result."""
     return in_fresh_process("dlkit.bench.conv", call)
-
-
-@register("gemm")
-def bench_gemm() -> list[Row]:
-    """gemm_blocked against numpy's BLAS, each in its own fresh process, alternately.
-
-    Separate processes because two thread pools in one process (Numba's OpenMP pool
-    and OpenBLAS's) take cores from each other while their threads wait for work.
-    """
-    n = 1024
-    ours, theirs = [], []
-    for _ in range(3):
-        ours.append(_in_fresh_process(f"gemm_worker('dlkit', {n})"))
-        theirs.append(_in_fresh_process(f"gemm_worker('numpy', {n})"))
-    t, tp = sorted(ours)[1], sorted(theirs)[1]
-    flop = 2 * n**3
-    note = (
-        f"{flop / t / 1e9:.0f} vs {flop / tp / 1e9:.0f} GFLOP/s "
-        f"({100 * tp / t:.0f}% of BLAS), separate processes"
-    )
-    return [Row("gemm", f"gemm_blocked {n}x{n} float32", t, "numpy (BLAS)", tp, note)]
 
 
 def lenet5(dtype=np.float32, seed: int = 0):
@@ -246,30 +203,25 @@ def lenet_worker(side: str, steps: int = 150) -> float:
 
 @register("lenet")
 def bench_lenet() -> list[Row]:
-    """Each side in its own fresh process, alternately, three times each.
+    """Each side in its own fresh process, in alternating rounds.
 
     Separate processes because PyTorch and Numba share one OpenMP runtime when both are
     loaded: whichever thread-waiting policy the first one set would apply to both.
     """
 
-    def run(side: str) -> float:
-        return _in_fresh_process(f"lenet_worker({side!r})")
-
     have_torch = _torch_or_none() is not None
-    ours, theirs = [], []
-    for _ in range(3):
-        ours.append(run("dlkit"))
-        if have_torch:
-            theirs.append(run("torch"))
-    t = sorted(ours)[1]
-    tp = sorted(theirs)[1] if have_torch else None
+    ours, theirs = alternate(
+        "dlkit.bench.conv",
+        "lenet_worker('dlkit')",
+        "lenet_worker('torch')" if have_torch else None,
+    )
     return [
-        Row(
+        Row.from_rounds(
             "lenet",
             "LeNet-style 28x28 training step, batch 64, float32",
-            t,
+            ours,
             "torch" if have_torch else None,
-            tp,
+            theirs if have_torch else None,
             "separate processes",
         )
     ]

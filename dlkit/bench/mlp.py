@@ -4,8 +4,8 @@ A step is forward, cross-entropy loss, backward and an SGD update, in float32 on
 batch of 64, timed for dlkit, for a plain numpy step written out by hand (the floor
 that dlkit's layer structure adds its overhead to), and for PyTorch CPU with the same
 thread count when it is installed. Each side is timed alone in a fresh process
-(:func:`mlp_worker`), the sides alternating for three rounds, and the median is
-reported: timed in one process, one library's idle threads spin on the cores the
+(:func:`mlp_worker`), the sides alternating for :func:`dlkit.bench.rounds` rounds, and
+each row's ratio is the median of the per-round ratios: timed in one process, one library's idle threads spin on the cores the
 other needs and the ratio says more about thread pools than about the step. The
 epoch row trains an MLP 64-100-10 for one epoch
 on the sklearn digits (1,348 images, batches of 64) with :func:`dlkit.train.fit`.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.bench import Row, in_fresh_process, register, timeit, torch_or_none
+from dlkit.bench import Row, in_fresh_process, register, rounds, timeit, torch_or_none
 
 SIZES = (784, 100, 10)
 BATCH = 64
@@ -167,46 +167,52 @@ def bench_mlp() -> list[Row]:
     shape = "-".join(map(str, SIZES))
     sides = ["dlkit", "numpy"] + (["torch"] if torch_or_none() is not None else [])
     runs: dict[str, list[dict]] = {side: [] for side in sides}
-    for _ in range(3):
-        for side in sides:
+    for r in range(rounds()):  # the sides in turn, the first one changing every round
+        for side in sides[r % len(sides) :] + sides[: r % len(sides)]:
             runs[side].append(in_fresh_process("dlkit.bench.mlp", f"mlp_worker({side!r})"))
 
-    def med(side: str, key: str) -> float:
-        return sorted(r[key] for r in runs[side])[1]
+    def per_round(side: str, key: str) -> list[float]:
+        return [r[key] for r in runs[side]]
 
     name = f"train step {shape} relu f32 b{BATCH}"
     rows = [
-        Row(
+        Row.from_rounds(
             "mlp",
             name,
-            med("dlkit", "step"),
+            per_round("dlkit", "step"),
             "numpy",
-            med("numpy", "step"),
+            per_round("numpy", "step"),
             "hand-written numpy step",
         )
     ]
     if "torch" in runs:
         rows.append(
-            Row(
+            Row.from_rounds(
                 "mlp",
                 name,
-                med("dlkit", "step"),
+                per_round("dlkit", "step"),
                 "pytorch-cpu",
-                med("torch", "step"),
+                per_round("torch", "step"),
                 f"{runs['torch'][0]['threads']} threads, separate processes",
             )
         )
     epoch_name = "digits epoch 64-100-10 b64 (1348 images)"
     if "torch" in runs:
         rows.append(
-            Row("mlp", epoch_name, med("dlkit", "epoch"), "pytorch-cpu", med("torch", "epoch"))
+            Row.from_rounds(
+                "mlp",
+                epoch_name,
+                per_round("dlkit", "epoch"),
+                "pytorch-cpu",
+                per_round("torch", "epoch"),
+            )
         )
     else:
         rows.append(
-            Row(
+            Row.from_rounds(
                 "mlp",
                 epoch_name,
-                med("dlkit", "epoch"),
+                per_round("dlkit", "epoch"),
                 note="install torch==2.13.0 for the PyTorch column",
             )
         )

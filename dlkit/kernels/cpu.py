@@ -26,6 +26,10 @@ innermost and hoists everything else (a weight, an offset) out of it:
   flipped kernel (see :func:`dlkit.conv.compiled.conv2d_numba_backward`).
 - :func:`im2col` / :func:`col2im`: copies in the order of the matrix they fill.
 - :func:`gemm_blocked`: cache blocking plus four rows of C updated from four rows of B.
+- :func:`gemm_naive` … :func:`gemm_micro`: the matrix product one idea at a time (loop
+  order, cache blocking, packing, a register-blocked micro-kernel, threads), the steps
+  from the formula's loops to a kernel within reach of BLAS (``python -m dlkit.bench
+  --only gemm`` measures each one).
 
 numpy (BLAS) remains the reference: tests/test_kernels.py compares every kernel
 with it.
@@ -403,6 +407,247 @@ def gemm_blocked(A, B, bm=64, bk=128, bn=256):
                             b = B[kk, j0:j1]
                             for j in range(j1 - j0):
                                 c[j] += a * b[j]
+    return C
+
+
+# --- What it takes to reach BLAS: the matrix product C = A B, one idea at a time -------
+#
+# A (M, K), B (K, N) -> C (M, N), C[i, j] = sum_k A[i, k] B[k, j]: 2 M N K flops. Each
+# kernel below adds one idea to the one before; the bench group "gemm" times them all at
+# 1024 x 1024 beside numpy's BLAS (``python -m dlkit.bench --only gemm``).
+
+
+def _gemm_serial_jit() -> dict:
+    """``@njit`` options of the one-thread steps: no ``prange``, so no thread pool."""
+    return dict(cache=True, fastmath=True)
+
+
+@njit(**_gemm_serial_jit())
+def gemm_naive(A, B):
+    """Step 1, the formula as loops: i, j, then the sum over k innermost.
+
+    The inner loop reads A[i, k] along a row (consecutive addresses) but B[k, j] down a
+    column, a whole row of B (N values) apart at each step: every term costs a cache
+    line of B that is used once, and the loop cannot become SIMD instructions.
+    """
+    M, K = A.shape
+    N = B.shape[1]
+    C = np.zeros((M, N), A.dtype)
+    for i in range(M):
+        for j in range(N):
+            s = A.dtype.type(0)
+            for k in range(K):
+                s += A[i, k] * B[k, j]  # B[k, j]: a stride of N values
+            C[i, j] = s
+    return C
+
+
+@njit(**_gemm_serial_jit())
+def gemm_loop_order(A, B):
+    """Step 2, loop order i, k, j: row i of C gains A[i, k] times row k of B.
+
+    The same multiply-adds; now the innermost loop runs along rows of B and C, so
+    consecutive j are consecutive addresses and LLVM turns it into SIMD instructions.
+    Each multiply-add still loads one value of B and loads and stores one of C: the loop
+    is limited by memory operations, not by arithmetic.
+    """
+    M, K = A.shape
+    N = B.shape[1]
+    C = np.zeros((M, N), A.dtype)
+    for i in range(M):
+        c = C[i]
+        for k in range(K):
+            a = A[i, k]
+            b = B[k]
+            for j in range(N):  # contiguous: vectorises
+                c[j] += a * b[j]
+    return C
+
+
+@njit(**_gemm_serial_jit())
+def gemm_tiled(A, B, bm=64, bk=128, bn=256):
+    """Step 3, cache blocking: step 2's loops on tiles of (bm × bk) of A and (bk × bn) of B.
+
+    A (bk × bn) tile of B (128 KiB in float32) stays in the L2 cache while ``bm`` rows
+    of C use it, and a row segment of C (bn values) stays in L1 across the bk terms, so
+    for large matrices the loads come from cache instead of memory. The innermost loop is
+    still step 2's: one load of B and one load and store of C per multiply-add.
+    """
+    M, K = A.shape
+    N = B.shape[1]
+    C = np.zeros((M, N), A.dtype)
+    for i0 in range(0, M, bm):
+        i1 = min(i0 + bm, M)
+        for k0 in range(0, K, bk):
+            k1 = min(k0 + bk, K)
+            for j0 in range(0, N, bn):
+                j1 = min(j0 + bn, N)
+                for i in range(i0, i1):
+                    c = C[i, j0:j1]
+                    for k in range(k0, k1):
+                        a = A[i, k]
+                        b = B[k, j0:j1]
+                        for j in range(j1 - j0):
+                            c[j] += a * b[j]
+    return C
+
+
+#: The register block of :func:`gemm_micro`: GEMM_MR rows of A times GEMM_NR columns of B.
+GEMM_MR, GEMM_NR = 4, 3
+
+
+@njit(**_gemm_serial_jit())
+def gemm_pack_b_columns(B, Bp, j0, j1):
+    """Copy columns j0 to j1 − 1 of B (K, N) into the panels Bp (P, N', kc) of
+    :func:`gemm_pack_b`, 16 columns at a time: one 64-byte cache line of float32 read along
+    a row of B, then 16 rows of Bp written a value each (column by column, it would read
+    one value per cache line of B)."""
+    K = B.shape[0]
+    P, _, kc = Bp.shape
+    for t0 in range(j0, j1, 16):
+        t1 = min(t0 + 16, j1)
+        for p in range(P):
+            k0 = p * kc
+            for k in range(min(kc, K - k0)):
+                for j in range(t0, t1):
+                    Bp[p, j, k] = B[k0 + k, j]
+
+
+@njit(**_gemm_serial_jit())
+def gemm_pack_b(B, kc):
+    """Pack B (K, N) into panels Bp (P, N', kc), P = ⌈K / kc⌉: Bp[p, j, :] is column j
+    of B, rows p·kc to p·kc + kc − 1, in consecutive addresses (B transposed, panel by
+    panel). N' rounds N up to a multiple of GEMM_NR; the padding is zeros."""
+    K, N = B.shape
+    P = (K + kc - 1) // kc
+    Np = (N + GEMM_NR - 1) // GEMM_NR * GEMM_NR
+    Bp = np.zeros((P, Np, kc), B.dtype)
+    gemm_pack_b_columns(B, Bp, 0, N)
+    return Bp
+
+
+@njit(**_gemm_serial_jit())
+def gemm_packed(A, B, bm=64, kc=256):
+    """Step 4, packing: copy the tiles a product reads into consecutive memory first.
+
+    B is packed once, transposed, by :func:`gemm_pack_b`; the bm × kc block of A is
+    copied into a buffer ``Ap`` before its products. Every C[i, j] of the block is then a
+    dot product of two contiguous rows, ``Ap[i]`` and ``Bp[p, j]``, that LLVM vectorises
+    with the sum in a SIMD register (``fastmath`` lets it reorder the sum). The copies
+    cost O(MK + KN) against the product's O(MNK); they remove the strides of the
+    original arrays (whose rows, K values apart, fall into the same cache sets) and give
+    the next step the layout its micro-kernel needs. Still two loads per multiply-add.
+    """
+    M, K = A.shape
+    N = B.shape[1]
+    C = np.zeros((M, N), A.dtype)
+    Bp = gemm_pack_b(B, kc)
+    Ap = np.zeros((bm, kc), A.dtype)
+    for i0 in range(0, M, bm):
+        rows = min(bm, M - i0)
+        for p in range(Bp.shape[0]):
+            k0 = p * kc
+            kk = min(kc, K - k0)
+            for i in range(rows):  # pack the block of A
+                for k in range(kk):
+                    Ap[i, k] = A[i0 + i, k0 + k]
+            for j in range(N):
+                b = Bp[p, j]
+                for i in range(rows):
+                    a = Ap[i]
+                    s = A.dtype.type(0)
+                    for k in range(kk):  # two contiguous rows: a vectorised dot product
+                        s += a[k] * b[k]
+                    C[i0 + i, j] += s
+    return C
+
+
+@njit(**_gemm_serial_jit())
+def gemm_kernel_4x3(Ap, Bp, C, i, j, kk):
+    """The micro-kernel: C[i:i+4, j:j+3] += Ap[i:i+4, :kk] @ Bp[j:j+3, :kk]ᵀ.
+
+    Twelve dot products at once, in twelve accumulators. LLVM vectorises the k loop:
+    each accumulator becomes a SIMD register of partial sums (8 float32 with AVX2), and
+    one pass loads 4 + 3 vectors and does 12 fused multiply-adds (``vfmadd231ps``): 12
+    accumulators, 3 vectors of B and one of A fill the 16 vector registers of AVX2
+    without spilling. The sums are reduced across the lanes once, after the loop.
+    """
+    z = Ap.dtype.type(0)
+    c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = z
+    a0, a1, a2, a3 = Ap[i], Ap[i + 1], Ap[i + 2], Ap[i + 3]
+    b0, b1, b2 = Bp[j], Bp[j + 1], Bp[j + 2]
+    for k in range(kk):
+        x0, x1, x2 = b0[k], b1[k], b2[k]
+        c00 += a0[k] * x0
+        c01 += a0[k] * x1
+        c02 += a0[k] * x2
+        c10 += a1[k] * x0
+        c11 += a1[k] * x1
+        c12 += a1[k] * x2
+        c20 += a2[k] * x0
+        c21 += a2[k] * x1
+        c22 += a2[k] * x2
+        c30 += a3[k] * x0
+        c31 += a3[k] * x1
+        c32 += a3[k] * x2
+    C[i, j] += c00
+    C[i, j + 1] += c01
+    C[i, j + 2] += c02
+    C[i + 1, j] += c10
+    C[i + 1, j + 1] += c11
+    C[i + 1, j + 2] += c12
+    C[i + 2, j] += c20
+    C[i + 2, j + 1] += c21
+    C[i + 2, j + 2] += c22
+    C[i + 3, j] += c30
+    C[i + 3, j + 1] += c31
+    C[i + 3, j + 2] += c32
+
+
+@njit(**_jit())
+def gemm_micro(A, B, bm=128, kc=512):
+    """Steps 5 and 6: step 4's packing with a register-blocked micro-kernel, on all cores.
+
+    A (M, K), B (K, N) -> C (M, N). From the outside in:
+
+    1. Threads: blocks of ``bm`` rows of C are independent, one ``prange`` task each
+       (run it under ``numba.set_num_threads(1)`` for one thread).
+    2. Packing: B once into panels of ``kc`` rows (as :func:`gemm_pack_b`), and each
+       task's bm × kc block of A into its own buffer, rows padded with zeros to a
+       multiple of 4 (B's columns to a multiple of 3), so every micro-kernel call is full.
+    3. Cache blocking: three columns of B (3·kc values, 6 KiB in float32) stay in L1
+       while the micro-kernel runs down the block of A, which stays in L2 (256 KiB).
+    4. Register blocking: :func:`gemm_kernel_4x3` computes a 4 × 3 block of C, so
+       each loaded vector serves three or four multiply-adds instead of one.
+
+    The padded rows and columns of C are computed and dropped.
+    """
+    M, K = A.shape
+    N = B.shape[1]
+    Np = (N + GEMM_NR - 1) // GEMM_NR * GEMM_NR
+    Bp = np.zeros(((K + kc - 1) // kc, Np, kc), B.dtype)  # gemm_pack_b's panels,
+    for jb in prange((N + 63) // 64):  # packed by all the threads, 64 columns a task
+        gemm_pack_b_columns(B, Bp, jb * 64, min(jb * 64 + 64, N))
+    nb = (M + bm - 1) // bm
+    bmp = (bm + GEMM_MR - 1) // GEMM_MR * GEMM_MR
+    C = np.empty((M, N), A.dtype)
+    for ib in prange(nb):
+        i0 = ib * bm
+        rows = min(bm, M - i0)
+        Ap = np.zeros((bmp, kc), A.dtype)  # this task's packed block of A
+        Cb = np.zeros((bmp, Np), A.dtype)  # and of C
+        for p in range(Bp.shape[0]):
+            k0 = p * kc
+            kk = min(kc, K - k0)
+            for i in range(rows):
+                for k in range(kk):
+                    Ap[i, k] = A[i0 + i, k0 + k]
+            for j in range(0, Np, GEMM_NR):
+                for i in range(0, (rows + GEMM_MR - 1) // GEMM_MR * GEMM_MR, GEMM_MR):
+                    gemm_kernel_4x3(Ap, Bp[p], Cb, i, j, kk)
+        for i in range(rows):
+            for j in range(N):
+                C[i0 + i, j] = Cb[i, j]
     return C
 
 
