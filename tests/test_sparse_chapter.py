@@ -74,3 +74,80 @@ def test_whitening_error_small():
     X -= X.mean(axis=1, keepdims=True)
     assert xs.whitening_error(X, 1e-8) < 1e-6
     assert xs.largest_terms(np.array([0.1, -0.9, 0.5]), 2) == [(-0.9, 1), (0.5, 2)]
+
+
+def test_ista_and_fista_share_the_proximal_step():
+    g = np.random.default_rng(4)
+    D = g.standard_normal((12, 20))
+    D /= np.linalg.norm(D, axis=0)
+    X = g.standard_normal((7, 12))
+    G = D.T @ D
+    L = float(np.linalg.eigvalsh(G)[-1])
+    one = sc.prox_step(np.zeros((7, 20)), G, X @ D, L, 0.2)
+    assert np.allclose(sc.ista(X, D, 0.2, n_iter=1, tol=0), one)
+    assert np.allclose(sc.fista(X, D, 0.2, n_iter=1, tol=0), one)
+    # a warm start at the solution stays there
+    H = sc.coordinate_descent(X, D, 0.2, tol=1e-12)
+    assert np.abs(sc.fista(X, D, 0.2, n_iter=3, tol=0, H0=H) - H).max() < 1e-8
+    with pytest.raises(ValueError, match="H0"):
+        sc.fista(X, D, 0.2, H0=np.zeros((7, 3)))
+
+
+def test_update_atoms_keeps_unit_norms_and_lowers_the_fit():
+    g = np.random.default_rng(5)
+    D = g.standard_normal((10, 6))
+    D /= np.linalg.norm(D, axis=0)
+    X, H = g.standard_normal((50, 10)), g.standard_normal((50, 6))
+    before = np.sum((X - H @ D.T) ** 2)
+    D = sc.update_atoms(D.copy(), H.T @ H, X.T @ H)
+    assert np.allclose(np.linalg.norm(D, axis=0), 1)
+    assert np.sum((X - H @ D.T) ** 2) < before
+
+
+@pytest.mark.parametrize("method", ["fista", "cd"])
+def test_dictionary_learning_by_either_coder(method):
+    X = xs.natural_patches(1500, size=6, eps=0.03, unit_variance=True, seed=0).white
+    assert abs(X.std() - 1) < 1e-12
+    res = sc.learn_dictionary(X, 20, 1.0, n_epochs=3, batch_size=100, method=method, seed=0)
+    assert np.allclose(np.linalg.norm(res.D, axis=0), 1)
+    assert res.objective[-1] < res.objective[0]
+    with pytest.raises(ValueError, match="method"):
+        sc.learn_dictionary(X, 20, 1.0, method="omp")
+
+
+def test_localisation_and_best_match():
+    size = 8
+    blob = np.zeros((size, size))
+    blob[2:4, 3:5] = 1.0
+    noise = np.random.default_rng(6).standard_normal((200, size * size))
+    assert xs.localisation(blob.reshape(1, -1), size, 3)[0] == pytest.approx(1.0)
+    assert np.median(xs.localisation(noise, size, 4)) < 0.45  # (4/8)² = 0.25 expected
+    D = noise[:10].T
+    assert np.allclose(xs.best_match(-2 * noise[:10], D), 1.0)
+    assert xs.best_match(noise[10:], D).max() < 0.7
+    with pytest.raises(ValueError, match="localisation"):
+        xs.localisation(noise, 7)
+
+
+def test_lbfgs_training_lowers_the_loss_and_keeps_tied_weights():
+    from dlkit.unsupervised.autoencoder import train_autoencoder_lbfgs
+
+    X = np.random.default_rng(7).standard_normal((60, 9))
+    for tied in (False, True):
+        ae = Autoencoder(9, 4, output="identity", tied=tied, sparsity_weight=0.1, seed=0)
+        start = ae.loss(X)
+        hist = train_autoencoder_lbfgs(ae, X, max_iter=30)
+        assert hist.loss[-1] < 0.8 * start
+        assert ae.loss(X) == pytest.approx(hist.loss[-1])
+        if tied:
+            assert np.array_equal(ae.decoder.W.data, ae.encoder.W.data.T)
+
+
+def test_step_size_hint_does_not_confirm_L(capsys):
+    L = float(np.linalg.eigvalsh(ex.STEP_D.T @ ex.STEP_D)[-1])
+    for wrong in (L, 2 * L, 0.5 / L, 1 / L + 0.1):
+        assert ex.check_step_size(wrong) is False
+        text = capsys.readouterr().out
+        assert text.startswith("Not yet") and "inverse" not in text
+        for f in _forms(1 / L) + _forms(L):
+            assert f not in text

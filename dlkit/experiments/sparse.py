@@ -26,6 +26,8 @@ __all__ = [
     "sklearn_dictionary",
     "gradient_check",
     "linear_probe",
+    "localisation",
+    "best_match",
 ]
 
 
@@ -40,11 +42,17 @@ class Patches:
     size: int
 
 
-def natural_patches(n: int = 10_000, size: int = 8, *, eps: float = 1e-2, seed=0) -> Patches:
+def natural_patches(
+    n: int = 10_000, size: int = 8, *, eps: float = 1e-2, unit_variance: bool = False, seed=0
+) -> Patches:
     """`n` patches of `size` × `size` pixels from the book's natural images, each minus
-    its own mean, then ZCA-whitened with regulariser ε = `eps`."""
+    its own mean, then ZCA-whitened with regulariser ε = `eps`. With `unit_variance`
+    the whitened patches are divided by their standard deviation over all pixels, so
+    that a pixel has variance 1 on average and λ does not depend on the images' contrast."""
     raw = _patches.remove_mean(_patches.sample_patches(n, size, seed=seed))
     white, zca = _patches.zca_whiten(raw, eps=eps)
+    if unit_variance:
+        white /= white.std()
     return Patches(raw, white, zca, size)
 
 
@@ -147,3 +155,34 @@ def linear_probe(F_train, y_train, F_test, y_test, *, C: float = 1.0) -> float:
     s = StandardScaler().fit(F_train)
     clf = LogisticRegression(C=C, max_iter=2000).fit(s.transform(F_train), y_train)
     return float(clf.score(s.transform(F_test), y_test))
+
+
+def localisation(V, size: int, window: int = 5) -> np.ndarray:
+    """For each row of V (n, size²), seen as a size × size image, the fraction of its
+    energy Σ v² that falls inside the `window` × `window` square holding the most:
+    about (window/size)² for a filter of noise, near 1 for a small blob or a short edge."""
+    V = np.asarray(V, dtype=np.float64)
+    if V.ndim != 2 or V.shape[1] != size * size or not 1 <= window <= size:
+        raise ValueError(
+            f"localisation: V must be (n, {size * size}) for size={size} and "
+            f"1 ≤ window ≤ size; got V {V.shape} and window={window}"
+        )
+    E = V.reshape(-1, size, size) ** 2
+    S = np.pad(E.cumsum(axis=1).cumsum(axis=2), ((0, 0), (1, 0), (1, 0)))  # summed areas
+    k = window
+    box = S[:, k:, k:] - S[:, :-k, k:] - S[:, k:, :-k] + S[:, :-k, :-k]
+    return box.reshape(len(E), -1).max(axis=1) / np.maximum(E.reshape(len(E), -1).sum(1), 1e-300)
+
+
+def best_match(V, D) -> np.ndarray:
+    """For each row v of V (n, d), max_j |cos(v, d_j)| over the atoms d_j (the columns
+    of D, d × n_atoms): how closely the most similar atom, up to sign, resembles v."""
+    V = np.asarray(V, dtype=np.float64)
+    D = np.asarray(D, dtype=np.float64)
+    if V.ndim != 2 or D.ndim != 2 or V.shape[1] != D.shape[0]:
+        raise ValueError(
+            f"best_match: V must be (n, d) and D (d, n_atoms); got V {V.shape} and D {D.shape}"
+        )
+    Vn = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-300)
+    Dn = D / np.maximum(np.linalg.norm(D, axis=0, keepdims=True), 1e-300)
+    return np.abs(Vn @ Dn).max(axis=1)

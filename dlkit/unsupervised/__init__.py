@@ -14,7 +14,12 @@ The pieces, one module each:
 from __future__ import annotations
 
 from dlkit.unsupervised import autoencoder, dbn, patches, rbm, sparse_coding
-from dlkit.unsupervised.autoencoder import Autoencoder, corrupt, train_autoencoder
+from dlkit.unsupervised.autoencoder import (
+    Autoencoder,
+    corrupt,
+    train_autoencoder,
+    train_autoencoder_lbfgs,
+)
 from dlkit.unsupervised.dbn import (
     DBN,
     FineTuneDBN,
@@ -60,6 +65,7 @@ __all__ = [
     "Autoencoder",
     "corrupt",
     "train_autoencoder",
+    "train_autoencoder_lbfgs",
     "DBN",
     "FineTuneDBN",
     "PreTrainDBN",

@@ -23,7 +23,14 @@ from dlkit import rng as _rng
 from dlkit.checks import as_real_array, check_int
 from dlkit.nn import Linear, get_activation
 
-__all__ = ["Autoencoder", "corrupt", "train_autoencoder", "AutoencoderHistory", "kl_sparsity"]
+__all__ = [
+    "Autoencoder",
+    "corrupt",
+    "train_autoencoder",
+    "train_autoencoder_lbfgs",
+    "AutoencoderHistory",
+    "kl_sparsity",
+]
 
 
 def kl_sparsity(rho: float, rho_hat: np.ndarray) -> float:
@@ -73,7 +80,8 @@ class Autoencoder:
         g = _rng(seed)
         self.n_in = check_int(n_in, "n_in", "Autoencoder")
         self.n_hidden = check_int(n_hidden, "n_hidden", "Autoencoder")
-        self.encoder = Linear(self.n_in, self.n_hidden, seed=g, dtype=dtype)
+        # the input is data, not a layer's output: no gradient with respect to it
+        self.encoder = Linear(self.n_in, self.n_hidden, seed=g, dtype=dtype, input_grad=False)
         self.g = get_activation(activation)
         self.tied = bool(tied)
         self.decoder = Linear(self.n_hidden, self.n_in, seed=g, dtype=dtype)
@@ -195,6 +203,7 @@ def train_autoencoder(
     ``optimizer`` over ``ae.parameters()`` is given). With ``noise`` > 0 each batch is
     corrupted by masking noise and the clean batch is the target (denoising)."""
     from dlkit.optim import SGD
+    from dlkit.train import _Progress, batches
 
     epochs = check_int(epochs, "epochs", "train_autoencoder")
     batch_size = check_int(batch_size, "batch_size", "train_autoencoder")
@@ -202,20 +211,54 @@ def train_autoencoder(
     g = _rng(seed)
     opt = optimizer if optimizer is not None else SGD(ae.parameters(), lr=lr)
     hist = AutoencoderHistory()
-    bar = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
+    N = X.shape[0]
+    with _Progress(progress, epochs * -(-N // batch_size)) as bar:
+        for epoch in range(epochs):
+            total = 0.0
+            for T, _ in batches(X, X, batch_size, seed=g):  # the target T is the batch itself
+                inp = corrupt(T, noise, seed=g) if noise else T
+                total += ae.loss(inp, T) * T.shape[0]
+                opt.step()
+                if ae.tied:
+                    ae.decoder.W.data = ae.encoder.W.data.T
+                bar.update(epoch, total / N)
+            hist.loss.append(total / N)
+    return hist
 
-        bar = tqdm(bar, desc=repr(ae), leave=False)
-    for _ in bar:
-        order = g.permutation(X.shape[0])
-        total = 0.0
-        for s in range(0, X.shape[0], batch_size):
-            T = X[order[s : s + batch_size]]
-            inp = corrupt(T, noise, seed=g) if noise else T
-            total += ae.loss(inp, T) * T.shape[0]
-            opt.step()
-            if ae.tied:
-                ae.decoder.W.data = ae.encoder.W.data.T
-        hist.loss.append(total / X.shape[0])
+
+def train_autoencoder_lbfgs(ae: Autoencoder, X, *, max_iter: int = 400) -> AutoencoderHistory:
+    """Full-batch training of `ae` on the rows of X by L-BFGS (scipy's ``L-BFGS-B``), as
+    in Ng's sparse-autoencoder notes: every step sees 𝓛 and its gradient on all N rows,
+    so ρ̂ is the exact mean activation. Stops after `max_iter` iterations or when scipy's
+    tolerances are met; ``loss`` holds 𝓛 after each iteration."""
+    from scipy.optimize import minimize
+
+    max_iter = check_int(max_iter, "max_iter", "train_autoencoder_lbfgs")
+    X = ae._check(X)
+    params = ae.parameters()
+    sizes = [p.size for p in params]
+    cuts = np.cumsum(sizes)[:-1]
+
+    def load(theta):  # θ, one vector, into the parameters
+        for p, part in zip(params, np.split(theta, cuts)):
+            p.data[...] = part.reshape(p.shape)
+
+    def f(theta):
+        load(theta)
+        value = ae.loss(X)
+        return value, np.concatenate([p.grad.ravel() for p in params]).astype(np.float64)
+
+    hist = AutoencoderHistory()
+    theta0 = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
+    r = minimize(
+        f,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter},
+        callback=lambda intermediate_result: hist.loss.append(float(intermediate_result.fun)),
+    )
+    load(r.x)
+    if ae.tied:
+        ae.decoder.W.data = ae.encoder.W.data.T
     return hist
