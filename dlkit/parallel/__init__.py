@@ -21,6 +21,17 @@ which passes ``mpi4py.MPI.COMM_WORLD``).
   one θ with no lock, a global lock or atomic adds; a deterministic replay; the
   hypergraph's Ω, Δ, ρ (``from dlkit.parallel.hogwild import hogwild``; it compiles
   Numba kernels, so it is not imported here).
+- :mod:`dlkit.parallel.param_server`: asynchronous SGD over one-sided windows (the
+  workers Get θ from a sharded server window and Accumulate −η∇ into it, with the
+  staleness τ of every gradient recorded): ``async_sgd``, ``serial_sgd``, ``merge``.
+- :mod:`dlkit.parallel.downpour`: Downpour SGD (Dean et al. 2012): replicas on data
+  shards, n_fetch/n_push, AdaGrad on the server, slow and crashed replicas.
+- :mod:`dlkit.parallel.sandblaster`: Sandblaster L-BFGS: a coordinator, small work
+  units taken by whoever is free, backup copies of stragglers.
+- :mod:`dlkit.parallel.project_adam`: Project Adam (Chilimbi et al. 2014): control
+  messages apart from data, the factors of each layer's update instead of ∇θ.
+- :mod:`dlkit.parallel.hierarchical`: the hierarchical allreduce and the gradient
+  allreduce overlapped with the backward pass in buckets (``Iallreduce``).
 """
 
 from dlkit.parallel.data_parallel import (
