@@ -1,5 +1,6 @@
 # Deep Learning Internals: every target sets itself up on a fresh machine.
 #   make book     build the HTML book into _build/html
+#   make pdf      print the book into _build/pdf/book.pdf (make pdf-test checks it)
 #   make test     ruff, unit tests, notebook tests (nbval strict), build and browser tests, then
 #                 every chapter again under other numerics (tools/numerics.py)
 #   make execute  re-execute every chapter in place, storing outputs and widget state
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.installed
 KERNELS := $(VENV)/.kernels-compiled
 JOBS ?= 2
 
-.PHONY: all book test lint unit nbtest nbtest-numerics execute lab bench assets kernels venv clean
+.PHONY: all book pdf pdf-test test lint unit nbtest nbtest-numerics execute lab bench assets kernels venv clean
 
 all: book
 
@@ -46,6 +47,20 @@ book: $(STAMP) assets
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
+# One PDF of the whole book in _build/pdf/book.pdf (tools/pdf.py): the HTML book (built
+# first if a page is missing or older than its source) printed by headless Chromium.
+pdf: $(STAMP) assets
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@if $(PY) tools/pdf.py --stale; then $(MAKE) --no-print-directory book; fi
+	$(PY) tools/pdf.py
+
+# The PDF's page count, titles, typeset math and figures (poppler-utils, apt-get as root).
+pdf-test: pdf
+	@command -v pdftotext >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y poppler-utils; }
+	$(PY) -m pytest -p no:cacheprovider tests/test_pdf.py
+
 NBVAL := --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
 
 test: $(KERNELS) assets lint
@@ -73,8 +88,11 @@ nbtest: $(KERNELS)
 execute: $(KERNELS)
 	$(PY) tools/execute.py chapters
 
+# JupyterLab refuses to start as root (most containers) unless told --allow-root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(KERNELS)
-	$(VENV)/bin/jupyter lab chapters
+	$(VENV)/bin/jupyter lab $(LAB_ROOT) --ip=127.0.0.1 chapters
 
 bench: $(KERNELS)
 	$(PY) -m dlkit.bench

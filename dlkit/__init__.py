@@ -91,6 +91,7 @@ class Source:
             module and module.__file__ and module.__file__.endswith("__init__.py")
         )
         self.name = getattr(obj, "__qualname__", getattr(obj, "__name__", self.module))
+        self.anchor = _reference_anchor(obj, module)
 
     @property
     def location(self) -> str:
@@ -98,6 +99,15 @@ class Source:
         page changes only when the code it shows changes)."""
         path = self.module.replace(".", "/")
         return f"{path}/__init__.py" if self.is_package else f"{path}.py"
+
+    @property
+    def reference(self) -> str:
+        """The URL of the code's entry in the book's API reference, relative to a chapter
+        page, e.g. ``../api/dlkit.nn.html#dlkit.nn.linear.Linear.backward``: one page per
+        subpackage or top-level module, one anchor per documented object."""
+        parts = self.module.split(".")
+        page = ".".join(parts[:2]) if parts[0] == "dlkit" else self.module
+        return f"../api/{page}.html#{self.anchor}"
 
     def __repr__(self) -> str:
         return f"# {self.location}\n{self.code.rstrip()}"
@@ -115,9 +125,48 @@ class Source:
         return (
             '<div class="dlkit-source" style="border:1px solid #ddd;border-radius:4px;'
             'padding:0 0.6em;margin:0.4em 0;background:#f8f8f8;overflow-x:auto">'
-            f'<div style="font:0.8em sans-serif;color:#666;padding-top:0.4em">{self.location}'
-            f"</div>{body}</div>"
+            f'<div style="font:0.8em sans-serif;color:#666;padding-top:0.4em">'
+            f'<a class="dlkit-source-ref" href="{self.reference}" style="color:inherit" '
+            f'title="{self.anchor.removeprefix("module-")} in the API reference">'
+            f"{self.location}</a></div>{body}</div>"
         )
+
+
+def _reference_anchor(obj: Any, module: Any) -> str:
+    """The anchor of ``obj``'s entry in the API reference (Sphinx autodoc's ids).
+
+    autodoc documents a function, class (and its public methods) or Numba CPU kernel in
+    the module that defines it, under ``module.qualname``; a private name (``_grad``,
+    ``__mul__``), a name a module leaves out of its ``__all__`` or an object autodoc
+    cannot document (a compiled CUDA kernel) has no entry, so the link goes to the
+    nearest one above it: its class, or its module (``module-dlkit.conv.fft``).
+    """
+    if module is None:
+        return "module-dlkit"
+    top = f"module-{module.__name__}"
+    if inspect.ismodule(obj):
+        return f"module-{obj.__name__}"
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(qualname, str):
+        return top
+    kept = []
+    for part in qualname.split("."):
+        if part.startswith("_") or part.startswith("<"):
+            break
+        kept.append(part)
+    if not kept:
+        return top
+    is_package = (module.__file__ or "").endswith("__init__.py")
+    exported = getattr(module, "__all__", None)
+    if not is_package and exported is not None and kept[0] not in exported:
+        return top
+    head = getattr(module, kept[0], None)
+    documentable = (
+        inspect.isclass(head)
+        or inspect.isfunction(head)
+        or (hasattr(head, "py_func") and "cuda" not in type(head).__module__)
+    )
+    return f"{module.__name__}.{'.'.join(kept)}" if documentable else top
 
 
 def show_source(obj: Any) -> Source:

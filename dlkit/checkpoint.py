@@ -6,7 +6,7 @@ crash in the middle of a write leaves the previous checkpoint intact and never a
 half-written one. The temporary files of earlier saves that were killed before their
 rename (``.<name>.*.tmp`` beside the target) are removed by the next save.
 :func:`load` reads with ``allow_pickle=False``: a checkpoint holds arrays only, never
-code. Keys in the file:
+code. Keys in the file::
 
     param/<layer>.<name>   the parameters (``model.named_parameters()``)
     buffer/<layer>.<name>  the state that is not trained (``model.named_buffers()``:

@@ -747,7 +747,7 @@ def train_mlp(
     """Train ``mlp([n_in, *hidden, 10])`` on `split` (digits or MNIST) with cross-entropy.
 
     `optimizer` is a name from :data:`dlkit.optim.OPTIMIZERS`; extra keyword arguments
-    (momentum, weight_decay...) go to it. ``scale_inputs`` applies :func:`standardize`
+    (momentum, weight_decay...) go to it. ``scale_inputs`` applies :func:`dlkit.data.standardize`
     first. `dtype` defaults to the split's own (float64 for the digits, float32 for
     MNIST). The test split is scored after every epoch (``history.val_accuracy``).
     """

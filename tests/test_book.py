@@ -68,11 +68,11 @@ PAGES = toc_docnames()
 
 
 def source_of(docname: str) -> Path:
-    for suffix in (".ipynb", ".md"):
+    for suffix in (".ipynb", ".md", ".rst"):
         path = ROOT / (docname + suffix)
         if path.exists():
             return path
-    raise FileNotFoundError(f"{docname} is in _toc.yml but has no .ipynb or .md file")
+    raise FileNotFoundError(f"{docname} is in _toc.yml but has no .ipynb, .md or .rst file")
 
 
 def saved_widget_views(docname: str) -> list[str]:

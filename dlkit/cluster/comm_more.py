@@ -17,7 +17,7 @@ they follow mpi4py's signatures and MPI's semantics:
   ranks; ``Allgatherv`` - ring, (p-1) T(m) for equal blocks; ``Reduce_scatter_block``
   and ``Reduce_scatter`` - ring, (p-1)(T(c) + c gamma) for blocks of c bytes;
   ``Scan``, ``Exscan`` - recursive doubling, ceil(log2 p) rounds (Scan:
-  ceil(log2 p)(T(m) + m gamma)). The algorithms are in :mod:`.collectives`.
+  ceil(log2 p)(T(m) + m gamma)). The algorithms are in :mod:`dlkit.cluster.collectives`.
 * ``Iallreduce``, ``Ibcast``, ``Ibarrier`` - return a Request at once. The operation
   starts when the last rank has called it and completes ``cost`` virtual seconds
   later, ``cost`` being the closed form of the blocking collective

@@ -113,7 +113,7 @@ class CollectiveMismatchError(RuntimeError):
 class SimTimeoutError(RuntimeError):
     """A simulated run went past its wall-clock ``timeout`` or its ``max_virtual_time``.
 
-    Raised by :meth:`SimCluster.run` instead of hanging, e.g. when a rank loops or
+    Raised by :meth:`dlkit.cluster.SimCluster.run` instead of hanging, e.g. when a rank loops or
     sleeps without calling MPI. Attributes: ``limit`` ("wall-clock" or "virtual
     time"), ``seconds`` (the limit), ``ranks`` ({rank: what it was doing}) and
     ``time`` (the largest virtual clock when the run was stopped).

@@ -1,4 +1,4 @@
-"""The ring allreduce of :mod:`.collectives`, simulated for all ranks at once.
+"""The ring allreduce of :mod:`dlkit.cluster.collectives`, simulated for all ranks at once.
 
 :func:`dlkit.cluster.collectives.allreduce_ring` is the algorithm as a reader should
 read it: each rank, in each of 2(p - 1) steps, sends one chunk to its right neighbour

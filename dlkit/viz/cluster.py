@@ -169,7 +169,7 @@ def timeline(
 def breakdown(result, ax=None, title: str | None = None) -> Figure:
     """Stacked bars: each rank's virtual time by event kind, plus idle time.
 
-    The bars come from :meth:`RunResult.breakdown`; each sums to the makespan.
+    The bars come from :meth:`dlkit.cluster.sim.RunResult.breakdown`; each sums to the makespan.
     """
     parts = result.breakdown()
     fig, ax = _axes(ax, (max(4.0, 0.45 * result.n + 2.5), 3.4))
