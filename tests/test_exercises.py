@@ -178,6 +178,18 @@ CASES = {
         (lambda: (1 / _ae_L(),)), [(lambda: (_ae_L(),)), (-1.0,), (1.0,)]
     ),
     "autoencoders.check_kl": _case((lambda: (_ae_kl(),)), [(0.0,), (-0.1,), (1.0,)]),
+    "largescale.check_guessing": _case(
+        (1 - 13_026 / 37_000,),
+        [(13_026 / 37_000,), (64.8,), (0.5,)],
+        ["0.648", "64.8%"],
+        shown=False,
+    ),
+    "largescale.check_auc": _case(
+        (8 / 9,), [(1 / 9,), (0.5,), (2.0,)], ["0.889", "0.89"], shown=False
+    ),
+    "largescale.check_core_hours": _case(
+        (1_152_000,), [(48_000,), (72_000,), (0,)], ["1,152,000", "1152000"], shown=False
+    ),
     "gpus.check_gemm_intensity": _case(
         (1024 / 6,), [(512 / 6,), (512.0,), (1024 / 2,)], ["170.67", "170.7"], shown=False
     ),

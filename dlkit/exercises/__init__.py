@@ -28,6 +28,7 @@ old name      module              chapter
 (none)        ``gpus``            GPUs and kernels
 ``ch13``      ``parallelism``     Parallelism: data, model and hybrid
 ``ch14``      ``sync_sgd``        Synchronous SGD and allreduce
+(none)        ``largescale``      Large-scale learning and determinism
 ============  ==================  ====================================
 
 ``dlkit.exercises.ch08`` is the module ``dlkit.exercises.cnns`` itself, so
@@ -75,6 +76,7 @@ TOPICS = (
     "gpus",
     "parallelism",
     "sync_sgd",
+    "largescale",
 )
 
 
