@@ -37,6 +37,15 @@ def execute(path: Path, timeout: int = 600) -> float:
     t0 = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - t0
+    # A display formatter that raises (a broken _repr_html_) leaves an error output
+    # without failing its cell: refuse to store such a notebook too.
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                raise RuntimeError(
+                    f"{path}: cell {i} has an error output ({out.get('ename')}: "
+                    f"{out.get('evalue')}); the notebook was not written"
+                )
     nb.metadata.setdefault("dlkit", {})["execution"] = {
         "seconds": round(seconds, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -519,5 +519,13 @@ def kernel_source(name: str, module: str = "dlkit.hardware._cudasim"):
             src = dlkit.Source.__new__(dlkit.Source)
             src.code = "\n".join(text.splitlines()[first - 1 : node.end_lineno]) + "\n"
             src.module, src.is_package, src.name = module, False, name
+            # A compiled CUDA kernel has no entry of its own in the API reference: link
+            # to its module, or to the public package above a private one.
+            public = []
+            for part in module.split("."):
+                if part.startswith("_"):
+                    break
+                public.append(part)
+            src.anchor = "module-" + ".".join(public)
             return src
     raise ValueError(f"kernel_source: no kernel {name!r} in {module.replace('.', '/')}.py")
