@@ -134,6 +134,26 @@ def lenet5(dtype=np.float32, seed: int = 0):
     return models.lenet28_net(seed=seed, dtype=dtype)
 
 
+def torch_lenet5(torch):
+    """PyTorch's LeNet-5 with the layers of :func:`lenet5`, seeded by ``torch.manual_seed(0)``."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
+
+
 def _lenet_step(side: str):
     """One training step of the LeNet-style network (batch 64, float32) in dlkit or in PyTorch, as a closure."""
     g = np.random.default_rng(0)
@@ -144,22 +164,7 @@ def _lenet_step(side: str):
         import torch
 
         torch.set_num_threads(n)
-        nn = torch.nn
-        torch.manual_seed(0)
-        tnet = nn.Sequential(
-            nn.Conv2d(1, 6, 5),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(256, 120),
-            nn.ReLU(),
-            nn.Linear(120, 84),
-            nn.ReLU(),
-            nn.Linear(84, 10),
-        )
+        tnet = torch_lenet5(torch)
         topt = torch.optim.SGD(tnet.parameters(), lr=0.01)
         tX, ty = torch.from_numpy(X), torch.from_numpy(y)
 

@@ -245,22 +245,9 @@ def conv_rows() -> list[Row]:
 
 
 def _torch_lenet_step(torch, X, y):
-    nn = torch.nn
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(256, 120),
-        nn.ReLU(),
-        nn.Linear(120, 84),
-        nn.ReLU(),
-        nn.Linear(84, 10),
-    ).cuda()
+    from dlkit.bench.conv import torch_lenet5
+
+    net = torch_lenet5(torch).cuda()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     tX, ty = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
 
