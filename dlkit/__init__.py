@@ -93,6 +93,27 @@ class Source:
         self.name = getattr(obj, "__qualname__", getattr(obj, "__name__", self.module))
         self.anchor = _reference_anchor(obj, module)
 
+    @classmethod
+    def from_code(
+        cls, code: str, module: str, name: str, *, anchor: str, is_package: bool = False
+    ) -> "Source":
+        """A :class:`Source` for `code` read from `module`'s file rather than from a live
+        object (e.g. a CUDA kernel whose module must not be imported here).
+
+        `name` is the object's name in the module and `anchor` its id in the API
+        reference (``module-dlkit.kernels`` for a module's entry)."""
+        if not isinstance(code, str) or not code.strip():
+            raise ValueError("Source.from_code: code must be a non-empty string of Python source")
+        if not anchor:
+            raise ValueError(
+                "Source.from_code: anchor must name the API-reference entry, e.g. "
+                "'module-dlkit.kernels'"
+            )
+        src = cls.__new__(cls)
+        src.code = code if code.endswith("\n") else code + "\n"
+        src.module, src.is_package, src.name, src.anchor = module, is_package, name, anchor
+        return src
+
     @property
     def location(self) -> str:
         """The file the code is in, e.g. ``dlkit/nn/linear.py`` (no line number, so a

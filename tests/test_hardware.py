@@ -367,3 +367,19 @@ def test_gpu_runs_figure_draws_every_timed_row():
 
     fig = vg.plot_gpu_runs([RUN])
     assert len(fig.axes[0].patches) == 4  # two rows, dlkit and peer bars
+
+
+def test_source_from_code_renders_like_show_source_and_rejects_bad_input():
+    import dlkit
+
+    src = dlkit.Source.from_code(
+        "def f():\n    return 1", "dlkit.kernels.cuda", "f", anchor="module-dlkit.kernels"
+    )
+    assert src.code == "def f():\n    return 1\n"
+    assert src.location == "dlkit/kernels/cuda.py"
+    assert src.reference == "../api/dlkit.kernels.html#module-dlkit.kernels"
+    assert "dlkit-source-ref" in src._repr_html_()
+    with pytest.raises(ValueError, match="code must be a non-empty"):
+        dlkit.Source.from_code("  ", "dlkit.x", "f", anchor="module-dlkit")
+    with pytest.raises(ValueError, match="anchor must name"):
+        dlkit.Source.from_code("x = 1", "dlkit.x", "f", anchor="")

@@ -516,9 +516,7 @@ def kernel_source(name: str, module: str = "dlkit.hardware._cudasim"):
     for node in ast.parse(text).body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             first = min([d.lineno for d in node.decorator_list] + [node.lineno])
-            src = dlkit.Source.__new__(dlkit.Source)
-            src.code = "\n".join(text.splitlines()[first - 1 : node.end_lineno]) + "\n"
-            src.module, src.is_package, src.name = module, False, name
+            code = "\n".join(text.splitlines()[first - 1 : node.end_lineno]) + "\n"
             # A compiled CUDA kernel has no entry of its own in the API reference: link
             # to its module, or to the public package above a private one.
             public = []
@@ -526,6 +524,5 @@ def kernel_source(name: str, module: str = "dlkit.hardware._cudasim"):
                 if part.startswith("_"):
                     break
                 public.append(part)
-            src.anchor = "module-" + ".".join(public)
-            return src
+            return dlkit.Source.from_code(code, module, name, anchor="module-" + ".".join(public))
     raise ValueError(f"kernel_source: no kernel {name!r} in {module.replace('.', '/')}.py")
