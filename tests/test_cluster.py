@@ -599,3 +599,48 @@ def test_two_ranks_polling_for_messages_nobody_sends_is_a_deadlock():
         SimCluster(2).run(train)
     assert sorted(info.value.blocked) == [0, 1]
     assert "polling test() on recv(source=1, tag=1)" == info.value.blocked[0]
+
+
+def test_a_delayed_link_delays_its_messages_not_the_ranks_ports():
+    """Faults(delay=...) is time in flight: rank 0's receive port is free again when
+    the delayed message's bytes are in, so a message from rank 1 is not held up."""
+
+    def train(comm):
+        buf = np.zeros(1000)
+        if comm.rank == 0:
+            r2 = comm.Irecv(np.zeros(1000), source=2)
+            r1 = comm.Irecv(np.zeros(1000), source=1)
+            r1.wait()
+            t1 = comm.Wtime()
+            r2.wait()
+            return t1, comm.Wtime()
+        if comm.rank == 1:
+            compute(comm, 96e3)  # 1 us: rank 2's message takes rank 0's port first
+        comm.Send(buf, dest=0)
+
+    T = NET.alpha + 8000 * NET.beta
+    res = SimCluster(3, network=NET, faults=Faults(delay={(0, 2): 1.0})).run(train)
+    t1, t2 = res.values[0]
+    assert close(t1, 2 * T)  # behind the delayed message's T on the port, not T + 1 s
+    assert close(t2, T + 1.0)  # the delayed message itself arrives 1 s late
+
+
+def test_wait_charges_simulated_time_and_sleeps_on_a_real_communicator():
+    import time
+
+    from dlkit.cluster import wait
+
+    def train(comm):
+        wait(comm, 0.25)
+        return comm.Wtime()
+
+    res = SimCluster(2, faults=Faults(slow={1: 4.0})).run(train)
+    assert res.values == [0.25, 0.25]  # waiting is not computing: no slow factor
+    assert [e.label for e in res.events(rank=0)] == ["wait"]
+    t0 = time.perf_counter()
+    wait(object(), 0.05)  # not simulated: it sleeps
+    assert time.perf_counter() - t0 >= 0.05
+    with pytest.raises(ValueError, match="seconds must be >= 0"):
+        wait(object(), -1.0)
+    with pytest.raises(TypeError, match="seconds must be a number"):
+        wait(object(), "1")

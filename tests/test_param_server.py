@@ -163,8 +163,8 @@ def test_a_slow_replica_is_staler_and_does_not_stop_training():
 
 
 def test_a_delayed_link_does_not_stop_training():
-    """Faults(delay=...) holds the server's ports for the delay too (a congested
-    link), so every replica slows down; training still completes."""
+    """Faults(delay=...) on one worker's link: its messages arrive late (time in
+    flight, the server's ports are not held), and training still completes."""
     X, y = problem()
     p = 3
     res = SimCluster(p + 1, network=NET, faults=Faults(delay={(0, 2): 1e-3})).run(

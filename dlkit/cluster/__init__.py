@@ -72,7 +72,7 @@ Public names: :class:`SimCluster`, :class:`RunResult`, ``MPI`` (mpi4py's constan
 classes), :class:`DeadlockError`, :class:`RankCrashed`, :class:`RankError`,
 :class:`CollectiveMismatchError`, :class:`SimTimeoutError`,
 :class:`UnreceivedMessageWarning`,
-:func:`compute`, :func:`is_simulated`, :class:`Faults`, the modules ``networks``,
+:func:`compute`, :func:`is_simulated`, :func:`wait`, :class:`Faults`, the modules ``networks``,
 ``devices``, ``collectives`` and ``costs``.
 """
 
@@ -88,7 +88,7 @@ from .errors import (
     UnreceivedMessageWarning,
 )
 from .faults import Faults
-from .hooks import compute, is_simulated
+from .hooks import compute, is_simulated, wait
 from .mpi import MPI
 from .sim import RunResult, SimCluster
 from .window import Win
@@ -105,6 +105,7 @@ __all__ = [
     "RankError",
     "compute",
     "is_simulated",
+    "wait",
     "networks",
     "devices",
     "Faults",

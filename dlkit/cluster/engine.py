@@ -79,6 +79,13 @@ class Engine(Matcher):
         if self.windows:  # let earlier ranks read exposed memory before this rank writes it
             self.yield_(me)
 
+    def idle(self, me, seconds, label="wait"):
+        """Rank me stays out of MPI for `seconds` (not scaled by its slow factor: waiting
+        is not computing), recorded as a 'compute' event labelled `label`."""
+        self.compute(me, seconds, label, "compute")
+        if self.windows:  # as charge_flops: earlier ranks act first
+            self.yield_(me)
+
     def charge_reduce(self, me, nbytes, label="reduce"):
         """Charge the arithmetic of combining `nbytes` bytes in a reduction (gamma per
         byte of the network, times the slow factor) as a 'reduce' event."""

@@ -7,7 +7,10 @@
   waiting on it gets :class:`~dlkit.cluster.RankCrashed` naming it, instead of hanging.
   Messages it sent before the crash are still delivered.
 * ``delay={(a, b): seconds}`` - every message between ranks a and b (both
-  directions) takes ``seconds`` longer, e.g. a congested or long link.
+  directions) arrives ``seconds`` later, e.g. a congested or long link. The delay is
+  time in flight: the two ranks' ports are not held for it, so their messages to and
+  from other ranks are not slowed down (a rank that is slow to compute is
+  ``slow=...``).
 * ``drop={(a, b), ...}`` - every message between ranks a and b (both directions)
   is lost: the send completes, the receive never does. MPI has no timeouts, so the
   receiver waits forever; the simulator reports that as a :class:`DeadlockError`

@@ -4,11 +4,16 @@ A training script charges its arithmetic with ``compute(comm, flops)``: on a sim
 rank this advances the rank's virtual clock by ``flops / device.flops`` seconds
 (times its slow factor) and records a 'compute' event; on a real ``MPI.COMM_WORLD`` it
 does nothing, because real time passes by itself. So one script runs in both places.
+
+``wait(comm, seconds)`` keeps the calling rank out of MPI for a while: on a simulated rank
+its clock advances by ``seconds``; on a real communicator it sleeps. A server that polls
+between looks at its window, or a rank that stands for a busy one, uses it.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -50,3 +55,25 @@ def charge_reduce(comm: Any, nbytes: int, label: str = "reduce") -> None:
     if not is_simulated(comm):
         return
     comm._engine.charge_reduce(comm._rank, nbytes, label)
+
+
+def wait(comm: Any, seconds: float, label: str = "wait") -> None:
+    """Stay out of MPI for ``seconds``: sleep on a real communicator; on a simulated one,
+    advance the rank's virtual clock by ``seconds`` (not scaled by a slow factor),
+    recorded as a 'compute' event labelled ``label``. The rank counts as busy outside
+    MPI meanwhile (what ``SimCluster(progress="target")`` looks at)."""
+    if isinstance(seconds, (bool, np.bool_)) or not isinstance(
+        seconds, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"wait(comm, seconds={seconds!r}): seconds must be a number, got "
+            f"{type(seconds).__name__}"
+        )
+    if not 0 <= seconds < math.inf:
+        raise ValueError(f"wait(comm, seconds={seconds}): seconds must be >= 0 and finite")
+    if seconds == 0:
+        return
+    if is_simulated(comm):
+        comm._engine.idle(comm._rank, float(seconds), label)
+    else:
+        time.sleep(seconds)

@@ -5,9 +5,10 @@ Timing (see :mod:`dlkit.cluster.networks` for the port model):
 * A send is *issued* at the sender's clock ``t_s``; the matching receive is *posted*
   at the receiver's clock ``t_r``. The transfer starts at
   ``s = max(t_s, t_r, send port of the sender free, receive port of the receiver free)``
-  and ends at ``e = s + alpha + m*beta (+ link delay)`` for a message of m bytes; it
-  occupies both ports
-  (:meth:`Matcher.transfer`).
+  and ends at ``e = s + alpha + m*beta`` for a message of m bytes; it occupies both
+  ports until then (:meth:`Matcher.transfer`). A link delay (``Faults(delay=...)``) is
+  time in flight: the message arrives that much later, but the ports are free at ``e``,
+  so other messages of the two ranks are not held up by it.
 * A receive completes at ``e``. A send of at most ``eager_limit`` bytes completes
   locally at ``t_s`` (the message is buffered); a larger send completes at ``e``, so a
   blocking ``Send`` waits for the matching receive to be posted, as MPI may.
@@ -95,10 +96,10 @@ class Matcher(Completion):
         alpha, beta = self.network.link(src, dst, self.n)
         s = max(t, self.sendfree[src], self.recvfree[dst])
         e = s + alpha + nbytes * beta
-        if self.faults.delay:
-            e += self.faults.link_delay(src, dst)
         self.sendfree[src] = e
         self.recvfree[dst] = e
+        if self.faults.delay:  # time in flight: it delays this message, not the ports
+            e += self.faults.link_delay(src, dst)
         self.messages.append(Transfer(src, dst, s, e, nbytes, tag, label))
         return e
 

@@ -63,13 +63,13 @@ results of a run.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from dlkit.cluster import compute, is_simulated
+from dlkit.cluster import compute
+from dlkit.cluster.hooks import wait as _wait
 from dlkit.parallel._mpi import mpi_for
 from dlkit.parallel.data_parallel import global_batches
 
@@ -106,15 +106,9 @@ def shard_bounds(P: int, n_servers: int) -> list[tuple[int, int]]:
 
 
 def wait(comm, seconds: float) -> None:
-    """Stay out of MPI for ``seconds``: sleep on a real communicator; on the simulator,
-    advance the rank's clock by that much (charged as compute labelled 'wait')."""
-    if seconds <= 0:
-        return
-    if is_simulated(comm):
-        eng = comm._engine
-        compute(comm, seconds * eng.device.flops / eng.slow[comm._rank], label="wait")
-    else:
-        time.sleep(seconds)
+    """Stay out of MPI for ``seconds``: :func:`dlkit.cluster.hooks.wait` (sleep on a
+    real communicator; on the simulator, advance the rank's clock by that much)."""
+    _wait(comm, seconds)
 
 
 @dataclass
