@@ -320,6 +320,16 @@ CASES = {
         shown=False,
     ),
     "sync_sgd.check_crossover": _case(lambda: (_crossover(),), [(10,)], [f"{_crossover():,}"]),
+    "async_sgd.check_hypergraph": _case(
+        (3, 0.5, 0.75), [(3, 2, 3), (4, 0.5, 0.75)], ["0.75"], shown=False
+    ),
+    "async_sgd.check_staleness_bound": _case((15,), [(5,), (18,)], ["15"], shown=False),
+    "async_sgd.check_push_floats": _case(
+        (156_480,), [(1_863_690,), (0,)], ["156,480", "156480"], shown=False
+    ),
+    "async_sgd.check_balanced_time": _case(
+        (32 * 2e-3 / 3.25,), [(0.064,), (0.016,)], ["0.0196"], shown=False
+    ),
 }
 
 

@@ -28,6 +28,7 @@ old name      module              chapter
 (none)        ``gpus``            GPUs and kernels
 ``ch13``      ``parallelism``     Parallelism: data, model and hybrid
 ``ch14``      ``sync_sgd``        Synchronous SGD and allreduce
+(none)        ``async_sgd``       Asynchronous SGD
 (none)        ``largescale``      Large-scale learning and determinism
 ============  ==================  ====================================
 
@@ -76,6 +77,7 @@ TOPICS = (
     "gpus",
     "parallelism",
     "sync_sgd",
+    "async_sgd",
     "largescale",
 )
 
