@@ -162,3 +162,29 @@ def test_fingerprint():
 def test_bad_inputs(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+@pytest.fixture(scope="module")
+def chapter_runs():
+    """The chapter's run and its control (seed 0), as chapter 16 prints them."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return xf.face_neuron(), xf.face_neuron(with_faces=False)
+
+
+def test_chapter_run_scores(chapter_runs):
+    run, control = chapter_runs
+    assert run.guessing == 0.65
+    # training helps: the trained unit orders faces above non-faces better than the
+    # untrained network's best unit and than the best unit trained without faces
+    assert run.trained_score.test_auc > run.random_score.test_auc + 0.03
+    assert control.trained_score.test_auc < run.trained_score.test_auc - 0.05
+    assert control.trained_score.test_accuracy < run.trained_score.test_accuracy
+    # at this scale a template sampled from the training images is not beaten ...
+    assert run.linear_score.test_auc > run.trained_score.test_auc + 0.05
+    # ... and it comes within 0.05 in AUC of the labelled reference, the mean training face
+    ref = xf.mean_face_filter(run)
+    assert ref.test_auc > 0.9 and abs(run.linear_score.test_auc - ref.test_auc) < 0.05
+    # the control's linear filters come from a training split without faces
+    assert not control.data.face_train.any()

@@ -7,6 +7,8 @@ The data live in :mod:`dlkit.largescale.faces`, the network in
 - :func:`face_neuron`: build the splits, score the untrained network, the best linear
   filter and the trained network (all chosen on validation, reported on test);
   ``with_faces=False`` is the control experiment. Results are cached per argument set.
+- :func:`mean_face_filter`: the mean training face as one template, a labelled reference
+  for how far a single linear filter can go on these images;
 - :func:`optimal_stimulus` and :func:`invariance_curves` for the chosen unit;
 - :func:`buggy_rica_cost`, :func:`fingerprint`: a gradient with a real bug that still
   trains, and a hash of the parameters for bit-identical reruns.
@@ -36,6 +38,7 @@ __all__ = [
     "buggy_rica_cost",
     "fingerprint",
     "table",
+    "mean_face_filter",
 ]
 
 #: The seed talks' results (accuracy of the best unit on faces against distractors):
@@ -125,6 +128,18 @@ def table(run: FaceNeuron, name: str = "this chapter") -> dict[str, tuple]:
         run.trained_score.test_accuracy,
     )
     return rows
+
+
+def mean_face_filter(run: FaceNeuron) -> _units.UnitScore:
+    """The mean of the training split's faces as a single linear filter w, response w · x,
+    scored as every baseline (threshold on validation, accuracy and AUC on test).
+
+    It reads which training images are faces, which nothing else in the experiment does:
+    it is not a baseline but a reference for how well one template can separate these
+    faces from these distractors, which the best sampled filter comes close to unlabelled."""
+    d = run.data
+    w = d.X_train[d.face_train].mean(axis=0)
+    return _units.evaluate(d.X_val @ w, d.y_val, d.X_test @ w, d.y_test)
 
 
 def optimal_stimulus(run: FaceNeuron, *, steps: int = 300, lr: float = 0.5):
