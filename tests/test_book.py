@@ -10,6 +10,15 @@ the local copies that ``make assets`` put in ``_offline/``. Screenshots of each 
 and of each widget are saved under ``_build/screenshots/`` with ``report.json`` (build
 time, typeset and widget counts, and the remote requests each page attempted).
 
+The explorers built by ``dlkit.viz.static`` are then moved in the browser (each
+control to another position, by the events a reader's click or key press sends) and
+must show the view saved for that position, with no kernel. Every page is also laid
+out at 1400 px and 390 px: nothing may be wider than the text column, except, on the
+phone, a table or equation that scrolls in its own box.
+
+For quick runs against a book built before (``jupyter-book build . --path-output DIR``)
+set ``DLKIT_PREBUILT_BOOK=DIR``: the build is then skipped.
+
 All build and browser tests live in this one file so that ``pytest-xdist --dist
 loadfile`` runs them in one worker, with one build.
 """
@@ -143,6 +152,12 @@ def ensure_offline_assets() -> None:
 
 @pytest.fixture(scope="session")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    prebuilt = os.environ.get("DLKIT_PREBUILT_BOOK")
+    if prebuilt:  # a book built before with --path-output DIR: DLKIT_PREBUILT_BOOK=DIR
+        log = Path(prebuilt, "build.log")
+        return Build(
+            0, log.read_text() if log.exists() else "", Path(prebuilt, "_build", "html"), 0.0
+        )
     ensure_offline_assets()
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -284,7 +299,10 @@ def chromium_executable() -> str:
 @pytest.fixture(scope="module")
 def browser(book: Build, tmp_path_factory: pytest.TempPathFactory):
     profile = tmp_path_factory.mktemp("chromium") / "profile"
-    with serve(book.html) as base_url, Chromium(chromium_executable(), profile) as b:
+    with (
+        serve(book.html) as base_url,
+        Chromium(chromium_executable(), profile, width=LAYOUT_WIDTHS[0]) as b,
+    ):
         b.base_url = base_url
         yield b
 
@@ -451,3 +469,294 @@ def test_book_renders_from_file_urls(book: Build, browser: Chromium) -> None:
     views, math = weight(docname)
     page, log = render(browser, book.page(docname).as_uri())
     check_rendered(f"{docname} from file://", page, log, math, views)
+
+
+# ----------------------------------------------------------- explorers without a kernel
+
+EXPLORER_CLASS = "dlkit-explorer"  # dlkit.viz.static marks an explorer's box with it
+CONTROL_CLASS = "dlkit-control"
+
+
+def widget_state(docname: str) -> dict[str, dict]:
+    """The saved widget models of a notebook: model id -> {model_name, state}."""
+    path = source_of(docname)
+    if path.suffix != ".ipynb":
+        return {}
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    widgets = nb.get("metadata", {}).get("widgets", {})
+    return widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+
+def _ref(value: str) -> str:
+    return value.removeprefix("IPY_MODEL_")
+
+
+@dataclass
+class Explorer:
+    """A static explorer as saved in a notebook: its box, the controls of its stack
+    layers (model id, model name, trait, number of positions) and its outermost stack."""
+
+    root: str
+    controls: list[tuple[str, str, str, int]]
+    view: str
+    state: dict
+
+    def shown(self, positions: list[int]) -> str:
+        """Model id of the ``Output`` shown when control ℓ is at ``positions[ℓ]``."""
+        node = self.view
+        for p in positions:
+            node = _ref(self.state[node]["state"]["children"][p])
+        return node
+
+    def expected(self, positions: list[int]) -> dict:
+        """The PNGs and text of the view at ``positions``, as saved."""
+        outputs = self.state[self.shown(positions)]["state"]["outputs"]
+        return {
+            "pngs": [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})],
+            "text": " ".join(
+                " ".join(o["text"].split()) for o in outputs if o.get("output_type") == "stream"
+            ),
+        }
+
+
+def saved_explorers(docname: str) -> list[Explorer]:
+    """The explorers built by ``dlkit.viz.static`` in a notebook, in page order."""
+    state = widget_state(docname)
+    links = {
+        _ref(m["state"]["target"][0]): (_ref(m["state"]["source"][0]), m["state"]["source"][1])
+        for m in state.values()
+        if m["model_name"] == "DirectionalLinkModel"
+    }
+    found = []
+    for root in saved_widget_views(docname):
+        model = state.get(root, {})
+        if EXPLORER_CLASS not in model.get("state", {}).get("_dom_classes", []):
+            continue
+        view = _ref(model["state"]["children"][-1])
+        controls, node = [], view
+        while state[node]["model_name"] == "StackModel":
+            control, trait = links[node]
+            size = len(state[node]["state"]["children"])
+            controls.append((control, state[control]["model_name"], trait, size))
+            node = _ref(state[node]["state"]["children"][state[node]["state"]["selected_index"]])
+        found.append(Explorer(root, controls, view, state))
+    return found
+
+
+EXPLORER_PAGES = [d for d in PAGES if saved_explorers(d)]
+
+# Moves control `level` of the explorer rendered for view `root` to `position` the way a
+# reader does: picks the option of a <select>, clicks a toggle button, or presses keys on
+# a slider's handle (Home, then ArrowRight), with the events the widget views listen to.
+MOVE_JS = """
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const script = [...document.querySelectorAll('script[type="%(view)s"]')]
+    .find(s => JSON.parse(s.textContent).model_id === %(root)s);
+  const box = script.previousElementSibling.querySelector('.%(explorer)s');
+  const control = box.querySelector('.%(control)s-%(level)d');
+  const kind = %(kind)s, position = %(position)d, lowest = %(lowest)d;
+  if (kind === 'DropdownModel') {
+    const select = control.querySelector('select');
+    select.selectedIndex = position;
+    select.dispatchEvent(new Event('change', {bubbles: true}));
+  } else if (kind === 'ToggleButtonsModel') {
+    control.querySelectorAll('button')[position].click();
+  } else {
+    const handle = control.querySelector('.noUi-handle');
+    const key = k => handle.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true}));
+    key('Home');
+    for (let i = lowest; i < position; i++) key('ArrowRight');
+  }
+  await sleep(150);
+  const view = box.lastElementChild;
+  const deadline = Date.now() + 10000;
+  while (!view.querySelector('img') && Date.now() < deadline) await sleep(100);
+  return {
+    pngs: [...view.querySelectorAll('img')].map(i => i.src.replace(/^data:image\\/png;base64,/, '')),
+    text: view.innerText.split(/\\s+/).filter(Boolean).join(' '),
+  };
+})()
+"""
+
+
+def move(browser: Chromium, explorer: Explorer, level: int, position: int) -> dict:
+    control, kind, trait, size = explorer.controls[level]
+    lowest = 0
+    if trait == "value":  # an integer slider: the stack's first entries pad up to its min
+        lowest = int(explorer.state[control]["state"]["min"])
+    return browser.evaluate(
+        MOVE_JS
+        % {
+            "view": WIDGET_VIEW,
+            "root": json.dumps(explorer.root),
+            "explorer": EXPLORER_CLASS,
+            "control": CONTROL_CLASS,
+            "level": level,
+            "kind": json.dumps(kind),
+            "position": position,
+            "lowest": lowest,
+        },
+        timeout=60,
+    )
+
+
+def test_every_explorer_page_has_a_static_explorer() -> None:
+    """At least the chapters converted so far respond without a kernel (see the next test)."""
+    assert EXPLORER_PAGES, "no chapter saved an explorer built by dlkit.viz.static"
+
+
+@pytest.mark.parametrize("docname", EXPLORER_PAGES)
+def test_explorers_respond_on_the_static_page(
+    book: Build, browser: Chromium, report: dict, docname: str
+) -> None:
+    """Each control of each explorer is moved in the browser, with no kernel and the
+    network refused; the view shown must change to the one saved for that position."""
+    render(browser, browser.base_url + f"{docname}.html")
+    moved = 0
+    for e, explorer in enumerate(saved_explorers(docname), 1):
+        state = explorer.state
+        shot = SCREENSHOTS / f"{docname.replace('/', '-')}-explorer{e}-moved.png"
+        positions = [state[n]["state"]["selected_index"] for n in _stack_chain(explorer, state)]
+        for level, (control, kind, trait, size) in enumerate(explorer.controls):
+            lowest = int(state[control]["state"].get("min", 0)) if trait == "value" else 0
+            before = explorer.expected(positions)
+            # the first other position whose saved view differs from the one shown
+            choices = [
+                p
+                for p in [*range(positions[level] + 1, size), *range(lowest, positions[level])]
+                if explorer.expected(positions[:level] + [p] + positions[level + 1 :]) != before
+            ]
+            if not choices:
+                continue
+            positions[level] = choices[0]
+            shown = move(browser, explorer, level, positions[level])
+            want = explorer.expected(positions)
+            assert shown["pngs"] != before["pngs"] or want["pngs"] == before["pngs"], (
+                f"{docname}: explorer {e}: moving control {level} ({kind}) to position "
+                f"{positions[level]} did not change the view"
+            )
+            assert shown["pngs"] == want["pngs"] and want["text"] in shown["text"], (
+                f"{docname}: explorer {e}: after moving control {level} ({kind}) to "
+                f"{positions[level]} the page shows {len(shown['pngs'])} image(s) that are not "
+                f"the saved view of positions {positions}; text shown: {shown['text'][:300]!r}"
+            )
+            moved += 1
+        view = browser.evaluate(
+            "(() => { const s = [...document.querySelectorAll('script[type=\"%s\"]')]"
+            ".find(s => JSON.parse(s.textContent).model_id === %s);"
+            " const r = s.previousElementSibling.getBoundingClientRect();"
+            " return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height};"
+            " })()" % (WIDGET_VIEW, json.dumps(explorer.root))
+        )
+        if view["width"] > 0 and view["height"] > 0:
+            browser.screenshot(shot, clip=view)
+    report["pages"].setdefault(docname, {})["explorer_moves"] = moved
+    assert moved > 0, f"{docname}: no control of its explorers changes the view"
+
+
+def _stack_chain(explorer: Explorer, state: dict) -> list[str]:
+    """The stacks from the outermost to the innermost along the saved selection."""
+    chain, node = [], explorer.view
+    while state[node]["model_name"] == "StackModel":
+        chain.append(node)
+        node = _ref(state[node]["state"]["children"][state[node]["state"]["selected_index"]])
+    return chain
+
+
+# ------------------------------------------------------------------------- layout
+
+LAYOUT_WIDTHS = (1400, 390)
+# Everything in the text column that is wider than the column (by more than a pixel):
+# tables, figures and images, display equations and widgets. One that scrolls inside
+# a box of its own that fits the column (the theme's table container, an equation's
+# overflow box) is reported with scrolls = true.
+LAYOUT_JS = """
+(() => {
+  const column = document.querySelector('article.bd-article') || document.querySelector('main');
+  const c = column.getBoundingClientRect();
+  const style = getComputedStyle(column);
+  const inner = c.width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const left = c.left + parseFloat(style.paddingLeft);
+  const items = [
+    ...[...column.querySelectorAll('table')].map(e => ['table', e]),
+    ...[...column.querySelectorAll('figure, img')].filter(e => !e.closest('.widget-subarea'))
+       .map(e => ['figure', e]),
+    ...[...column.querySelectorAll('mjx-container[display="true"] > mjx-math')]
+       .map(e => ['equation', e]),
+    ...[...column.querySelectorAll('.widget-subarea > .jupyter-widgets')].map(e => ['widget', e]),
+  ];
+  const scrolls = e => {
+    for (let a = e.parentElement; a && a !== column; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if ((o === 'auto' || o === 'scroll') && a.getBoundingClientRect().width <= inner + 1) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const wide = [];
+  for (const [kind, e] of items) {
+    const r = e.getBoundingClientRect();
+    const width = Math.max(r.width, e.scrollWidth);
+    if (r.width === 0 && r.height === 0) continue;
+    if (width > inner + 1 || r.left < left - 1 || r.left + width > left + inner + 1) {
+      const text = (e.innerText || e.getAttribute('alt') || e.tagName).trim().slice(0, 60);
+      wide.push({kind, width: Math.round(width), column: Math.round(inner),
+                 scrolls: scrolls(e), text});
+    }
+  }
+  return {column: Math.round(inner), wide};
+})()
+"""
+
+
+def layout_at(browser: Chromium, width: int) -> dict:
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=width,
+        height=browser.height,
+        deviceScaleFactor=1,
+        mobile=width < 600,
+    )
+    browser.settle(0.8)
+    try:
+        return browser.evaluate(LAYOUT_JS)
+    finally:
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=browser.width,
+            height=browser.height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_layout_fits_the_text_column(
+    book: Build, browser: Chromium, report: dict, docname: str
+) -> None:
+    """At 1400 px nothing is wider than the text column; at 390 px (a phone) only
+    tables and display equations may be, and then they scroll inside their own box."""
+    render(browser, browser.base_url + f"{docname}.html")
+    problems = []
+    for width in LAYOUT_WIDTHS:
+        found = layout_at(browser, width)
+        if width < 600:  # on a phone a wide table (or equation) may scroll in its own box
+            found["wide"] = [
+                w
+                for w in found["wide"]
+                if not (w["kind"] in ("table", "equation") and w["scrolls"])
+            ]
+        report["pages"].setdefault(docname, {})[f"too_wide_at_{width}px"] = found["wide"]
+        problems += [f"at {width} px (column {found['column']} px): {w}" for w in found["wide"]]
+    if problems:
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=LAYOUT_WIDTHS[0],
+            height=browser.height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        browser.screenshot(SCREENSHOTS / f"{docname.replace('/', '-')}-layout-1400.png")
+    assert not problems, f"{docname}: wider than the text column:\n" + "\n".join(problems)

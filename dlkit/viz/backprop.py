@@ -173,23 +173,29 @@ def gradient_norm_explorer(activation: str = "sigmoid", depth: int = 8, init: st
         value=activation,
         description="activation",
     )
-    dep = w.IntSlider(value=depth, min=2, max=16, description="depth", continuous_update=False)
-    ini = w.Dropdown(options=["xavier", "he", "lecun", "normal"], value=init, description="init")
-    out = w.Output()
+    from dlkit.viz import static
 
-    def draw(*_):
-        v = layer_gradient_norms(act.value, dep.value, init=ini.value)
-        ref = layer_gradient_norms("relu", dep.value, init="he")
-        fig = plot_gradient_norms({f"{act.value}, {ini.value}": v, "relu, he": ref})
+    dep = w.SelectionSlider(
+        options=[int(d) for d in static.grid([2, 4, 8, 16], depth)],
+        value=depth,
+        description="depth",
+        continuous_update=False,
+    )
+    ini = w.Dropdown(options=["xavier", "he", "lecun", "normal"], value=init, description="init")
+    refs: dict[int, np.ndarray] = {}
+
+    def draw(out, activation, depth, init):
+        v = layer_gradient_norms(activation, depth, init=init)
+        if depth not in refs:
+            refs[depth] = layer_gradient_norms("relu", depth, init="he")
+        ref = refs[depth]
+        fig = plot_gradient_norms({f"{activation}, {init}": v, "relu, he": ref})
         fig.axes[0].set_title(
             f"first/last layer ratio: {v[0] / v[-1]:.2e} (relu: {ref[0] / ref[-1]:.2e})", fontsize=9
         )
         show_in(out, fig)
 
-    for c in (act, dep, ini):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([act, dep, ini]), out])
+    return static.explorer([act, dep, ini], draw)
 
 
 __getattr__ = moved(__name__, _MOVED)

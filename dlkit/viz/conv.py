@@ -104,15 +104,13 @@ def sliding_window_explorer(seed: int = 0, step: int = 0):
     pos = w.IntSlider(value=step, min=0, max=24, description="position", continuous_update=False)
     play = w.Play(value=step, min=0, max=24, interval=700, description="play")
     w.jslink((play, "value"), (pos, "value"))
-    out = w.Output()
+    from dlkit.viz import static
 
-    def draw(*_):
-        fig = sliding_window_figure(pos.value, image, kernel)
-        show_in(out, fig, alt=f"position {pos.value}")
+    def draw(out, step):
+        fig = sliding_window_figure(step, image, kernel)
+        show_in(out, fig, alt=f"position {step}")
 
-    pos.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([play, pos]), out])
+    return static.explorer([pos], draw, rows=[[play, pos]])
 
 
 def plot_operation_counts(

@@ -10,19 +10,45 @@ when no front end runs the notebook (nbclient, nbval).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import sys
+from collections.abc import Iterator
 
 from matplotlib.figure import Figure
 
 DPI = 80
+_PALETTE = [False]
 
 
 def png(fig: Figure, dpi: int = DPI) -> bytes:
-    """The figure rendered as PNG bytes."""
+    """The figure rendered as PNG bytes (a 256-colour palette PNG inside
+    :func:`palette_pngs`)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
+    if not _PALETTE[0]:
+        return buf.getvalue()
+    from PIL import Image
+
+    image = Image.open(buf).convert("RGB")
+    small = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    small.save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+@contextlib.contextmanager
+def palette_pngs() -> Iterator[None]:
+    """Within this block :func:`png` (and so :func:`show_in`) stores figures as palette
+    PNGs of at most 256 colours at the same size: a line plot is exact and a few times
+    smaller; a colour map is quantised to 256 shades. The precomputed views of a static
+    explorer (:mod:`dlkit.viz.static`) use it to keep pages small."""
+    before = _PALETTE[0]
+    _PALETTE[0] = True
+    try:
+        yield
+    finally:
+        _PALETTE[0] = before
 
 
 def show(fig: Figure) -> None:

@@ -165,20 +165,17 @@ def cuda_explorer(table: dict, block=(8, 4), tile: int = 8):
     tsel = w.SelectionSlider(
         options=tiles, value=tile, description="tile T", continuous_update=False
     )
-    out = w.Output()
+    from dlkit.viz import static
 
-    def draw(*_):
-        own = table["maps"][bsel.value]
+    def draw(out, block, tile):
+        own = table["maps"][block]
         n = table["gemm"]
-        loads = table["loads"][tsel.value]
+        loads = table["loads"][tile]
         text = (
             f"{own.warp.size} outputs, {own.grid[0] * own.grid[1]} blocks, "
             f"{own.idle_threads} idle threads | GEMM {n}³: naive {table['naive']:,} loads, "
-            f"tiled T = {tsel.value}: {loads:,} ({table['naive'] // loads}× fewer)"
+            f"tiled T = {tile}: {loads:,} ({table['naive'] // loads}× fewer)"
         )
         show_in(out, plot_ownership(own), text=text)
 
-    bsel.observe(draw, names="value")
-    tsel.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([bsel, tsel]), out])
+    return static.explorer([bsel, tsel], draw)

@@ -121,30 +121,29 @@ def rounding_explorer(
 
     from dlkit.experiments.precision import round_sample, sample_values
 
-    fl_w = w.IntSlider(value=fl, min=2, max=14, description="FL", continuous_update=False)
+    from dlkit.viz import static
+
+    fl_w = w.SelectionSlider(
+        options=[int(v) for v in static.grid(range(2, 15, 3), fl)],
+        value=fl,
+        description="FL",
+        continuous_update=False,
+    )
     mode = w.ToggleButtons(options=list(P.ROUNDINGS), value=rounding, description="rounding")
-    size = w.FloatLogSlider(
-        value=mean,
-        base=10,
-        min=-4,
-        max=-1,
-        step=0.25,
+    size = w.SelectionSlider(
+        options=[(f"{m:.1e}", m) for m in static.grid([1e-4, 1e-3, 1e-2, 1e-1], mean)],
+        value=float(mean),
         description="mean value",
         continuous_update=False,
-        readout_format=".1e",
     )
-    out = w.Output()
 
-    def draw(*_):
-        x = sample_values(size.value, seed=seed)
-        r, bias = round_sample(x, fl_w.value, mode.value, seed)
-        fig = rounding_histogram(x, r, fl_w.value, mode.value)
+    def draw(out, fl, rounding, mean):
+        x = sample_values(mean, seed=seed)
+        r, bias = round_sample(x, fl, rounding, seed)
+        fig = rounding_histogram(x, r, fl, rounding)
         show_in(out, fig, alt=f"bias {bias:+.3g}")
 
-    for c in (fl_w, mode, size):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([fl_w, size]), mode, out])
+    return static.explorer([fl_w, mode, size], draw, rows=[[fl_w, size], mode])
 
 
 def plot_format_table(rows: Sequence[P.RunResult], ax=None):

@@ -137,29 +137,26 @@ def curve_explorer(results: Mapping[str, Sequence], baseline: str):
     names = list(results)
     pick = w.Dropdown(options=names, value=names[min(1, len(names) - 1)], description="technique")
     kind = w.ToggleButtons(options=[("loss", "loss"), ("accuracy", "acc")], value="loss")
-    out = w.Output()
+    from dlkit.viz import static
 
-    def draw(*_):
+    def draw(out, technique, measure):
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.subplots()
         for part, color in (("train", "#1f77b4"), ("val", "#d62728")):
-            key = f"{part}_{kind.value}"
+            key = f"{part}_{measure}"
             base = mean_curve(results[baseline], key)
             ax.plot(
                 _epochs(base), base, color=color, ls="--", lw=1, label=f"{baseline}: {_LABELS[key]}"
             )
-            c = mean_curve(results[pick.value], key)
-            ax.plot(_epochs(c), c, color=color, label=f"{pick.value}: {_LABELS[key]}")
-        if kind.value == "loss":
+            c = mean_curve(results[technique], key)
+            ax.plot(_epochs(c), c, color=color, label=f"{technique}: {_LABELS[key]}")
+        if measure == "loss":
             ax.set_yscale("log")
-        ax.set_ylabel(r"cross-entropy $\mathcal{L}$" if kind.value == "loss" else "accuracy")
+        ax.set_ylabel(r"cross-entropy $\mathcal{L}$" if measure == "loss" else "accuracy")
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        what = "loss" if kind.value == "loss" else "accuracy"
-        show_in(out, fig, alt=f"{pick.value} against {baseline}: {what} per epoch")
+        what = "loss" if measure == "loss" else "accuracy"
+        show_in(out, fig, alt=f"{technique} against {baseline}: {what} per epoch")
 
-    pick.observe(draw, names="value")
-    kind.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([pick, kind]), out])
+    return static.explorer([pick, kind], draw)

@@ -91,15 +91,14 @@ def lambda_explorer(x, D, codes: dict[float, np.ndarray], size: int):
     non-zeros. Returns an ``ipywidgets.VBox``."""
     import ipywidgets as w
 
+    from dlkit.viz import static
+
     lams = sorted(codes)
     pick = w.SelectionSlider(options=lams, value=lams[len(lams) // 2], description="λ")
-    out = w.Output()
 
-    def draw(*_):
-        h = codes[pick.value]
-        fig = _explorer_figure(x, D, h, size, pick.value)
-        show_in(out, fig, alt=f"λ = {pick.value:g}: {int(np.count_nonzero(h))} non-zeros")
+    def draw(out, lam):
+        h = codes[lam]
+        fig = _explorer_figure(x, D, h, size, lam)
+        show_in(out, fig, alt=f"λ = {lam:g}: {int(np.count_nonzero(h))} non-zeros")
 
-    pick.observe(draw, names="value")
-    draw()
-    return w.VBox([pick, out])
+    return static.explorer([pick], draw, rows=[pick])
