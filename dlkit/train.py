@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tracemalloc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
 
@@ -221,25 +221,32 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
+    #: The per-step :class:`dlkit.determinism.Trace` of ``fit(..., fingerprint=True)``
+    #: (None otherwise): an attribute set by fit, not a per-epoch record, so it is not
+    #: in :meth:`as_arrays`, checkpoints or comparisons.
+    trace: ClassVar[object | None] = None
 
     @property
     def epochs(self) -> int:
         return len(self.loss)
 
+    def _records(self) -> dict[str, list[float]]:
+        return {k: v for k, v in vars(self).items() if k != "trace"}
+
     def as_arrays(self) -> dict[str, np.ndarray]:
         """Each record as a float64 array (for checkpoints and plots)."""
-        return {k: np.asarray(v, dtype=np.float64) for k, v in vars(self).items()}
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self._records().items()}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "History":
         """The History whose records are `arrays` (what :meth:`as_arrays` and
         :func:`dlkit.checkpoint.load` return); unknown keys are ignored."""
-        names = set(vars(cls()))
+        names = set(cls()._records())
         return cls(**{k: [float(x) for x in v] for k, v in arrays.items() if k in names})
 
     def __repr__(self) -> str:
         last = ", ".join(
-            f"{k}={v[-1]:.4f}" for k, v in vars(self).items() if v and k != "step_loss"
+            f"{k}={v[-1]:.4f}" for k, v in self._records().items() if v and k != "step_loss"
         )
         return f"History({self.epochs} epochs{', ' if last else ''}{last})"
 
@@ -548,21 +555,33 @@ def _score_epoch(hist: History, model: Layer, loss_fn: Loss, X, y, val, classify
 class _Progress:
     """A tqdm progress bar over `total` steps (a widget in notebooks), or nothing.
 
-    ``update(epoch, loss)`` advances it by one step and shows the epoch and the loss;
-    leaving the ``with`` block closes it, also when training raised.
+    ``description`` names the bar ("fit", "CD-1 RBM(64, 32)"...), ``metric`` the number
+    shown beside it. ``update(epoch, value)`` advances it by ``steps`` (default one) and
+    shows the epoch and ``metric=value``; leaving the ``with`` block closes it, also when
+    training raised. ``unit`` names what a step is, ``leave`` keeps the bar afterwards.
     """
 
-    def __init__(self, show: bool, total: int):
-        self.bar = None
+    def __init__(
+        self,
+        show: bool,
+        total: int,
+        description: str = "fit",
+        metric: str = "loss",
+        *,
+        unit: str = "step",
+        leave: bool = True,
+    ):
+        self.bar, self.metric = None, metric
         if show:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc="fit", unit="step", leave=True)
+            self.bar = tqdm(total=total, desc=description, unit=unit, leave=leave)
 
-    def update(self, epoch: int, loss: float) -> None:
+    def update(self, epoch: int, value: float | None = None, steps: int = 1) -> None:
         if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}", refresh=False)
+            self.bar.update(steps)
+            shown = {} if value is None else {self.metric: f"{value:.4f}"}
+            self.bar.set_postfix(epoch=epoch + 1, **shown, refresh=False)
 
     def __enter__(self) -> "_Progress":
         return self
@@ -612,6 +631,28 @@ class _Divergence:
         return False
 
 
+def _trace(fingerprint, hist: History, model: Layer, step: int):
+    """The Trace that fit records into (``hist.trace``), with the parameters before
+    `step` recorded; None when `fingerprint` is False."""
+    if fingerprint is False or fingerprint is None:
+        return None
+    from dlkit.determinism import Trace
+
+    if fingerprint is True:
+        trace = hist.trace if isinstance(hist.trace, Trace) else Trace()
+    elif isinstance(fingerprint, Trace):
+        trace = fingerprint
+    else:
+        raise TypeError(
+            f"fit: fingerprint must be True, False or a dlkit.determinism.Trace, got "
+            f"{type(fingerprint).__name__}"
+        )
+    hist.trace = trace
+    if not trace.steps or trace.steps[-1] != step:
+        trace.record(step, model)
+    return trace
+
+
 def fit(
     model: Layer,
     loss_fn: Loss,
@@ -630,6 +671,7 @@ def fit(
     resume: bool = False,
     start_epoch: int = 0,
     history: History | None = None,
+    fingerprint=False,
 ) -> History:
     """Train `model` by mini-batch gradient descent and return its History.
 
@@ -653,6 +695,11 @@ def fit(
         the parameters, the optimizer state, the epoch and the history.
     resume : if `checkpoint` exists, load it and continue from its epoch.
     start_epoch, history : continue a run by hand from epoch `start_epoch`.
+    fingerprint : True records a :class:`dlkit.determinism.Trace` of the parameters
+        (a hash per tensor and its norm) before the first step and after every step, in
+        ``history.trace``; pass a Trace (e.g. ``Trace(keep_params=True)``) to choose
+        what it keeps. :func:`dlkit.determinism.first_divergence` compares two of them.
+        Recording changes nothing in the training.
 
     Raises
     ------
@@ -667,6 +714,7 @@ def fit(
     steps_per_epoch = -(-len(X) // bs)
     step = start_epoch * steps_per_epoch  # steps taken so far
     watch = _Divergence(model, optimizer)  # NaN or inf -> DivergenceError
+    trace = _trace(fingerprint, hist, model, step)  # None, or records every step
     with _Progress(progress, steps_per_epoch * max(epochs - start_epoch, 0)) as bar:
         for epoch in range(start_epoch, epochs):
             model.train()
@@ -680,6 +728,8 @@ def fit(
                 model.backward(loss_fn.backward())  # ∇_θ𝓛 in every p.grad
                 optimizer.step()  # θ ← θ − η ∇_θ𝓛 (or Adam's rule...)
                 bar.update(epoch, loss)
+                if trace is not None:
+                    trace.record(step, model)
             hist.loss.append(total / len(X))  # the epoch's mean training loss
             _score_epoch(hist, model, loss_fn, X, y, val, classify)
             _save_checkpoint(checkpoint, model, optimizer, epoch + 1, hist, seed)

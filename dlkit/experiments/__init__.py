@@ -26,5 +26,13 @@ result to a :mod:`dlkit.viz` function to draw it. Nothing here draws or imports 
   form, and allreduce times swept over the message size m and over p (chapter 14);
 - :mod:`~dlkit.experiments.rbm`: RBMs trained by CD-1, CD-10 and PCD with their AIS
   log-likelihoods, AIS against the exact log Z, RBM features for a classifier, and
-  when DBN pretraining helps (chapter 11).
+  when DBN pretraining helps (chapter 11);
+- :mod:`~dlkit.experiments.async_sgd`: HOGWILD!, Downpour, Sandblaster, Project Adam and
+  the parameter server over MPI windows, the runs chapter 15 shows;
+- :mod:`~dlkit.experiments.async_dbn`: the seed talk's DBN trained by asynchronous SGD on
+  4 to 32 simulated cores, both tables (chapter 15);
+- :mod:`~dlkit.experiments.faces`: the face-neuron experiment (chapter 16);
+- :mod:`~dlkit.experiments.determinism`: where run-to-run differences come from: sums in
+  other orders and thread counts, another BLAS kernel, HOGWILD! and asynchronous update
+  order, a GPU's atomics, seeds, an injected bug (chapter 16).
 """

@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from dlkit import rng as _rng
+from dlkit.determinism import tree_sum
 from dlkit.nn.core import Layer, Param
 from dlkit.optim import SGD
 from dlkit.parallel._mpi import charge, mpi_for
@@ -75,12 +76,22 @@ def broadcast_parameters(comm, params: Sequence[Param], root: int = 0) -> None:
         comm.Bcast(p.data, root=root)
 
 
-def allreduce_gradients(comm, params: Sequence[Param], extra: float | None = None) -> float | None:
+def allreduce_gradients(
+    comm, params: Sequence[Param], extra: float | None = None, *, deterministic: bool = False
+) -> float | None:
     """Average every parameter's gradient over the p ranks: ∇ ← (1/p) Σ_r ∇_r.
 
     All gradients travel in one flat buffer, so the whole synchronisation is a single
     Allreduce (one latency α instead of one per parameter). A scalar `extra` (the
     shard's loss) rides along in the last slot; its average is returned.
+
+    The Allreduce adds the ranks' buffers in an order that its algorithm picks (a ring
+    adds each chunk starting from another rank; MPI libraries choose the algorithm by
+    message size), so the rounding can change with the algorithm or the library.
+    ``deterministic=True`` gathers every rank's buffer instead (Allgather, in rank
+    order) and adds them in a fixed pairwise tree (:func:`dlkit.determinism.tree_sum`):
+    the same bits with any allreduce algorithm, network or MPI library, for a price of
+    p buffers received per rank instead of about two.
     """
     MPI = mpi_for(comm)
     p = comm.Get_size()
@@ -88,7 +99,12 @@ def allreduce_gradients(comm, params: Sequence[Param], extra: float | None = Non
     if extra is not None:
         parts.append(np.array([extra], dtype=parts[0].dtype))
     flat = np.concatenate(parts)
-    comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
+    if deterministic:
+        rows = np.empty((p, flat.size), dtype=flat.dtype)
+        comm.Allgather(flat, rows)  # row r: rank r's gradients
+        flat = tree_sum(rows)  # ((∇_0 + ∇_1) + (∇_2 + ∇_3)) + ...
+    else:
+        comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
     flat /= p
     offset = 0
     for q in params:
@@ -115,6 +131,7 @@ def data_parallel_sgd(
     lr: float,
     seed=0,
     callback: Callable[[int, float], None] | None = None,
+    deterministic: bool = False,
 ) -> list[float]:
     """Train `model` (this rank's replica) by synchronous data-parallel SGD.
 
@@ -128,6 +145,7 @@ def data_parallel_sgd(
         p: each rank takes B/p examples), learning rate η.
     seed : seeds the global batch order (the same on every rank).
     callback : called as ``callback(step, loss)`` on every rank after each update.
+    deterministic : sum the gradients in a fixed order (see :func:`allreduce_gradients`).
 
     Returns
     -------
@@ -144,7 +162,9 @@ def data_parallel_sgd(
         loss = loss_fn.forward(model.forward(X[mine]), y[mine])  # 2. loss
         model.backward(loss_fn.backward())
         charge(comm, step_flops(params, len(mine)), "fwd+bwd")
-        loss = allreduce_gradients(comm, params, extra=loss)  # 3. synchronise
+        loss = allreduce_gradients(
+            comm, params, loss, deterministic=deterministic
+        )  # 3. synchronise
         opt.step()  # 4. update
         losses.append(loss)
         if callback is not None:

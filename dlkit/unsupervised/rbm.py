@@ -28,7 +28,7 @@ from dlkit import rng as _rng
 from dlkit.checks import as_real_array, check_int
 from dlkit.nn.core import Layer, Param, check_dout, check_float_dtype
 from dlkit.optim import SGD, _check_lr
-from dlkit.train import batches
+from dlkit.train import _Progress, batches
 
 __all__ = [
     "RBM",
@@ -328,21 +328,20 @@ def train_rbm(
     opt = optimizer if optimizer is not None else SGD(rbm.parameters(), lr=lr)
     hist = RBMHistory()
     chain = None
-    bar = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(bar, desc=f"{'PCD' if persistent else f'CD-{k}'} {rbm!r}", leave=False)
-    for _ in bar:
-        for V0, _ in batches(X, X, batch_size, seed=g):  # a fresh permutation per epoch
-            if persistent and (chain is None or chain.shape[0] != V0.shape[0]):
-                chain = V0 if chain is None else chain[: V0.shape[0]]
-            out = _cd(rbm, V0, k, g, chain if persistent else None)
-            if persistent:
-                chain = out.v_model
-            opt.step()
-        if monitor:
-            hist.reconstruction_error.append(rbm.reconstruction_error(X))
+    name = f"{'PCD' if persistent else f'CD-{k}'} {rbm!r}"
+    show = _Progress(progress, epochs, name, "error", unit="epoch", leave=False)
+    with show as bar:
+        for epoch in range(epochs):
+            for V0, _ in batches(X, X, batch_size, seed=g):  # a fresh permutation per epoch
+                if persistent and (chain is None or chain.shape[0] != V0.shape[0]):
+                    chain = V0 if chain is None else chain[: V0.shape[0]]
+                out = _cd(rbm, V0, k, g, chain if persistent else None)
+                if persistent:
+                    chain = out.v_model
+                opt.step()
+            if monitor:
+                hist.reconstruction_error.append(rbm.reconstruction_error(X))
+            bar.update(epoch, hist.reconstruction_error[-1] if monitor else None)
     hist.chain = chain
     return hist
 
