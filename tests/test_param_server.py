@@ -215,6 +215,86 @@ def test_a_busy_server_does_not_delay_fetches_under_target_progress():
     assert max(merge(t.values)["fetch_waits"]) < 1e-3
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
+@pytest.mark.parametrize("n_servers", [1, 2])
+def test_seed_window_gives_serial_sgd_bit_for_bit(optimizer, n_servers):
+    """window="seed" (Win.Create, Lock/Get/Put/Unlock) does the same arithmetic."""
+    X, y = problem()
+    theta0 = np.linspace(-0.1, 0.1, X.shape[1])
+    kw = dict(lr=0.2, steps=30, batch_size=8, n_servers=n_servers, optimizer=optimizer)
+    res = SimCluster(n_servers + 1, network=NET, progress="target").run(
+        async_sgd, grad, theta0, [(X, y)], window="seed", **kw
+    )
+    ref = serial_sgd(grad, theta0, (X, y), lr=0.2, steps=30, batch_size=8, optimizer=optimizer)
+    assert all(np.array_equal(v.theta, ref) for v in res.values)
+
+
+def test_seed_window_gets_wait_for_the_servers_next_mpi_call():
+    """window="seed" under progress="target": the shared Lock and the Gets of a fetch
+    each wait until the server next enters MPI, i.e. the end of its current poll
+    (a fetch waits about 1 to 2 polls); under progress="async" only the transfers."""
+    X, y = problem()
+    poll = 1e-3  # far above the transfers (a few alpha = 1e-5 s)
+    args = (async_sgd, grad, np.zeros(X.shape[1]), [(X, y)])
+    kw = dict(lr=0.1, steps=20, batch_size=8, poll=poll, window="seed")
+    t = merge(SimCluster(2, network=NET, progress="target").run(*args, **kw).values)
+    a = merge(SimCluster(2, network=NET, progress="async").run(*args, **kw).values)
+    assert a["fetch_waits"].max() < 1e-4
+    assert t["fetch_waits"].min() > 0.9 * poll
+    assert t["fetch_waits"].max() < 2 * poll + 1e-4
+    assert np.array_equal(t["theta"], a["theta"])  # the stall changes the time only
+
+
+def test_seed_window_stalls_behind_a_busy_server():
+    """The same 50 ms evaluations as above: with window="seed" a fetch that meets one
+    waits for its end (under progress="target"), with the default it does not."""
+    X, y = problem()
+    p = 2
+    kw = dict(
+        lr=0.1,
+        steps=30,
+        batch_size=8,
+        until=lambda th: False,
+        check_every=1,
+        until_flops=0.05 * RATE,
+        window="seed",
+    )
+    args = (async_sgd, grad, np.zeros(X.shape[1]), shards(X, y, p))
+    t = merge(SimCluster(p + 1, network=NET, progress="target").run(*args, **kw).values)
+    a = merge(SimCluster(p + 1, network=NET, progress="async").run(*args, **kw).values)
+    assert t["fetch_waits"].max() > 0.02
+    assert a["fetch_waits"].max() < 1e-3
+
+
+def test_seed_window_serialises_the_pushes():
+    """Exclusive locks: a push's epoch (Lock ... Put ... Unlock) on the server never
+    overlaps another epoch there, and a fetch's shared epochs overlap only each other."""
+    X, y = problem(D=200)
+    p = 4
+    args = (async_sgd, grad, np.zeros(X.shape[1]), shards(X, y, p))
+    res = SimCluster(p + 1, network=NET, progress="target").run(
+        *args, lr=0.05, steps=10, batch_size=8, window="seed"
+    )
+    epochs = []  # (start, end, exclusive) of every worker epoch on server 0
+    for r in range(1, p + 1):
+        ev = [e for e in res.trace if e.rank == r and e.kind == "win" and e.peer == 0]
+        start, excl = None, False
+        for e in ev:
+            if e.label == "Lock":
+                start, excl = e.end, False  # the lock is held from here
+            elif e.label == "Put":
+                excl = True
+            elif e.label == "Unlock" and start is not None:
+                epochs.append((start, e.end - NET.alpha, excl))  # released before its reply
+                start = None
+    pushes = [x for x in epochs if x[2]]
+    assert len(pushes) >= p * 10  # every push (and the finished flags) took the lock
+    for a0, a1, ax in epochs:
+        for b0, b1, bx in pushes:
+            if (a0, a1) != (b0, b1) and (ax or bx):
+                assert a1 <= b0 + 1e-12 or b1 <= a0 + 1e-12
+
+
 def test_shard_bounds_cover_theta():
     assert shard_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
     assert shard_bounds(2, 2) == [(0, 1), (1, 2)]
@@ -225,6 +305,7 @@ def test_shard_bounds_cover_theta():
     [
         (dict(n_servers=3), "leaves no worker"),
         (dict(optimizer="adam"), "choose one of"),
+        (dict(window="create"), "window='create'"),
         (dict(lr=0.0), "learning rate"),
         (dict(n_push=0), "n_push"),
         (dict(steps=None), "steps="),

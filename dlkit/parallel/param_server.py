@@ -23,7 +23,18 @@ the combination whose Get does not stall while a server is busy outside MPI
 (``tests/mpi_scripts/progress.py``; :mod:`dlkit.cluster.window`): the servers never
 have to serve requests, so they may sleep or evaluate the objective between polls.
 
-One worker step (:class:`ParamServer`):
+``window="seed"`` builds the windows as the seed lecture's Algorithm 4 reads, the way a
+first MPI program does: ``MPI.Win.Create`` on a numpy array of the server, and one
+passive-target epoch per operation - a fetch is ``Lock(s, LOCK_SHARED)``, Get, ``Unlock``;
+a push is ``Lock(s, LOCK_EXCLUSIVE)``, Get the shard (and the control words), Flush, add
+−η∇ (and k) at the worker, Put them back, ``Unlock``. The arithmetic is the same (θ after
+a run with one worker equals the default's bit for bit); the cost is not. With MPICH's
+default progress (``SimCluster(progress="target")``) every lock request and every
+operation on a ``Win.Create`` window waits until the server next enters MPI, and the
+exclusive lock of a push is held across those waits, so the server becomes a queue
+whose waiting grows with the number of workers: the pitfall the default avoids.
+
+One worker step (:class:`ParamServer`, the default ``window="allocate"``):
 
 * **fetch** (every ``n_fetch`` steps): Get the version v_f from server 0 and every
   shard of θ; Flush. The worker's copy becomes the server's θ;
@@ -76,6 +87,7 @@ from dlkit.parallel.data_parallel import global_batches
 __all__ = [
     "HEADER",
     "OPTIMIZERS",
+    "WINDOWS",
     "ParamServer",
     "StepRecord",
     "AsyncResult",
@@ -87,6 +99,8 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "adagrad")
+#: the two ways of building and locking the servers' windows (:class:`ParamServer`)
+WINDOWS = ("allocate", "seed")
 #: the control words at the start of server 0's window (then steps and finished per worker)
 HEADER = ("version", "stop", "closed")
 _V, _STOP, _CLOSED = 0, 1, 2
@@ -169,9 +183,27 @@ class ParamServer:
     optimizer : "sgd" (θ ← θ − η∇) or "adagrad" (G ← G + ∇², θ ← θ − η∇/(√G + ε)),
         applied to the server's θ at each push.
     lr : η.
+    window : "allocate" (``Win.Allocate``, one ``Lock_all(MPI.MODE_NOCHECK)`` epoch for
+        the whole run, ``Flush`` to complete) or "seed" (``Win.Create``, a
+        ``Lock``/``Unlock`` epoch per operation, exclusive for a push's Get and Put;
+        module docstring).
     """
 
-    def __init__(self, comm, theta0, *, n_servers: int = 1, optimizer: str = "sgd", lr: float):
+    def __init__(
+        self,
+        comm,
+        theta0,
+        *,
+        n_servers: int = 1,
+        optimizer: str = "sgd",
+        lr: float,
+        window: str = "allocate",
+    ):
+        if window not in WINDOWS:
+            raise ValueError(
+                f"ParamServer(window={window!r}): choose one of {', '.join(map(repr, WINDOWS))}"
+            )
+        self.seed_mode = window == "seed"
         MPI = self.MPI = mpi_for(comm)
         self.comm = comm
         self.rank, size = comm.Get_rank(), comm.Get_size()
@@ -183,13 +215,18 @@ class ParamServer:
         if self.rank < self.S:
             n = self._n(self.rank)
             words = (self.H if self.rank == 0 else 0) + n * (2 if optimizer == "adagrad" else 1)
-        self.win = MPI.Win.Allocate(8 * words, disp_unit=8, comm=comm)
-        self.mem = np.frombuffer(self.win.tomemory(), dtype=np.float64)
+        if self.seed_mode:
+            self.mem = np.zeros(words)
+            self.win = MPI.Win.Create(self.mem, disp_unit=8, comm=comm)
+        else:
+            self.win = MPI.Win.Allocate(8 * words, disp_unit=8, comm=comm)
+            self.mem = np.frombuffer(self.win.tomemory(), dtype=np.float64)
         if self.rank < self.S:
             a, b = self.bounds[self.rank]
             self.mem[self._theta_at(self.rank) : self._theta_at(self.rank) + b - a] = theta0[a:b]
         comm.Barrier()
-        self.win.Lock_all(MPI.MODE_NOCHECK)
+        if not self.seed_mode:
+            self.win.Lock_all(MPI.MODE_NOCHECK)
         self._ctrl = np.zeros(self.H)
 
     # ------------------------------------------------------------------ layout ----
@@ -214,24 +251,72 @@ class ParamServer:
     def control(self) -> np.ndarray:
         """The control words of server 0 (version, stop, closed, steps, finished)."""
         out = np.zeros(self.H)
+        if self.seed_mode:
+            self.win.Lock(0, self.MPI.LOCK_SHARED)
+            self.win.Get(out, 0, 0)
+            self.win.Unlock(0)
+            return out
         self.win.Get(out, 0, 0)
         self.win.Flush(0)
         return out
 
     def fetch(self, theta_out: np.ndarray) -> int:
         """StartFetchingParameters and its completion: Get v from server 0 and every
-        shard of θ into ``theta_out``; Flush. Returns the version v_f read."""
+        shard of θ into ``theta_out``; Flush (``window="seed"``: a shared Lock and an
+        Unlock around each server's Gets). Returns the version v_f read."""
         head = np.zeros(1)
+        if self.seed_mode:
+            for s, (a, b) in enumerate(self.bounds):
+                self.win.Lock(s, self.MPI.LOCK_SHARED)
+                if s == 0:
+                    self.win.Get(head, 0, _V)
+                self.win.Get(theta_out[a:b], s, self._theta_at(s))
+                self.win.Unlock(s)
+            return int(head[0])
         self.win.Get(head, 0, _V)
         for s, (a, b) in enumerate(self.bounds):
             self.win.Get(theta_out[a:b], s, self._theta_at(s))
         self.win.Flush_all()
         return int(head[0])
 
+    def _push_seed(self, grad: np.ndarray, k: int, worker: int) -> np.ndarray:
+        """push for ``window="seed"``: per server, in rank order (no deadlock), an
+        exclusive Lock; Get the shard (and G, and on server 0 the control words); Flush;
+        the update at the worker; Put it back; Unlock."""
+        MPI, win = self.MPI, self.win
+        old = np.zeros(self.H)
+        for s, (a, b) in enumerate(self.bounds):
+            n = b - a
+            win.Lock(s, MPI.LOCK_EXCLUSIVE)
+            at = self._theta_at(s)
+            adagrad = self.optimizer == "adagrad"
+            buf = np.zeros(2 * n if adagrad else n)  # θ's shard, then G's (contiguous)
+            if s == 0:
+                win.Get(old, 0, 0)
+            win.Get(buf, s, at)
+            win.Flush(s)
+            g = grad[a:b]
+            if adagrad:
+                G = buf[n:] + g * g  # the float Get_accumulate of ∇² would leave
+                buf[:n] += -self.lr * g / (np.sqrt(G) + EPS)
+                buf[n:] = G
+            else:
+                buf += -self.lr * g
+            if s == 0:
+                ctrl = old.copy()
+                ctrl[_V] += k
+                ctrl[self._steps_at(worker)] += k
+                win.Put(ctrl, 0, 0)
+            win.Put(buf, s, at)
+            win.Unlock(s)
+        return old
+
     def push(self, grad: np.ndarray, k: int, worker: int) -> np.ndarray:
         """StartPushingGradients: apply ∇ (the sum of k gradients) to the server's θ and
         add k to the version and to ``worker``'s step count; return the control words
         as they were just before (old v, stop, closed, ...)."""
+        if self.seed_mode:
+            return self._push_seed(grad, k, worker)
         MPI, win = self.MPI, self.win
         ctrl = np.zeros(self.H)
         ctrl[_V] = ctrl[self._steps_at(worker)] = k
@@ -253,12 +338,18 @@ class ParamServer:
 
     def set_word(self, disp: int, value: float) -> None:
         """Write one control word of server 0 (atomically, by Accumulate REPLACE)."""
+        if self.seed_mode:
+            self.win.Lock(0, self.MPI.LOCK_EXCLUSIVE)
+            self.win.Put(np.array([float(value)]), 0, disp)
+            self.win.Unlock(0)
+            return
         self.win.Accumulate(np.array([float(value)]), 0, disp, op=self.MPI.REPLACE)
         self.win.Flush(0)
 
     def close(self, free: bool = True) -> None:
         """End the epoch; free the window (collective) unless a rank has crashed."""
-        self.win.Unlock_all()
+        if not self.seed_mode:
+            self.win.Unlock_all()
         if free:
             self.win.Free()
 
@@ -290,6 +381,10 @@ def _check(comm, grad_fn, theta0, data_shards, args: dict) -> np.ndarray:
         raise ValueError(
             f"async_sgd(n_servers={S}) on {size} ranks leaves no worker: run on "
             f"at least {S + 1} ranks or use fewer servers"
+        )
+    if args["window"] not in WINDOWS:
+        raise ValueError(
+            f"async_sgd(window={args['window']!r}): choose one of {', '.join(map(repr, WINDOWS))}"
         )
     if args["optimizer"] not in OPTIMIZERS:
         raise ValueError(
@@ -363,6 +458,7 @@ def async_sgd(
     poll: float = 1e-3,
     patience: float | None = None,
     seed: int = 0,
+    window: str = "allocate",
 ) -> AsyncResult:
     """Asynchronous SGD on a parameter server in one-sided windows (module docstring).
 
@@ -389,13 +485,15 @@ def async_sgd(
         (default: 50 times the longest gap between two pushes seen so far, at least
         50 polls).
     seed : base seed of the batch order and of ``grad_fn``'s seeds.
+    window : "allocate" (the default: ``Win.Allocate`` + ``Lock_all(MPI.MODE_NOCHECK)``)
+        or "seed" (``Win.Create`` + a ``Lock``/``Unlock`` per operation; module docstring).
 
     Returns
     -------
     :class:`AsyncResult` of this rank (``theta``: the final server θ, on every rank).
     """
     theta0 = _check(comm, grad_fn, theta0, data_shards, dict(locals()))
-    ps = ParamServer(comm, theta0, n_servers=n_servers, optimizer=optimizer, lr=lr)
+    ps = ParamServer(comm, theta0, n_servers=n_servers, optimizer=optimizer, lr=lr, window=window)
     if ps.rank >= ps.S:
         res = _worker(
             ps,

@@ -5,8 +5,9 @@
   speed-up against the number of cores, for the two layouts;
 - :func:`tables_explorer` is an ipywidgets explorer over a grid precomputed by
   :func:`dlkit.experiments.async_dbn.explorer_grid`: pick the cores, the layout
-  (and so the nodes), n_fetch = n_push and the inter-node link; it shows the time,
-  the staleness histogram and the speed-up. Moving a control only redraws.
+  (and so the nodes), the parameter server's window variant, n_fetch = n_push and the
+  inter-node link; it shows the time, the staleness histogram and the speed-up. Moving
+  a control only redraws; a control with one value in the grid is left out.
 """
 
 from __future__ import annotations
@@ -19,33 +20,40 @@ __all__ = ["plot_tables", "tables_explorer"]
 _COLORS = {"2 nodes": "tab:blue", "2 TPN": "tab:orange"}
 
 
-def plot_tables(tables, seed: dict | None = None) -> Figure:
+def plot_tables(tables, seed: dict) -> Figure:
     """Two panels: T(p)/T₁ and the speed-up S(p) against cores, ours (solid, filled
-    markers) and the seed's (dashed, open markers), for each layout.
+    markers; dotted, crosses for a second variant) and the seed's (dashed, open
+    markers), for each layout.
 
     Parameters
     ----------
-    tables : the :class:`~dlkit.experiments.async_dbn.Tables` of ``seed_tables()``.
-    seed : the seed's tables (default :data:`dlkit.experiments.async_dbn.SEED`).
+    tables : the :class:`~dlkit.experiments.async_dbn.Tables` of ``seed_tables()``, or
+        a list of them (one per window variant).
+    seed : the seed's tables, :data:`dlkit.experiments.async_dbn.SEED`.
     """
-    from dlkit.experiments.async_dbn import SEED
-
-    seed = SEED if seed is None else seed
+    many = isinstance(tables, (list, tuple))
+    all_tables = list(tables) if many else [tables]
     fig = Figure(figsize=(9.5, 3.6))
     ax_t, ax_s = fig.subplots(1, 2)
     seed_T1 = None
-    for layout in dict.fromkeys(r.layout for r in tables.rows):
-        rows = tables.table(layout)
-        p = [r.cores for r in rows]
+    layouts = dict.fromkeys(r.layout for tab in all_tables for r in tab.rows)
+    for i, tab in enumerate(all_tables):
+        style = "o-" if i == 0 else "x:"
+        name = f"simulated ({tab.window})" if many else "simulated"
+        for layout in layouts:
+            rows = tab.table(layout)
+            p = [r.cores for r in rows]
+            col = _COLORS.get(layout, None)
+            ax_t.plot(
+                p,
+                [r.time / tab.serial.time for r in rows],
+                style,
+                color=col,
+                label=f"{name}, {layout}",
+            )
+            ax_s.plot(p, [r.speedup for r in rows], style, color=col, label=f"{name}, {layout}")
+    for layout in layouts:
         col = _COLORS.get(layout, None)
-        ax_t.plot(
-            p,
-            [r.time / tables.serial.time for r in rows],
-            "o-",
-            color=col,
-            label=f"simulated, {layout}",
-        )
-        ax_s.plot(p, [r.speedup for r in rows], "o-", color=col, label=f"simulated, {layout}")
         if layout in seed:
             sp = sorted(seed[layout])
             times = [seed[layout][q][0] for q in sp]
@@ -68,9 +76,10 @@ def plot_tables(tables, seed: dict | None = None) -> Figure:
     ax_s.set_xlabel("cores (workers)")
     ax_s.set_ylabel("speed-up T1 / T(p)")
     ax_s.set_title("speed-up", fontsize=10)
-    ax_s.set_ylim(0, max(16, max(r.speedup for r in tables.rows) * 1.15))
+    rows = [r for tab in all_tables for r in tab.rows]
+    ax_s.set_ylim(0, max(16, max(r.speedup for r in rows) * 1.15))
     for ax in (ax_t, ax_s):
-        ax.set_xticks(sorted({r.cores for r in tables.rows}))
+        ax.set_xticks(sorted({r.cores for r in rows}))
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
@@ -98,10 +107,10 @@ def _explorer_figure(point: dict, serial: float, title: str) -> Figure:
 def tables_explorer(grid: dict):
     """ipywidgets explorer over ``grid`` (from
     :func:`dlkit.experiments.async_dbn.explorer_grid`): cores, layout (nodes x TPN),
-    n_fetch = n_push and the inter-node link -> the simulated time, the staleness
-    histogram and the speed-up. Every point was simulated when the grid was built;
-    moving a control only redraws. The initial figure is drawn at once, so a saved
-    notebook shows it."""
+    the window variant, n_fetch = n_push and the inter-node link -> the simulated time,
+    the staleness histogram and the speed-up. Every point was simulated when the grid
+    was built; moving a control only redraws. The initial figure is drawn at once, so a
+    saved notebook shows it."""
     import ipywidgets as w
 
     from dlkit.viz.display import show_in
@@ -110,23 +119,29 @@ def tables_explorer(grid: dict):
     all_cores = sorted({k[0] for k in keys})
     cores = w.SelectionSlider(options=all_cores, value=all_cores[-1], description="cores")
     layout = w.ToggleButtons(options=list(dict.fromkeys(k[1] for k in keys)), description="layout")
+    window = w.ToggleButtons(options=list(dict.fromkeys(k[4] for k in keys)), description="window")
     interval = w.ToggleButtons(options=sorted({k[2] for k in keys}), description="n_fetch=n_push")
     link = w.Dropdown(options=list(dict.fromkeys(k[3] for k in keys)), description="inter link")
     label = w.HTML()
     out = w.Output()
 
     def draw(*_):
-        key = (cores.value, layout.value, interval.value, link.value)
+        key = (cores.value, layout.value, interval.value, link.value, window.value)
         pt = grid["points"][key]
         label.value = (
             f"<b>{pt['nodes']} nodes x {pt['tpn']} TPN</b>: {pt['iterations']:.2f} "
             f"iterations, simulated {pt['time'] * 1e3:.1f} ms, speed-up "
             f"{pt['speedup']:.2f}" + ("" if pt["reached"] else " (90% not reached)")
         )
-        title = f"{key[0]} cores, {key[1]}, n_fetch = n_push = {key[2]}, {key[3]} between nodes"
+        title = (
+            f"{key[0]} cores, {key[1]}, window={key[4]!r}, n_fetch = n_push = {key[2]}, "
+            f"{key[3]} between nodes"
+        )
         show_in(out, _explorer_figure(pt, grid["serial"], title))
 
-    for c in (cores, layout, interval, link):
+    controls = (cores, layout, window, interval, link)
+    for c in controls:
         c.observe(draw, names="value")
     draw()
-    return w.VBox([w.HBox([cores, link]), layout, interval, label, out])
+    shown = [c for c in controls if c is cores or len(c.options) > 1]
+    return w.VBox([*shown, label, out])
