@@ -144,14 +144,19 @@ def test_rounds_default_env_and_bad_values(monkeypatch):
 def test_alternate_runs_the_sides_in_turn(monkeypatch):
     order = []
 
-    def fake(module, call):
+    pythons = []
+
+    def fake(module, call, python=None):
         order.append(call)
+        pythons.append((call, python))
         return len(order)
 
     monkeypatch.setattr(bench, "in_fresh_process", fake)
-    ours, theirs = bench.alternate("m", "d()", "p()", 4)
+    ours, theirs = bench.alternate("m", "d()", "p()", 4, peer_python="/opt/torch/python")
     assert order == ["d()", "p()", "p()", "d()", "d()", "p()", "p()", "d()"]
     assert len(ours) == len(theirs) == 4
+    assert {py for call, py in pythons if call == "p()"} == {"/opt/torch/python"}
+    assert {py for call, py in pythons if call == "d()"} == {None}  # dlkit: this interpreter
     order.clear()
     ours, theirs = bench.alternate("m", "d()", None, 2)
     assert order == ["d()", "d()"] and theirs == []
@@ -187,12 +192,13 @@ def test_gemm_rows_from_fake_workers(monkeypatch):
 
     def fake_alternate(module, dlkit_call, peer_call, n_rounds=None):
         assert module == "dlkit.bench.gemm" and "dlkit" in dlkit_call and "numpy" in peer_call
-        ours = [{label: 0.02 * (1 + next(rnd) % 2) for label, *_ in bg.STEPS} for _ in blas_s]
+        labels = [bg.step_label(label) for label, *_ in bg.STEPS]
+        ours = [{label: 0.02 * (1 + next(rnd) % 2) for label in labels} for _ in blas_s]
         return ours, [{"blas": t} for t in blas_s]
 
     monkeypatch.setattr(bg, "alternate", fake_alternate)
     rows = bg.bench_gemm()
-    assert [r.name.split(" 1024x1024")[0] for r in rows] == [s[0] for s in bg.STEPS]
+    assert [r.name.split(" 1024x1024")[0] for r in rows] == [bg.step_label(s[0]) for s in bg.STEPS]
     for r in rows:
         assert r.group == "gemm" and r.peer == "numpy (BLAS)" and r.rounds == 3
         assert "GFLOP/s" in r.note and "% of BLAS" in r.note
@@ -205,7 +211,8 @@ def test_gemm_worker_on_small_matrices(monkeypatch):
     monkeypatch.setattr(bg, "NAIVE_ROWS", 8)
     monkeypatch.setenv("DLKIT_BENCH_THREADS", "1000")  # more than Numba's pool: clamped
     out = bg.gemm_worker("dlkit", n=32, repeat=1)
-    assert set(out) == {s[0] for s in bg.STEPS} and all(t > 0 for t in out.values())
+    assert set(out) == {bg.step_label(s[0]) for s in bg.STEPS}
+    assert all(t > 0 for t in out.values())
     assert set(bg.gemm_worker("numpy", n=32, repeat=1)) == {"blas"}
 
 
@@ -224,3 +231,30 @@ def test_bench_page_renders_header_spread_and_rounds():
     assert "| ratio | spread | rounds |" in page
     assert "| 2.00 | 1.00–3.00 | 3 |" in page
     assert "AMD EPYC 7B13" in page and "used 3." in page
+
+
+def test_torch_python_follows_the_variable(monkeypatch, tmp_path):
+    """DLKIT_BENCH_TORCH_PYTHON names the peer's interpreter; one that cannot import
+    torch (here: one that does not exist) means no PyTorch column."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 0\n")  # 'imports torch': exits 0
+    fake.chmod(0o755)
+    monkeypatch.setenv("DLKIT_BENCH_TORCH_PYTHON", str(fake))
+    assert bench.torch_python() == str(fake)
+    monkeypatch.setenv("DLKIT_BENCH_TORCH_PYTHON", str(tmp_path / "missing"))
+    assert bench.torch_python() is None
+
+
+def test_in_fresh_process_puts_dlkit_on_the_peer_path(tmp_path):
+    """A peer interpreter gets this checkout of dlkit on its path."""
+    import sys
+
+    out = bench.in_fresh_process("dlkit.bench", "rounds()", sys.executable)
+    assert out == bench.rounds()
+
+
+def test_micro_kernel_row_names_its_register_block():
+    from dlkit.kernels import cpu
+
+    assert bg.step_label("5 micro-kernel") == f"5 micro-kernel {cpu.MICRO_MR}x{cpu.MICRO_NR}"
+    assert bg.step_label("6 threads") == "6 threads"

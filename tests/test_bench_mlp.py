@@ -4,6 +4,7 @@ No timing is asserted: speed is shown by ``python -m dlkit.bench``.
 """
 
 import math
+import sys
 
 import numpy as np
 
@@ -19,15 +20,17 @@ def test_rows_well_formed(monkeypatch):
         calls.append(fn)
         return 1e-3
 
-    def here_not_in_a_process(module, call):
+    def here_not_in_a_process(module, call, python=None):
         assert module == "dlkit.bench.mlp"
         return eval("bm." + call)  # the worker call, run in this process
 
     monkeypatch.setattr(bm, "timeit", fake_timeit)
     monkeypatch.setattr(bm, "in_fresh_process", here_not_in_a_process)
+    here = sys.executable if bm.torch_or_none() is not None else None
+    monkeypatch.setattr(bm, "torch_python", lambda: here)  # the worker runs in this process
     assert "mlp" in load_groups()
     rows = bm.bench_mlp()
-    has_torch = bm.torch_or_none() is not None
+    has_torch = here is not None
     assert len(rows) >= (3 if has_torch else 2) and all(isinstance(r, Row) for r in rows)
     assert any(r.peer == "pytorch-cpu" for r in rows) == has_torch
     assert all(r.group == "mlp" and r.dlkit_s > 0 and math.isfinite(r.dlkit_s) for r in rows)

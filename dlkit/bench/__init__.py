@@ -163,26 +163,37 @@ def timeit(
     return times[len(times) // 2]
 
 
-def in_fresh_process(module: str, call: str):
+def in_fresh_process(module: str, call: str, python: str | None = None):
     """Evaluate ``<module>.<call>`` in a new Python process and return its JSON result.
 
     Used to time each side of a comparison alone: two thread pools in one process
     (OpenBLAS's, Numba's, PyTorch's OpenMP pool) take cores from each other while their
-    threads spin waiting for work, which would make the ratio meaningless.
+    threads spin waiting for work, which would make the ratio meaningless. `python` is
+    the interpreter (default: this one; :func:`torch_python` for the PyTorch side); dlkit
+    is put on its ``PYTHONPATH``, so an interpreter with only torch and numpy will do.
     """
     import json
     import subprocess
     import sys
 
     code = f"import json, {module} as m; print(json.dumps(m.{call}))"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))
+    )
+    proc = subprocess.run(
+        [python or sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{module}.{call} failed in its process:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def alternate(
-    module: str, dlkit_call: str, peer_call: str | None, n_rounds: int | None = None
+    module: str,
+    dlkit_call: str,
+    peer_call: str | None,
+    n_rounds: int | None = None,
+    peer_python: str | None = None,
 ) -> tuple[list, list]:
     """Evaluate ``<module>.<dlkit_call>`` and ``<module>.<peer_call>`` in fresh processes,
     one of each per round, for `n_rounds` rounds (default :func:`rounds`); return the two
@@ -190,7 +201,8 @@ def alternate(
 
     The sides alternate, and so does which of them goes first (dlkit first in even rounds,
     the peer in odd ones), so a slow drift of the machine (another program starting, the
-    CPU warming up) falls on both sides alike. With `peer_call` None only dlkit runs.
+    CPU warming up) falls on both sides alike. With `peer_call` None only dlkit runs. The
+    peer runs under `peer_python` (default: this interpreter; see :func:`in_fresh_process`).
     """
     n = rounds() if n_rounds is None else int(n_rounds)
     if n < 1:
@@ -198,11 +210,43 @@ def alternate(
     ours, theirs = [], []
     for r in range(n):
         if peer_call is not None and r % 2:
-            theirs.append(in_fresh_process(module, peer_call))
+            theirs.append(in_fresh_process(module, peer_call, peer_python))
         ours.append(in_fresh_process(module, dlkit_call))
         if peer_call is not None and not r % 2:
-            theirs.append(in_fresh_process(module, peer_call))
+            theirs.append(in_fresh_process(module, peer_call, peer_python))
     return ours, theirs
+
+
+#: The folder that holds the ``dlkit`` package (put on a peer interpreter's path).
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_TORCH_PYTHON: dict[str, str | None] = {}
+
+
+def torch_python() -> str | None:
+    """The interpreter that runs the PyTorch side of a comparison, or None without one.
+
+    ``DLKIT_BENCH_TORCH_PYTHON`` names it when PyTorch lives in another environment (an
+    interpreter with torch and numpy is enough: dlkit comes from this checkout); else
+    it is this interpreter. None when that interpreter cannot import torch. The answer
+    is cached per value of the variable.
+    """
+    import subprocess
+    import sys
+
+    python = os.environ.get("DLKIT_BENCH_TORCH_PYTHON", "").strip() or sys.executable
+    if python not in _TORCH_PYTHON:
+        try:
+            ok = (
+                subprocess.run(
+                    [python, "-c", "import torch"], capture_output=True, timeout=300
+                ).returncode
+                == 0
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        _TORCH_PYTHON[python] = python if ok else None
+    return _TORCH_PYTHON[python]
 
 
 def torch_or_none():
@@ -312,6 +356,7 @@ ENV_VARS = (
     "NUMBA_CPU_FEATURES",
     "DLKIT_BENCH_THREADS",
     "DLKIT_BENCH_ROUNDS",
+    "DLKIT_BENCH_TORCH_PYTHON",
 )
 
 #: Variables that pin numpy's OpenBLAS to a kernel or cache size other than its own
@@ -379,14 +424,20 @@ def _numba_info() -> dict | None:
 
 def _torch_info() -> dict | None:
     """PyTorch's CPU capability (the widest vector code it dispatches to) and threads."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
+    python = torch_python()
+    if python is None:
         return None
     try:
-        import torch
-    except ImportError:
+        info = in_fresh_process("dlkit.bench", "_torch_info_here()", python)
+    except RuntimeError:
         return None
+    return {**info, "python": python}
+
+
+def _torch_info_here() -> dict:
+    """:func:`_torch_info` of this interpreter (which must have torch)."""
+    import torch
+
     cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
     return {
         "version": torch.__version__,

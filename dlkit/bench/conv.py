@@ -25,8 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from dlkit.bench import Row, alternate, in_fresh_process, register
-from dlkit.bench import torch_or_none as _torch_or_none
+from dlkit.bench import Row, alternate, in_fresh_process, register, torch_python
 
 BATCH = 64
 LENET_LAYERS = (
@@ -106,11 +105,12 @@ def conv_worker(side: str) -> dict[str, float]:
 def bench_conv() -> list[Row]:
     """dlkit's algorithms and PyTorch, each side in fresh processes, in alternating rounds;
     each row's ratio is the median of the per-round ratios of best-of-7 times."""
-    have_torch = _torch_or_none() is not None
+    have_torch = torch_python() is not None
     ours, theirs = alternate(
         "dlkit.bench.conv",
         "conv_worker('dlkit')",
         "conv_worker('torch')" if have_torch else None,
+        peer_python=torch_python(),
     )
     rows = []
     for key in ours[0]:
@@ -214,11 +214,12 @@ def bench_lenet() -> list[Row]:
     loaded: whichever thread-waiting policy the first one set would apply to both.
     """
 
-    have_torch = _torch_or_none() is not None
+    have_torch = torch_python() is not None
     ours, theirs = alternate(
         "dlkit.bench.conv",
         "lenet_worker('dlkit')",
         "lenet_worker('torch')" if have_torch else None,
+        peer_python=torch_python(),
     )
     return [
         Row.from_rounds(

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.bench import Row, in_fresh_process, register, rounds, timeit, torch_or_none
+from dlkit.bench import (
+    Row,
+    in_fresh_process,
+    register,
+    rounds,
+    timeit,
+    torch_or_none,
+    torch_python,
+)
 
 SIZES = (784, 100, 10)
 BATCH = 64
@@ -139,16 +147,21 @@ def _torch_digits_epoch(torch, X, y):
     return epoch
 
 
-def mlp_worker(side: str) -> dict[str, float]:
+def mlp_worker(side: str, digits: str | None = None) -> dict[str, float]:
     """Seconds per step and per digits epoch of `side` ("dlkit", "numpy" or "torch"),
-    measured in this process alone."""
+    measured in this process alone. The torch side reads the digits from the ``.npz``
+    file `digits` (arrays X, y) when given: its interpreter may lack scikit-learn."""
     import os
 
     threads = int(os.environ.get("DLKIT_BENCH_THREADS", os.cpu_count() or 1))
     if side == "torch":
         torch = torch_or_none()
         torch.set_num_threads(threads)
-        epoch, (X, y) = _digits_epoch()
+        if digits is None:
+            X, y = _digits_epoch()[1]
+        else:
+            with np.load(digits) as f:
+                X, y = f["X"], f["y"]
         return {
             "step": timeit(torch_step(torch)),
             "epoch": timeit(_torch_digits_epoch(torch, X, y), repeat=5, min_time=0.2, warmup=1),
@@ -165,11 +178,25 @@ def mlp_worker(side: str) -> dict[str, float]:
 @register("mlp")
 def bench_mlp() -> list[Row]:
     shape = "-".join(map(str, SIZES))
-    sides = ["dlkit", "numpy"] + (["torch"] if torch_or_none() is not None else [])
+    import os
+    import tempfile
+
+    python = torch_python()
+    sides = ["dlkit", "numpy"] + (["torch"] if python is not None else [])
     runs: dict[str, list[dict]] = {side: [] for side in sides}
-    for r in range(rounds()):  # the sides in turn, the first one changing every round
-        for side in sides[r % len(sides) :] + sides[: r % len(sides)]:
-            runs[side].append(in_fresh_process("dlkit.bench.mlp", f"mlp_worker({side!r})"))
+    with tempfile.TemporaryDirectory() as tmp:
+        digits = os.path.join(tmp, "digits.npz")
+        if python is not None:  # for an interpreter without scikit-learn
+            X, y = _digits_epoch()[1]
+            np.savez(digits, X=X, y=y)
+        for r in range(rounds()):  # the sides in turn, the first one changing every round
+            for side in sides[r % len(sides) :] + sides[: r % len(sides)]:
+                if side == "torch":
+                    call = f"mlp_worker('torch', {digits!r})"
+                    runs[side].append(in_fresh_process("dlkit.bench.mlp", call, python))
+                else:
+                    call = f"mlp_worker({side!r})"
+                    runs[side].append(in_fresh_process("dlkit.bench.mlp", call))
 
     def per_round(side: str, key: str) -> list[float]:
         return [r[key] for r in runs[side]]

@@ -42,7 +42,12 @@ from dlkit.conv.common import (
     pad_input,
     unpad,
 )
-from dlkit.conv.compiled import conv2d_fast_backward, conv2d_numba, conv2d_numba_backward
+from dlkit.conv.compiled import (
+    backward_plan,
+    conv2d_fast_backward,
+    conv2d_numba,
+    conv2d_numba_backward,
+)
 from dlkit.conv.cost import (
     INTENSITY_ALGORITHMS,
     arithmetic_intensity,
@@ -87,6 +92,7 @@ __all__ = [
     "conv2d_numba",
     "conv2d_numba_backward",
     "conv2d_fast_backward",
+    "backward_plan",
     "direct_mults",
     "direct_flops",
     "im2col_mults",

@@ -24,12 +24,19 @@ innermost and hoists everything else (a weight, an offset) out of it:
 - :func:`conv2d_weight_grad`: the same shifts give dw as contiguous dot products; the
   input gradient is :func:`conv2d_direct` itself, run on the zero-padded dout with the
   flipped kernel (see :func:`dlkit.conv.compiled.conv2d_numba_backward`).
+- :func:`conv2d_weight_grad_chwn` and :func:`conv2d_input_grad_chwn`: the stride-1
+  gradients on the batch-innermost layout, dw by register-blocked dot products
+  (:func:`wgrad_block_4x5`, ``_4x3`` with 16 registers) and dx by the transpose of
+  :func:`conv2d_chwn`; what ``Conv2d(algorithm="auto")`` runs
+  (:func:`dlkit.conv.compiled.backward_plan`).
 - :func:`im2col` / :func:`col2im`: copies in the order of the matrix they fill.
 - :func:`gemm_blocked`: cache blocking plus four rows of C updated from four rows of B.
 - :func:`gemm_naive` … :func:`gemm_micro`: the matrix product one idea at a time (loop
   order, cache blocking, packing, a register-blocked micro-kernel, threads), the steps
   from the formula's loops to a kernel within reach of BLAS (``python -m dlkit.bench
-  --only gemm`` measures each one).
+  --only gemm`` measures each one). The register blocks fit the target's register file
+  (:mod:`dlkit.kernels.target`): :func:`gemm_kernel_5x5` with AVX-512's 32 vector
+  registers, :func:`gemm_kernel_4x3` with AVX2's 16.
 
 numpy (BLAS) remains the reference: tests/test_kernels.py compares every kernel
 with it.
@@ -49,6 +56,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
+
+from dlkit.kernels.target import vector_registers  # noqa: E402
 
 #: What Numba may run in parallel: only the ``prange`` loops. With plain
 #: ``parallel=True`` Numba also turns array expressions (``np.zeros``, slice assignments,
@@ -133,6 +142,26 @@ def conv2d_direct(xp, w, b, stride):
     return out
 
 
+@njit(cache=True, fastmath=True)
+def to_chwn(x, padding):
+    """Copy x (N, C, H, W) into the zero-padded batch-innermost layout (C, H_p, W_p, N)
+    of :func:`conv2d_chwn` (serial: cheap beside the convolution)."""
+    N, C, H, W = x.shape
+    Hp = H + 2 * padding
+    Wp = W + 2 * padding
+    if padding:
+        xt = np.zeros((C, Hp, Wp, N), x.dtype)
+    else:
+        xt = np.empty((C, Hp, Wp, N), x.dtype)
+    for c in range(C):
+        for h in range(H):
+            d = xt[c, h + padding]
+            for v in range(W):
+                for n in range(N):
+                    d[v + padding, n] = x[n, c, h, v]
+    return xt
+
+
 @njit(**_jit())
 def conv2d_chwn(x, w, b, padding):
     """Stride-1 direct convolution with the batch as the innermost axis.
@@ -161,17 +190,7 @@ def conv2d_chwn(x, w, b, padding):
     Ho = Hp - KH + 1
     Wo = Wp - KW + 1
     RN = Wp * N  # one padded row of every image
-    if padding:  # 1. batch innermost (serial: cheap)
-        xt = np.zeros((C, Hp, Wp, N), x.dtype)
-    else:
-        xt = np.empty((C, Hp, Wp, N), x.dtype)
-    for c in range(C):
-        for h in range(H):
-            d = xt[c, h + padding]
-            for v in range(W):
-                for n in range(N):
-                    d[v + padding, n] = x[n, c, h, v]
-    xf = xt.reshape(C * Hp * RN)
+    xf = to_chwn(x, padding).reshape(C * Hp * RN)  # 1. batch innermost
     R = C * KH * KW  # 2. terms of the sum, padded to 5s
     R5 = (R + 4) // 5 * 5
     F4 = (F + 3) // 4 * 4
@@ -300,6 +319,250 @@ def conv2d_weight_grad(dout, xp, KH, KW, stride):
                 else:
                     ky += 1
     return dw
+
+
+@njit(cache=True, fastmath=True)
+def wgrad_block_4x5(dt, xf, dw, f, r, off, RN, Ho, L):
+    """dw[f:f+4, r:r+5] += Σ_i Σ_p dt[f + a, i, p] · xf[i·RN + off[r + b] + p]: 20 dot
+    products at once, the accumulators in vector registers (as :func:`gemm_kernel_5x5`)."""
+    z = dt.dtype.type(0)
+    s00 = s01 = s02 = s03 = s04 = s10 = s11 = s12 = s13 = s14 = z
+    s20 = s21 = s22 = s23 = s24 = s30 = s31 = s32 = s33 = s34 = z
+    for i in range(Ho):
+        d0, d1, d2, d3 = dt[f, i], dt[f + 1, i], dt[f + 2, i], dt[f + 3, i]
+        base = i * RN
+        x0 = xf[base + off[r] : base + off[r] + L]
+        x1 = xf[base + off[r + 1] : base + off[r + 1] + L]
+        x2 = xf[base + off[r + 2] : base + off[r + 2] + L]
+        x3 = xf[base + off[r + 3] : base + off[r + 3] + L]
+        x4 = xf[base + off[r + 4] : base + off[r + 4] + L]
+        for p in range(L):  # contiguous dot products: vectorises
+            y0, y1, y2, y3, y4 = x0[p], x1[p], x2[p], x3[p], x4[p]
+            e = d0[p]
+            s00 += e * y0
+            s01 += e * y1
+            s02 += e * y2
+            s03 += e * y3
+            s04 += e * y4
+            e = d1[p]
+            s10 += e * y0
+            s11 += e * y1
+            s12 += e * y2
+            s13 += e * y3
+            s14 += e * y4
+            e = d2[p]
+            s20 += e * y0
+            s21 += e * y1
+            s22 += e * y2
+            s23 += e * y3
+            s24 += e * y4
+            e = d3[p]
+            s30 += e * y0
+            s31 += e * y1
+            s32 += e * y2
+            s33 += e * y3
+            s34 += e * y4
+    dw[f, r] += s00
+    dw[f, r + 1] += s01
+    dw[f, r + 2] += s02
+    dw[f, r + 3] += s03
+    dw[f, r + 4] += s04
+    dw[f + 1, r] += s10
+    dw[f + 1, r + 1] += s11
+    dw[f + 1, r + 2] += s12
+    dw[f + 1, r + 3] += s13
+    dw[f + 1, r + 4] += s14
+    dw[f + 2, r] += s20
+    dw[f + 2, r + 1] += s21
+    dw[f + 2, r + 2] += s22
+    dw[f + 2, r + 3] += s23
+    dw[f + 2, r + 4] += s24
+    dw[f + 3, r] += s30
+    dw[f + 3, r + 1] += s31
+    dw[f + 3, r + 2] += s32
+    dw[f + 3, r + 3] += s33
+    dw[f + 3, r + 4] += s34
+
+
+@njit(cache=True, fastmath=True)
+def wgrad_block_4x3(dt, xf, dw, f, r, off, RN, Ho, L):
+    """dw[f:f+4, r:r+3] += Σ_i Σ_p dt[f + a, i, p] · xf[i·RN + off[r + b] + p]: 12 dot
+    products at once, the accumulators in vector registers (as :func:`gemm_kernel_4x3`)."""
+    z = dt.dtype.type(0)
+    s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = s30 = z
+    s31 = s32 = z
+    for i in range(Ho):
+        d0, d1, d2, d3 = dt[f, i], dt[f + 1, i], dt[f + 2, i], dt[f + 3, i]
+        base = i * RN
+        x0 = xf[base + off[r] : base + off[r] + L]
+        x1 = xf[base + off[r + 1] : base + off[r + 1] + L]
+        x2 = xf[base + off[r + 2] : base + off[r + 2] + L]
+        for p in range(L):  # contiguous dot products: vectorises
+            y0, y1, y2 = x0[p], x1[p], x2[p]
+            e = d0[p]
+            s00 += e * y0
+            s01 += e * y1
+            s02 += e * y2
+            e = d1[p]
+            s10 += e * y0
+            s11 += e * y1
+            s12 += e * y2
+            e = d2[p]
+            s20 += e * y0
+            s21 += e * y1
+            s22 += e * y2
+            e = d3[p]
+            s30 += e * y0
+            s31 += e * y1
+            s32 += e * y2
+    dw[f, r] += s00
+    dw[f, r + 1] += s01
+    dw[f, r + 2] += s02
+    dw[f + 1, r] += s10
+    dw[f + 1, r + 1] += s11
+    dw[f + 1, r + 2] += s12
+    dw[f + 2, r] += s20
+    dw[f + 2, r + 1] += s21
+    dw[f + 2, r + 2] += s22
+    dw[f + 3, r] += s30
+    dw[f + 3, r + 1] += s31
+    dw[f + 3, r + 2] += s32
+
+
+#: The register block of :func:`conv2d_weight_grad_chwn`: 4 output channels × WGRAD_RB
+#: terms of the sum, 20 accumulators with the 32 vector registers of AVX-512, 12 with 16.
+WGRAD_RB = 5 if vector_registers() >= 32 else 3
+
+
+@njit(**_jit())
+def conv2d_weight_grad_chwn(dout, x, KH, KW, padding):
+    """dw[f, c, k_x, k_y] = Σ_n Σ_{u1,u2} dout[n, f, u1, u2] · a[n, c, u1 + k_x, u2 + k_y]
+    for stride 1, on the batch-innermost layout of :func:`conv2d_chwn`.
+
+    dout (N, F, H_out, W_out), x (N, C, H, W) unpadded, zero padding -> dw (F, C, kh, kw).
+
+    1. x goes to (C, H_p, W_p, N) (:func:`to_chwn`) and dout to (F, H_out, W_out·N): row
+       u1 of output channel f is then one run of W_out·N values, and under it the input
+       of term t = (c, k_x, k_y) is the run that starts ``off[t] = (c·H_p + k_x)·W_p·N +
+       k_y·N`` values after the row's own, none wrapped or wasted (unlike
+       :func:`conv2d_weight_grad`, which runs over the padded grid).
+    2. dw[f, t] is a sum over rows u1 of dot products of two contiguous runs: the shape
+       of a matrix product, done as the micro-kernels of :func:`gemm_micro` do it:
+       :func:`wgrad_block_4x5` (or ``_4x3`` with 16 vector registers) takes four output
+       channels and WGRAD_RB terms at once, so that each loaded vector serves several
+       multiply-adds and the sums stay in registers. One (channel block, term block)
+       pair per parallel task; the channels and terms are padded with zeros to whole
+       blocks.
+    """
+    N, C, H, W = x.shape
+    F, Ho, Wo = dout.shape[1], dout.shape[2], dout.shape[3]
+    Hp = H + 2 * padding
+    Wp = W + 2 * padding
+    RN = Wp * N
+    L = Wo * N
+    RB = WGRAD_RB
+    xf = to_chwn(x, padding).reshape(C * Hp * RN)
+    F4 = (F + 3) // 4 * 4
+    dt = np.zeros((F4, Ho, L), x.dtype)  # dout, batch innermost
+    for f in range(F):
+        for i in range(Ho):
+            row = dt[f, i]
+            for j in range(Wo):
+                for n in range(N):
+                    row[j * N + n] = dout[n, f, i, j]
+    R = C * KH * KW
+    Rp = (R + RB - 1) // RB * RB
+    off = np.zeros(Rp, np.int64)  # padded terms read the first run; their sums are dropped
+    for r in range(R):
+        c = r // (KH * KW)
+        kx = (r // KW) % KH
+        ky = r % KW
+        off[r] = (c * Hp + kx) * RN + ky * N
+    dwp = np.zeros((F4, Rp), x.dtype)
+    nr = Rp // RB
+    for t in prange(F4 // 4 * nr):
+        f = t // nr * 4
+        r = (t % nr) * RB
+        if RB == 5:
+            wgrad_block_4x5(dt, xf, dwp, f, r, off, RN, Ho, L)
+        else:
+            wgrad_block_4x3(dt, xf, dwp, f, r, off, RN, Ho, L)
+    return np.ascontiguousarray(dwp[:F, :R]).reshape(F, C, KH, KW)
+
+
+@njit(**_jit())
+def conv2d_input_grad_chwn(dout, w, H, W, padding):
+    """dx[n, c, h, v] = Σ_f Σ_{k_x, k_y} w[f, c, k_x, k_y] · dout[n, f, h − k_x, v − k_y]
+    (stride 1; a dout outside the output counts as zero), batch innermost.
+
+    dout (N, F, H_out, W_out), w (F, C, kh, kw), the input's H, W and padding
+    -> dx (N, C, H, W). The transpose of :func:`conv2d_chwn`: with dout in the layout
+    (F, H_out, W_out·N), output row u1 of channel f adds ``w[f, c, k_x, k_y]`` times its
+    run of W_out·N values into row u1 + k_x of the padded dx of channel c, shifted by
+    k_y·N: a contiguous run again, and only the terms that exist are computed (the
+    "full" correlation of :func:`dlkit.conv.compiled.conv2d_numba_backward` also
+    multiplies the zeros around dout). Each pass of the innermost loop adds four output
+    channels' runs into three input channels (twelve multiply-adds for four loads of
+    dout and three loads and stores of dx); one task is three input channels × one
+    padded row; channels are padded with zeros to whole blocks.
+    """
+    N, F, Ho, Wo = dout.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    Hp = H + 2 * padding
+    Wp = W + 2 * padding
+    L = Wo * N
+    F4 = (F + 3) // 4 * 4
+    C3 = (C + 2) // 3 * 3
+    dt = np.zeros((F4, Ho, L), dout.dtype)  # dout, batch innermost
+    for f in range(F):
+        for i in range(Ho):
+            row = dt[f, i]
+            for j in range(Wo):
+                for n in range(N):
+                    row[j * N + n] = dout[n, f, i, j]
+    wt = np.zeros((C3, KH, KW, F4), w.dtype)  # wt[c, k_x, k_y, f]
+    for f in range(F):
+        for c in range(C):
+            for kx in range(KH):
+                for ky in range(KW):
+                    wt[c, kx, ky, f] = w[f, c, kx, ky]
+    dxt = np.empty((C3, Hp, Wp * N), dout.dtype)  # padded dx, batch innermost
+    for t in prange(C3 // 3 * Hp):
+        c = t // Hp * 3
+        h = t % Hp
+        acc = np.zeros((3, Wp * N), dout.dtype)
+        for kx in range(max(0, h - Ho + 1), min(KH, h + 1)):
+            i = h - kx  # the output row that reaches row h through k_x
+            for ky in range(KW):
+                a0 = acc[0, ky * N : ky * N + L]
+                a1 = acc[1, ky * N : ky * N + L]
+                a2 = acc[2, ky * N : ky * N + L]
+                v0 = wt[c, kx, ky]
+                v1 = wt[c + 1, kx, ky]
+                v2 = wt[c + 2, kx, ky]
+                for f in range(0, F4, 4):
+                    s0 = dt[f, i]
+                    s1 = dt[f + 1, i]
+                    s2 = dt[f + 2, i]
+                    s3 = dt[f + 3, i]
+                    w00, w01, w02, w03 = v0[f], v0[f + 1], v0[f + 2], v0[f + 3]
+                    w10, w11, w12, w13 = v1[f], v1[f + 1], v1[f + 2], v1[f + 3]
+                    w20, w21, w22, w23 = v2[f], v2[f + 1], v2[f + 2], v2[f + 3]
+                    for p in range(L):  # contiguous: vectorises
+                        y0, y1, y2, y3 = s0[p], s1[p], s2[p], s3[p]
+                        a0[p] += w00 * y0 + w01 * y1 + w02 * y2 + w03 * y3
+                        a1[p] += w10 * y0 + w11 * y1 + w12 * y2 + w13 * y3
+                        a2[p] += w20 * y0 + w21 * y1 + w22 * y2 + w23 * y3
+        for q in range(3):
+            dxt[c + q, h] = acc[q]
+    dx = np.empty((N, C, H, W), dout.dtype)  # back to (N, C, H, W), padding dropped
+    for n in prange(N):
+        for c in range(C):
+            for h in range(H):
+                row = dxt[c, h + padding]
+                for v in range(W):
+                    dx[n, c, h, v] = row[(v + padding) * N + n]
+    return dx
 
 
 @njit(**_jit())
@@ -492,8 +755,16 @@ def gemm_tiled(A, B, bm=64, bk=128, bn=256):
     return C
 
 
-#: The register block of :func:`gemm_micro`: GEMM_MR rows of A times GEMM_NR columns of B.
+#: The register block of :func:`gemm_kernel_4x3`: GEMM_MR rows of A times GEMM_NR columns
+#: of B (also the column padding of :func:`gemm_pack_b`).
 GEMM_MR, GEMM_NR = 4, 3
+
+#: The register block :func:`gemm_micro` uses on this target: 5 × 5
+#: (:func:`gemm_kernel_5x5`) with the 32 vector registers of AVX-512, else 4 × 3
+#: (:func:`gemm_kernel_4x3`, 16 registers). Read from Numba's target when this module is
+#: imported (:func:`dlkit.kernels.target.vector_registers`); the compiled code, cached per
+#: target, holds the value it was compiled with.
+MICRO_MR, MICRO_NR = (5, 5) if vector_registers() >= 32 else (GEMM_MR, GEMM_NR)
 
 
 @njit(**_gemm_serial_jit())
@@ -604,6 +875,82 @@ def gemm_kernel_4x3(Ap, Bp, C, i, j, kk):
     C[i + 3, j + 2] += c32
 
 
+@njit(**_gemm_serial_jit())
+def gemm_kernel_5x5(Ap, Bp, C, i, j, kk):
+    """The micro-kernel for 32 vector registers:
+    C[i:i+5, j:j+5] += Ap[i:i+5, :kk] @ Bp[j:j+5, :kk]ᵀ.
+
+    :func:`gemm_kernel_4x3` grown to the register file of AVX-512: 25 accumulators,
+    5 vectors of B and one of A take 31 of its 32 registers. One pass loads 5 + 5
+    vectors for 25 FMAs (2.5 per load, against 12 / 7 = 1.7 for 4 × 3), and each row of
+    A that the caller streams from the L2 cache serves five columns of B instead of
+    three. With 16 registers (AVX2) the same code would spill accumulators to memory.
+    """
+    z = Ap.dtype.type(0)
+    c00 = c01 = c02 = c03 = c04 = c10 = c11 = c12 = c13 = c14 = z
+    c20 = c21 = c22 = c23 = c24 = c30 = c31 = c32 = c33 = c34 = z
+    c40 = c41 = c42 = c43 = c44 = z
+    a0, a1, a2, a3, a4 = Ap[i], Ap[i + 1], Ap[i + 2], Ap[i + 3], Ap[i + 4]
+    b0, b1, b2, b3, b4 = Bp[j], Bp[j + 1], Bp[j + 2], Bp[j + 3], Bp[j + 4]
+    for k in range(kk):
+        x0, x1, x2, x3, x4 = b0[k], b1[k], b2[k], b3[k], b4[k]
+        y = a0[k]
+        c00 += y * x0
+        c01 += y * x1
+        c02 += y * x2
+        c03 += y * x3
+        c04 += y * x4
+        y = a1[k]
+        c10 += y * x0
+        c11 += y * x1
+        c12 += y * x2
+        c13 += y * x3
+        c14 += y * x4
+        y = a2[k]
+        c20 += y * x0
+        c21 += y * x1
+        c22 += y * x2
+        c23 += y * x3
+        c24 += y * x4
+        y = a3[k]
+        c30 += y * x0
+        c31 += y * x1
+        c32 += y * x2
+        c33 += y * x3
+        c34 += y * x4
+        y = a4[k]
+        c40 += y * x0
+        c41 += y * x1
+        c42 += y * x2
+        c43 += y * x3
+        c44 += y * x4
+    C[i, j] += c00
+    C[i, j + 1] += c01
+    C[i, j + 2] += c02
+    C[i, j + 3] += c03
+    C[i, j + 4] += c04
+    C[i + 1, j] += c10
+    C[i + 1, j + 1] += c11
+    C[i + 1, j + 2] += c12
+    C[i + 1, j + 3] += c13
+    C[i + 1, j + 4] += c14
+    C[i + 2, j] += c20
+    C[i + 2, j + 1] += c21
+    C[i + 2, j + 2] += c22
+    C[i + 2, j + 3] += c23
+    C[i + 2, j + 4] += c24
+    C[i + 3, j] += c30
+    C[i + 3, j + 1] += c31
+    C[i + 3, j + 2] += c32
+    C[i + 3, j + 3] += c33
+    C[i + 3, j + 4] += c34
+    C[i + 4, j] += c40
+    C[i + 4, j + 1] += c41
+    C[i + 4, j + 2] += c42
+    C[i + 4, j + 3] += c43
+    C[i + 4, j + 4] += c44
+
+
 @njit(**_jit())
 def gemm_micro(A, B, bm=128, kc=512):
     """Steps 5 and 6: step 4's packing with a register-blocked micro-kernel, on all cores.
@@ -614,22 +961,26 @@ def gemm_micro(A, B, bm=128, kc=512):
        (run it under ``numba.set_num_threads(1)`` for one thread).
     2. Packing: B once into panels of ``kc`` rows (as :func:`gemm_pack_b`), and each
        task's bm × kc block of A into its own buffer, rows padded with zeros to a
-       multiple of 4 (B's columns to a multiple of 3), so every micro-kernel call is full.
-    3. Cache blocking: three columns of B (3·kc values, 6 KiB in float32) stay in L1
-       while the micro-kernel runs down the block of A, which stays in L2 (256 KiB).
-    4. Register blocking: :func:`gemm_kernel_4x3` computes a 4 × 3 block of C, so
-       each loaded vector serves three or four multiply-adds instead of one.
+       multiple of MR (B's columns to a multiple of NR), so every micro-kernel call is
+       full.
+    3. Cache blocking: NR columns of B (NR·kc values, 6 to 10 KiB in float32) stay in
+       L1 while the micro-kernel runs down the block of A, which stays in L2 (256 KiB).
+    4. Register blocking: the micro-kernel computes an MR × NR block of C, so each
+       loaded vector serves several multiply-adds instead of one: :func:`gemm_kernel_4x3`
+       for the 16 vector registers of AVX2, :func:`gemm_kernel_5x5` for the 32 of
+       AVX-512 (:data:`MICRO_MR`, :data:`MICRO_NR`).
 
     The padded rows and columns of C are computed and dropped.
     """
     M, K = A.shape
     N = B.shape[1]
-    Np = (N + GEMM_NR - 1) // GEMM_NR * GEMM_NR
+    MR, NR = MICRO_MR, MICRO_NR  # the register block: 5 x 5 with AVX-512, else 4 x 3
+    Np = (N + NR - 1) // NR * NR
     Bp = np.zeros(((K + kc - 1) // kc, Np, kc), B.dtype)  # gemm_pack_b's panels,
     for jb in prange((N + 63) // 64):  # packed by all the threads, 64 columns a task
         gemm_pack_b_columns(B, Bp, jb * 64, min(jb * 64 + 64, N))
     nb = (M + bm - 1) // bm
-    bmp = (bm + GEMM_MR - 1) // GEMM_MR * GEMM_MR
+    bmp = (bm + MR - 1) // MR * MR
     C = np.empty((M, N), A.dtype)
     for ib in prange(nb):
         i0 = ib * bm
@@ -642,9 +993,12 @@ def gemm_micro(A, B, bm=128, kc=512):
             for i in range(rows):
                 for k in range(kk):
                     Ap[i, k] = A[i0 + i, k0 + k]
-            for j in range(0, Np, GEMM_NR):
-                for i in range(0, (rows + GEMM_MR - 1) // GEMM_MR * GEMM_MR, GEMM_MR):
-                    gemm_kernel_4x3(Ap, Bp[p], Cb, i, j, kk)
+            for j in range(0, Np, NR):
+                for i in range(0, (rows + MR - 1) // MR * MR, MR):
+                    if MR == 5:
+                        gemm_kernel_5x5(Ap, Bp[p], Cb, i, j, kk)
+                    else:
+                        gemm_kernel_4x3(Ap, Bp[p], Cb, i, j, kk)
         for i in range(rows):
             for j in range(N):
                 C[i0 + i, j] = Cb[i, j]

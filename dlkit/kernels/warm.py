@@ -31,10 +31,17 @@ def calls(dtype) -> dict:
     cols = np.ones((27, 72), dt)
     pooled, arg = np.ones((2, 3, 4, 4), dt), np.zeros((2, 3, 4, 4), np.int32)
     A = np.ones((8, 8), dt)
+    off = np.zeros(5, np.int64)
+    wgrad = (np.ones((4, 2, 8), dt), np.ones(64, dt), np.zeros((4, 5), dt), 0, 0, off, 16, 2, 8)
     return {
         "conv2d_direct": lambda: cpu.conv2d_direct(x, w, b, 1),
         "conv2d_chwn": lambda: cpu.conv2d_chwn(x, w, b, 0),
         "conv2d_weight_grad": lambda: cpu.conv2d_weight_grad(dout, x, 3, 3, 1),
+        "to_chwn": lambda: cpu.to_chwn(x, 1),
+        "conv2d_weight_grad_chwn": lambda: cpu.conv2d_weight_grad_chwn(dout, x, 3, 3, 0),
+        "conv2d_input_grad_chwn": lambda: cpu.conv2d_input_grad_chwn(dout, w, 8, 8, 0),
+        "wgrad_block_4x5": lambda: cpu.wgrad_block_4x5(*wgrad),
+        "wgrad_block_4x3": lambda: cpu.wgrad_block_4x3(*wgrad),
         "im2col": lambda: cpu.im2col(x, 3, 3, 1),
         "col2im": lambda: cpu.col2im(cols, 2, 3, 8, 8, 3, 3, 1),
         "gemm_blocked": lambda: cpu.gemm_blocked(A, A),
@@ -45,6 +52,7 @@ def calls(dtype) -> dict:
         "gemm_pack_b": lambda: cpu.gemm_pack_b(A, 4),
         "gemm_pack_b_columns": lambda: cpu.gemm_pack_b_columns(A, np.zeros((2, 9, 4), dt), 0, 8),
         "gemm_kernel_4x3": lambda: cpu.gemm_kernel_4x3(A, A, A.copy(), 0, 0, 8),
+        "gemm_kernel_5x5": lambda: cpu.gemm_kernel_5x5(A, A, A.copy(), 0, 0, 8),
         "gemm_micro": lambda: cpu.gemm_micro(A, A),
         "maxpool2d_forward": lambda: cpu.maxpool2d_forward(x, 2, 2, 2, 2),
         "maxpool2d_backward": lambda: cpu.maxpool2d_backward(pooled, arg, 8, 8, 2, 2, 2, 2),
