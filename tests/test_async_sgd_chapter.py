@@ -122,6 +122,9 @@ def test_explorer_over_a_grid(prob):
     box = va.downpour_explorer(grid, p=2)
     out = box.children[-1]
     assert out.outputs and "image/png" in out.outputs[-1]["data"]
+    first = out.outputs[-1]["data"]["image/png"]
+    box.children[1].children[0].value = 2  # n_push = 2: the other run, drawn ahead
+    assert out.outputs[-1]["data"]["image/png"] != first
 
 
 RIGHT = [

@@ -51,12 +51,17 @@ def test_message_steps_of_ring_and_rabenseifner():
 
 
 def test_explorers_draw_their_figure_at_creation():
-    for box in (
+    boxes = (
         vc.collective_explorer("tree", p=4, N=100),
         vc.pattern_explorer("recursive_doubling", p=6),
-    ):
+    )
+    for box in boxes:
         out = box.children[-1]
         assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+    pattern = boxes[1]
+    first = pattern.children[-1].outputs[0]["data"]["image/png"]
+    pattern.children[0].children[1].value = 8  # a drawn-ahead view: no fold-in step
+    assert pattern.children[-1].outputs[0]["data"]["image/png"] != first
 
 
 def test_cost_sweep_plot_draws_one_line_per_algorithm_and_the_simulated_points():

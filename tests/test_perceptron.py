@@ -290,11 +290,21 @@ def test_explorers_build_and_react():
     sliders[2].value = -30.0  # the line moves: AND's line misses OR at (0,1) and (1,0)
     assert "2 of 4 rows match OR" in text(box)
     assert box.children[1].outputs[1]["data"]["image/png"]  # the figure is in the state
+    assert len(sliders[0].options) * len(sliders[1].options) * len(sliders[2].options) == 2 * 2 * 4
     soft = neurons.decision_line_explorer(2, 2, -3, "AND", activation="sigmoid", presets=True)
-    assert "largest |a - AND| = 0.2689" in text(soft)
-    soft.children[0].children[1].children[0].value = "NAND"  # loads NAND's hand weights
-    assert [s.value for s in soft.children[0].children[0].children] == [-20.0, -20.0, 30.0]
+    assert "w1 = 20, w2 = 20, b = -30" in text(soft)  # AND's hand weights at c = 1
+    (scale,) = soft.children[0].children[0].children
+    scale.value = 0.1  # AND's weights / 10: the same line, soft outputs
+    assert "w1 = 2, w2 = 2, b = -3" in text(soft) and "largest |a - AND| = 0.2689" in text(soft)
+    target, g = soft.children[0].children[1].children
+    target.value = "NAND"  # NAND's hand weights, still at c = 0.1
+    assert "w1 = -2, w2 = -2, b = 3" in text(soft)
+    scale.value = 1.0
     assert "4 of 4 rows match NAND; every h is within 4.5e-05 of NAND" in text(soft)
+    g.value = "step"
+    assert "4 of 4 rows match NAND" in text(soft) and "within" not in text(soft)
+    target.value = "XOR"  # no hand weights: c times the initial (2, 2, -3)
+    assert "w1 = 2, w2 = 2, b = -3" in text(soft) and "1 of 4 rows match XOR" in text(soft)
     net = neurons.network_explorer("OR", "NAND", "AND")
     assert "ŷ computes XOR" in text(net)
     net.children[0].children[0].children[2].value = "OR"  # OR of OR and NAND is always 1

@@ -109,3 +109,8 @@ def test_explorer_builds():
     X = (np.random.default_rng(0).random((40, 64)) < 0.5).astype(float)
     box = vr.rbm_explorer(X, X[:10], epochs=1)
     assert len(box.children) == 2
+    view = box.children[-1]
+    assert view.outputs[0]["data"]["text/plain"].startswith("CD-1, η = 0.05, s_h = 50, 1 epochs")
+    k, lr, hidden = box.children[0].children
+    k.value, hidden.value = 10, 25  # every setting was trained ahead
+    assert view.outputs[0]["data"]["text/plain"].startswith("CD-10, η = 0.05, s_h = 25, 1 epochs")

@@ -258,8 +258,12 @@ def downpour_explorer(
 ):
     """Widget over a precomputed grid ``{(p, n_fetch, n_push, slow): DownpourSummary}``:
     pick the replicas, n_fetch, n_push and the last replica's slow factor, and see the
-    staleness histogram and the server's test loss against time."""
+    staleness histogram and the server's test loss against time. Every setting of the
+    grid is drawn when the widget is created, so the saved page responds to the
+    controls."""
     import ipywidgets as w
+
+    from dlkit.viz import static
 
     keys = list(grid)
     values = [sorted({k[i] for k in keys}) for i in range(4)]
@@ -272,13 +276,17 @@ def downpour_explorer(
     sl = w.Dropdown(
         options=[(f"{v:g}x", v) for v in values[3]], value=slow, description="slow replica"
     )
-    out = w.Output()
 
-    def draw(*_):
-        r = grid[(pp.value, nf.value, npu.value, sl.value)]
+    def draw(out, n_rep, fetch, push, slow_factor):
+        key = (n_rep, fetch, push, slow_factor)
+        if key not in grid:
+            text = f"(p, n_fetch, n_push, slow) = {key} was not run"
+            out.outputs = ({"output_type": "stream", "name": "stdout", "text": text + "\n"},)
+            return
+        r = grid[key]
         fig = Figure(figsize=(10, 3.3))
         a1, a2 = fig.subplots(1, 2)
-        slow_w = {"run": pp.value - 1} if sl.value != 1.0 else None
+        slow_w = {"run": n_rep - 1} if slow_factor != 1.0 else None
         plot_staleness({"run": r}, ax=a1, slow=slow_w)
         plot_loss_curves({"run": r}, ax=a2, target=target)
         when = f"target reached at {r.reached * 1e3:.2f} ms" if r.reached else "target not reached"
@@ -288,7 +296,4 @@ def downpour_explorer(
         fig.tight_layout()
         show_in(out, fig, alt=f"staleness and loss, {when}")
 
-    for c in (pp, nf, npu, sl):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([pp, nf]), w.HBox([npu, sl]), out])
+    return static.explorer([pp, nf, npu, sl], draw, rows=[[pp, nf], [npu, sl]])

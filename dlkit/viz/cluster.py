@@ -316,8 +316,9 @@ def collective_explorer(
 ):
     """ipywidgets explorer: an allreduce's timeline for a chosen algorithm, p, N, network.
 
-    The figure for the initial settings is drawn when the widget is created, so a
-    saved notebook shows it in the static page.
+    The ranks are 4 and 8 (and `p`), the sizes 1,000 and 100,000 elements (and `N`), the
+    networks `network` and Gigabit Ethernet. Every view is drawn when the widget is
+    created, so the saved page responds to the controls.
     """
     import ipywidgets as w
 
@@ -325,56 +326,61 @@ def collective_explorer(
     from dlkit.experiments.collectives import allreduce_run
     from dlkit.viz.display import show_in
 
-    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm, description="algorithm")
-    ranks = w.IntSlider(value=p, min=2, max=32, description="ranks p")
-    size = w.IntText(value=N, description="elements N")
-    net = w.Dropdown(options=list(networks.PRESETS), value=network, description="network")
-    out = w.Output()
+    from dlkit.viz import static
 
-    def draw(*_):
-        res, predicted = allreduce_run(algo.value, ranks.value, max(1, size.value), net.value)
+    if network not in networks.PRESETS:
+        raise ValueError(
+            f"collective_explorer: network must be one of {list(networks.PRESETS)}, got {network!r}"
+        )
+    algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm, description="algorithm")
+    ranks = w.SelectionSlider(options=sorted({4, 8, int(p)}), value=int(p), description="ranks p")
+    size = w.Dropdown(
+        options=sorted({1_000, 100_000, max(1, int(N))}),
+        value=max(1, int(N)),
+        description="elements N",
+    )
+    net = w.Dropdown(options=sorted({network, "1gbe"}), value=network, description="network")
+
+    def draw(out, name, n_ranks, n, net_name):
+        res, predicted = allreduce_run(name, n_ranks, n, net_name)
         scale, unit = _time_unit(res.time)
         fig = timeline(
             res,
             messages=False,
-            title=f"{algo.value}: simulated {res.time * scale:.4g} {unit}, "
+            title=f"{name}: simulated {res.time * scale:.4g} {unit}, "
             f"closed form {predicted * scale:.4g} {unit}",
         )
         show_in(out, fig)
 
-    for c in (algo, ranks, size, net):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([algo, net]), w.HBox([ranks, size]), out])
+    return static.explorer([algo, ranks, size, net], draw, rows=[[algo, net], [ranks, size]])
 
 
 def pattern_explorer(algorithm: str = "rabenseifner", p: int = 8, N: int = 1024):
     """ipywidgets explorer: the step-by-step message pattern of an allreduce algorithm.
 
     Try p = 6 with "recursive_doubling" or "rabenseifner" to see the fold-in and
-    fold-out steps that handle a number of ranks that is not a power of two.
+    fold-out steps that handle a number of ranks that is not a power of two. The ranks
+    are 4, 6 and 8 (and `p`); every view is drawn when the widget is created, so the
+    saved page responds to the controls.
     """
     import ipywidgets as w
+
+    from dlkit.viz import static
 
     from dlkit.cluster import collectives
     from dlkit.experiments.collectives import allreduce_run
     from dlkit.viz.display import show_in
 
     algo = w.Dropdown(options=list(collectives.ALLREDUCE), value=algorithm, description="algorithm")
-    ranks = w.IntSlider(value=p, min=2, max=16, description="ranks p")
-    out = w.Output()
+    ranks = w.SelectionSlider(
+        options=sorted({4, 6, 8, int(p)}), value=int(p), description="ranks p"
+    )
 
-    def draw(*_):
-        res, _ = allreduce_run(algo.value, ranks.value, N)
-        show_in(
-            out,
-            message_pattern(res, max_steps=16, title=f"{algo.value}, p = {ranks.value}, N = {N}"),
-        )
+    def draw(out, name, n_ranks):
+        res, _ = allreduce_run(name, n_ranks, N)
+        show_in(out, message_pattern(res, max_steps=16, title=f"{name}, p = {n_ranks}, N = {N}"))
 
-    algo.observe(draw, names="value")
-    ranks.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([algo, ranks]), out])
+    return static.explorer([algo, ranks], draw, rows=[[algo, ranks]])
 
 
 __getattr__ = moved(__name__, _MOVED)

@@ -194,23 +194,40 @@ def feature_map_explorer(
     index: int = 0,
     conv_index: int = 0,
     filter_index: int = 0,
+    n_images: int = 3,
+    n_filters: int = 8,
 ):
     """Widget: pick an image, a conv layer and a filter; see the filter and its map.
 
     `X` holds images (N, C, H, W). For the second conv layer, whose filters have one
     slice per input channel, the slice with the largest weights is shown, beside the
-    input channel it reads. The first view is drawn when the widget is created, so a
-    saved notebook shows it.
+    input channel it reads. The sliders reach the first `n_images` images (and `index`)
+    and the first `n_filters` filters (and `filter_index`); a layer with fewer filters
+    shows its last one. Every view is drawn when the widget is created, so the saved
+    page responds to the controls.
 
     Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as w
 
+    from dlkit.viz import static
+
     convs = conv_layers(model)
     if not convs:
         raise ValueError("feature_map_explorer needs a Sequential with Conv2d layers")
+    if not 0 <= index < len(X):
+        raise ValueError(f"feature_map_explorer: index must be in [0, {len(X)}), got {index}")
+    most = max(layer.out_channels for _, layer in convs)
+    if not 0 <= filter_index < most:
+        raise ValueError(
+            f"feature_map_explorer: filter_index must be in [0, {most}), got {filter_index}"
+        )
     img = w.IntSlider(
-        value=index, min=0, max=len(X) - 1, description="image", continuous_update=False
+        value=index,
+        min=0,
+        max=max(min(n_images, len(X)) - 1, index),
+        description="image",
+        continuous_update=False,
     )
     lay = w.Dropdown(
         options=[(f"conv{j + 1}: {layer!r}", j) for j, (_, layer) in enumerate(convs)],
@@ -220,24 +237,18 @@ def feature_map_explorer(
     filt = w.IntSlider(
         value=filter_index,
         min=0,
-        max=convs[conv_index][1].out_channels - 1,
+        max=max(min(n_filters, most) - 1, filter_index),
         description="filter",
         continuous_update=False,
     )
-    label = w.HTML()
-    out = w.Output()
 
-    def draw(*_):
-        filt.max = convs[lay.value][1].out_channels - 1
-        fig = _explorer_figure(model, X[img.value], lay.value, min(filt.value, filt.max))
-        if y is not None:
-            label.value = f"label: <b>{int(y[img.value])}</b>"
-        show_in(out, fig, alt="feature map")
+    def draw(out, i, j, f):
+        fig = _explorer_figure(model, X[i], j, min(f, convs[j][1].out_channels - 1))
+        label = "" if y is None else f", label {int(y[i])}"
+        fig.suptitle(f"image {i}{label}: {convs[j][1]!r}", fontsize=9)
+        show_in(out, fig, alt=f"feature map: image {i}{label}")
 
-    for c in (img, lay, filt):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([img, lay]), w.HBox([filt, label]), out])
+    return static.explorer([img, lay, filt], draw, rows=[[img, lay], [filt]])
 
 
 __getattr__ = moved(__name__, _MOVED)

@@ -163,60 +163,64 @@ def plot_history(runs: dict[str, History]) -> Figure:
 
 
 def prediction_explorer(
-    model, X: np.ndarray, y: np.ndarray, start: int = 0, *, images: np.ndarray | None = None
+    model,
+    X: np.ndarray,
+    y: np.ndarray,
+    start: int = 0,
+    *,
+    images: np.ndarray | None = None,
+    count: int = 15,
 ):
-    """Widget: browse test digits (all, or only the misclassified) with the network's
-    class probabilities ŷ_k beside each image.
+    """Widget: browse test digits with the network's class probabilities ŷ_k beside each
+    image.
 
-    `X` is what the model sees; `images` (default `X`) what is drawn, e.g. the pixels
-    before standardization. Returns an ``ipywidgets.VBox``.
+    Two lists of `count` digits: the test examples from number `start` on ("all"), and
+    the first misclassified ones ("misclassified"); a slider steps through the list.
+    Every view is drawn when the widget is created, so the saved page responds to the
+    controls. `X` is what the model sees; `images` (default `X`) what is drawn, e.g. the
+    pixels before standardization. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as w
 
+    from dlkit.viz import static
+
+    if not 0 <= start < len(X):
+        raise ValueError(f"prediction_explorer: start must be in [0, {len(X)}), got {start}")
+    if count < 1:
+        raise ValueError(f"prediction_explorer: count must be at least 1, got {count}")
     images = X if images is None else images
     model.eval()
     probs = nn.softmax(np.asarray(model.forward(X), np.float64))
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != y)
-    only = w.Checkbox(value=False, description="misclassified only")
-    idx = w.IntSlider(
-        value=start, min=0, max=len(X) - 1, description="example", continuous_update=False
-    )
-    out = w.Output()
+    lists = {
+        "all": np.arange(start, min(start + count, len(X))),
+        "misclassified": wrong[:count] if len(wrong) else np.array([start]),
+    }
+    n = max(len(v) for v in lists.values())
+    which = w.ToggleButtons(options=list(lists), value="all", description="show")
+    idx = w.IntSlider(value=0, min=0, max=n - 1, description="example", continuous_update=False)
     s = _side(images.shape[1])
 
-    def pick():
-        return (
-            int(wrong[min(idx.value, len(wrong) - 1)]) if only.value and len(wrong) else idx.value
-        )
-
-    def on_only(*_):
-        idx.max = max(len(wrong) - 1, 0) if only.value else len(X) - 1
-        idx.value = min(idx.value, idx.max)
-        draw()
-
-    def draw(*_):
-        i = pick()
+    def draw(out, mode, k):
+        i = int(lists[mode][min(k, len(lists[mode]) - 1)])
         fig = Figure(figsize=(7.2, 2.6))
         ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
         ax1.imshow(images[i].reshape(s, s), cmap="gray_r")
         ax1.axis("off")
         ax1.set_title(f"test #{i}: true {y[i]}, predicted {pred[i]}", fontsize=9)
         colors = [
-            "#2ca02c" if k == y[i] else ("#d62728" if k == pred[i] else "#999")
-            for k in range(probs.shape[1])
+            "#2ca02c" if c == y[i] else ("#d62728" if c == pred[i] else "#999")
+            for c in range(probs.shape[1])
         ]
         ax2.bar(range(probs.shape[1]), probs[i], color=colors)
         ax2.set_xticks(range(probs.shape[1]))
         ax2.set_ylim(0, 1)
         ax2.set_ylabel(r"$\hat y_k$, probability of class $k$")
         fig.tight_layout()
-        show_in(out, fig)
+        show_in(out, fig, alt=f"test #{i}: true {y[i]}, predicted {pred[i]}")
 
-    only.observe(on_only, names="value")
-    idx.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([idx, only]), out])
+    return static.explorer([which, idx], draw, rows=[[idx, which]])
 
 
 def misclassified_count(y: np.ndarray, scores: np.ndarray) -> int:

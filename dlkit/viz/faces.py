@@ -82,74 +82,77 @@ def plot_invariance(curves: dict, labels: dict | None = None) -> Figure:
     return fig
 
 
-def unit_explorer(F_val, y_val, names, thresholds: int = 21):
+def unit_explorer(F_val, y_val, names, thresholds: int = 9):
     """Widget: a unit (from the named columns of F_val) and a threshold θ → the histograms
     of its validation responses and the accuracy of "face if response > θ".
-    `names` (one per column) label the units. Returns an ``ipywidgets.VBox``."""
+    `names` (one per column) label the units; θ takes `thresholds` evenly spaced places
+    across each unit's range. Every view is drawn when the widget is created, so the
+    saved page responds to the controls. Returns an ``ipywidgets.VBox``."""
     import ipywidgets as w
 
+    from dlkit.viz import static
+
+    if thresholds < 2:
+        raise ValueError(f"unit_explorer: thresholds must be at least 2, got {thresholds}")
     F_val, y_val = np.asarray(F_val, float), np.asarray(y_val)
     pick = w.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description="unit")
-    frac = w.FloatSlider(
-        value=0.5,
-        min=0.0,
-        max=1.0,
-        step=1 / (thresholds - 1),
+    fracs = [round(float(v), 6) for v in np.linspace(0.0, 1.0, thresholds)]
+    frac = w.SelectionSlider(
+        options=[(f"{v:.2f}", v) for v in fracs],
+        value=min(fracs, key=lambda v: abs(v - 0.5)),
         description="θ (of range)",
-        readout_format=".2f",
     )
-    out = w.Output()
 
-    def draw(*_):
-        f = F_val[:, pick.value]
-        theta = f.min() + frac.value * (f.max() - f.min())
+    def draw(out, unit, fraction):
+        f = F_val[:, unit]
+        theta = f.min() + fraction * (f.max() - f.min())
         acc = float(((f > theta) == (y_val == 1)).mean())
-        text = f"{names[pick.value]}: θ = {theta:.3f}, validation accuracy {acc:.0%}"
+        text = f"{names[unit]}: θ = {theta:.3f}, validation accuracy {acc:.0%}"
         show_in(out, plot_histograms([(text, f, y_val, theta)]), alt=text)
 
-    pick.observe(draw, names="value")
-    frac.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([pick, frac]), out])
+    return static.explorer([pick, frac], draw, rows=[[pick, frac]])
 
 
 def invariance_explorer(curves: dict, images: dict):
     """Widget: a perturbation and its size → the invariance curve with the setting
     marked, beside the perturbed image. `curves` as for :func:`plot_invariance`;
     `images` maps a kind to the list of perturbed images (one per value, 625 pixels).
+    The slider steps through every other setting, through the middle one; every view is
+    drawn when the widget is created, so the saved page responds to the controls (a kind
+    with fewer settings than the slider's range shows its last one).
     Returns an ``ipywidgets.VBox``."""
     import ipywidgets as w
 
+    from dlkit.viz import static
+
     kinds = list(curves)
+    # every other setting, through the middle one (no perturbation)
+    counts = {k: len(next(iter(curves[k].values()))[0]) for k in kinds}
+    shown = {k: list(range((n // 2) % 2, n, 2)) for k, n in counts.items()}
     kind = w.Dropdown(options=kinds, value=kinds[0], description="perturbation")
     step = w.IntSlider(
-        value=len(next(iter(curves[kinds[0]].values()))[0]) // 2,
+        value=shown[kinds[0]].index(counts[kinds[0]] // 2),
         min=0,
-        max=len(next(iter(curves[kinds[0]].values()))[0]) - 1,
+        max=max(len(v) for v in shown.values()) - 1,
         description="setting",
     )
-    out = w.Output()
 
-    def draw(*_):
-        lines = curves[kind.value]
+    def draw(out, kind_name, setting):
+        lines = curves[kind_name]
         values = next(iter(lines.values()))[0]
-        step.max = len(values) - 1
-        i = min(step.value, len(values) - 1)
+        i = shown[kind_name][min(setting, len(shown[kind_name]) - 1)]
         fig = Figure(figsize=(6.4, 2.6))
         ax, im = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.4, 1]})
         for name, (v, r) in lines.items():
             ax.plot(v, r, "o-", ms=3, label=name)
         ax.axvline(values[i], color="k", lw=1, ls="--")
-        ax.set_xlabel(kind.value)
+        ax.set_xlabel(kind_name)
         ax.set_ylabel("mean response")
         ax.legend(fontsize=7)
-        im.imshow(np.asarray(images[kind.value][i]).reshape(25, 25), cmap="gray")
-        im.set_title(f"{kind.value} = {values[i]:g}", fontsize=8)
+        im.imshow(np.asarray(images[kind_name][i]).reshape(25, 25), cmap="gray")
+        im.set_title(f"{kind_name} = {values[i]:g}", fontsize=8)
         im.axis("off")
         fig.tight_layout()
-        show_in(out, fig, alt=f"{kind.value} = {values[i]:g}")
+        show_in(out, fig, alt=f"{kind_name} = {values[i]:g}")
 
-    kind.observe(draw, names="value")
-    step.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([kind, step]), out])
+    return static.explorer([kind, step], draw, rows=[[kind, step]])

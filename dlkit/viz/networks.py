@@ -357,10 +357,12 @@ def boundary_explorer(
 ):
     """Widget: pick the data, activation, width and depth; see the trained boundary.
 
-    Every change trains a fresh seeded ``mlp([2, width, ..., width, K], activation)``
+    Each view trains a fresh seeded ``mlp([2, width, ..., width, K], activation)``
     (`depth` hidden layers) with full-batch SGD for `epochs` epochs, then draws its
-    decision boundary with the final loss and accuracy. The first view is drawn when
-    the widget is created, so a saved notebook shows it.
+    decision boundary with the final loss and accuracy. Every view is drawn when the
+    widget is created, so the saved page responds to the controls: the data sets, the
+    activations sigmoid, tanh and ReLU (and `activation`), the widths 2 and 16 (and
+    `width`), depths 1 to 3.
 
     Returns an ``ipywidgets.VBox``.
     """
@@ -375,27 +377,26 @@ def boundary_explorer(
         raise ValueError(f"boundary_explorer: depth must be 1, 2 or 3, got {depth!r}")
     boundary_dataset(dataset)  # fails early, naming the choices, for an unknown data set
     nn.get_activation(activation)  # the same for an unknown activation
+    from dlkit.viz import static
+
     ds = w.Dropdown(options=list(DATASETS), value=dataset, description="data")
-    act = w.Dropdown(options=list(ACTIVATION_NAMES), value=activation, description="activation")
+    acts = [a for a in ("sigmoid", "tanh", "relu") if a in ACTIVATION_NAMES]
+    act = w.Dropdown(
+        options=acts + [activation] * (activation not in acts),
+        value=activation,
+        description="activation",
+    )
     wid = w.SelectionSlider(
-        options=widths, value=width, description="width", continuous_update=False
+        options=sorted({2, 16, width}), value=width, description="width", continuous_update=False
     )
     dep = w.IntSlider(value=depth, min=1, max=3, description="depth", continuous_update=False)
-    out = w.Output()
 
-    def draw(*_):
-        X, y = boundary_dataset(ds.value)
+    def draw(out, data_name, act_name, n, d):
+        X, y = boundary_dataset(data_name)
         run = train_boundary(
-            X,
-            y,
-            [wid.value] * dep.value,
-            act.value,
-            lr=lr,
-            epochs=epochs,
-            seed=seed,
-            resolution=100,
+            X, y, [n] * d, act_name, lr=lr, epochs=epochs, seed=seed, resolution=100
         )
-        sizes = [2] + [wid.value] * dep.value + [int(y.max()) + 1]
+        sizes = [2] + [n] * d + [int(y.max()) + 1]
         fig, ax = plt.subplots(figsize=(4.6, 4.6))
         decision_boundary(
             run.model,
@@ -403,16 +404,13 @@ def boundary_explorer(
             y,
             ax,
             resolution=100,
-            title=f"{'-'.join(map(str, sizes))} {act.value}, {epochs} epochs\n"
+            title=f"{'-'.join(map(str, sizes))} {act_name}, {epochs} epochs\n"
             f"loss {run.history.loss[-1]:.3f}, "
             f"training accuracy {run.accuracy:.3f}",
         )
         show_in(out, fig, alt="decision boundary")
 
-    for c in (ds, act, wid, dep):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([ds, act]), w.HBox([wid, dep]), out])
+    return static.explorer([ds, act, wid, dep], draw, rows=[[ds, act], [wid, dep]])
 
 
 __getattr__ = moved(__name__, _MOVED)

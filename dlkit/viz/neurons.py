@@ -327,69 +327,95 @@ def decision_line_explorer(
     activation: str = "step",
     presets: bool = False,
 ):
-    """Sliders for w1, w2 and b of one unit; the decision line and the truth table are
-    redrawn as they move.
+    """One unit's decision line and truth table against a target gate; every view is drawn
+    ahead, so the explorer responds on the static page as well as in JupyterLab.
 
     Parameters
     ----------
-    w1, w2, b : initial weights and bias.
+    w1, w2, b : initial weights and bias. Without `presets` three sliders move them over
+        the grids w1, w2 in {-20, 20} and b in {-30, -10, 10, 30} (the initial values join
+        their grids): enough to reach the lines of AND, OR, NAND, NOR and the one-sided
+        gates, and to see that none reaches XOR.
     target : the gate to compare against (a dropdown changes it).
-    activation : 'step' (a perceptron) or 'sigmoid'; toggle buttons change it. With
-        the sigmoid the table shows a = σ(z) and a row matches when a rounds to
-        the target.
-    presets : if True, picking a gate that one unit can compute loads its hand-set
-        weights (:data:`dlkit.perceptron.GATE_WEIGHTS`); XOR and XNOR keep the sliders.
+    activation : 'step' (a perceptron) or 'sigmoid'. With the sigmoid the table shows
+        a = σ(z), a row matches when a rounds to the target, and toggle buttons switch g
+        between the sigmoid and the step.
+    presets : if True, the weights of a gate one unit can compute are its hand-set
+        weights (:data:`dlkit.perceptron.GATE_WEIGHTS`) times a common scale c (a slider,
+        c in {0.05, 0.1, 0.25, 0.5, 1}); XOR and XNOR, which have none, use c times
+        (w1, w2, b). Shrinking c keeps the line and softens the sigmoid.
 
     Returns an ``ipywidgets.VBox`` (display it as a cell's last expression).
     """
     import ipywidgets as W
 
+    from dlkit.viz import static
+
     two_input = [g for g in GATES if g != "NOT"]
     if target.upper() not in two_input:
         raise ValueError(f"target must be one of {', '.join(two_input)}, got {target!r}")
-    opts = dict(min=-40.0, max=40.0, step=1.0, continuous_update=False)
-    s1 = W.FloatSlider(value=w1, description="w1", **opts)
-    s2 = W.FloatSlider(value=w2, description="w2", **opts)
-    sb = W.FloatSlider(value=b, description="b", **opts)
+    if activation not in ("step", "sigmoid"):
+        raise ValueError(f"activation must be 'step' or 'sigmoid', got {activation!r}")
     dd = W.Dropdown(options=two_input, value=target.upper(), description="target")
-    gb = W.ToggleButtons(options=["step", "sigmoid"], value=activation, description="g")
-    out = W.Output()
-    loading = [False]
+    gb = W.ToggleButtons(
+        options=["step"] if activation == "step" else ["sigmoid", "step"],
+        value=activation,
+        description="g",
+    )
+    if presets:
+        sc = W.SelectionSlider(
+            options=static.grid([0.05, 0.1, 0.25, 0.5], 1.0),
+            value=1.0,
+            description="c",
+            continuous_update=False,
+        )
+        knobs = [sc]
+    else:
+        opts = dict(continuous_update=False)
+        s1 = W.SelectionSlider(
+            options=static.grid([-20, 20], w1), value=w1, description="w1", **opts
+        )
+        s2 = W.SelectionSlider(
+            options=static.grid([-20, 20], w2), value=w2, description="w2", **opts
+        )
+        sb = W.SelectionSlider(
+            options=static.grid([-30, -10, 10, 30], b), value=b, description="b", **opts
+        )
+        knobs = [s1, s2, sb]
 
-    def redraw(_=None) -> None:
-        if loading[0]:
-            return
-        unit = Neuron([s1.value, s2.value], sb.value, gb.value)
+    def weights(gate: str, knob_values) -> tuple[float, float, float]:
+        if not presets:
+            return tuple(float(v) for v in knob_values)
+        (c,) = knob_values
+        (v1, v2), v0 = GATE_WEIGHTS.get(gate, ((w1, w2), b))
+        return c * v1, c * v2, c * v0
+
+    def draw(out, *values) -> None:
+        knob_values, (gate, *g) = values[: len(knobs)], values[len(knobs) :]
+        g = g[0] if g else activation
+        v1, v2, v0 = weights(gate, knob_values)
+        unit = Neuron([v1, v2], v0, g)
         X = truth_table_inputs(2)
-        y = np.asarray(GATES[dd.value])
+        y = np.asarray(GATES[gate])
         a = unit(X)
         right = int(np.sum(np.round(a) == y))
-        text = f"{unit_table(unit, dd.value)}\n{right} of 4 rows match {dd.value}"
-        if gb.value == "sigmoid":
+        head = f"w1 = {v1:g}, w2 = {v2:g}, b = {v0:g}\n" if presets else ""
+        text = f"{head}{unit_table(unit, gate)}\n{right} of 4 rows match {gate}"
+        if g == "sigmoid":
             err = float(np.max(np.abs(a - y)))
             text += (
-                f"; largest |a - {dd.value}| = {err:.4f}"
+                f"; largest |a - {gate}| = {err:.4f}"
                 if err >= 1e-3
-                else f"; every h is within {err:.1e} of {dd.value}"
+                else f"; every h is within {err:.1e} of {gate}"
             )
         fig = Figure(figsize=(3.6, 3.6))
-        plot_decision_line(fig.subplots(), unit, dd.value)
+        plot_decision_line(fig.subplots(), unit, gate)
         fig.tight_layout()
         _fill(out, text, fig)
 
-    def load_preset(change) -> None:
-        if presets and change["new"] in GATE_WEIGHTS:
-            (v1, v2), v0 = GATE_WEIGHTS[change["new"]]
-            loading[0] = True
-            s1.value, s2.value, sb.value = v1, v2, v0
-            loading[0] = False
-        redraw()
-
-    for c in (s1, s2, sb, gb):
-        c.observe(redraw, names="value")
-    dd.observe(load_preset, names="value")
-    redraw()
-    return W.VBox([W.HBox([W.VBox([s1, s2, sb]), W.VBox([dd, gb])]), out])
+    controls = [*knobs, dd] + ([gb] if len(gb.options) > 1 else [])
+    right_col = [dd, gb] if len(gb.options) > 1 else [dd]
+    return static.explorer(controls, draw, rows=[[W.VBox(knobs), W.VBox(right_col)]])
 
 
 def _matching_gate(y_hat: np.ndarray) -> str:
@@ -399,36 +425,37 @@ def _matching_gate(y_hat: np.ndarray) -> str:
 
 
 def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: float = 1.0):
-    """Pick the gates of two hidden sigmoid units and of the output unit, and a scale c
-    for all weights (c = 1 is the ±20 weights; small c softens every sigmoid).
+    """Pick the gates of two hidden sigmoid units (AND, OR, NAND, NOR) and of the output
+    unit (AND or OR, and `out`), and a scale c for all weights (c in {0.1, 1} and
+    `scale`; c = 1 is the ±20 weights, small c softens every sigmoid).
 
     Shows the table of a1, a2 and ŷ for the four inputs, which gate ŷ computes, the
     hidden units' lines in the input space and the output unit's line in the hidden
-    space. Returns an ``ipywidgets.VBox``.
+    space. Every view is drawn ahead, so the explorer responds on the static page.
+    Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as W
 
     names = [g for g in GATE_WEIGHTS if g != "NOT"]
     d1 = W.Dropdown(options=names, value=a1.upper(), description="a1 =")
     d2 = W.Dropdown(options=names, value=a2.upper(), description="a2 =")
-    d3 = W.Dropdown(options=names, value=out.upper(), description="ŷ = a1 ? a2")
-    sc = W.FloatLogSlider(
-        value=scale,
-        base=10,
-        min=-1.5,
-        max=0.5,
-        step=0.05,
+    outs = [g for g in ("AND", "OR") if g in names] + [out.upper()] * (
+        out.upper() not in "AND OR".split()
+    )
+    d3 = W.Dropdown(options=outs, value=out.upper(), description="ŷ = a1 ? a2")
+    from dlkit.viz import static
+
+    sc = W.SelectionSlider(
+        options=static.grid([0.1, 1.0], scale),
+        value=float(scale),
         description="c",
         continuous_update=False,
-        readout_format=".2f",
     )
-    panel = W.Output()
 
-    def redraw(_=None) -> None:
-        c = sc.value
+    def redraw(panel, g1: str, g2: str, g3: str, c: float) -> None:
         net = GateNetwork(
-            [gate_unit(d1.value, scale=c), gate_unit(d2.value, scale=c)],
-            gate_unit(d3.value, scale=c),
+            [gate_unit(g1, scale=c), gate_unit(g2, scale=c)],
+            gate_unit(g3, scale=c),
         )
         X = truth_table_inputs(2)
         A, y_hat = net.forward(X)
@@ -455,7 +482,4 @@ def network_explorer(a1: str = "AND", a2: str = "NOR", out: str = "OR", scale: f
         )
         _fill(panel, f"{table}\nrounded, ŷ computes {computed}", fig)
 
-    for w in (d1, d2, d3, sc):
-        w.observe(redraw, names="value")
-    redraw()
-    return W.VBox([W.HBox([W.VBox([d1, d2, d3]), sc]), panel])
+    return static.explorer([d1, d2, d3, sc], redraw, rows=[[W.VBox([d1, d2, d3]), sc]])

@@ -216,47 +216,49 @@ def optimizer_explorer(
 ):
     """Widget: surface, optimizer, learning rate η, momentum -> trajectory and loss curve.
 
-    Momentum applies to SGD/Momentum/Nesterov (μ) and to Adam (as β₁). The first
-    view is drawn when the widget is created, so a saved notebook shows it.
+    Momentum applies to SGD/Momentum/Nesterov (μ) and to Adam (as β₁). Every view is
+    drawn when the widget is created (η in {0.5} and `lr`, μ in {0} and
+    `momentum`), so the saved page responds to the controls; settings that give the same
+    run (AdaGrad and RMSProp ignore μ) share one drawing.
     Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as w
 
     from dlkit.experiments.optimizers import OPTIMIZER_NAMES, SURFACES, optimize
+    from dlkit.viz import static
 
     surf = w.Dropdown(options=list(SURFACES), value=surface, description="surface")
     opt = w.Dropdown(options=list(OPTIMIZER_NAMES), value=name, description="optimizer")
-    rate = w.FloatLogSlider(
-        value=lr,
-        base=10,
-        min=-3,
-        max=0.5,
-        step=0.05,
+    rate = w.SelectionSlider(
+        options=static.grid([0.5], lr),
+        value=float(lr),
         description="η",
         continuous_update=False,
-        readout_format=".3g",
     )
-    mom = w.FloatSlider(
-        value=momentum, min=0.0, max=0.99, step=0.01, description="μ / β₁", continuous_update=False
+    mom = w.SelectionSlider(
+        options=static.grid([0.0], momentum),
+        value=float(momentum),
+        description="μ / β₁",
+        continuous_update=False,
     )
-    out = w.Output()
+    drawn: dict[tuple, tuple] = {}
 
-    def draw(*_):
+    def draw(out, surface_name, opt_name, eta, mu):
         kw = {}
-        if opt.value == "sgd" and mom.value > 0:
-            kw["momentum"] = mom.value
-        elif opt.value in ("momentum", "nesterov"):
-            kw["momentum"] = max(mom.value, 0.01)
-        elif opt.value in ("adam", "adamw"):
-            kw["betas"] = (mom.value, 0.999)
-        s = SURFACES[surf.value]
-        run = optimize(s, opt.value, rate.value, steps=steps, **kw)
-        show_in(out, plot_run(s, run))
+        if opt_name == "sgd" and mu > 0:
+            kw["momentum"] = mu
+        elif opt_name in ("momentum", "nesterov"):
+            kw["momentum"] = max(mu, 0.01)
+        elif opt_name in ("adam", "adamw"):
+            kw["betas"] = (mu, 0.999)
+        key = (surface_name, opt_name, eta, tuple(sorted(kw.items())))
+        if key not in drawn:
+            s = SURFACES[surface_name]
+            show_in(out, plot_run(s, optimize(s, opt_name, eta, steps=steps, **kw)))
+            drawn[key] = out.outputs
+        out.outputs = drawn[key]
 
-    for c in (surf, opt, rate, mom):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([surf, opt]), w.HBox([rate, mom]), out])
+    return static.explorer([surf, opt, rate, mom], draw, rows=[[surf, opt], [rate, mom]])
 
 
 __getattr__ = moved(__name__, _MOVED)

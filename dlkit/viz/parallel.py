@@ -102,49 +102,58 @@ def hybrid_explorer(
     (breakdown and timeline), with the 90-epoch time and the speedup over one GPU at
     the same batch per GPU.
 
-    The device is :data:`dlkit.parallel.hybrid.DEVICE` throughout. The first view is
-    drawn at creation, so a saved notebook shows it. Returns an ``ipywidgets.VBox``.
+    The device is :data:`dlkit.parallel.hybrid.DEVICE` throughout; the links are the
+    K20 server's, Gigabit Ethernet and NVLink (and `link`), the batch per GPU is
+    `batch`. Every view is drawn at creation, so the saved page responds to the
+    controls. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as w
 
     from dlkit.experiments.parallel import step_breakdown
 
+    from dlkit.viz import static
+
+    if link not in LINKS:
+        raise ValueError(f"hybrid_explorer: link must be one of {list(LINKS)}, got {link!r}")
     k = w.Dropdown(options=[1, 2, 4, 8], value=gpus, description="GPUs p")
     fb = w.ToggleButtons(
         options=[("128·p at once", "all"), ("128, p rounds", "one")],
         value=fc_batch,
         description="fc batch",
     )
-    ln = w.Dropdown(options=list(LINKS), value=link, description="link")
-    bs = w.Dropdown(options=[32, 64, 128, 256], value=batch, description="batch / GPU")
-    out = w.Output()
-    base = {}
+    links = [n for n in ("K20 server (book)", "1gbe", "nvlink") if n in LINKS]
+    ln = w.Dropdown(options=links + [link] * (link not in links), value=link, description="link")
+    bs = w.Dropdown(options=[batch], value=batch, description="batch / GPU")
+    base, drawn = {}, {}
 
-    def draw(*_):
-        b = bs.value
+    def draw(out, p, fc, link_name, b):
+        key = (p, b) if p == 1 else (p, fc, link_name, b)  # one GPU: no fc batch, no link
+        if key not in drawn:
+            _draw_step(out, p, fc, link_name, b)
+            drawn[key] = out.outputs
+        out.outputs = drawn[key]
+
+    def _draw_step(out, p, fc, link_name, b):
         if b not in base:
             base[b] = hybrid.simulate_step(1, batch=b).time
-        res = hybrid.simulate_step(k.value, fb.value, batch=b, network=LINKS[ln.value])
+        res = hybrid.simulate_step(p, fc, batch=b, network=LINKS[link_name])
         bd = step_breakdown(res)
-        hours = hybrid.EPOCHS * hybrid.IMAGES / (b * k.value) * res.time / 3600
+        hours = hybrid.EPOCHS * hybrid.IMAGES / (b * p) * res.time / 3600
         fig = Figure(figsize=(10, 3.4))
         a1 = fig.add_axes([0.06, 0.15, 0.18, 0.7])
         a2 = fig.add_axes([0.33, 0.15, 0.52, 0.7])
-        plot_breakdown({f"p={k.value}": bd}, ax=a1)
+        plot_breakdown({f"p={p}": bd}, ax=a1)
         plot_timeline(
             res,
             ax=a2,
             title=(
                 f"step {res.time * 1e3:.1f} ms, 90 epochs "
-                f"{hours:.1f} h, speedup {k.value * base[b] / res.time:.2f}x"
+                f"{hours:.1f} h, speedup {p * base[b] / res.time:.2f}x"
             ),
         )
         show_in(out, fig)
 
-    for c in (k, fb, ln, bs):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([k, bs, ln]), fb, out])
+    return static.explorer([k, fb, ln, bs], draw, rows=[[k, bs, ln], fb])
 
 
 # ----------------------------------------------------------------------- allreduce
@@ -177,39 +186,48 @@ def plot_allreduce_costs(
 def allreduce_explorer(
     p: int = 8, size_kb: float = 64.0, link: str = "10gbe", algorithm: str = "ring"
 ):
-    """Widget: ranks p, message size m, link, algorithm -> simulated timeline and times."""
+    """Widget: ranks p, message size m, link, algorithm -> simulated timeline and times.
+
+    The ranks are 4 (and `p`), the sizes 1 KB and 1 MB (and `size_kb`), the links
+    `link` and NVLink. Every view is drawn at creation, so the saved page responds to the
+    controls. Returns an ``ipywidgets.VBox``.
+    """
     import ipywidgets as w
 
-    pp = w.IntSlider(value=p, min=2, max=16, description="ranks p", continuous_update=False)
-    sz = w.FloatLogSlider(
-        value=size_kb,
-        base=10,
-        min=-2,
-        max=4,
-        step=0.25,
+    from dlkit.viz import static
+
+    if link not in networks.PRESETS:
+        raise ValueError(
+            f"allreduce_explorer: link must be one of {list(networks.PRESETS)}, got {link!r}"
+        )
+    pp = w.SelectionSlider(
+        options=sorted({4, int(p)}),
+        value=int(p),
+        description="ranks p",
+        continuous_update=False,
+    )
+    sz = w.SelectionSlider(
+        options=static.grid([1.0, 1024.0], size_kb),
+        value=float(size_kb),
         description="m (KB)",
         continuous_update=False,
     )
-    ln = w.Dropdown(options=list(networks.PRESETS), value=link, description="link")
+    ln = w.Dropdown(options=sorted({link, "nvlink"}), value=link, description="link")
     al = w.Dropdown(options=list(ALGORITHMS), value=algorithm, description="algorithm")
-    out = w.Output()
 
-    def draw(*_):
-        N = max(1, int(round(sz.value * 1000 / 8)))
-        net = networks.preset(ln.value)
-        res = simulate_allreduce(pp.value, N, al.value, net)
-        cf = costs.allreduce(al.value, pp.value, N, 8, net)
+    def draw(out, ranks, kb, link_name, name):
+        N = max(1, int(round(kb * 1000 / 8)))
+        net = networks.preset(link_name)
+        res = simulate_allreduce(ranks, N, name, net)
+        cf = costs.allreduce(name, ranks, N, 8, net)
         fig = plot_timeline(
             res,
             messages=True,
-            title=(f"{al.value}: simulated {res.time * 1e3:.4g} ms, closed form {cf * 1e3:.4g} ms"),
+            title=(f"{name}: simulated {res.time * 1e3:.4g} ms, closed form {cf * 1e3:.4g} ms"),
         )
         show_in(out, fig)
 
-    for c in (pp, sz, ln, al):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([pp, sz]), w.HBox([ln, al]), out])
+    return static.explorer([pp, sz, ln, al], draw, rows=[[pp, sz], [ln, al]])
 
 
 def plot_step_times(runs: dict[str, Sequence[float]], ax=None) -> Figure:

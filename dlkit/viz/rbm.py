@@ -123,29 +123,28 @@ def explorer_figure(rbm, V: np.ndarray, *, n_filters: int = 20, title: str = "")
 
 def rbm_explorer(X: np.ndarray, V_show: np.ndarray, *, epochs: int = 3, seed=0):
     """Widget: choose CD's k, the learning rate η and the hidden units s_h; an RBM is
-    trained on the rows of `X` for `epochs` epochs (CD-k, B = 10, seeded) and its first
+    trained on the rows of `X` for `epochs` epochs (CD-k, B = 10, seeded; k in {1, 10}, η in
+    {0.01, 0.05, 0.2}, s_h in {25, 50}) and its first
     filters and the reconstructions of `V_show` are drawn, with the reconstruction error
-    of X. Returns an ``ipywidgets.VBox``."""
+    of X. Every view is drawn when the widget is created, so the saved page responds to the
+    controls. Returns an ``ipywidgets.VBox``."""
     import ipywidgets as w
 
     from dlkit.unsupervised import RBM, train_rbm
+    from dlkit.viz import static
 
-    k = w.Dropdown(options=[1, 3, 10], value=1, description="CD-k: k")
+    k = w.Dropdown(options=[1, 10], value=1, description="CD-k: k")
     lr = w.Dropdown(options=[0.01, 0.05, 0.2], value=0.05, description="η")
-    hidden = w.Dropdown(options=[10, 25, 50, 100], value=50, description="s_h")
-    out = w.Output()
+    hidden = w.Dropdown(options=[25, 50], value=50, description="s_h")
 
-    def draw(*_):
-        r = RBM(X.shape[1], hidden.value, seed=seed)
-        hist = train_rbm(r, X, epochs=epochs, lr=lr.value, k=k.value, seed=seed)
+    def draw(out, k_steps, eta, s_h):
+        r = RBM(X.shape[1], s_h, seed=seed)
+        hist = train_rbm(r, X, epochs=epochs, lr=eta, k=k_steps, seed=seed)
         text = (
-            f"CD-{k.value}, η = {lr.value}, s_h = {hidden.value}, {epochs} epochs: "
+            f"CD-{k_steps}, η = {eta}, s_h = {s_h}, {epochs} epochs: "
             f"reconstruction error {hist.reconstruction_error[-1]:.1f}"
         )
         fig = explorer_figure(r, V_show, title=text)
         show_in(out, fig, alt=text)
 
-    for control in (k, lr, hidden):
-        control.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([k, lr, hidden]), out])
+    return static.explorer([k, lr, hidden], draw, rows=[[k, lr, hidden]])

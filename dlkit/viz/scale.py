@@ -65,26 +65,25 @@ def plot_distbelief(rows, *, ax=None) -> Figure:
 
 def cots_explorer(table: dict, paper: dict):
     """Widget: GPUs and maps F → :func:`plot_cots` with the point circled, and its size and
-    update time beside those of the one-GPU network with the same F. Returns a VBox."""
+    update time beside those of the one-GPU network with the same F. Every view is drawn
+    when the widget is created, so the saved page responds to the controls. Returns a
+    VBox."""
     import ipywidgets as w
+
+    from dlkit.viz import static
 
     gpus = [k for k in table if isinstance(k, int)]
     n = len(table[gpus[0]][0])
     pick = w.Dropdown(options=gpus, value=gpus[-1], description="GPUs")
     idx = w.IntSlider(value=n - 2, min=0, max=n - 1, description="maps index")
-    out = w.Output()
 
-    def draw(*_):
-        P, T = table[pick.value]
+    def draw(out, g, i):
+        P, T = table[g]
         P1, T1 = table[gpus[0]]
-        i = idx.value
         text = (
-            f"{pick.value} GPUs: {P[i] / 1e9:.3g}B parameters, {T[i] * 1e3:.1f} ms per update; "
+            f"{g} GPUs: {P[i] / 1e9:.3g}B parameters, {T[i] * 1e3:.1f} ms per update; "
             f"{gpus[0]} GPU: {P1[i] / 1e9:.3g}B, {T1[i] * 1e3:.1f} ms"
         )
-        show_in(out, plot_cots(table, paper, mark=(pick.value, i)), text, alt=text)
+        show_in(out, plot_cots(table, paper, mark=(g, i)), text, alt=text)
 
-    pick.observe(draw, names="value")
-    idx.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([pick, idx]), out])
+    return static.explorer([pick, idx], draw, rows=[[pick, idx]])
