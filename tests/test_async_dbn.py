@@ -204,6 +204,20 @@ def test_explorer_grid_reuses_both_tables(setup, seed_like):
     for (p, lay, *_), pt in grid["points"].items():
         row = next(r for r in seed_like.table(lay) if r.cores == p)
         assert pt["time"] == row.time and pt["speedup"] == row.speedup
+    # the explorer draws one view per point, the label of each from its own point
+    from dlkit.viz import async_dbn as vz
+
+    box = vz.tables_explorer(grid)
+    cores, layout = box.children[0], box.children[1]
+    seen = set()
+    for i in range(len(cores.options)):
+        for j in range(len(layout.options)):
+            cores.index, layout.index = i, j
+            key = (cores.value, layout.value, 1, "QDR IB", "seed")
+            text = box.children[-1].outputs[0]["text"]
+            assert f"speed-up {grid['points'][key]['speedup']:.2f}" in text
+            seen.add(text)
+    assert len(seen) == 4
 
 
 def test_window_is_checked():

@@ -109,10 +109,11 @@ def tables_explorer(grid: dict):
     :func:`dlkit.experiments.async_dbn.explorer_grid`): cores, layout (nodes x TPN),
     the window variant, n_fetch = n_push and the inter-node link -> the simulated time,
     the staleness histogram and the speed-up. Every point was simulated when the grid
-    was built; moving a control only redraws. The initial figure is drawn at once, so a
-    saved notebook shows it."""
+    was built; every view is drawn when the explorer is made
+    (:func:`dlkit.viz.static.explorer`), so the saved page responds without a kernel."""
     import ipywidgets as w
 
+    from dlkit.viz import static
     from dlkit.viz.display import show_in
 
     keys = list(grid["points"])
@@ -122,14 +123,21 @@ def tables_explorer(grid: dict):
     window = w.ToggleButtons(options=list(dict.fromkeys(k[4] for k in keys)), description="window")
     interval = w.ToggleButtons(options=sorted({k[2] for k in keys}), description="n_fetch=n_push")
     link = w.Dropdown(options=list(dict.fromkeys(k[3] for k in keys)), description="inter link")
-    label = w.HTML()
-    out = w.Output()
 
-    def draw(*_):
-        key = (cores.value, layout.value, interval.value, link.value, window.value)
-        pt = grid["points"][key]
-        label.value = (
-            f"<b>{pt['nodes']} nodes x {pt['tpn']} TPN</b>: {pt['iterations']:.2f} "
+    def draw(out, n_cores, lay, win, k, inter):
+        key = (n_cores, lay, k, inter, win)
+        pt = grid["points"].get(key)
+        if pt is None:
+            out.outputs = (
+                {
+                    "output_type": "stream",
+                    "name": "stdout",
+                    "text": f"{key}: not in the grid (explorer_grid did not run it)\n",
+                },
+            )
+            return
+        text = (
+            f"{pt['nodes']} nodes x {pt['tpn']} TPN: {pt['iterations']:.2f} "
             f"iterations, simulated {pt['time'] * 1e3:.1f} ms, speed-up "
             f"{pt['speedup']:.2f}" + ("" if pt["reached"] else " (90% not reached)")
         )
@@ -137,11 +145,8 @@ def tables_explorer(grid: dict):
             f"{key[0]} cores, {key[1]}, window={key[4]!r}, n_fetch = n_push = {key[2]}, "
             f"{key[3]} between nodes"
         )
-        show_in(out, _explorer_figure(pt, grid["serial"], title))
+        show_in(out, _explorer_figure(pt, grid["serial"], title), text)
 
     controls = (cores, layout, window, interval, link)
-    for c in controls:
-        c.observe(draw, names="value")
-    draw()
     shown = [c for c in controls if c is cores or len(c.options) > 1]
-    return w.VBox([*shown, label, out])
+    return static.explorer(controls, draw, rows=shown)

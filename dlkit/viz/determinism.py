@@ -100,29 +100,38 @@ def _first_nonzero(d: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def divergence_explorer(curves: Mapping[str, np.ndarray], pair: str | None = None):
+def divergence_explorer(
+    curves: Mapping[str, np.ndarray], pair: str | None = None, *, steps: int = 8
+):
     """Widget: a pair of runs (from `curves`, label -> per-step distance) and a step
     → the distance curve up to that step, with the first step where the runs part.
 
-    The curves are computed beforehand (this module only draws). The first view is
-    drawn when the widget is created, so a saved notebook shows it. Returns an
-    ``ipywidgets.VBox``.
+    The curves are computed beforehand (this module only draws). The step slider has
+    `steps` positions spread over the longest curve (its last step among them); every
+    view is drawn when the widget is created (:func:`dlkit.viz.static.explorer`), so the
+    saved page responds without a kernel. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as w
+
+    from dlkit.viz import static
 
     names = list(curves)
     if not names:
         raise ValueError("divergence_explorer: curves is empty; pass {label: distances}")
+    if pair is not None and pair not in curves:
+        raise ValueError(f"divergence_explorer: pair={pair!r} is not one of {names}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"divergence_explorer: steps must be an int >= 1, got {steps!r}")
     choice = w.Dropdown(options=names, value=pair or names[0], description="runs")
     longest = max(len(np.asarray(c)) for c in curves.values())
-    step = w.IntSlider(
-        value=longest - 1, min=0, max=longest - 1, description="step", continuous_update=False
+    marks = sorted({int(round(v)) for v in np.linspace(0, longest - 1, steps)})
+    step = w.SelectionSlider(
+        options=marks, value=marks[-1], description="step", continuous_update=False
     )
-    out = w.Output()
 
-    def draw(*_):
-        d = np.asarray(curves[choice.value], dtype=np.float64)
-        s = min(step.value, d.size - 1)
+    def draw(out, name, s):
+        d = np.asarray(curves[name], dtype=np.float64)
+        s = min(s, d.size - 1)
         fig = Figure(figsize=(6.5, 3.2))
         ax = fig.subplots()
         ax.semilogy(np.arange(s + 1), np.maximum(d[: s + 1], FLOOR), lw=1.4)
@@ -134,12 +143,9 @@ def divergence_explorer(curves: Mapping[str, np.ndarray], pair: str | None = Non
         ax.set_xlim(0, max(longest - 1, 1))
         ax.set_xlabel("step")
         ax.set_ylabel("max |θ_a − θ_b| / max |θ_b|")
-        ax.set_title(choice.value, fontsize=10)
+        ax.set_title(name, fontsize=10)
         fig.tight_layout()
         text = "bit-equal so far" if first is None or first > s else f"parted at step {first}"
-        show_in(out, fig, f"{choice.value}: {text}; at step {s}: {d[s]:.1e}")
+        show_in(out, fig, f"{name}: {text}; at step {s}: {d[s]:.1e}")
 
-    for c in (choice, step):
-        c.observe(draw, names="value")
-    draw()
-    return w.VBox([w.HBox([choice, step]), out])
+    return static.explorer([choice, step], draw)
