@@ -91,8 +91,11 @@ execute: $(KERNELS)
 # JupyterLab refuses to start as root (most containers) unless told --allow-root.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# LAB_ARGS: more options for JupyterLab, e.g. LAB_ARGS="--port=8899 --no-browser".
+LAB_ARGS ?=
+
 lab: $(KERNELS)
-	$(VENV)/bin/jupyter lab $(LAB_ROOT) --ip=127.0.0.1 chapters
+	$(VENV)/bin/jupyter lab $(LAB_ROOT) --ip=127.0.0.1 $(LAB_ARGS) chapters
 
 bench: $(KERNELS)
 	$(PY) -m dlkit.bench

@@ -54,6 +54,11 @@ def execute(path: Path, timeout: int = 600) -> float:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".ipynb.tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         nbformat.write(nb, f)
+    # mkstemp creates the file for its owner only; a chapter is readable by everyone
+    # (as the umask allows), like a file written in place.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
     return seconds
 
