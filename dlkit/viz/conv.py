@@ -101,16 +101,15 @@ def sliding_window_explorer(seed: int = 0, step: int = 0):
     from dlkit.experiments.conv import example_input
 
     image, kernel = example_input(seed)
-    pos = w.IntSlider(value=step, min=0, max=24, description="position", continuous_update=False)
-    play = w.Play(value=step, min=0, max=24, interval=700, description="play")
-    w.jslink((play, "value"), (pos, "value"))
     from dlkit.viz import static
+
+    pos = w.IntSlider(value=step, min=0, max=24, description="position", continuous_update=False)
 
     def draw(out, step):
         fig = sliding_window_figure(step, image, kernel)
         show_in(out, fig, alt=f"position {step}")
 
-    return static.explorer([pos], draw, rows=[[play, pos]])
+    return static.explorer([pos], draw)
 
 
 def plot_operation_counts(
